@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,17 @@ from app import state
 from core.probes.features import LabelledItem
 
 CLASS_COLOURS = {"safe": "#2a9d8f", "unsafe": "#e76f51", "rethink": "#e9c46a"}
-SOURCES = ("Sample data (sample_data/prompts.jsonl)", "Labelling database", "JSONL file on the server")
+SOURCES = ("Sample data (sample_data/prompts.jsonl)", "Labelling database", "Activation store (captured trajectories)",
+           "JSONL file on the server")
+
+
+@dataclass
+class PickedData:
+    """Labelled items to capture, or a dataset of already-captured trajectories in the activation store."""
+
+    name: str
+    items: list[LabelledItem] | None = None
+    store_dataset: str | None = None
 
 
 # ---- figures --------------------------------------------------------------------------------------------
@@ -93,8 +104,9 @@ def prototype_scatter(cos: np.ndarray, labels: Sequence[str]) -> go.Figure:
 
 
 # ---- dataset picker -------------------------------------------------------------------------------------
-def dataset_picker(prefix: str) -> tuple[str, list[LabelledItem]] | None:
-    """Pick labelled items: sample data, a labelling-database dataset, or a JSONL path. None + a message if none."""
+def dataset_picker(prefix: str) -> PickedData | None:
+    """Pick labelled data: sample data, a labelling-database dataset, a store dataset or a JSONL path.
+    Returns None after showing what to do next."""
     from core.probes.features import load_items
 
     src = st.radio("Dataset", SOURCES, key=f"{prefix}_source", horizontal=True)
@@ -102,19 +114,40 @@ def dataset_picker(prefix: str) -> tuple[str, list[LabelledItem]] | None:
         if src == SOURCES[1]:
             names = _db_datasets()
             if not names:
-                st.info("The labelling database has no datasets yet — import one on **Label**, or use the sample data.")
+                st.info("The labelling database has no labelled datasets yet — import one on **Label**, or use the "
+                        "sample data.")
                 return None
-            return load_items(dataset=st.selectbox("Labelling dataset", names, key=f"{prefix}_db"))
+            name, items = load_items(dataset=st.selectbox("Labelling dataset", names, key=f"{prefix}_db"))
+            return PickedData(name, items)
         if src == SOURCES[2]:
+            names = state.get_store().datasets()
+            if not names:
+                st.info("No dataset in the activation store yet — label trajectories on **Trace** or load the demo "
+                        "set on **Home**.")
+                return None
+            name = st.selectbox("Store dataset", names, key=f"{prefix}_store")
+            st.caption("Uses the stored trajectories as captured (prompt + the model's completion); items tagged "
+                       "`validation` are held out, otherwise a seeded stratified 25 %.")
+            return PickedData(f"store:{name}", store_dataset=name)
+        if src == SOURCES[3]:
             path = st.text_input("Path of a JSONL file (sample_data schema)", key=f"{prefix}_path")
             if not path.strip():
                 st.info("Type the path of a JSONL file with `prompt`, `label` and `split` fields.")
                 return None
-            return load_items(file=path.strip())
-        return load_items()
+            return PickedData(*load_items(file=path.strip()))
+        return PickedData(*load_items())
     except Exception as exc:  # noqa: BLE001 - shown as a message
         state.show_error(exc)
         return None
+
+
+def features(model: Any, picked: PickedData, req: Any, bar: Any) -> Any:
+    """FeatureSet for ``req`` from the picked data (captures and caches, or reads the store)."""
+    from core.probes.workflow import features_for, features_from_store_for
+
+    if picked.store_dataset is not None:
+        return features_from_store_for(model, state.get_store(), picked.store_dataset, req)
+    return features_for(model, picked.items or [], picked.name, req, stage_progress(bar))
 
 
 def _db_datasets() -> list[str]:

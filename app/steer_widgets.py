@@ -52,12 +52,12 @@ def pick_vector(model: Any) -> SteeringVector | None:
 
 
 def _diff_in_means(model: Any) -> SteeringVector | None:
-    from core.probes.workflow import ProbeRequest, features_for
+    from core.probes.workflow import ProbeRequest
 
     picked = pw.dataset_picker("steer")
     if picked is None:
         return None
-    ds_name, items = picked
+    ds_name, items = picked.name, picked.items or []
     c = st.columns([2, 2, 1])
     positions = c[0].selectbox("Positions", list(POSITIONS), index=POSITIONS.index("post_instruction"),
                                format_func=lambda p: f"{p} — {POSITION_HELP[p]}", key="steer_dim_pos")
@@ -70,7 +70,7 @@ def _diff_in_means(model: Any) -> SteeringVector | None:
         if st.session_state.get("steer_dim_key") != key:
             bar = st.progress(0.0, text="Capturing…")
             req = ProbeRequest(positions=positions, kinds=chosen or None, system=system.strip() or None)
-            fs = features_for(model, items, ds_name, req, pw.stage_progress(bar))
+            fs = pw.features(model, picked, req, bar)
             vec = from_diff_in_means(fs.train, fs.y_train, fs.layers, name=f"diff-means:{ds_name}",
                                      model_fingerprint=model.fingerprint, default_layer=model.n_layers // 2)
             st.session_state["steer_dim_key"], st.session_state["steer_dim_vec"] = key, vec

@@ -14,7 +14,7 @@ from core.probes.artefacts import (
 )
 from core.probes.features import POSITION_HELP, POSITIONS
 from core.probes.linear import METHOD_HELP, confusion
-from core.probes.workflow import ITEM_SETS, ProbeRequest, most_wrong, train_from_items
+from core.probes.workflow import ITEM_SETS, ProbeRequest, most_wrong, train_from_features
 
 st.title("Probes")
 st.caption("Train a probe on the model's hidden states to find *where* it separates safe from unsafe: a logistic "
@@ -31,8 +31,7 @@ picked = pw.dataset_picker("probes")
 METHODS = {"logistic": METHOD_HELP["logistic"], "diff_means": METHOD_HELP["diff_means"],
            "contrastive": "CRAFT phase-1 latent contrastive head at one layer (safe / unsafe / rethink)"}
 if picked is not None:
-    ds_name, items = picked
-    kinds = sorted({it.kind for it in items if it.kind})
+    kinds = sorted({it.kind for it in picked.items or [] if it.kind})
     with st.form("probe_form"):
         c = st.columns([2, 2, 1])
         method = c[0].selectbox("Method", list(METHODS), format_func=lambda m: f"{m} — {METHODS[m]}", key="probe_method")
@@ -60,7 +59,8 @@ if picked is not None:
                            k=int(k), C=float(C), seed=int(seed), system=system.strip() or None)
         bar = st.progress(0.0, text="Starting…")
         try:
-            result, fs = train_from_items(model, items, ds_name, req, pw.stage_progress(bar))
+            fs = pw.features(model, picked, req, bar)
+            result = train_from_features(fs, req, pw.stage_progress(bar))
             st.session_state["probe_result"] = (result, fs, req.method)
             bar.progress(1.0, text="Done")
         except Exception as exc:  # noqa: BLE001

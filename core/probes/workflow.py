@@ -64,6 +64,22 @@ def features_for(model: LoadedModel, items: Sequence[LabelledItem], dataset: str
                             progress=(lambda a, b: progress("capture", a, b)) if progress else None)
 
 
+def features_from_store_for(model: LoadedModel, store: Any, dataset: str, req: ProbeRequest) -> FeatureSet:
+    """Features of labelled trajectories already in the activation store (this model's only; no model run)."""
+    from core.probes.features import features_from_store
+
+    labels = ("safe", "unsafe", "rethink") if req.method == "contrastive" else ("safe", "unsafe")
+    fs = features_from_store(store, dataset, req.positions, fingerprint=model.fingerprint, model_name=model.name,
+                             labels=labels, seed=req.seed)
+    if req.layers and req.method != "contrastive":
+        missing = [x for x in req.layers if x not in fs.layers]
+        if missing:
+            raise InputError(f"Layers {missing} were not captured for these trajectories (have {list(fs.layers)}).")
+        idx = [fs.layers.index(x) for x in req.layers]
+        fs.train, fs.val, fs.layers = fs.train[:, idx], fs.val[:, idx], tuple(req.layers)
+    return fs
+
+
 def train_from_features(fs: FeatureSet, req: ProbeRequest, progress: StageProgress | None = None) -> Any:
     """A ``ProbeSet`` (logistic / diff_means) or a ``ContrastiveProbe`` trained on ``fs``."""
     fit = (lambda a, b: progress("fit", a, b)) if progress else None

@@ -90,3 +90,18 @@ def test_train_contrastive_head(app_env, repo_root, dataset):
     assert not at.error, [e.value for e in at.error]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Layer"] == "2" and metrics["Validation macro-F1"] != "—"
+
+
+def test_train_from_activation_store_dataset(app_env, tiny_model, repo_root):
+    from tests.app.explorer_fixtures import fill_store
+
+    fill_store(tiny_model, n=8, max_new_tokens=3)
+    at = AppTest.from_file(str(repo_root / PAGE), default_timeout=180).run()
+    at.radio(key="probes_source").set_value("Activation store (captured trajectories)").run()
+    assert at.selectbox(key="probes_store").value == "demo"
+    at.selectbox(key="probe_positions").set_value("completion")
+    at.number_input(key="probe_k").set_value(2)
+    at.button(key="FormSubmitter:probe_form-Train").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("store:demo" in c.value and "4 train / 2 validation" in c.value for c in at.caption)
