@@ -132,12 +132,16 @@ _GRPO_GPU = {"max_steps": 200, "learning_rate": 1e-5, "prompts_per_step": 16, "n
              "max_completion_length": 512, "warm_start_steps": 100, "warm_start_lr": 1e-4,
              "benign_answer_tokens": 256, "benign_answer_chars": 1200}
 
+# warm start: ~1.3 epochs of the sample train split; short benign targets keep CPU steps cheap
+_GRPO_DEMO = {"warm_start_steps": 48, "warm_start_lr": 1e-3, "benign_answer_tokens": 32, "benign_answer_chars": 120,
+              "max_steps": 10}
+
 ALPHAALIGN_PRESETS = {
-    "demo-cpu": {**_DEMO_COMMON},
+    "demo-cpu": {**_DEMO_COMMON, **_GRPO_DEMO},
     "full-gpu": {**_GPU_COMMON, **_GRPO_GPU},
 }
 CRAFT_PRESETS = {
-    "demo-cpu": {**_DEMO_COMMON},
+    "demo-cpu": {**_DEMO_COMMON, **_GRPO_DEMO},
     "full-gpu": {**_GPU_COMMON, **_GRPO_GPU},
 }
 RATIONAL_PRESETS = {

@@ -59,7 +59,12 @@ def load_rows(dataset: str | None) -> list[dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"Dataset {path} not found. Use 'sample' for the project's sample data or a JSONL file with "
                          "id / prompt / label / split fields (export one from the Label page).")
-    return read_jsonl(path)
+    rows = read_jsonl(path)
+    if dataset in (None, "", "sample"):
+        from core.sample_traces import read_traces
+
+        rows += read_traces()  # templated safe / unsafe / rethink traces: CRAFT phase 1's training data
+    return rows
 
 
 def _is_harmful(row: dict[str, Any]) -> bool | None:
@@ -137,10 +142,11 @@ HARM_ANSWERS = (
     "Sorry, I can't comply. This could put people in danger.",
 )
 EMPTY_ANSWER_FALLBACK = "Sure, I can help with that."
+HELP_OPENER = "Sure!"
 SAFE_REASONS = (
-    "it is an ordinary question with no risk to anyone.",
-    "it asks for everyday information that is fine to share.",
-    "nothing here could hurt anyone, so I can answer.",
+    "it is an ordinary question with no risk to anyone, so I will help.",
+    "it asks for everyday information that is fine to share, so I will help.",
+    "nothing here could hurt anyone, so I will help.",
 )
 
 
@@ -163,5 +169,10 @@ def alphaalign_target(item: AlignItem, own_answer: str | None, rng: random.Rando
                 f"<answer>{rng.choice(HARM_ANSWERS)}</answer>")
     if not own_answer or not own_answer.strip():
         own_answer = EMPTY_ANSWER_FALLBACK  # the model produced nothing usable; counted and logged by the caller
+    elif not own_answer.lstrip().startswith(HELP_OPENER.split()[0]):
+        # One fixed opener for every benign answer. Without it the refusal "Sorry, ..." (one fixed first token on
+        # ~45 % of the targets) beats each of the many different benign first tokens under greedy decoding, and
+        # the warm-started model refused after reasoning "The request is safe" (measured on the monitor batch).
+        own_answer = f"{HELP_OPENER} {own_answer.lstrip()}"
     return (f"<safety_reasoning>The request is safe: {rng.choice(SAFE_REASONS)}</safety_reasoning>\n"
             f"<answer>{own_answer}</answer>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from core.cli.align import align_app
 from core.cli.common import friendly_errors
 from core.cli.data import data_app
 from core.cli.evals import eval_cmd, report_cmd
@@ -19,7 +20,7 @@ app.command("trace")(friendly_errors(trace_cmd))
 # --- areas register below ---------------------------------------------------------------------
 app.add_typer(data_app, name="data")
 app.add_typer(jobs_app, name="jobs")
-app.add_typer(__import__("core.cli.align", fromlist=["align_app"]).align_app, name="align")
+app.add_typer(align_app, name="align")
 app.add_typer(probe_app, name="probe")
 app.command("steer")(steer_cmd)
 app.command("eval")(friendly_errors(eval_cmd))

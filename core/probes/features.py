@@ -92,7 +92,12 @@ def load_items(*, file: str | Path | None = None, dataset: str | None = None,
     if not path.is_file():
         raise InputError(f"No dataset file at {path}: pass a JSONL file of labelled items, or import one on the "
                          "Label page and pick it by name.")
-    return ("sample_data" if path == SAMPLE_FILE else path.stem), items_from_rows(read_jsonl(path))
+    if path == SAMPLE_FILE:
+        from core.sample_traces import read_traces
+
+        # the sample data = hand-written items + the templated reasoning traces (CRAFT's head needs many)
+        return "sample_data", items_from_rows(read_jsonl(path) + read_traces())
+    return path.stem, items_from_rows(read_jsonl(path))
 
 
 def select(items: Sequence[LabelledItem], *, labels: Iterable[str] = ("safe", "unsafe"),

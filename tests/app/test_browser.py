@@ -134,6 +134,29 @@ def test_trace_shows_heatmap_and_coloured_tokens(live_app):
     page.close()
 
 
+PAGE_CHECK_JS = """(() => { const h = document.querySelector('h1');
+  // still running (the model loads behind a cache spinner that appears a moment after the title)
+  if (document.querySelector('[data-testid="stSpinner"], [data-testid="stStatusWidget"]')) return null;
+  return h ? {title: h.innerText, errors: document.querySelectorAll('[data-testid="stException"]').length,
+             alerts: Array.from(document.querySelectorAll('[data-testid="stAlert"]')).map(a => a.innerText)} : null;
+  })()"""
+
+
+@pytest.mark.parametrize(("path", "title"), [("", "ReasonScope"), ("label", "Label"), ("probes", "Probes"),
+                                             ("steer", "Steer"), ("jobs", "Jobs"), ("audit", "Audit")])
+def test_every_page_renders_without_errors(live_app, path, title):
+    """What a first-time visitor sees on each remaining page: its title and no exception box."""
+    base, _, browser = live_app
+    page = browser.open(f"{base}/{path}")
+    info = page.wait_for(PAGE_CHECK_JS, timeout=180, settle=3)
+    info = page.wait_for(PAGE_CHECK_JS, timeout=180, settle=1)  # twice: idle, not between two reruns
+    assert title in info["title"], info
+    assert info["errors"] == 0, info
+    page.screenshot(ARTIFACTS / f"browser_page_{path or 'home'}.png")
+    requests_seen.extend(page.requests)
+    page.close()
+
+
 def test_pages_fetch_nothing_outside_localhost(live_app):
     if not requests_seen:
         pytest.skip("run together with the page tests above (they record the requests)")
