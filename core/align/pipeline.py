@@ -110,8 +110,9 @@ def sft_dataset(pairs: list[tuple[list[dict[str, str]], str]]) -> Any:
 
 
 def run_sft(st: RunState, model: Any, pairs: list[tuple[list[dict[str, str]], str]], *, phase: str, steps: int,
-            lr: float, batch: int, resume: Path | None) -> Any:
-    """LoRA SFT with TRL's SFTTrainer on (chat, target) pairs; returns the PeftModel (None when cancelled)."""
+            lr: float, batch: int, resume: Path | None, ordered: bool = False) -> Any:
+    """LoRA SFT with TRL's SFTTrainer on (chat, target) pairs; returns the PeftModel (None when cancelled).
+    ``ordered``: keep the given order (see ``data.paired_order``) instead of length-grouped random batches."""
     from trl import SFTConfig, SFTTrainer
 
     from core.jobs.callbacks import JobProgressCallback
@@ -124,7 +125,7 @@ def run_sft(st: RunState, model: Any, pairs: list[tuple[list[dict[str, str]], st
                      per_device_train_batch_size=batch, max_length=512, completion_only_loss=True,
                      packing=False, dataset_num_proc=None,
                      # batches of similar length: long jailbreak prompts would otherwise pad whole batches
-                     train_sampling_strategy="group_by_length")
+                     train_sampling_strategy="sequential" if ordered else "group_by_length")
     is_peft = hasattr(model, "peft_config")
     trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(pairs), processing_class=st.tokenizer,
                          peft_config=None if is_peft else T.lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
@@ -168,13 +169,13 @@ def warm_start(st: RunState) -> Any:
                    f"{D.EMPTY_ANSWER_FALLBACK!r}")
     if refusing:
         st.ctx.log(f"warm start: dropped {len(refusing)} benign items whose own answer was a refusal")
-    pairs = [(T.chat_for(it, cfg.template), D.alphaalign_target(it, tidy.get(it.id), rng)) for it in st.train
-             if it.id not in refusing]
+    kept = D.paired_order([it for it in st.train if it.id not in refusing], cfg.seed)
+    pairs = [(T.chat_for(it, cfg.template), D.alphaalign_target(it, tidy.get(it.id), rng)) for it in kept]
     T.write_json(st.path("data", "warmstart_targets.json"),
                  [{"messages": c, "target": t} for c, t in pairs])
     resume = st.ctx.resume_from if T.checkpoint_phase(st.ctx.resume_from) == "warmstart" else None
     model = run_sft(st, st.policy, pairs, phase="warmstart", steps=cfg.warm_start_steps, lr=cfg.warm_start_lr,
-                    batch=cfg.warm_start_batch, resume=resume)
+                    batch=cfg.warm_start_batch, resume=resume, ordered=True)
     if model is None:
         return None
     T.save_adapter(model, adapter)

@@ -28,6 +28,7 @@ import re
 import time
 from typing import Any
 
+from core.align import data as D
 from core.align import training as T
 from core.align.configs import RationalConfig
 from core.align.data import AlignItem
@@ -181,7 +182,8 @@ def run_rational(cfg: RationalConfig, ctx: Any) -> dict[str, Any]:
     ctx.log("Rational acceptance: " + ", ".join(f"{k} {v['accepted']}/{v['prompts']} prompts "
                                                 f"({v['samples']} samples)" for k, v in rates.items()))
     by_id = {it.id: it for it in st.train}
-    pairs = [(T.chat_for(by_id[i], "plain"), text) for i, text in state["accepted"].items() if i in by_id]
+    order = D.paired_order([by_id[i] for i in state["accepted"] if i in by_id], cfg.seed)
+    pairs = [(T.chat_for(it, "plain"), state["accepted"][it.id]) for it in order]
     if not any(by_id[i].harmful for i in state["accepted"] if i in by_id):
         from core.errors import ReasonScopeError
 
@@ -193,7 +195,7 @@ def run_rational(cfg: RationalConfig, ctx: Any) -> dict[str, Any]:
     if cfg.teacher:
         del gen_model
     model = run_sft(st, st.policy, pairs, phase="sft", steps=cfg.max_steps, lr=cfg.learning_rate,
-                    batch=cfg.batch_size, resume=sft_ckpt)
+                    batch=cfg.batch_size, resume=sft_ckpt, ordered=True)
     if model is None:
         return {"cancelled": "during SFT"}
     return finish(st, model, {"acceptance": rates, "n_sft_examples": len(pairs)})

@@ -57,3 +57,16 @@ def test_tidy_answer_cuts_at_a_sentence_end() -> None:
     assert D.tidy_answer(text, 80) == "Mix flour and water. Knead for ten minutes."
     assert D.tidy_answer("Steps:\n\n1. Heat", 80) == "Steps:\n\n1. Heat"     # "1." is not a sentence end
     assert D.tidy_answer("<answer>Short.</answer>", 80) == "Short."
+
+
+def test_paired_order_alternates_classes_and_keeps_minimal_pairs_together():
+    items = ([D.AlignItem(f"h{i}", f"harm {i}", True, pair_id=f"p{i}") for i in range(5)]
+             + [D.AlignItem(f"b{i}", f"ok {i}", False, pair_id=f"p{i}") for i in range(5)]
+             + [D.AlignItem("bl0", "borderline", False), D.AlignItem("bl1", "borderline 2", False)])
+    order = D.paired_order(items, seed=0)
+    assert sorted(it.id for it in order) == sorted(it.id for it in items)
+    for k in range(0, 10, 2):  # harmful, then its own benign counterpart
+        h, b = order[k], order[k + 1]
+        assert h.harmful and not b.harmful and h.pair_id == b.pair_id
+    assert [it.id for it in order[10:]] == [it.id for it in order[10:] if not it.harmful]
+    assert D.paired_order(items, seed=0) == order and D.paired_order(items, seed=1) != order
