@@ -61,19 +61,46 @@ def linear_probes(m, items, name, positions: str, t0: float, table: bool) -> dic
         print(f"  best layer (by CV AUROC) {ps.best_layer}: CV AUROC {best.mean('auroc'):.3f}±{best.std('auroc'):.3f}, "
               f"validation AUROC {best.heldout['auroc']:.3f}, validation accuracy {best.heldout['accuracy']:.3f}"
               + (f"   [target >= 0.95: {'MET' if ok else 'NOT MET'}]" if method == "logistic" else ""))
+        operating_point(ps, fs)
     return out
 
 
+def operating_point(ps, fs) -> None:  # noqa: ANN001 - a ProbeSet and its FeatureSet
+    """Best refusal rate on harmful validation items while flagging <= 5 % of benign ones (threshold set on validation:
+    an optimistic ceiling for any policy that reads this layer linearly, used by the issue-8 efficacy analysis)."""
+    j = fs.layers.index(ps.best_layer)
+    scores = ps.score(fs.val[:, j], ps.best_layer)
+    y = np.array([1 if it.label == "unsafe" else 0 for it in fs.val_items])
+    for fpr_max in (0.05, 0.10):
+        best_tpr = 0.0
+        for t in np.unique(scores):
+            flagged = scores >= t
+            if flagged[y == 0].mean() <= fpr_max:
+                best_tpr = max(best_tpr, float(flagged[y == 1].mean()))
+        print(f"  operating point at layer {ps.best_layer}: flags {best_tpr:.3f} of harmful validation items with "
+              f"<= {fpr_max:.0%} of benign ones flagged")
+
+
 def contrastive(m, items, name, layers: list[int]) -> None:  # noqa: ANN001
-    print("\n## CRAFT contrastive head · response items (safe / unsafe / rethink) · mean over all tokens")
-    for layer in layers:
-        req = ProbeRequest(method="contrastive", positions="mean_all", layer=layer, seed=0)
-        fs = features_for(m, items, name, req)
+    """One capture of the response items at every requested layer, then one head per layer."""
+    from dataclasses import replace
+
+    from core.probes.collect import collect_features
+    from core.probes.workflow import pick_items
+
+    req = ProbeRequest(method="contrastive", positions="mean_all", seed=0)
+    t = time.perf_counter()
+    fs_all = collect_features(m, pick_items(items, req), positions="mean_all", layers=layers, dataset=name)
+    print(f"\n## CRAFT contrastive head · response items (safe / unsafe / rethink) · mean over all tokens · "
+          f"{len(fs_all.train_items)} train / {len(fs_all.val_items)} validation items (validation: unseen prompts "
+          f"and unseen phrasings) · captured in {time.perf_counter() - t:.0f} s")
+    for j, layer in enumerate(fs_all.layers):
+        fs = replace(fs_all, train=fs_all.train[:, j:j + 1], val=fs_all.val[:, j:j + 1], layers=(layer,))
         t = time.perf_counter()
-        head = train_from_features(fs, req)
+        head = train_from_features(fs, req.model_copy(update={"layer": layer}))
         v, tr = head.metrics["validation"], head.metrics["train"]
         print(f"  layer {layer:>2}: validation macro-F1 {v['macro_f1']:.3f} (nearest prototype {v['prototype_macro_f1']:.3f}),"
-              f" train {tr['macro_f1']:.3f}; confusion {v['confusion']}; n {len(fs.train_items)}/{len(fs.val_items)}; "
+              f" train {tr['macro_f1']:.3f}; confusion (rows safe/unsafe/rethink) {v['confusion']}; "
               f"trained in {time.perf_counter() - t:.1f} s")
 
 
@@ -124,6 +151,7 @@ def main() -> None:
     ap.add_argument("--contrastive-layers", default="10,15,20,30")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
     ap.add_argument("--skip-steering", action="store_true")
+    ap.add_argument("--only-contrastive", action="store_true", help="just the contrastive head (no steering)")
     args = ap.parse_args()
     torch.manual_seed(0)
     if args.threads:
@@ -131,10 +159,11 @@ def main() -> None:
     m = load_model(ModelSpec(name="default", device="cpu"))
     name, items = load_items()
     t0 = time.perf_counter()
-    linear_probes(m, items, name, "post_instruction", t0, table=True)
-    linear_probes(m, items, name, "last_prompt", t0, table=False)
+    if not args.only_contrastive:
+        linear_probes(m, items, name, "post_instruction", t0, table=True)
+        linear_probes(m, items, name, "last_prompt", t0, table=False)
     contrastive(m, items, name, [int(x) for x in args.contrastive_layers.split(",")])
-    if not args.skip_steering:
+    if not (args.skip_steering or args.only_contrastive):
         steering(m, items, name, args)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 

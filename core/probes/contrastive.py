@@ -26,7 +26,8 @@ Everything is seeded; training runs on CPU in seconds for a few hundred items.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,6 +206,19 @@ def _views(x: torch.Tensor, idx: np.ndarray, tokens: list[torch.Tensor] | None, 
     return v
 
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Train the head on one intra-op thread, then restore the count. The head's matrices are tiny ([32, 576] x
+    [576, 256]); extra OpenMP threads only spin-wait, and on a busy 2-core machine that turned a 1-second fit into
+    391 s (measured while an alignment job was running)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_contrastive(X: np.ndarray, labels: Sequence[Any], *, config: ContrastiveConfig | None = None,
                       layer: int = -1, X_val: np.ndarray | None = None, labels_val: Sequence[Any] | None = None,
                       tokens: Sequence[np.ndarray] | None = None, progress: Progress | None = None,
@@ -215,7 +229,13 @@ def train_contrastive(X: np.ndarray, labels: Sequence[Any], *, config: Contrasti
     ``progress(epoch, epochs)`` ticks once per epoch. Validation metrics (macro-F1, accuracy, confusion) are
     computed when ``X_val`` is given.
     """
-    cfg = config or ContrastiveConfig()
+    with one_torch_thread():
+        return _train(X, labels, config or ContrastiveConfig(), layer, X_val, labels_val, tokens, progress, meta)
+
+
+def _train(X: np.ndarray, labels: Sequence[Any], cfg: ContrastiveConfig, layer: int, X_val: np.ndarray | None,
+           labels_val: Sequence[Any] | None, tokens: Sequence[np.ndarray] | None, progress: Progress | None,
+           meta: dict[str, Any] | None) -> ContrastiveProbe:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2:
         raise InputError(f"Pooled states must be [n_items, d_model]; got shape {X.shape}.")
