@@ -63,7 +63,11 @@ def build_head(st: RunState) -> Any:
                          "add response items labelled safe / unsafe / rethink, or pass a trained head (head=...).")
     n_layers = st.policy.config.num_hidden_layers
     layer = cfg.head_layer if cfg.head_layer is not None else max(1, round(2 * n_layers / 3))
-    X = pooled_policy_states(st.policy, st.tokenizer, chats, ids, layer=layer, pool=cfg.pool)
+    st.ctx.log(f"CRAFT phase 1: capturing {len(labels)} train traces at layer {layer} ({cfg.pool} pooling)")
+    X = pooled_policy_states(st.policy, st.tokenizer, chats, ids, layer=layer, pool=cfg.pool,
+                             progress=st.ctx.emit_progress, should_stop=st.ctx.should_stop)
+    if X is None:
+        return None
     probe = train_contrastive(X, labels, config=ContrastiveConfig(seed=cfg.seed, epochs=60), layer=layer,
                               meta={"positions": cfg.pool, "template": cfg.template, "model_fingerprint": fp,
                                     "model_name": cfg.model, "dataset": cfg.dataset})
@@ -113,6 +117,8 @@ def latent_report(st: RunState, head: Any, model: Any, answers: dict[str, dict[s
 def run_craft(cfg: CraftConfig, ctx: Any) -> dict[str, Any]:
     st = prepare(cfg, ctx, "craft")
     head = build_head(st)
+    if head is None:
+        return {"cancelled": "during phase 1 (contrastive head)"}
     cfg = st.cfg
     reward = CraftReward(head, st.tokenizer, pool=cfg.pool, w_lat=cfg.w_lat, w_txt=cfg.w_txt, w_cons=cfg.w_cons,
                          alpha=cfg.alpha, beta=cfg.beta, gamma=cfg.gamma, shaped=cfg.shaped,

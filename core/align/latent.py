@@ -16,7 +16,7 @@ layer i-1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,8 +71,13 @@ def prompt_token_ids(tokenizer: Any, prompt: Any) -> list[int]:
 
 
 def pooled_policy_states(model: Any, tokenizer: Any, prompts: Sequence[Any], completion_ids: Sequence[Sequence[int]],
-                         *, layer: int, pool: str = "reasoning", batch_size: int = 16) -> np.ndarray:
-    """``[n, d]`` float32: the policy's residual stream at ``layer`` pooled over each rollout's span."""
+                         *, layer: int, pool: str = "reasoning", batch_size: int = 16,
+                         progress: Callable[[int, int], None] | None = None,
+                         should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+    """``[n, d]`` float32: the policy's residual stream at ``layer`` pooled over each rollout's span.
+
+    ``progress(done, total)`` ticks after each batch; ``should_stop()`` is checked before each batch and ends the
+    capture early with ``None`` (a job being cancelled: phase 1 of CRAFT captures hundreds of traces)."""
     import torch
 
     if pool not in POOLS:
@@ -104,6 +109,8 @@ def pooled_policy_states(model: Any, tokenizer: Any, prompts: Sequence[Any], com
     try:
         with torch.no_grad():
             for s in range(0, len(rows), batch_size):
+                if should_stop is not None and should_stop():
+                    return None
                 batch = rows[s:s + batch_size]
                 width = max(len(r) for r in batch)
                 ids = torch.full((len(batch), width), pad, dtype=torch.long)   # right padding: positions stay 0..n-1
@@ -115,6 +122,8 @@ def pooled_policy_states(model: Any, tokenizer: Any, prompts: Sequence[Any], com
                 h = captured["h"].float()                                     # [b, width, d]
                 for i, (a, b) in enumerate(spans[s:s + batch_size]):
                     chunks.append(h[i, a:b].mean(0).cpu().numpy())
+                if progress is not None:
+                    progress(min(s + batch_size, len(rows)), len(rows))
     finally:
         handle.remove()
         model.train(was_training)

@@ -46,6 +46,28 @@ def test_pooled_policy_states_match_transformers(policy) -> None:
         pooled_policy_states(model, tok, prompts, comps, layer=99)
 
 
+def test_pooled_policy_states_report_progress_and_stop_when_cancelled(policy) -> None:
+    from core.align.latent import pooled_policy_states
+
+    model, tok = policy
+    prompts = [[{"role": "user", "content": f"Question {i}?"}] for i in range(5)]
+    comps = [tok(f"Answer number {i}.", add_special_tokens=False)["input_ids"] for i in range(5)]
+    ticks: list[tuple[int, int]] = []
+    got = pooled_policy_states(model, tok, prompts, comps, layer=1, pool="completion", batch_size=2,
+                               progress=lambda a, b: ticks.append((a, b)))
+    assert got is not None and got.shape[0] == 5
+    assert ticks == [(2, 5), (4, 5), (5, 5)]
+    calls = []
+
+    def stop_after_first_batch() -> bool:
+        calls.append(1)
+        return len(calls) > 1
+
+    assert pooled_policy_states(model, tok, prompts, comps, layer=1, batch_size=2,
+                                should_stop=stop_after_first_batch) is None
+    assert len(calls) == 2  # checked before every batch, stopped before the second
+
+
 def _toy_head(d: int, layer: int):
     """A real contrastive head trained on separable synthetic states (phase 1 API of core.probes)."""
     from core.probes.contrastive import ContrastiveConfig, train_contrastive
