@@ -40,7 +40,7 @@ def seed_demo_store(model: LoadedModel, store: ActivationStore, *, n: int = 48, 
     chats = [build_messages(it["prompt"]) for it in items]
     keys = []
     settings = GenerationSettings(max_new_tokens=max_new_tokens)
-    for it, traj in zip(items, capture_batch(model, chats, settings, batch_size=batch_size, progress=progress)):
+    for it, traj in zip(items, capture_batch(model, chats, settings, batch_size=batch_size, progress=progress), strict=True):
         tags = [t for t in (it.get("kind"), it.get("category")) if t]
         keys.append(store.put(traj, dataset=DEMO_DATASET, label=it.get("label"), tags=tags, item_id=it.get("id")))
     return keys

@@ -129,13 +129,17 @@ class ActivationStore:
             return []
         sql, args = "SELECT * FROM trajectories WHERE 1=1", []
         if dataset is not None:
-            sql += " AND dataset=?"; args.append(dataset)
+            sql += " AND dataset=?"
+            args.append(dataset)
         if label is not None:
-            sql += " AND label=?"; args.append(label)
+            sql += " AND label=?"
+            args.append(label)
         if model is not None:
-            sql += " AND (model_name=? OR model_fingerprint=?)"; args += [model, model]
+            sql += " AND (model_name=? OR model_fingerprint=?)"
+            args += [model, model]
         if tag is not None:
-            sql += " AND EXISTS (SELECT 1 FROM json_each(trajectories.tags) WHERE value=?)"; args.append(tag)
+            sql += " AND EXISTS (SELECT 1 FROM json_each(trajectories.tags) WHERE value=?)"
+            args.append(tag)
         sql += " ORDER BY created_at DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -147,9 +151,11 @@ class ActivationStore:
         sets, args = [], []
         for col, val in (("dataset", dataset), ("label", label), ("item_id", item_id)):
             if val is not _UNSET:
-                sets.append(f"{col}=?"); args.append(val)
+                sets.append(f"{col}=?")
+                args.append(val)
         if tags is not _UNSET:
-            sets.append("tags=?"); args.append(json.dumps(list(tags)))  # type: ignore[arg-type]
+            sets.append("tags=?")
+            args.append(json.dumps(list(tags)))  # type: ignore[arg-type]
         if not sets:
             return
         with self._connect(write=True) as con:

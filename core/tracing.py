@@ -234,7 +234,7 @@ def _build_trajectories(model: LoadedModel, chats: list[list[Message]], prompts:
     nnsight trace over prompt + completion computes them."""
     prompt_width = max(len(p) for p in prompts)
     if recorded is None:
-        full = [p + g for p, g in zip(prompts, gens)]
+        full = [p + g for p, g in zip(prompts, gens, strict=True)]
         ids, mask = _left_pad(full, model.tokenizer.pad_token_id)
         ids, mask = ids.to(model.device), mask.to(model.device)
         n_prompt_padded = ids.shape[1] - min(len(g) for g in gens) if gens else ids.shape[1]
@@ -242,7 +242,7 @@ def _build_trajectories(model: LoadedModel, chats: list[list[Message]], prompts:
     np_dtype = np.float16 if dtype == "float16" else np.float32
     tok = model.tokenizer
     trajs = []
-    for b, (chat, p, g) in enumerate(zip(chats, prompts, gens)):
+    for b, (chat, p, g) in enumerate(zip(chats, prompts, gens, strict=True)):
         n = len(p) + len(g)
         if recorded is None:
             states = hidden[:, b, ids.shape[1] - n:, :]

@@ -102,7 +102,7 @@ def trace_cmd(
     bar = tqdm(total=len(chats), desc="capture", unit="prompt")
     keys = []
     for it, traj in zip(items, capture_batch(m, chats, settings, batch_size=batch_size, layers=layers,
-                                             template=template, dtype=dtype, generate=max_new_tokens > 0)):
+                                             template=template, dtype=dtype, generate=max_new_tokens > 0), strict=True):
         keys.append(store.put(traj, dataset=dataset, label=it.get("label"), item_id=it.get("id")))
         bar.update(1)
     bar.close()

@@ -42,3 +42,10 @@ def test_ruff_banned_api_and_import_contracts():
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
     lint = subprocess.run([str(bin_dir / "lint-imports")], capture_output=True, text=True, cwd=REPO)
     assert lint.returncode == 0, lint.stdout[-2000:] + lint.stderr[-2000:]
+
+
+def test_whole_codebase_passes_the_configured_ruff_rules():
+    """All of pyproject's ruff rules (pyflakes, bugbear, isort, pyupgrade, banned APIs) over every package."""
+    ruff = subprocess.run([str(Path(sys.executable).parent / "ruff"), "check", "core", "app", "tests", "benchmarks"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert ruff.returncode == 0, ruff.stdout[-3000:] + ruff.stderr

@@ -61,7 +61,7 @@ def test_batch_capture_equals_single_capture(tiny_model):
     seen = []
     batch = list(capture_batch(tiny_model, chats, settings, batch_size=2, progress=lambda d, t: seen.append((d, t))))
     assert seen == [(2, 3), (3, 3)]
-    for chat, b in zip(chats, batch):
+    for chat, b in zip(chats, batch, strict=True):
         single = capture(tiny_model, chat, settings)
         assert b.token_ids.tolist() == single.token_ids.tolist()
         np.testing.assert_allclose(b.hidden, single.hidden, atol=1e-4)
