@@ -24,6 +24,12 @@ def _seed_everything() -> None:
         pass
 
 
+@pytest.fixture(autouse=True)
+def _private_warm_start_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alignment runs share finished warm starts through a cache; tests must not reuse each other's (or a user's)."""
+    monkeypatch.setenv("REASONSCOPE_WARMSTARTS", str(tmp_path_factory.mktemp("warmstarts")))
+
+
 @pytest.fixture()
 def rs_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private REASONSCOPE_HOME (store, DB, runs) that still reuses the shared default-model cache."""

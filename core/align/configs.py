@@ -61,6 +61,10 @@ class WarmStart(BaseModel):
                                                             "warm-start target.")
     benign_answer_chars: int = Field(160, ge=20, description="The benign target answer is cut at its last full "
                                                              "sentence within this many characters.")
+    share_warm_start: bool = Field(True, description="Reuse a finished warm start with identical inputs (model "
+                                                     "weights, dataset content, template, seed, LoRA and warm-start "
+                                                     "settings) from an earlier run, e.g. AlphaAlign's for CRAFT; "
+                                                     "new ones are shared the same way.")
 
 
 class GRPOFields(BaseModel):

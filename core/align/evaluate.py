@@ -23,7 +23,8 @@ AUDIT_SUITES = ("refusal", "over_refusal", "format", "reasoning_leak")
 def audit_base_vs_tuned(model: Any, generate_fn: Callable[[Sequence[str]], list[str]], *, dataset: str,
                         template: str, model_name: str, adapter: Path, suites: Sequence[str] = AUDIT_SUITES,
                         max_new_tokens: int = 64, limit: int | None = None, seed: int = 0,
-                        should_stop: Callable[[], bool] | None = None, out_dir: Path | None = None
+                        should_stop: Callable[[], bool] | None = None, out_dir: Path | None = None,
+                        progress: Callable[[int, int], None] | None = None
                         ) -> tuple[Any, dict[str, dict[str, str]]]:
     """``run_audit`` of base vs tuned on the validation split; returns (AuditResult, answers[subject][prompt]).
 
@@ -50,7 +51,7 @@ def audit_base_vs_tuned(model: Any, generate_fn: Callable[[Sequence[str]], list[
 
     opts = AuditOptions(max_new_tokens=max_new_tokens, seed=seed, limit=limit)
     result = run_audit([base, tuned], list(suites), dataset=dataset or "sample", split="validation", options=opts,
-                       responder=responder, should_stop=should_stop)
+                       responder=responder, should_stop=should_stop, progress=progress)
     if out_dir is not None:
         save_audit(result, out_dir)
     return result, answers

@@ -7,8 +7,10 @@ skipped when that result exists; trainer phases restart from their last checkpoi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -145,16 +147,68 @@ def run_sft(st: RunState, model: Any, pairs: list[tuple[list[dict[str, str]], st
     return trainer.model
 
 
+WARM_START_VERSION = 3  # bump when the warm-start targets or training change: old shared adapters stop matching
+
+
+def warm_start_key(st: RunState) -> str:
+    """Hash of everything a warm start depends on; equal keys -> the same adapter (up to float reduction order)."""
+    from core.models import model_fingerprint
+
+    cfg = st.cfg
+    fields = ["template", "seed", "max_train_items", "monitor_items", "lora_r", "lora_alpha", "lora_dropout",
+              "lora_targets", "warm_start_steps", "warm_start_lr", "warm_start_batch", "benign_answer_tokens",
+              "benign_answer_chars"]
+    spec = {"version": WARM_START_VERSION, "model": model_fingerprint(st.policy, cfg.model),
+            "data": hashlib.sha256(json.dumps(st.rows, sort_keys=True, default=str).encode()).hexdigest(),
+            **{f: getattr(cfg, f) for f in fields}}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def shared_warm_start_dir(key: str) -> Path:
+    """``REASONSCOPE_HOME/warmstarts/<key>`` (``REASONSCOPE_WARMSTARTS`` overrides the folder)."""
+    import os
+
+    from core.config import reasonscope_home
+
+    env = os.environ.get("REASONSCOPE_WARMSTARTS")
+    return (Path(env).expanduser() if env else reasonscope_home() / "warmstarts") / key
+
+
+def _share(adapter: Path, key: str, st: RunState) -> None:
+    """Copy a finished warm-start adapter into the shared cache (atomic rename; a failure only logs)."""
+    dest = shared_warm_start_dir(key)
+    if dest.is_dir():
+        return
+    try:
+        tmp = dest.with_name(f".{key}.{st.ctx.job_id}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(adapter, tmp)
+        (tmp / "source.json").write_text(json.dumps({"job": st.ctx.job_id, "method": st.method}))
+        tmp.rename(dest)
+    except OSError as exc:
+        st.ctx.log(f"warm start: could not share the adapter ({exc}); later runs will train their own")
+
+
 def warm_start(st: RunState) -> Any:
     """The supervised warm start (AlphaAlign-format targets on the train split) -> PeftModel, or None if cancelled.
 
-    Skipped when ``warmstart/adapter`` exists (resume); restarts from a warm-start checkpoint when given."""
+    Skipped when ``warmstart/adapter`` exists (resume) or, with ``share_warm_start``, when an earlier run finished
+    a warm start with identical inputs; restarts from a warm-start checkpoint when given."""
     from peft import PeftModel
 
     cfg = st.cfg
     adapter = st.ctx.run_dir / "warmstart" / "adapter"
     if (adapter / "adapter_config.json").is_file():
         st.ctx.log("warm start: reusing the finished warm-start adapter")
+        return PeftModel.from_pretrained(st.policy, str(adapter), is_trainable=True)
+    key = warm_start_key(st) if cfg.share_warm_start else None
+    shared = shared_warm_start_dir(key) if key else None
+    if shared is not None and (shared / "adapter_config.json").is_file():
+        src = json.loads((shared / "source.json").read_text()) if (shared / "source.json").is_file() else {}
+        shutil.copytree(shared, adapter, dirs_exist_ok=True)
+        st.ctx.log(f"warm start: reusing the identical warm start of run {src.get('job', '?')} ({shared}); set "
+                   "share_warm_start=false to train a fresh one")
+        st.ctx.emit_artefact("warmstart-adapter", adapter, checkpoint=True)
         return PeftModel.from_pretrained(st.policy, str(adapter), is_trainable=True)
     answers = benign_answers(st, st.train)
     if st.ctx.should_stop():
@@ -180,6 +234,8 @@ def warm_start(st: RunState) -> Any:
         return None
     T.save_adapter(model, adapter)
     st.ctx.emit_artefact("warmstart-adapter", adapter, checkpoint=True)
+    if key:
+        _share(adapter, key, st)
     return model
 
 
@@ -212,7 +268,8 @@ def finish(st: RunState, model: Any, extra: dict[str, Any] | Callable[..., dict[
             result, answers = audit_base_vs_tuned(
                 model, gen, dataset=cfg.dataset, template=cfg.template, model_name=cfg.model, adapter=adapter,
                 suites=suites, max_new_tokens=cfg.eval_max_new_tokens, limit=cfg.audit_max_items,
-                seed=cfg.seed, should_stop=ctx.should_stop, out_dir=ctx.run_dir / "audit")
+                seed=cfg.seed, should_stop=ctx.should_stop, out_dir=ctx.run_dir / "audit",
+                progress=ctx.emit_progress)
         except AuditCancelled:
             ctx.log("audit cancelled; the adapter is saved, resume the job to run the audit")
             return summary

@@ -103,3 +103,30 @@ def test_page_helpers_find_the_adapter_and_warnings() -> None:
     assert adapter_from_events(evs) == "/r/adapter"
     assert adapter_from_events(evs[:3]) is None
     assert warnings_from_events(evs) == ["format rate 0 on the monitor batch"]
+
+
+def test_identical_warm_start_is_shared_between_runs_and_a_changed_one_is_not(tiny_model_dir: Path,
+                                                                               tmp_path: Path) -> None:
+    """CRAFT and AlphaAlign demo presets share their warm start: the second run reuses the first one's adapter."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    from core.align.alphaalign import run_alphaalign
+
+    data = write_dataset(tmp_path / "d.jsonl")
+    quick = {"max_steps": 1, "audit": False, "monitor_items": 0}
+    first, second, other = ListSink(), ListSink(), ListSink()
+    run_alphaalign(_cfg(tiny_model_dir, data, **quick), JobContext("a", sink=first, run_dir=tmp_path / "a"))
+    run_alphaalign(_cfg(tiny_model_dir, data, **quick), JobContext("b", sink=second, run_dir=tmp_path / "b"))
+    run_alphaalign(_cfg(tiny_model_dir, data, **quick, warm_start_lr=1e-4),
+                   JobContext("c", sink=other, run_dir=tmp_path / "c"))
+
+    def logs(sink: ListSink) -> str:
+        return "\n".join(e["line"] for e in sink.of("log"))
+
+    assert "warmstart: LoRA SFT" in logs(first)
+    assert "reusing the identical warm start of run a" in logs(second) and "warmstart: LoRA SFT" not in logs(second)
+    assert "warmstart: LoRA SFT" in logs(other) and "reusing" not in logs(other)  # another lr: its own warm start
+    a = load_file(str(tmp_path / "a" / "warmstart" / "adapter" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "b" / "warmstart" / "adapter" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
