@@ -79,6 +79,20 @@ def operating_point(ps, fs) -> None:  # noqa: ANN001 - a ProbeSet and its Featur
                 best_tpr = max(best_tpr, float(flagged[y == 1].mean()))
         print(f"  operating point at layer {ps.best_layer}: flags {best_tpr:.3f} of harmful validation items with "
               f"<= {fpr_max:.0%} of benign ones flagged")
+    # honest version: the threshold is the 95th percentile of the benign train items' out-of-fold scores (5-fold,
+    # same probe recipe), then the probe trained on all of train is applied to validation with it
+    from core.probes.linear import fit_probe
+
+    y_train = np.array([1 if it.label == "unsafe" else 0 for it in fs.train_items])
+    oof = np.zeros(len(y_train))
+    folds = np.arange(len(y_train)) % 5
+    for k in range(5):
+        p = fit_probe(fs.train[folds != k, j], y_train[folds != k], layer=ps.best_layer, method=ps.method)
+        oof[folds == k] = p.score(fs.train[folds == k, j])
+    t = float(np.quantile(oof[y_train == 0], 0.95))
+    flagged = scores >= t
+    print(f"  threshold from the train split (95th percentile of out-of-fold benign scores, {t:.3f}): flags "
+          f"{flagged[y == 1].mean():.3f} of harmful and {flagged[y == 0].mean():.3f} of benign validation items")
 
 
 def contrastive(m, items, name, layers: list[int]) -> None:  # noqa: ANN001
