@@ -163,8 +163,8 @@ def show_cmd(
     evs = backend.events(job_id)
     for ev in evs[-last:] if last else evs:
         typer.echo(format_event(ev))
-    if follow_ and not rec.is_terminal:
-        _exit_for(follow(job_id, since=evs[-1].seq if evs else 0))
+    if follow_:  # exit status says whether the job succeeded, also when it had already ended
+        _exit_for(rec.status if rec.is_terminal else follow(job_id, since=evs[-1].seq if evs else 0))
 
 
 @jobs_app.command("cancel")
