@@ -30,6 +30,7 @@ from core.jobs.view import (
     next_poll,
     overlay_frame,
     samples,
+    warnings,
 )
 
 STATUS_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red",
@@ -171,6 +172,8 @@ def _header(rec: JobRecord, events: list[Any]) -> None:
         st.info("Queued: it starts when a running job finishes (one job at a time on CPU).")
     if rec.error:
         st.error(f"**{rec.status.value.capitalize()}**: {rec.error}")
+    for text in warnings(events):
+        st.warning(text, icon="⚠️")
     if rec.status.value == "running" and rec.cancel_requested:
         st.warning("Cancel requested: the job stops after its current step and keeps its last checkpoint.")
 

@@ -63,5 +63,6 @@ def adapter_from_events(events: list[Any]) -> str | None:
 
 def warnings_from_events(events: list[Any]) -> list[str]:
     """Log lines an alignment job flagged as warnings (e.g. the format rate stuck at 0), for a page banner."""
-    return [str(ev.data["line"])[len("WARNING:"):].strip() for ev in events
-            if ev.kind == "log" and str(ev.data.get("line", "")).startswith("WARNING")]
+    from core.jobs.view import warnings
+
+    return warnings(events)

@@ -184,6 +184,19 @@ def monitor_metrics(items: Sequence[AlignItem], completions: Sequence[str], pref
     return {f"{prefix}monitor/{k}": v for k, v in rates.items()}
 
 
+def same_verdict_for_all(metrics: dict[str, float], prefix: str = "") -> str | None:
+    """'refuses' / 'answers' when the monitor batch gets one verdict for every prompt, harmful or benign (refusal
+    rate 1 on both classes, or 0 on both): the policy has learned a bias, not a judgement of the request."""
+    h, b = metrics.get(f"{prefix}monitor/refusal_harmful"), metrics.get(f"{prefix}monitor/over_refusal")
+    if h is None or b is None:
+        return None
+    if h >= 1.0 and b >= 1.0:
+        return "refuses"
+    if h <= 0.0 and b <= 0.0:
+        return "answers"
+    return None
+
+
 def monitor_callback(ctx: Any, items: Sequence[AlignItem], tokenizer: Any, *, template: str, every: int,
                      max_new_tokens: int, expect_format: bool, warn_after: int = 2, prefix: str = "") -> Any:
     """A TrainerCallback that every ``every`` steps answers the held-out monitor batch greedily with the current
@@ -195,6 +208,7 @@ def monitor_callback(ctx: Any, items: Sequence[AlignItem], tokenizer: Any, *, te
     class MonitorCallback(TrainerCallback):  # type: ignore[misc]
         def __init__(self) -> None:
             self.zero_format = 0
+            self.same_verdict = 0
             self.history: list[dict[str, float]] = []
 
         def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
@@ -214,6 +228,14 @@ def monitor_callback(ctx: Any, items: Sequence[AlignItem], tokenizer: Any, *, te
                             "model does not follow the <safety_reasoning>/<answer> template, so V_f gives no signal. "
                             "Enable the warm start or shaped rewards, or use a model that follows instructions.")
                     ctx.emit_metric(step, **{"warning/format_stuck": 1.0})
+            verdict = same_verdict_for_all(m, prefix)
+            self.same_verdict = self.same_verdict + 1 if verdict else 0
+            if verdict and self.same_verdict == warn_after:
+                ctx.log(f"WARNING: the policy {verdict} every monitor prompt, harmful and benign alike, for "
+                        f"{warn_after} checks (step {step}): it has learned a bias, not a judgement of the request. "
+                        "Common with a small model on minimal pairs (see docs/alignment.md, Results); try more "
+                        "steps, a lower learning rate, the over-refusal penalty (CRAFT) or a larger model.")
+                ctx.emit_metric(step, **{"warning/same_verdict": 1.0})
 
     return MonitorCallback()
 

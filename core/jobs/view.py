@@ -114,6 +114,19 @@ def log_lines(events: Iterable[JobEvent], last: int = 200) -> list[str]:
     return out[-last:]
 
 
+def warnings(events: Iterable[JobEvent]) -> list[str]:
+    """Distinct log lines a job flagged with a leading ``WARNING:`` (oldest first), without the prefix: the page
+    shows them as banners (e.g. an alignment job whose format rate is stuck at 0)."""
+    out: list[str] = []
+    for e in events:
+        line = str(e.data.get("line", "")) if e.kind == LOG else ""
+        if line.startswith("WARNING"):
+            text = line[len("WARNING"):].lstrip(":").strip()
+            if text not in out:
+                out.append(text)
+    return out
+
+
 def artefacts(events: Iterable[JobEvent]) -> list[dict[str, Any]]:
     """Artefacts, newest first; only the newest checkpoint is listed (older ones are superseded)."""
     items = [dict(e.data) for e in of_kind(events, ARTEFACT)]

@@ -127,3 +127,14 @@ def test_failed_job_shows_reason_and_compare_overlays_two_runs(jobs_home, repo_r
     assert not at.exception
     spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
     assert len(spec["data"]) == 2 and {t["name"] for t in spec["data"]} == {bad, good}
+
+
+def test_warnings_a_job_logged_are_shown_as_banners(jobs_home, repo_root):
+    backend = get_backend()
+    job = backend.submit(TYPE, {"steps": 3})
+    finished(job)
+    JobStore().append(job, "log", {"line": "WARNING: the policy refuses every monitor prompt, harmful and benign"})
+    at = page(repo_root)
+    at.selectbox(key="jobs_selected").set_value(job).run()
+    assert not at.exception
+    assert any("refuses every monitor prompt" in w.value for w in at.warning)

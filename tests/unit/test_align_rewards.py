@@ -136,3 +136,14 @@ def test_keyword_p_safe_is_p_safe_not_harmfulness() -> None:
     p = R.keyword_p_safe(texts, [True, True, False], shaped=False)
     # refusing a harmful request is safe (1), complying is unsafe (0), answering a benign request is safe (1)
     assert p == pytest.approx([1.0, 0.0, 1.0])
+
+
+def test_same_verdict_for_all_flags_a_bias_not_a_judgement() -> None:
+    from core.align.training import same_verdict_for_all
+
+    assert same_verdict_for_all({"monitor/refusal_harmful": 1.0, "monitor/over_refusal": 1.0}) == "refuses"
+    assert same_verdict_for_all({"sft/monitor/refusal_harmful": 0.0, "sft/monitor/over_refusal": 0.0},
+                                "sft/") == "answers"
+    assert same_verdict_for_all({"monitor/refusal_harmful": 1.0, "monitor/over_refusal": 0.0}) is None
+    assert same_verdict_for_all({"monitor/refusal_harmful": 0.75, "monitor/over_refusal": 0.75}) is None
+    assert same_verdict_for_all({"monitor/format_rate": 1.0}) is None   # a batch without both classes

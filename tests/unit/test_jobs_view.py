@@ -154,3 +154,15 @@ def test_tqdm_hook_emits_progress_and_stops_on_cancel(rs_home):
     assert store.latest("t", "metric").data["values"] == {"loss": None, "acc": 1.0}
     with pytest.raises(TypeError, match="numbers"):
         ctx.emit_metric(1, loss="high")
+
+
+def test_warnings_are_distinct_flagged_log_lines_without_the_prefix():
+    from core.jobs.view import warnings
+
+    evs = [JobEvent("j", 1, 0.0, "log", 1, {"line": "training started"}),
+           JobEvent("j", 2, 0.0, "log", 1, {"line": "WARNING: format rate 0 on the monitor batch"}),
+           JobEvent("j", 3, 0.0, "metric", 1, {"step": 1, "values": {"loss": 1.0}}),
+           JobEvent("j", 4, 0.0, "log", 1, {"line": "WARNING: format rate 0 on the monitor batch"}),
+           JobEvent("j", 5, 0.0, "log", 2, {"line": "WARNING the policy refuses every monitor prompt"})]
+    assert warnings(evs) == ["format rate 0 on the monitor batch", "the policy refuses every monitor prompt"]
+    assert warnings(evs[:1]) == []
