@@ -173,7 +173,7 @@ def _header(rec: JobRecord, events: list[Any]) -> None:
     if rec.error:
         st.error(f"**{rec.status.value.capitalize()}**: {rec.error}")
     for text in warnings(events):
-        st.warning(text, icon="⚠️")
+        st.warning(text[:1].upper() + text[1:], icon="⚠️")
     if rec.status.value == "running" and rec.cancel_requested:
         st.warning("Cancel requested: the job stops after its current step and keeps its last checkpoint.")
 
