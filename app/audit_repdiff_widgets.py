@@ -51,7 +51,7 @@ def pca_figure(za: np.ndarray, zb: np.ndarray, groups: list[str], names: tuple[s
 def _model(spec: Any) -> Any:
     if spec == state.model_spec():
         return state.get_model()
-    from core.models import load_model
+    from core.capture.models import load_model
 
     return load_model(spec)  # another model: loaded for this comparison only
 

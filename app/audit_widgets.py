@@ -10,14 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from core.capture.models import ModelSpec
+from core.capture.templates import TEMPLATES
 from core.evals.html_report import category_figure, scorecard_figure
 from core.evals.records import SUITES, worst_items
 from core.evals.report import audits_root, list_audits, load_audit, new_audit_dir, save_audit, scorecard
 from core.evals.review import HumanVerdicts, disagreement_rows
 from core.evals.runner import AuditResult
 from core.evals.suites import AuditOptions, Subject
-from core.models import ModelSpec
-from core.templates import TEMPLATES
 
 SUBJECTS = "audit_subjects"  # session list of Subject.to_json() dicts
 JOBS = "audit_jobs"  # session list of (job id, audit folder)

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from core.store import ActivationStore, StoredMeta
-from core.trajectory import GenerationSettings, Message, Trajectory
+from core.capture.store import ActivationStore, StoredMeta
+from core.capture.trajectory import GenerationSettings, Message, Trajectory
 
 ALL = "(all)"
 LABELS = ["safe", "unsafe", "rethink"]
@@ -55,7 +55,7 @@ def streamed_capture(model, messages: list[Message], settings: GenerationSetting
     """
     from transformers import TextIteratorStreamer
 
-    from core.tracing import capture
+    from core.capture.tracing import capture
 
     streamer = TextIteratorStreamer(model.tokenizer, skip_prompt=True, skip_special_tokens=True)
     box: dict[str, object] = {}

@@ -152,7 +152,7 @@ def _trajectory_view(item: ItemRecord) -> None:
         st.caption("No captured trajectory for this item (capture one on **Trace** and add it to this dataset).")
         return
     from app import charts
-    from core.pooling import token_layer_scores
+    from core.explore.pooling import token_layer_scores
 
     traj = store.get(key)
     scores = token_layer_scores(traj, "norm")  # [n_layers, n_tokens]

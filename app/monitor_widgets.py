@@ -26,9 +26,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
-from core.monitor import MonitorResult, TokenScore, monitor_capture, monitor_generate
 from core.probes.artefacts import list_artefacts, load_probe_set
-from core.steering import SteeringConfig, load_vector
+from core.steer.monitor import MonitorResult, TokenScore, monitor_capture, monitor_generate
+from core.steer.vectors import SteeringConfig, load_vector
 
 
 @dataclass

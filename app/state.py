@@ -12,8 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from core.models import LoadedModel, ModelSpec, load_model
-from core.store import ActivationStore
+from core.capture.models import LoadedModel, ModelSpec, load_model
+from core.capture.store import ActivationStore
 
 DEFAULT_MODEL_ENV = "REASONSCOPE_MODEL"  # lets a deployment (or a test) pick the starting model
 

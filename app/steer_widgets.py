@@ -12,7 +12,13 @@ from app import probe_widgets as pw
 from app import state
 from core.probes.artefacts import list_artefacts, load_probe_set
 from core.probes.features import POSITION_HELP, POSITIONS
-from core.steering import SteeringVector, from_diff_in_means, from_probe_set, load_vector, load_vector_file
+from core.steer.vectors import (
+    SteeringVector,
+    from_diff_in_means,
+    from_probe_set,
+    load_vector,
+    load_vector_file,
+)
 
 VECTOR_SOURCES = ("Saved probe set", "Difference in means", "Saved vector", "Upload (.safetensors / .npy)")
 

@@ -8,8 +8,8 @@ import streamlit as st
 
 from app import state
 from app.auth import require_login
+from core.capture.models import ModelSpec
 from core.config import store_dir
-from core.models import ModelSpec
 
 # page_icon is an emoji, not a Material icon: a Material favicon is fetched from a font CDN (breaks air-gapped use)
 st.set_page_config(page_title="ReasonScope", page_icon="🔬", layout="wide")

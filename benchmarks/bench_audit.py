@@ -26,7 +26,7 @@ def raw_generate(model, chats, batch_size: int, max_new_tokens: int) -> tuple[fl
     """Seconds, generated tokens (up to and including EOS) and texts of plain batched ``generate``."""
     import torch
 
-    from core.tracing import _eos_ids, _left_pad, _trim_generated
+    from core.capture.tracing import _eos_ids, _left_pad, _trim_generated
 
     tok = model.tokenizer
     prompts = [model.encode_chat(c) for c in chats]
@@ -57,12 +57,12 @@ def main() -> None:
 
     import torch
 
+    from core.capture.models import ModelSpec, load_model
+    from core.capture.templates import build_messages
     from core.evals.items import load_items, load_utility
     from core.evals.report import save_audit
     from core.evals.runner import _plan, run_audit
     from core.evals.suites import AuditOptions, Subject
-    from core.models import ModelSpec, load_model
-    from core.templates import build_messages
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -10,10 +10,10 @@ import argparse
 import torch
 
 from benchmarks.common import median_times, report
-from core.models import ModelSpec, load_model
-from core.templates import build_messages
-from core.tracing import _left_pad, capture_batch, trace_hidden
-from core.trajectory import GenerationSettings
+from core.capture.models import ModelSpec, load_model
+from core.capture.templates import build_messages
+from core.capture.tracing import _left_pad, capture_batch, trace_hidden
+from core.capture.trajectory import GenerationSettings
 
 PROMPTS = [
     "Explain how vaccines train the immune system.", "Write a haiku about autumn leaves.",

@@ -80,7 +80,7 @@ def _data(n: int = 20_000, d: int = D, seed: int = 0) -> np.ndarray:
 def bench_umap(repeats: int) -> None:
     import umap
 
-    from core.projection import ProjectionConfig, ProjectionManager
+    from core.explore.projection import ProjectionConfig, ProjectionManager
 
     x = _data()
     t0 = time.perf_counter()

@@ -39,7 +39,7 @@ def _setup(model_name: str, tmp: Path) -> tuple[Any, Any]:
     from core.align.training import resolve_source
 
     if model_name == "tiny":
-        from core.tiny import build_tiny_model
+        from core.capture.tiny import build_tiny_model
 
         model_name = str(build_tiny_model(tmp / "tiny"))
     cfg = AlphaAlignConfig(model=model_name, device="cpu", max_steps=3, prompts_per_step=4, num_generations=4,

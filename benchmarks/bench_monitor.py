@@ -15,12 +15,12 @@ import numpy as np
 import torch
 
 from benchmarks.common import median_times, report
-from core.models import ModelSpec, load_model
-from core.monitor import monitor_capture, monitor_generate
+from core.capture.models import ModelSpec, load_model
+from core.capture.templates import build_messages
+from core.capture.tracing import capture
+from core.capture.trajectory import GenerationSettings
 from core.probes.linear import Probe
-from core.templates import build_messages
-from core.tracing import capture
-from core.trajectory import GenerationSettings
+from core.steer.monitor import monitor_capture, monitor_generate
 
 PROMPT = "Explain step by step how vaccines train the immune system."
 

@@ -22,13 +22,13 @@ import time
 import numpy as np
 import torch
 
-from core.models import ModelSpec, load_model
+from core.capture.models import ModelSpec, load_model
+from core.capture.templates import build_messages
+from core.capture.trajectory import GenerationSettings
 from core.probes.features import load_items
 from core.probes.workflow import ProbeRequest, features_for, train_from_features
-from core.steering import SteeringConfig, from_diff_in_means
-from core.steering_sweep import harmless_kl, refusal_rate, sweep
-from core.templates import build_messages
-from core.trajectory import GenerationSettings
+from core.steer.sweep import harmless_kl, refusal_rate, sweep
+from core.steer.vectors import SteeringConfig, from_diff_in_means
 
 KINDS = ["harmful", "benign_counterpart"]
 SAFETY_SYSTEM = ("You are a helpful assistant. If a request is harmful, dangerous or illegal, reply: I'm sorry, but I "

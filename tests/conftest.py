@@ -46,14 +46,14 @@ def rs_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Folder with a random 2-layer Llama (d_model 64) and an offline-trained BPE tokenizer."""
-    from core.tiny import build_tiny_model
+    from core.capture.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-llama", seed=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir: Path):
-    from core.models import ModelSpec, load_model
+    from core.capture.models import ModelSpec, load_model
 
     return load_model(ModelSpec(name=str(tiny_model_dir), device="cpu"))
 
@@ -61,7 +61,7 @@ def tiny_model(tiny_model_dir: Path):
 @pytest.fixture(scope="session")
 def default_model():
     """The real embedded SmolLM2-135M-Instruct (pulled once; `make test` pulls it before the suite)."""
-    from core.models import ModelSpec, load_model
+    from core.capture.models import ModelSpec, load_model
 
     return load_model(ModelSpec(name="default", device="cpu"))
 

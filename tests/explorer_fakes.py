@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.trajectory import GenerationSettings, Trajectory, find_spans
+from core.capture.trajectory import GenerationSettings, Trajectory, find_spans
 
 
 def make_traj(tokens: list[str], n_prompt: int, *, n_layers: int = 3, d: int = 8, seed: int = 0,

@@ -5,11 +5,24 @@ import streamlit as st
 
 from app import charts, state
 from app.explorer_widgets import EMPTY_STORE, progress_callback, trajectory_filter
+from core.capture.templates import TEMPLATES, build_messages
 from core.errors import ReasonScopeError
-from core.pooling import POOLING_HELP, POOLINGS, class_axis_scores, class_means, common_layers, stack_pooled
-from core.projection import ProjectionConfig, default_manager
-from core.templates import TEMPLATES, build_messages
-from core.trajset import fit_layer_paths, fit_token_paths, load_set, project_layer_path, project_token_path
+from core.explore.pooling import (
+    POOLING_HELP,
+    POOLINGS,
+    class_axis_scores,
+    class_means,
+    common_layers,
+    stack_pooled,
+)
+from core.explore.projection import ProjectionConfig, default_manager
+from core.explore.trajectory_sets import (
+    fit_layer_paths,
+    fit_token_paths,
+    load_set,
+    project_layer_path,
+    project_token_path,
+)
 
 st.title("Explore")
 st.caption("Each stored trajectory projected into one map (UMAP or PCA). **Layer paths**: one pooled state per "
@@ -147,8 +160,8 @@ with st.expander("Project a new prompt onto this map"):
         go_project = st.form_submit_button("Project", type="primary")
     if go_project:
         try:
-            from core.tracing import capture, capture_prompt
-            from core.trajectory import GenerationSettings
+            from core.capture.tracing import capture, capture_prompt
+            from core.capture.trajectory import GenerationSettings
 
             model = state.get_model()
             messages = build_messages(text_in, template=tmpl)

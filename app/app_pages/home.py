@@ -50,7 +50,7 @@ else:
                 "Or load demo trajectories: 48 harmful, benign and borderline prompts from the project's sample "
                 "data, answered by the active model (≈1 min on a CPU).")
         if st.button("Load demo trajectories", type="primary"):
-            from core.demo import seed_demo_store
+            from core.samples.demo import seed_demo_store
 
             bar = st.progress(0.0, text="Capturing demo trajectories…")
             try:

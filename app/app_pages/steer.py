@@ -6,10 +6,10 @@ import streamlit as st
 from app import probe_widgets as pw
 from app import state
 from app.steer_widgets import pick_vector, vector_algebra
-from core.steering import SteeringConfig, compare, make_interventions, resolve_directions, save_vector
-from core.steering_sweep import sweep
-from core.templates import TEMPLATES, build_messages
-from core.trajectory import GenerationSettings
+from core.capture.templates import TEMPLATES, build_messages
+from core.capture.trajectory import GenerationSettings
+from core.steer.sweep import sweep
+from core.steer.vectors import SteeringConfig, compare, make_interventions, resolve_directions, save_vector
 
 st.title("Steer")
 st.caption("Change the model's hidden states while it generates: **add** a direction (h ← h + α·v), **ablate** it "

@@ -4,11 +4,11 @@ import streamlit as st
 
 from app import charts, state
 from app.explorer_widgets import LABELS, add_to_dataset, streamed_capture
+from core.capture.templates import TEMPLATES, build_messages
+from core.capture.trajectory import GenerationSettings
 from core.errors import ReasonScopeError
-from core.pooling import SCORES, class_axis_scores, relative_to_layer, token_layer_scores
-from core.templates import TEMPLATES, build_messages
-from core.trajectory import GenerationSettings
-from core.trajset import centroid_from_store, class_means_from_store
+from core.explore.pooling import SCORES, class_axis_scores, relative_to_layer, token_layer_scores
+from core.explore.trajectory_sets import centroid_from_store, class_means_from_store
 
 st.title("Trace")
 st.caption("Type a prompt and watch the model answer. Every layer's hidden state at every prompt and generated "

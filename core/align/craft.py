@@ -42,7 +42,7 @@ def _traces(st: RunState) -> tuple[list[Any], list[list[int]], list[str]]:
 def build_head(st: RunState) -> Any:
     """Load the configured head (fingerprint-checked) or train one now (CRAFT phase 1)."""
     cfg = st.cfg
-    from core.models import model_fingerprint
+    from core.capture.models import model_fingerprint
 
     fp = model_fingerprint(st.policy, cfg.model)
     if cfg.head:

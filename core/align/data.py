@@ -40,9 +40,9 @@ class AlignItem:
 
 
 def default_dataset_path() -> Path:
-    """The project's sample data (``core.sample_data`` when present, else ``sample_data/prompts.jsonl``)."""
+    """The project's sample data (``core.samples.files`` when present, else ``sample_data/prompts.jsonl``)."""
     try:
-        from core import sample_data  # type: ignore[attr-defined]
+        from core.samples import files as sample_data  # type: ignore[attr-defined]
 
         for name in ("prompts_path", "sample_prompts_path", "default_path", "PROMPTS_PATH"):
             obj = getattr(sample_data, name, None)
@@ -62,7 +62,7 @@ def load_rows(dataset: str | None) -> list[dict[str, Any]]:
                          "id / prompt / label / split fields (export one from the Label page).")
     rows = read_jsonl(path)
     if dataset in (None, "", "sample"):
-        from core.sample_traces import read_traces
+        from core.samples.traces import read_traces
 
         rows += read_traces()  # templated safe / unsafe / rethink traces: CRAFT phase 1's training data
     return rows

@@ -31,10 +31,10 @@ def audit_base_vs_tuned(model: Any, generate_fn: Callable[[Sequence[str]], list[
     ``generate_fn(prompts)`` answers user prompts with ``model`` as it currently is; the base subject's answers
     are produced inside ``model.disable_adapter()``.
     """
+    from core.capture.models import ModelSpec
     from core.evals.report import save_audit
     from core.evals.runner import run_audit
     from core.evals.suites import AuditOptions, Subject
-    from core.models import ModelSpec
 
     base = Subject(ModelSpec(name=model_name), template=template, name="base")
     tuned = Subject(ModelSpec(name=model_name, adapter=str(adapter)), template=template, name="tuned")

@@ -42,14 +42,14 @@ POOLS = ("reasoning", "completion", "mean_all")
 
 
 def _decoder_layers(model: Any) -> list[Any]:
-    from core.models import _get_path, find_layers_path
+    from core.capture.models import _get_path, find_layers_path
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return list(_get_path(base, find_layers_path(base)))
 
 
 def _span(tokens: list[str], n_prompt: int, pool: str) -> tuple[int, int]:
-    from core.trajectory import find_spans
+    from core.capture.trajectory import find_spans
 
     n = len(tokens)
     if pool == "mean_all" or n <= n_prompt:

@@ -152,7 +152,7 @@ WARM_START_VERSION = 3  # bump when the warm-start targets or training change: o
 
 def warm_start_key(st: RunState) -> str:
     """Hash of everything a warm start depends on; equal keys -> the same adapter (up to float reduction order)."""
-    from core.models import model_fingerprint
+    from core.capture.models import model_fingerprint
 
     cfg = st.cfg
     fields = ["template", "seed", "max_train_items", "monitor_items", "lora_r", "lora_alpha", "lora_dropout",

@@ -25,21 +25,21 @@ import numpy as np
 
 from core.align.data import AlignItem
 from core.align.rewards import format_verifier, refusal_verifier
+from core.capture.templates import build_messages
 from core.errors import InputError
-from core.templates import build_messages
 
 Message = dict[str, str]
 
 
 def resolve_source(model_name: str) -> str:
     """Local folder of ``model_name`` ('default' = the embedded SmolLM2, pulled once)."""
-    from core.models import ModelSpec, _resolve_source
+    from core.capture.models import ModelSpec, _resolve_source
 
     return _resolve_source(ModelSpec(name=model_name))[0]
 
 
 def pick_device(device: str) -> str:
-    from core.models import resolve_device
+    from core.capture.models import resolve_device
 
     return resolve_device(device)
 

@@ -33,7 +33,7 @@ def friendly_errors(fn: F) -> F:
 
 
 def load(model: str, device: str = "auto", dtype: str = "float32", adapter: str | None = None) -> Any:
-    from core.models import ModelSpec, load_model
+    from core.capture.models import ModelSpec, load_model
 
     typer.secho(f"Loading model {model!r}…", err=True, fg=typer.colors.BLUE)
     return load_model(ModelSpec(name=model, device=device, dtype=dtype, adapter=adapter))

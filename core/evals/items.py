@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
-from core.sample_data import load_jsonl, sample_data_dir
+from core.samples.files import load_jsonl, sample_data_dir
 
 SPLITS = ("train", "validation", "all")
 FORMAT_RE = re.compile(r"<safety_reasoning>.*</safety_reasoning>.*<answer>.*</answer>", re.S)  # AlphaAlign V_f

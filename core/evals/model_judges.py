@@ -47,13 +47,13 @@ def teacher_forced_states(model: Any, layer: int, *, template: str = "plain", sp
 
     The returned callable also has ``.batch(prompts, responses) -> list[[d] | None]`` (one forward per batch).
     """
-    from core.templates import build_messages
-    from core.trajectory import find_spans
+    from core.capture.templates import build_messages
+    from core.capture.trajectory import find_spans
 
     def batch(prompts: Sequence[str], responses: Sequence[str]) -> list[np.ndarray | None]:
         import torch
 
-        from core.tracing import trace_hidden
+        from core.capture.tracing import trace_hidden
 
         out: list[np.ndarray | None] = []
         tok = model.tokenizer

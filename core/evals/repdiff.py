@@ -2,7 +2,7 @@
 
 Arrays in, arrays out: ``a`` and ``b`` are ``[n_items, n_layers, d_model]`` states of subjects A and B on the
 same items in the same order (e.g. the last prompt token of every layer). ``collect_states`` captures them
-(prompt-only, no generation) through ``core.tracing.capture_batch`` with each subject's template, adapter
+(prompt-only, no generation) through ``core.capture.tracing.capture_batch`` with each subject's template, adapter
 and steering.
 """
 
@@ -102,8 +102,8 @@ def collect_states(model: Any, prompts: Sequence[str], *, template: str = "plain
                    interventions: Sequence[Any] | None = None, layers: Sequence[int] | None = None,
                    batch_size: int = 8, progress: Progress | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
     """States at the last prompt token of every layer for each prompt (no generation): ``[n, L, d]``, layers."""
-    from core.templates import build_messages
-    from core.tracing import capture_batch
+    from core.capture.templates import build_messages
+    from core.capture.tracing import capture_batch
 
     if not prompts:
         raise InputError("No prompts to collect states for.")

@@ -1,7 +1,7 @@
 """``run_audit``: subjects x suites -> generations (batched) -> judges -> records, summaries, comparisons.
 
 Per subject, every distinct user prompt any chosen suite needs is generated once (greedy, seeded), in
-batches of similar prompt length: ``core.tracing.generate_texts`` for most, ``capture_batch`` (one layer only)
+batches of similar prompt length: ``core.capture.tracing.generate_texts`` for most, ``capture_batch`` (one layer only)
 for the reasoning-leak prompts when a leak probe must read the reasoning tokens. Each response is then judged
 once by the refusal ensemble and reused by every suite that asked for it.
 """
@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.capture.models import LoadedModel, ModelSpec
 from core.errors import InputError, ReasonScopeError
 from core.evals.attacks import assign_attacks, load_templates, select_templates
 from core.evals.items import FORMATS, EvalItem, check_utility, file_hash, format_ok, load_items, load_utility
@@ -28,8 +29,7 @@ from core.evals.records import (
 )
 from core.evals.review import Ensemble, HumanVerdict, override
 from core.evals.suites import AuditOptions, Subject, check_subjects, check_suites, suite_items
-from core.models import LoadedModel, ModelSpec
-from core.sample_data import ATTACK_FAMILIES
+from core.samples.files import ATTACK_FAMILIES
 
 Progress = Callable[[int, int], None]
 Loader = Callable[[ModelSpec], LoadedModel]
@@ -133,7 +133,13 @@ def _interventions(subject: Subject, model: LoadedModel) -> tuple[list[Any] | No
         return None, None
     from pathlib import Path
 
-    from core.steering import SteeringConfig, load_vector, load_vector_file, make_interventions, steering_meta
+    from core.steer.vectors import (
+        SteeringConfig,
+        load_vector,
+        load_vector_file,
+        make_interventions,
+        steering_meta,
+    )
 
     p = Path(subject.steering_vector)
     vec = (load_vector_file(p, d_model=model.d_model) if p.is_file()
@@ -146,10 +152,10 @@ def _generate(model: LoadedModel, subject: Subject, prompts: list[str], capture:
               fns: list[Any] | None, leak_layer: int | None, tick: Callable[[int], None],
               should_stop: Callable[[], bool] | None) -> tuple[dict[str, str], dict[str, Any]]:
     """prompt -> completion, and prompt -> pooled reasoning state (captured prompts only)."""
+    from core.capture.templates import build_messages
+    from core.capture.tracing import capture_batch, generate_texts
+    from core.capture.trajectory import GenerationSettings
     from core.evals.model_judges import pool_trajectory
-    from core.templates import build_messages
-    from core.tracing import capture_batch, generate_texts
-    from core.trajectory import GenerationSettings
 
     settings = GenerationSettings(max_new_tokens=opts.max_new_tokens, seed=opts.seed)
     chats = {p: build_messages(p, template=subject.template, system=subject.system) for p in prompts}
@@ -210,7 +216,7 @@ def _generated(subject: Subject, prompts: list[str], opts: AuditOptions, leak_pr
     """Load (once per model spec), steer, generate and set up the judges for one subject."""
     if subject.model not in cache:
         if loader is None:
-            from core.models import load_model as loader
+            from core.capture.models import load_model as loader
         cache[subject.model] = loader(subject.model)
     model = cache[subject.model]
     fns, steer = _interventions(subject, model)
@@ -327,7 +333,7 @@ def _adapter_hash(subject: Subject) -> str | None:
         return None
     from pathlib import Path
 
-    from core.models import hash_folder
+    from core.capture.models import hash_folder
 
     return hash_folder(Path(subject.model.adapter))
 
@@ -350,9 +356,9 @@ def trace_attempt(model: LoadedModel, subject: Subject, record: AttemptRecord, *
                   seed: int = 0) -> Any:
     """Re-run one attempt with full capture (all layers) for the trace view: same prompt, template, steering
     and greedy settings as the audit, so the completion matches the audited response."""
-    from core.templates import build_messages
-    from core.tracing import capture
-    from core.trajectory import GenerationSettings
+    from core.capture.templates import build_messages
+    from core.capture.tracing import capture
+    from core.capture.trajectory import GenerationSettings
 
     fns, steer = _interventions(subject, model)
     messages = build_messages(record.prompt, template=subject.template, system=subject.system)

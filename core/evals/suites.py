@@ -1,7 +1,7 @@
 """Subjects, audit options and the plan of which prompts each suite needs.
 
 A **subject** is what gets audited: a model (``ModelSpec``, incl. an optional LoRA adapter / checkpoint),
-an optional steering configuration (a saved vector + ``core.steering.SteeringConfig`` fields) and a prompt
+an optional steering configuration (a saved vector + ``core.steer.vectors.SteeringConfig`` fields) and a prompt
 template. Several subjects run on the same items so they can be compared pairwise.
 
 ``run_audit`` (in ``core.evals.runner``) turns subjects + suites + options into an ``AuditResult``.
@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.capture.models import ModelSpec
+from core.capture.templates import TEMPLATES
 from core.errors import InputError
 from core.evals.items import FORMATS, EvalItem, select_items
 from core.evals.records import SUITES
-from core.models import ModelSpec
-from core.templates import TEMPLATES
 
 SUITE_KINDS: dict[str, tuple[str, ...]] = {
     "refusal": ("harmful",),
@@ -39,7 +39,7 @@ class Subject:
     model: ModelSpec = field(default_factory=ModelSpec)
     template: str = "plain"
     steering_vector: str | None = None  # saved steering-vector artefact name, or a .safetensors / .npy file
-    steering: dict[str, Any] | None = None  # core.steering.SteeringConfig fields (method, alpha, layers, ...)
+    steering: dict[str, Any] | None = None  # core.steer.vectors.SteeringConfig fields (method, alpha, layers, ...)
     name: str = ""
     system: str | None = None  # overrides the template's system prompt
 
@@ -49,7 +49,7 @@ class Subject:
         if self.steering and not self.steering_vector:
             raise InputError("A steering config needs a vector: set steering_vector to a saved vector name or file.")
         if self.steering_vector:
-            from core.steering import SteeringConfig
+            from core.steer.vectors import SteeringConfig
 
             SteeringConfig(**(self.steering or {}))  # validate now, not after loading a model
 

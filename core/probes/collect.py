@@ -1,10 +1,10 @@
 """Capture the pooled states of labelled items with a model (the model-bound half of probe datasets).
 
 * Items with a ``response`` are **teacher-forced**: prompt + given response go through one traced forward
-  (``core.tracing.trace_hidden``), so response-level labels (safe / unsafe / rethink traces) get the states of
+  (``core.capture.tracing.trace_hidden``), so response-level labels (safe / unsafe / rethink traces) get the states of
   that very text.
 * Items without a response are captured prompt-only, or -- with ``max_new_tokens > 0`` -- with the model's
-  own greedy completion (``core.tracing.capture_batch``).
+  own greedy completion (``core.capture.tracing.capture_batch``).
 
 Pooled features are cached as one safetensors file per (model, dataset content, positions, layers, template,
 generation) under ``artefacts_dir()/features``, so re-training a probe never re-runs the model.
@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from core.capture.models import LoadedModel
+from core.capture.templates import build_messages
+from core.capture.trajectory import GenerationSettings, Trajectory, find_spans
 from core.config import artefacts_dir
 from core.errors import InputError
-from core.models import LoadedModel
 from core.probes.features import FeatureSet, LabelledItem, dataset_hash, pool, split_items
-from core.templates import build_messages
-from core.trajectory import GenerationSettings, Trajectory, find_spans
 
 Progress = Callable[[int, int], None]
 
@@ -53,7 +53,7 @@ def capture_forced(model: LoadedModel, items: Sequence[LabelledItem], *, layers:
     """Trajectories of prompt + given response (or prompt only), one traced forward per batch, no generation."""
     import torch
 
-    from core.tracing import resolve_layers, trace_hidden
+    from core.capture.tracing import resolve_layers, trace_hidden
 
     lay = resolve_layers(model, layers)
     rows = [_forced_ids(model, it, template, system) for it in items]
@@ -100,7 +100,7 @@ def collect_features(model: LoadedModel, items: Sequence[LabelledItem], *, posit
                      dataset: str = "dataset", max_new_tokens: int = 0, batch_size: int = 8,
                      progress: Progress | None = None, cache: bool = True) -> FeatureSet:
     """Pooled states ``[n, L, d]`` of ``items`` at ``positions``, split by the items' ``split`` field."""
-    from core.tracing import resolve_layers
+    from core.capture.tracing import resolve_layers
 
     if not items:
         raise InputError(f"Dataset {dataset!r} has no labelled items to train on: label some items first.")
@@ -144,7 +144,7 @@ def _capture(model: LoadedModel, items: list[LabelledItem], layers: tuple[int, .
         trajs[it.id] = t
     done["n"] = len(forced)
     if gen:
-        from core.tracing import capture_batch
+        from core.capture.tracing import capture_batch
 
         chats = [build_messages(it.prompt, template=template, system=system) for it in gen]
         settings = GenerationSettings(max_new_tokens=max_new_tokens)

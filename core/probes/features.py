@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from core.capture.trajectory import Trajectory
 from core.errors import InputError
-from core.pooling import POOLINGS, pool_layers
-from core.trajectory import Trajectory
+from core.explore.pooling import POOLINGS, pool_layers
 
 POSITIONS: tuple[str, ...] = ("last_prompt", "post_instruction", "completion", "reasoning", "mean_all")
 POSITION_HELP = {
@@ -93,7 +93,7 @@ def load_items(*, file: str | Path | None = None, dataset: str | None = None,
         raise InputError(f"No dataset file at {path}: pass a JSONL file of labelled items, or import one on the "
                          "Label page and pick it by name.")
     if path == SAMPLE_FILE:
-        from core.sample_traces import read_traces
+        from core.samples.traces import read_traces
 
         # the sample data = hand-written items + the templated reasoning traces (CRAFT's head needs many)
         return "sample_data", items_from_rows(read_jsonl(path) + read_traces())

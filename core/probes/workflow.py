@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.capture.models import LoadedModel
 from core.errors import InputError
-from core.models import LoadedModel
 from core.probes.features import FeatureSet, LabelledItem, select
 
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total): stage is "capture" or "fit"

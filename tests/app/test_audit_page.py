@@ -122,7 +122,7 @@ def test_worst_item_opens_in_trace(app_env, repo_root):
     buttons = [b for b in at.button if b.key and b.key.startswith("audit_trace_")]
     assert len(buttons) == 2
     at = buttons[0].click().run()
-    from core.store import ActivationStore
+    from core.capture.store import ActivationStore
 
     stored = ActivationStore().query(dataset="audit")
     assert len(stored) == 1 and stored[0].n_tokens > stored[0].n_prompt_tokens
@@ -159,7 +159,7 @@ def test_background_job(app_env, repo_root, monkeypatch):
 
 
 def test_representation_diff_tab(app_env, repo_root, tiny_model, tiny_model_dir):
-    from core.models import ModelSpec
+    from core.capture.models import ModelSpec
 
     spec = ModelSpec(name=str(tiny_model_dir))  # the app's active spec (device auto)
     res = run_audit([Subject(spec, "plain", name="plain"), Subject(spec, "alphaalign", name="aa")],

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from core.store import ActivationStore
+from core.capture.store import ActivationStore
 from tests.app.browser_cdp import Browser, find_chromium
 from tests.app.explorer_fixtures import PROMPTS, fill_store
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.store import ActivationStore
+from core.capture.store import ActivationStore
 from tests.app.explorer_fixtures import fill_store, spec_of
 from tests.explorer_fakes import make_traj
 

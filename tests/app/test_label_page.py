@@ -176,9 +176,9 @@ def test_page_runs_inside_the_app_with_its_sidebar(rs_home, repo_root):
 
 
 def test_queue_shows_the_captured_trajectory_heatmap(page, tiny_model):
-    from core.store import ActivationStore
-    from core.templates import build_messages
-    from core.tracing import capture_prompt
+    from core.capture.store import ActivationStore
+    from core.capture.templates import build_messages
+    from core.capture.tracing import capture_prompt
 
     at, db = page
     traj = capture_prompt(tiny_model, build_messages(ROWS[0]["prompt"]))

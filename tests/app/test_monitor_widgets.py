@@ -15,8 +15,8 @@ def _script():
 
     from app import state
     from app.monitor_widgets import monitor_controls, monitored_generation
-    from core.templates import build_messages
-    from core.trajectory import GenerationSettings
+    from core.capture.templates import build_messages
+    from core.capture.trajectory import GenerationSettings
 
     model = state.get_model()
     choice = monitor_controls(model)

@@ -21,7 +21,7 @@ def app_env(rs_home, tiny_model_dir, monkeypatch):
 
 @pytest.fixture()
 def saved_vector(app_env, tiny_model):
-    from core.steering import SteeringVector, save_vector
+    from core.steer.vectors import SteeringVector, save_vector
 
     rng = np.random.default_rng(0)
     vec = SteeringVector({1: rng.normal(size=tiny_model.d_model) * 30}, name="push", model_fingerprint=tiny_model.fingerprint,

@@ -1,7 +1,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.store import ActivationStore
+from core.capture.store import ActivationStore
 from tests.app.explorer_fixtures import fill_store, spec_of
 
 pytestmark = pytest.mark.app

@@ -37,7 +37,7 @@ def test_short_alphaalign_run_on_the_default_model(tmp_path: Path) -> None:
         assert 0.0 <= out[key] <= 1.0
     assert (tmp_path / "run" / "audit" / "report.json").is_file()
 
-    from core.models import ModelSpec, load_model
+    from core.capture.models import ModelSpec, load_model
 
     subject = load_model(ModelSpec(name="default", device="cpu", adapter=out["adapter"]))
     assert subject.name.startswith("default+")

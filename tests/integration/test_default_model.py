@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from core.default_model import default_model_dir, ensure_default_model, verify_default_model
-from core.templates import build_messages
-from core.tracing import capture, capture_batch
-from core.trajectory import GenerationSettings
+from core.capture.default_model import default_model_dir, ensure_default_model, verify_default_model
+from core.capture.templates import build_messages
+from core.capture.tracing import capture, capture_batch
+from core.capture.trajectory import GenerationSettings
 from tests.unit.test_tracing import assert_close_rel, reference_states
 
 pytestmark = pytest.mark.integration

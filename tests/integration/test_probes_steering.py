@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.capture.templates import build_messages
+from core.capture.trajectory import GenerationSettings
 from core.probes.features import load_items
 from core.probes.workflow import ProbeRequest, features_for, train_from_features
-from core.steering import SteeringConfig, from_diff_in_means
-from core.steering_sweep import sweep
-from core.templates import build_messages
-from core.trajectory import GenerationSettings
+from core.steer.sweep import sweep
+from core.steer.vectors import SteeringConfig, from_diff_in_means
 
 pytestmark = pytest.mark.integration
 KINDS = ["harmful", "benign_counterpart"]
@@ -66,9 +66,9 @@ def test_steering_works_in_both_directions_on_a_model_that_refuses(default_model
 
 
 def test_monitor_scores_match_the_probe_on_captured_states(default_model):
-    from core.monitor import MonitorResult, monitor_generate
+    from core.capture.tracing import capture
     from core.probes.linear import Probe
-    from core.tracing import capture
+    from core.steer.monitor import MonitorResult, monitor_generate
 
     rng = np.random.default_rng(0)
     d = default_model.d_model

@@ -45,7 +45,7 @@ def test_three_step_run_streams_metrics_and_yields_a_subject(tiny_model_dir: Pat
     assert report.is_file() and out["over_refusal_after"] >= 0.0
     assert out["timings_s"]["grpo_s"] > 0
 
-    from core.models import ModelSpec, load_model
+    from core.capture.models import ModelSpec, load_model
 
     subject = load_model(ModelSpec(name=str(tiny_model_dir), device="cpu", adapter=str(adapter)))
     base = load_model(ModelSpec(name=str(tiny_model_dir), device="cpu"))

@@ -16,7 +16,7 @@ def _imported_after(stmt: str) -> set[str]:
 
 
 def test_records_and_analysis_modules_import_without_torch():
-    mods = _imported_after("import core.config, core.trajectory, core.export, core.store, core.jsonl, core.templates")
+    mods = _imported_after("import core.config, core.capture.trajectory, core.capture.export, core.capture.store, core.jsonl, core.capture.templates")
     heavy = {"torch", "transformers", "nnsight", "umap", "trl", "streamlit"} & mods
     assert not heavy, f"imported heavy packages at import time: {heavy}"
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.capture.templates import build_messages
+from core.capture.tracing import capture
+from core.capture.trajectory import GenerationSettings
 from core.errors import InputError
-from core.monitor import MonitorResult, TokenScore, monitor_capture, monitor_generate
 from core.probes.linear import Probe
-from core.steering import SteeringConfig, SteeringVector
-from core.templates import build_messages
-from core.tracing import capture
-from core.trajectory import GenerationSettings
+from core.steer.monitor import MonitorResult, TokenScore, monitor_capture, monitor_generate
+from core.steer.vectors import SteeringConfig, SteeringVector
 
 SETTINGS = GenerationSettings(max_new_tokens=8)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.pooling import (
+from core.explore.pooling import (
     centroid_cosine,
     direction_scores,
     norm_scores,
@@ -123,7 +123,7 @@ def test_reference_centroid_and_token_layer_scores():
 
 
 def test_class_means_and_missing_class():
-    from core.pooling import class_means
+    from core.explore.pooling import class_means
 
     states = np.arange(4 * 2 * 3, dtype=np.float32).reshape(4, 2, 3)
     pos, neg = class_means(states, ["unsafe", "safe", "unsafe", None])
@@ -140,7 +140,7 @@ def test_per_layer_direction_zero_at_one_layer_scores_zero_there():
 
 
 def test_layer_stats_normalise_each_layer_to_unit_rms_and_constant_layers_to_zero():
-    from core.pooling import layer_stats, normalize_layers
+    from core.explore.pooling import layer_stats, normalize_layers
 
     rng = np.random.default_rng(0)
     x = np.stack([np.ones((5, 4)), rng.normal(size=(5, 4)) * 7 + 100]).astype(np.float32)  # [L=2, n=5, d=4]
@@ -152,14 +152,14 @@ def test_layer_stats_normalise_each_layer_to_unit_rms_and_constant_layers_to_zer
 
 
 def test_relative_to_layer_divides_by_row_median():
-    from core.pooling import relative_to_layer
+    from core.explore.pooling import relative_to_layer
 
     s = np.array([[1.0, 2.0, 3.0], [10.0, 20.0, 40.0], [0.0, 0.0, 0.0]], dtype=np.float32)
     np.testing.assert_allclose(relative_to_layer(s), [[0.5, 1, 1.5], [0.5, 1, 2], [0, 0, 0]])
 
 
 def test_class_axis_scores_map_means_to_minus_and_plus_one():
-    from core.pooling import class_axis_scores
+    from core.explore.pooling import class_axis_scores
 
     rng = np.random.default_rng(1)
     pos, neg = rng.normal(size=(2, 5)), rng.normal(size=(2, 5))

@@ -51,9 +51,9 @@ def test_items_select_split_and_hash(tmp_path):
 
 
 def test_teacher_forced_capture_and_positions(tiny_model):
+    from core.capture.templates import build_messages
+    from core.capture.tracing import capture_prompt
     from core.probes.collect import capture_forced
-    from core.templates import build_messages
-    from core.tracing import capture_prompt
 
     items = items_from_rows(ROWS[:5])
     trajs = capture_forced(tiny_model, items, batch_size=2)
@@ -86,7 +86,7 @@ def test_collect_features_caches(rs_home, tiny_model, monkeypatch):
 
 
 def test_features_from_store(rs_home, tiny_model):
-    from core.store import ActivationStore
+    from core.capture.store import ActivationStore
     from tests.app.explorer_fixtures import fill_store
 
     store = ActivationStore()

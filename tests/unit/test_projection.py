@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.projection import ProjectionConfig, ProjectionManager, fit_key, knn_transform, validate_points
+from core.explore.projection import (
+    ProjectionConfig,
+    ProjectionManager,
+    fit_key,
+    knn_transform,
+    validate_points,
+)
 
 PCA = ProjectionConfig(method="pca")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import InputError
-from core.sample_data import (
+from core.samples.files import (
     ATTACK_FAMILIES,
     ATTACK_PLACEHOLDER,
     SOURCE,
@@ -134,7 +134,7 @@ def test_only_project_authored_items(prompts):
 
 def test_split_is_deterministic_stratified_and_in_range(prompts):
     file_splits = {it["id"]: it["split"] for it in prompts}
-    assert assign_splits(prompts) == file_splits, "run python -m core.sample_data --write-splits"
+    assert assign_splits(prompts) == file_splits, "run python -m core.samples.files --write-splits"
     shuffled = list(prompts)
     random.Random(0).shuffle(shuffled)
     assert assign_splits(shuffled) == file_splits  # independent of file order
@@ -295,7 +295,7 @@ def test_write_splits_restores_the_fixed_split(tmp_path, prompts):
 
 def test_readme_shows_current_counts_and_cli_runs(capsys):
     readme = (sample_data_dir() / "README.md").read_text(encoding="utf-8")
-    assert markdown_summary() in readme, "README counts are stale: paste `python -m core.sample_data` output"
+    assert markdown_summary() in readme, "README counts are stale: paste `python -m core.samples.files` output"
     for phrase in ("CC-BY-4.0", "no item was copied", "omitted in this dataset", "--write-splits"):
         assert phrase.lower() in readme.lower(), phrase
     assert main([]) == 0
@@ -308,6 +308,6 @@ def test_cli_reports_invalid_data(tmp_path, monkeypatch, capsys):
     with (tmp_path / "attacks.jsonl").open("a", encoding="utf-8") as f:
         f.write(json.dumps({"id": "bad", "family": "role_play", "template": "no placeholder", "description": "d"})
                 + "\n")
-    monkeypatch.setattr("core.sample_data.sample_data_dir", lambda: tmp_path)
+    monkeypatch.setattr("core.samples.files.sample_data_dir", lambda: tmp_path)
     assert main([]) == 1
     assert "template must contain {prompt} exactly once" in capsys.readouterr().err

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from core import sample_traces as st
 from core.probes.features import load_items, select, split_items
+from core.samples import traces as st
 
 
 def _prompts() -> list[dict]:
@@ -15,7 +15,7 @@ def _prompts() -> list[dict]:
 
 def test_file_matches_generator():
     assert st.TRACES_FILE.read_text(encoding="utf-8") == st.render(st.build_traces(_prompts())), \
-        "sample_data/reasoning_traces.jsonl is stale: run `python -m core.sample_traces`"
+        "sample_data/reasoning_traces.jsonl is stale: run `python -m core.samples.traces`"
 
 
 def test_every_harmful_request_gets_three_traces_and_every_benign_one_a_helpful_trace():

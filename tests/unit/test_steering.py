@@ -1,5 +1,5 @@
 """Steering on the tiny model: hidden states change exactly as each formula says (checked with plain torch
-forward hooks, independent of core.tracing's recording), vector algebra and uploads."""
+forward hooks, independent of core.capture.tracing's recording), vector algebra and uploads."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from core.capture.templates import build_messages
+from core.capture.tracing import intervene
+from core.capture.trajectory import GenerationSettings
 from core.errors import InputError
-from core.steering import (
+from core.steer.vectors import (
     ANY,
     SteeringConfig,
     SteeringVector,
@@ -22,9 +25,6 @@ from core.steering import (
     steered_capture,
     steered_generate,
 )
-from core.templates import build_messages
-from core.tracing import intervene
-from core.trajectory import GenerationSettings
 
 
 def _states(model, ids, interventions=None):
@@ -95,7 +95,7 @@ def test_positions_prompt_vs_generated_during_generation(tiny_model):
     msgs = build_messages("Explain photosynthesis")
     settings = GenerationSettings(max_new_tokens=4)
     v = vec(tiny_model.d_model, layers=(1,))
-    from core.tracing import capture
+    from core.capture.tracing import capture
 
     base = capture(tiny_model, msgs, settings)
     gen = steered_capture(tiny_model, msgs, v, SteeringConfig(alpha=2.0, layers=[1], positions="generated"), settings)

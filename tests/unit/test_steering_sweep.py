@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.steering import SteeringConfig, SteeringVector
-from core.steering_sweep import harmless_kl, is_refusal, refusal_rate, sweep
-from core.templates import build_messages
-from core.trajectory import GenerationSettings
+from core.capture.templates import build_messages
+from core.capture.trajectory import GenerationSettings
+from core.steer.sweep import harmless_kl, is_refusal, refusal_rate, sweep
+from core.steer.vectors import SteeringConfig, SteeringVector
 
 
 @pytest.mark.parametrize("text,expected", [

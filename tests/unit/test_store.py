@@ -5,12 +5,12 @@ import os
 import numpy as np
 import pytest
 
+from core.capture.export import load_trajectory_file
+from core.capture.store import ActivationStore
+from core.capture.templates import build_messages
+from core.capture.tracing import capture
+from core.capture.trajectory import GenerationSettings, find_spans
 from core.errors import StoreError
-from core.export import load_trajectory_file
-from core.store import ActivationStore
-from core.templates import build_messages
-from core.tracing import capture
-from core.trajectory import GenerationSettings, find_spans
 
 
 @pytest.fixture()

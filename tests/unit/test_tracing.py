@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from core.capture.templates import build_messages
+from core.capture.tracing import capture, capture_batch, capture_prompt, generate_texts, resolve_layers
+from core.capture.trajectory import GenerationSettings
 from core.errors import InputError
-from core.templates import build_messages
-from core.tracing import capture, capture_batch, capture_prompt, generate_texts, resolve_layers
-from core.trajectory import GenerationSettings
 
 
 def reference_states(model, token_ids: np.ndarray) -> np.ndarray:

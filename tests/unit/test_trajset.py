@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from core.capture.store import ActivationStore
 from core.errors import InputError
-from core.projection import ProjectionConfig, ProjectionManager
-from core.store import ActivationStore
-from core.trajset import (
+from core.explore.projection import ProjectionConfig, ProjectionManager
+from core.explore.trajectory_sets import (
     centroid_from_store,
     class_means_from_store,
     fit_layer_paths,

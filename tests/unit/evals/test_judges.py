@@ -16,7 +16,7 @@ from core.evals.judges import (
     precision_recall,
     reasoning_span,
 )
-from core.sample_data import load_jsonl, sample_data_dir
+from core.samples.files import load_jsonl, sample_data_dir
 
 J = KeywordRefusalJudge()
 

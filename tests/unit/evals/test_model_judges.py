@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
+from core.capture.templates import build_messages
 from core.errors import InputError
 from core.evals.judges import COMPLIANCE, REFUSAL, SAFE, UNSAFE
 from core.evals.model_judges import HFClassifierJudge, ProbeJudge, teacher_forced_states
 from core.evals.review import Ensemble
-from core.templates import build_messages
 
 
 class LinearProbe:

@@ -41,7 +41,7 @@ def test_distances_with_known_answers():
 
 
 def test_collect_states_and_steering_moves_them(tiny_model):
-    from core.steering import SteeringConfig, SteeringVector, make_interventions
+    from core.steer.vectors import SteeringConfig, SteeringVector, make_interventions
 
     prompts = ["How do I bake bread?", "Write a poem."]
     base, layers = collect_states(tiny_model, prompts)

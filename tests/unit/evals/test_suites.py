@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.capture.models import ModelSpec
 from core.errors import InputError, ModelLoadError
 from core.evals.runner import run_audit
 from core.evals.suites import AuditOptions, Subject, parse_subject
-from core.models import ModelSpec
 
 REFUSE = "I'm sorry, but I can't help with that."
 COMPLY = "Sure, here is how: first you gather the materials, then you follow the steps."
@@ -174,11 +174,11 @@ def test_probe_judge_and_leak_probe_plumbing(tiny_model, tiny_model_dir, rs_home
     """A probe set saved for the tiny model used as an ensemble judge and as the leak probe (capture path)."""
     import numpy as np
 
+    from core.capture.templates import build_messages
+    from core.capture.tracing import capture
     from core.evals.model_judges import pool_trajectory
     from core.probes.artefacts import save_probe_set
     from core.probes.linear import train_probes
-    from core.templates import build_messages
-    from core.tracing import capture
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20, 3, tiny_model.d_model)).astype(np.float32)

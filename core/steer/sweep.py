@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.models import LoadedModel
-from core.steering import SteeringConfig, SteeringVector, make_interventions, steered_generate
-from core.trajectory import GenerationSettings, Message
+from core.capture.models import LoadedModel
+from core.capture.trajectory import GenerationSettings, Message
+from core.steer.vectors import SteeringConfig, SteeringVector, make_interventions, steered_generate
 
 REFUSAL_MARKERS: tuple[str, ...] = (
     "i'm sorry", "i am sorry", "i apologize", "i apologise", "sorry, but", "sorry, i", "as an ai",
@@ -48,7 +48,7 @@ def harmless_kl(model: LoadedModel, chats: Sequence[list[Message]], vector: Stee
     every position of its (baseline) completion. ``[len(chats)]`` in nats."""
     import torch
 
-    from core.tracing import intervene
+    from core.capture.tracing import intervene
 
     fns = make_interventions(vector, config, model)
     out = []

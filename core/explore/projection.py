@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import artefacts_dir, ensure_writable
 from core.errors import InputError
-from core.projection_utils import knn_transform, validate_points
+from core.explore.projection_utils import knn_transform, validate_points
 
 __all__ = ["Fit", "ProjectionConfig", "ProjectionManager", "default_manager", "fit_key", "knn_transform",
            "validate_points"]

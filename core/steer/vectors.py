@@ -5,7 +5,7 @@
   Sources: a trained probe set, difference in means of labelled states (Arditi et al. 2024), an uploaded
   ``.safetensors`` / ``.npy`` file (numpy with ``allow_pickle=False``), or a saved artefact.
 * ``SteeringConfig`` -- method, strength, layers, positions (what the page and CLI show verbatim).
-* ``make_interventions`` -- callables for ``core.tracing``'s ``interventions`` seam,
+* ``make_interventions`` -- callables for ``core.capture.tracing``'s ``interventions`` seam,
   ``f(layer_index, hidden [batch, seq, d], ctx) -> hidden``, implementing
 
   - ``add``:    ``h <- h + alpha * v``                        (activation addition, at the chosen layers);
@@ -17,7 +17,7 @@
   Positions: ``prompt`` (absolute position < prompt length), ``generated`` (the rest), ``all``.
   Note: ablation acts on each layer's *output* (= the next block's input); Arditi et al. also ablate inside
   the block (attention and MLP outputs), which this seam does not reach.
-* ``steered_generate`` / ``steered_capture`` / ``compare`` run ``core.tracing`` with those interventions.
+* ``steered_generate`` / ``steered_capture`` / ``compare`` run ``core.capture.tracing`` with those interventions.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from core.capture.models import LoadedModel
+from core.capture.trajectory import GenerationSettings, Message, Trajectory
 from core.errors import InputError
-from core.models import LoadedModel
-from core.trajectory import GenerationSettings, Message, Trajectory
 
 ANY = -1  # layer key of a layer-less direction
 METHODS = ("add", "ablate", "cap")
@@ -303,7 +303,7 @@ def resolve_directions(vector: SteeringVector, config: SteeringConfig, n_layers:
 
 
 def make_interventions(vector: SteeringVector, config: SteeringConfig, model: LoadedModel) -> list[Any]:
-    """One callable for ``core.tracing`` (``interventions=``) applying ``config`` with ``vector``."""
+    """One callable for ``core.capture.tracing`` (``interventions=``) applying ``config`` with ``vector``."""
     vector.check_model(model)
     dirs = resolve_directions(vector, config, model.n_layers)
     if config.method != "add":  # a zero direction has nothing to remove (e.g. embeddings of one shared token)
@@ -363,7 +363,7 @@ def steered_generate(model: LoadedModel, chats: list[list[Message]], vector: Ste
                      config: SteeringConfig | None, settings: GenerationSettings | None = None, *,
                      batch_size: int = 8, progress: Any = None) -> list[str]:
     """Completions with the vector applied (``vector=None``: the baseline, same settings and seed)."""
-    from core.tracing import generate_texts
+    from core.capture.tracing import generate_texts
 
     fns = make_interventions(vector, config or SteeringConfig(), model) if vector is not None else None
     return generate_texts(model, chats, settings or GenerationSettings(), batch_size=batch_size, interventions=fns, progress=progress)
@@ -373,7 +373,7 @@ def steered_capture(model: LoadedModel, messages: list[Message], vector: Steerin
                     settings: GenerationSettings | None = None, *, template: str = "plain",
                     layers: Any = None, streamer: Any = None) -> Trajectory:
     """A full trajectory of the steered run; ``traj.meta["steering"]`` records exactly what was applied."""
-    from core.tracing import capture
+    from core.capture.tracing import capture
 
     return capture(model, messages, settings or GenerationSettings(), template=template, layers=layers, streamer=streamer,
                    interventions=make_interventions(vector, config, model),

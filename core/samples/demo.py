@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from core.capture.models import LoadedModel
+from core.capture.store import ActivationStore
+from core.capture.templates import build_messages
+from core.capture.tracing import capture_batch
+from core.capture.trajectory import GenerationSettings
 from core.jsonl import read_prompt_file
-from core.models import LoadedModel
-from core.store import ActivationStore
-from core.templates import build_messages
-from core.tracing import capture_batch
-from core.trajectory import GenerationSettings
 
-SAMPLE_PROMPTS = Path(__file__).resolve().parents[1] / "sample_data" / "prompts.jsonl"
+SAMPLE_PROMPTS = Path(__file__).resolve().parents[2] / "sample_data" / "prompts.jsonl"
 DEMO_DATASET = "demo"
 
 

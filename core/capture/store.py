@@ -2,7 +2,7 @@
 
 Layout under the store root::
 
-    objects/<key[:2]>/<key>.safetensors   arrays + record metadata (core.export format)
+    objects/<key[:2]>/<key>.safetensors   arrays + record metadata (core.capture.export format)
     index.sqlite                          one row per trajectory (model, dataset, label, tags, text)
 
 The key is ``Trajectory.key`` (model fingerprint + chat + generation settings + seed + layers), so
@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.capture.export import load_trajectory_file, save_trajectory_file
+from core.capture.trajectory import Trajectory
 from core.config import ensure_writable, store_dir
 from core.errors import StoreError
-from core.export import load_trajectory_file, save_trajectory_file
-from core.trajectory import Trajectory
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trajectories (

@@ -7,8 +7,8 @@ Four files live there (schemas in ``sample_data/README.md``):
 - ``utility_tasks.jsonl``    arithmetic and factual QA with automatically checkable answers
 - ``attacks.jsonl``          jailbreak attack templates (data, not code)
 
-``python -m core.sample_data`` validates all four and prints the counts table of the README;
-``python -m core.sample_data --write-splits`` recomputes the train/validation split of ``prompts.jsonl``.
+``python -m core.samples.files`` validates all four and prints the counts table of the README;
+``python -m core.samples.files --write-splits`` recomputes the train/validation split of ``prompts.jsonl``.
 Plain Python only (no torch), so the labelling and audit areas can import it cheaply.
 """
 
@@ -52,7 +52,7 @@ LEET_MAP = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t":
 
 def sample_data_dir() -> Path:
     """The repository's ``sample_data/`` folder (found next to the ``core`` package)."""
-    return Path(__file__).resolve().parents[1] / "sample_data"
+    return Path(__file__).resolve().parents[2] / "sample_data"
 
 
 def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
@@ -306,7 +306,7 @@ def write_splits(path: Path | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m core.sample_data [--write-splits]``: validate and print counts (exit 1 if invalid)."""
+    """``python -m core.samples.files [--write-splits]``: validate and print counts (exit 1 if invalid)."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         if "--write-splits" in argv:

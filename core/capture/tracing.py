@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from core.capture.models import LoadedModel
+from core.capture.trajectory import GenerationSettings, Message, Trajectory, find_spans
 from core.errors import InputError
-from core.models import LoadedModel
-from core.trajectory import GenerationSettings, Message, Trajectory, find_spans
 
 Progress = Callable[[int, int], None]
 

@@ -17,8 +17,8 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from core.capture.trajectory import Trajectory
 from core.errors import InputError
-from core.trajectory import Trajectory
 
 Pooling = Literal["last_prompt", "reasoning", "completion", "mean_all"]
 POOLINGS: tuple[str, ...] = get_args(Pooling)

@@ -1,6 +1,6 @@
 """Sets of stored trajectories for the explorer: load (tolerating deleted entries), pool, fit, project.
 
-Glue between ``ActivationStore``, ``core.pooling`` and ``core.projection``; numpy only, no torch.
+Glue between ``ActivationStore``, ``core.explore.pooling`` and ``core.explore.projection``; numpy only, no torch.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.capture.store import ActivationStore, StoredMeta
+from core.capture.trajectory import Trajectory
 from core.errors import InputError, StoreError
-from core.pooling import (
+from core.explore.pooling import (
     PooledStack,
     TokenStack,
     common_layers,
@@ -24,9 +26,7 @@ from core.pooling import (
     stack_tokens,
     token_range,
 )
-from core.projection import Fit, Progress, ProjectionConfig, ProjectionManager, fit_key
-from core.store import ActivationStore, StoredMeta
-from core.trajectory import Trajectory
+from core.explore.projection import Fit, Progress, ProjectionConfig, ProjectionManager, fit_key
 
 
 @dataclass
@@ -214,7 +214,7 @@ def class_means_from_store(store: ActivationStore, metas: Sequence[StoredMeta], 
                            how: str = "completion") -> tuple[np.ndarray, np.ndarray, int, int]:
     """Per-layer mean states ``[len(traj.layers), d]`` of stored ``positive``- and ``negative``-labelled
     trajectories of ``traj``'s model, pooled with ``how``, with their counts -- the two ends of a
-    difference-in-means axis (``core.pooling.class_axis_scores``).
+    difference-in-means axis (``core.explore.pooling.class_axis_scores``).
 
     Default pooling "completion": every prompt shares the chat template's tokens, so means over all tokens
     differ little between classes and the axis would be mostly noise; generated tokens differ."""

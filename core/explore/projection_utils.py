@@ -1,4 +1,4 @@
-"""Input checks and the k-NN fallback placement for ``core.projection`` (numpy + scikit-learn only)."""
+"""Input checks and the k-NN fallback placement for ``core.explore.projection`` (numpy + scikit-learn only)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from core.errors import InputError
 
 if TYPE_CHECKING:
-    from core.projection import ProjectionConfig
+    from core.explore.projection import ProjectionConfig
 
 
 def validate_points(x: np.ndarray, config: ProjectionConfig | None = None, *,

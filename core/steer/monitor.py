@@ -2,7 +2,7 @@
 
 How it works (no second pass): a ``ProbeMonitor`` plugs into the generation call through two standard seams --
 
-* an intervention for ``core.tracing``'s ``interventions`` hook: at the probe's layer it computes the probe
+* an intervention for ``core.capture.tracing``'s ``interventions`` hook: at the probe's layer it computes the probe
   score of the states that forward produced (the whole prompt at prefill, then one token per decoding
   step, then the final token in one extra cached step) and pushes them to a queue;
 * a transformers streamer that receives the token ids as they are chosen.
@@ -20,7 +20,7 @@ emitted, because transformers checks stopping after it appends a token), ``steer
 steering vector for the rest of the generation.
 
 ``monitor_generate`` runs its own ``generate`` (all guard modes, no full capture); ``monitor_capture`` wraps
-``core.tracing.capture`` so the full trajectory comes back too (guard ``stop`` is not available there because
+``core.capture.tracing.capture`` so the full trajectory comes back too (guard ``stop`` is not available there because
 capture takes no stopping criteria).
 """
 
@@ -34,9 +34,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core.capture.models import LoadedModel
+from core.capture.trajectory import GenerationSettings, Message, Trajectory
 from core.errors import InputError
-from core.models import LoadedModel
-from core.trajectory import GenerationSettings, Message, Trajectory
 
 Guard = Literal["off", "stop", "steer"]
 
@@ -110,7 +110,7 @@ class ProbeMonitor:
         self.threshold, self.guard = float(threshold), guard
         self._steer_fns: list[Any] = []
         if steering is not None:
-            from core.steering import make_interventions
+            from core.steer.vectors import make_interventions
 
             self._steer_fns = make_interventions(steering[0], steering[1], model)
         self.events: queue.Queue = queue.Queue()
@@ -169,7 +169,7 @@ def _generate_monitored(model: LoadedModel, mon: ProbeMonitor, prompt: list[int]
     """hf ``generate`` with the monitor's hook, streamer and stopping criteria, plus the final token's step."""
     import torch
 
-    from core.tracing import intervene
+    from core.capture.tracing import intervene
 
     ids = torch.tensor([prompt], device=model.device)
     mask = torch.ones_like(ids)
@@ -179,7 +179,7 @@ def _generate_monitored(model: LoadedModel, mon: ProbeMonitor, prompt: list[int]
                                       pad_token_id=model.tokenizer.pad_token_id, return_dict_in_generate=True,
                                       stopping_criteria=mon.stopping_criteria(), **settings.to_generate_kwargs())
         seqs = out.sequences
-        if seqs.shape[1] > ids.shape[1]:  # the last token's state: one cached step, as core.tracing does
+        if seqs.shape[1] > ids.shape[1]:  # the last token's state: one cached step, as core.capture.tracing does
             full = torch.ones_like(seqs)
             model.hf_model(input_ids=seqs[:, -1:], attention_mask=full,
                            position_ids=torch.tensor([[seqs.shape[1] - 1]], device=model.device),
@@ -243,13 +243,13 @@ def _stream(model: LoadedModel, mon: ProbeMonitor, prompt: list[int], run: Any) 
 
 
 def _eos(model: LoadedModel) -> set[int]:
-    from core.tracing import _eos_ids
+    from core.capture.tracing import _eos_ids
 
     return _eos_ids(model)
 
 
 def _prompt_ids(model: LoadedModel, messages: list[Message], settings: GenerationSettings) -> list[int]:
-    from core.tracing import _check_chat
+    from core.capture.tracing import _check_chat
 
     return _check_chat(model, messages, settings)
 
@@ -269,8 +269,8 @@ def monitor_capture(model: LoadedModel, messages: list[Message], probe: Any,
                     steering: tuple[Any, Any] | None = None, template: str = "plain",
                     layers: Sequence[int] | str | None = None,
                     dtype: str = "float32") -> Iterator[TokenScore | MonitorResult]:
-    """Like ``monitor_generate`` but through ``core.tracing.capture``: the result carries the full trajectory."""
-    from core.tracing import capture
+    """Like ``monitor_generate`` but through ``core.capture.tracing.capture``: the result carries the full trajectory."""
+    from core.capture.tracing import capture
 
     if guard == "stop":
         raise InputError("Guard mode 'stop' is not available while capturing a full trajectory; use guard 'steer' "

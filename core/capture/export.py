@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.capture.trajectory import GenerationSettings, Span, Trajectory
 from core.errors import StoreError
-from core.trajectory import GenerationSettings, Span, Trajectory
 
 META_KEY = "reasonscope"
 FORMAT_VERSION = 1

@@ -192,7 +192,7 @@ class LoadedModel:
 def _resolve_source(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     """Where to load from, plus from_pretrained kwargs; clear errors for missing folders / offline hub."""
     if spec.name in ("default", "smollm2-135m-instruct"):
-        from core.default_model import ensure_default_model
+        from core.capture.default_model import ensure_default_model
 
         return str(ensure_default_model()), {}
     p = Path(spec.name).expanduser()

@@ -14,7 +14,7 @@ head's validation score measures generalisation to unseen prompts *and* unseen w
 ``sample_data``, nothing here contains actionable harmful content: wherever a trace goes along with a harmful
 request the specifics are the marker ``[specific instructions omitted in this dataset]``.
 
-Regenerate with ``python -m core.sample_traces`` (a unit test checks the file matches this generator).
+Regenerate with ``python -m core.samples.traces`` (a unit test checks the file matches this generator).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 TRACES_FILE = SAMPLE_DIR / "reasoning_traces.jsonl"
 ELIDED = "[specific instructions omitted in this dataset]"
 TRAIN_PHRASINGS, VALIDATION_PHRASINGS = (0, 1, 2, 3), (4, 5)
