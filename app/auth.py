@@ -10,6 +10,8 @@ import os
 
 import streamlit as st
 
+from app import state
+
 
 def is_public() -> bool:
     return os.environ.get("REASONSCOPE_PUBLIC", "") in ("1", "true", "yes")
@@ -39,10 +41,12 @@ def require_login() -> bool:
         return True
     expected = os.environ.get("REASONSCOPE_PASSWORD")
     if not expected:
-        st.error("This app is served beyond localhost (REASONSCOPE_PUBLIC=1) but no login is configured. "
-                 "Set REASONSCOPE_PASSWORD, or configure OIDC in .streamlit/secrets.toml ([auth]).")
+        st.error(
+            "This app is served beyond localhost (REASONSCOPE_PUBLIC=1) but no login is configured. "
+            "Set REASONSCOPE_PASSWORD, or configure OIDC in .streamlit/secrets.toml ([auth])."
+        )
         return False
-    if st.session_state.get("auth_user"):
+    if state.get_auth_user():
         return True
     st.title("ReasonScope — sign in")
     with st.form("login"):
@@ -50,7 +54,7 @@ def require_login() -> bool:
         pw = st.text_input("Password", type="password")
         if st.form_submit_button("Sign in", type="primary"):
             if name.strip() and check_password(pw, expected):
-                st.session_state["auth_user"] = name.strip()
+                state.set_auth_user(name.strip())
                 st.rerun()
             st.error("Wrong password, or no name given.")
     return False

@@ -54,53 +54,124 @@ def score_range(scores: np.ndarray, diverging: bool, robust: bool = True) -> tup
         m = float(np.percentile(np.abs(finite), 95)) if use_pct else float(np.abs(finite).max())
         m = m or float(np.abs(finite).max()) or 1.0
         return -m, m
-    lo, hi = ((float(np.percentile(finite, 2)), float(np.percentile(finite, 98))) if use_pct
-              else (float(finite.min()), float(finite.max())))
+    lo, hi = (
+        (float(np.percentile(finite, 2)), float(np.percentile(finite, 98)))
+        if use_pct
+        else (float(finite.min()), float(finite.max()))
+    )
     return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 
 
 # ---- trace view ------------------------------------------------------------------------------------
-def token_layer_heatmap(scores: np.ndarray, tokens: Sequence[str], layers: Sequence[int],
-                        spans: Sequence[tuple[str, int, int]] = (), *, score_name: str = "norm",
-                        diverging: bool = False, title: str | None = None) -> go.Figure:
+def token_layer_heatmap(
+    scores: np.ndarray,
+    tokens: Sequence[str],
+    layers: Sequence[int],
+    spans: Sequence[tuple[str, int, int]] = (),
+    *,
+    score_name: str = "norm",
+    diverging: bool = False,
+    title: str | None = None,
+) -> go.Figure:
     """Token × layer heatmap of ``scores [n_layers, n_tokens]``; spans ``(name, start, end)`` marked on top."""
     n_layers, n_tok = scores.shape
     toks = np.array([esc(t) for t in tokens], dtype=object)
     tick_toks = [esc(t[:12]) for t in tokens]  # cut before escaping, so no entity is cut in half
     lo, hi = score_range(scores, diverging)
-    fig = go.Figure(go.Heatmap(
-        z=scores, x=np.arange(n_tok), y=np.arange(n_layers), zmin=lo, zmax=hi,
-        colorscale=DIVERGING if diverging else SEQUENTIAL, colorbar={"title": {"text": score_name}},
-        zauto=False,
-        customdata=np.broadcast_to(toks, (n_layers, n_tok)),
-        text=np.broadcast_to(np.asarray(layers)[:, None], (n_layers, n_tok)),
-        hovertemplate="token %{x}: <b>%{customdata}</b><br>layer %{text}<br>" + score_name
-                      + " %{z:.4g}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=scores,
+            x=np.arange(n_tok),
+            y=np.arange(n_layers),
+            zmin=lo,
+            zmax=hi,
+            colorscale=DIVERGING if diverging else SEQUENTIAL,
+            colorbar={"title": {"text": score_name}},
+            zauto=False,
+            customdata=np.broadcast_to(toks, (n_layers, n_tok)),
+            text=np.broadcast_to(np.asarray(layers)[:, None], (n_layers, n_tok)),
+            hovertemplate="token %{x}: <b>%{customdata}</b><br>layer %{text}<br>"
+            + score_name
+            + " %{z:.4g}<extra></extra>",
+        )
+    )
     shapes, annotations = [], []
     for name, s, e in spans:
         if e <= s:
             continue
         colour = SPAN_COLOURS.get(name, "#555")
-        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": s - 0.5, "x1": e - 0.5, "y0": 1.01,
-                       "y1": 1.06, "fillcolor": colour, "line": {"width": 0}})
-        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": s - 0.5, "x1": s - 0.5, "y0": 0,
-                       "y1": 1.0, "line": {"color": colour, "width": 2, "dash": "dot"}})
-        annotations.append({"xref": "x", "yref": "paper", "x": (s + e - 1) / 2, "y": 1.075, "text": name,
-                            "showarrow": False, "font": {"color": colour, "size": 12}, "yanchor": "bottom"})
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": s - 0.5,
+                "x1": e - 0.5,
+                "y0": 1.01,
+                "y1": 1.06,
+                "fillcolor": colour,
+                "line": {"width": 0},
+            }
+        )
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": s - 0.5,
+                "x1": s - 0.5,
+                "y0": 0,
+                "y1": 1.0,
+                "line": {"color": colour, "width": 2, "dash": "dot"},
+            }
+        )
+        annotations.append(
+            {
+                "xref": "x",
+                "yref": "paper",
+                "x": (s + e - 1) / 2,
+                "y": 1.075,
+                "text": name,
+                "showarrow": False,
+                "font": {"color": colour, "size": 12},
+                "yanchor": "bottom",
+            }
+        )
     step = max(1, int(np.ceil(n_tok / 60)))
     fig.update_layout(
-        shapes=shapes, annotations=annotations, height=max(320, 14 * n_layers + 190), modebar={"orientation": "v"},
-        margin={"t": 70, "l": 50, "r": 20, "b": 90}, title=title,
-        xaxis={"title": "token", "tickmode": "array", "tickvals": list(range(0, n_tok, step)),
-               "ticktext": [tick_toks[i] for i in range(0, n_tok, step)], "tickangle": -60},
-        yaxis={"title": "layer", "tickmode": "array", "tickvals": list(range(n_layers)),
-               "ticktext": [str(x) for x in layers]})
+        shapes=shapes,
+        annotations=annotations,
+        height=max(320, 14 * n_layers + 190),
+        modebar={"orientation": "v"},
+        margin={"t": 70, "l": 50, "r": 20, "b": 90},
+        title=title,
+        xaxis={
+            "title": "token",
+            "tickmode": "array",
+            "tickvals": list(range(0, n_tok, step)),
+            "ticktext": [tick_toks[i] for i in range(0, n_tok, step)],
+            "tickangle": -60,
+        },
+        yaxis={
+            "title": "layer",
+            "tickmode": "array",
+            "tickvals": list(range(n_layers)),
+            "ticktext": [str(x) for x in layers],
+        },
+    )
     return fig
 
 
-def token_html(tokens: Sequence[str], scores: np.ndarray, *, score_name: str = "norm", layer: int | None = None,
-               diverging: bool = False, spans: Sequence[tuple[str, int, int]] = (),
-               vrange: tuple[float, float] | None = None) -> str:
+def token_html(
+    tokens: Sequence[str],
+    scores: np.ndarray,
+    *,
+    score_name: str = "norm",
+    layer: int | None = None,
+    diverging: bool = False,
+    spans: Sequence[tuple[str, int, int]] = (),
+    vrange: tuple[float, float] | None = None,
+) -> str:
     """Tokens as HTML with background colour = score, a hover title per token, span badges and a legend."""
     lo, hi = vrange or score_range(np.asarray(scores, dtype=float), diverging)
     scale = DIVERGING if diverging else SEQUENTIAL
@@ -113,22 +184,32 @@ def token_html(tokens: Sequence[str], scores: np.ndarray, *, score_name: str = "
     for i, (tok, c, v) in enumerate(zip(tokens, colours, scores, strict=True)):
         if i in starts:
             col = SPAN_COLOURS.get(starts[i], "#555")
-            parts.append(f'<span style="font-size:0.7em;color:{col};border:1px solid {col};border-radius:3px;'
-                         f'padding:0 3px;margin:0 3px">{html.escape(starts[i])} ▸</span>')
+            parts.append(
+                f'<span style="font-size:0.7em;color:{col};border:1px solid {col};border-radius:3px;'
+                f'padding:0 3px;margin:0 3px">{html.escape(starts[i])} ▸</span>'
+            )
         r, g, b = (int(255 * x) if max(c) <= 1 else int(x) for x in c)
         fg = "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
         title = esc(f"#{i} {tok!r} · {score_name}{where} = {float(v):.4g}")
         text = esc(tok).replace("↵", "↵<br>")
-        parts.append(f'<span title="{title}" style="background:rgb({r},{g},{b});color:{fg};border-radius:2px;'
-                     f'padding:1px 0;white-space:pre-wrap">{text}</span>')
-    grad = ", ".join(f"rgb{tuple(int(255 * x) if max(c) <= 1 else int(x) for x in c)}"
-                     for c in sample_colorscale(scale, [i / 8 for i in range(9)], colortype="tuple"))
-    legend = (f'<div style="display:flex;align-items:center;gap:8px;font-size:0.8em;margin-top:8px">'
-              f'<span>{html.escape(score_name)}{html.escape(where)}:</span><span>≤ {lo:.3g}</span>'
-              f'<span style="width:180px;height:12px;background:linear-gradient(to right, {grad})"></span>'
-              f'<span>≥ {hi:.3g}</span><span style="opacity:0.7">(hover a token for its value)</span></div>')
-    return (f'<div style="font-family:ui-monospace,monospace;line-height:1.9;font-size:0.9em">{"".join(parts)}'
-            f"</div>{legend}")
+        parts.append(
+            f'<span title="{title}" style="background:rgb({r},{g},{b});color:{fg};border-radius:2px;'
+            f'padding:1px 0;white-space:pre-wrap">{text}</span>'
+        )
+    grad = ", ".join(
+        f"rgb{tuple(int(255 * x) if max(c) <= 1 else int(x) for x in c)}"
+        for c in sample_colorscale(scale, [i / 8 for i in range(9)], colortype="tuple")
+    )
+    legend = (
+        f'<div style="display:flex;align-items:center;gap:8px;font-size:0.8em;margin-top:8px">'
+        f"<span>{html.escape(score_name)}{html.escape(where)}:</span><span>≤ {lo:.3g}</span>"
+        f'<span style="width:180px;height:12px;background:linear-gradient(to right, {grad})"></span>'
+        f'<span>≥ {hi:.3g}</span><span style="opacity:0.7">(hover a token for its value)</span></div>'
+    )
+    return (
+        f'<div style="font-family:ui-monospace,monospace;line-height:1.9;font-size:0.9em">{"".join(parts)}'
+        f"</div>{legend}"
+    )
 
 
 # ---- explore view ------------------------------------------------------------------------------------
@@ -155,8 +236,10 @@ def _scatter(dims: int, n_points: int, **kw: object) -> dict:
     if dims == 3:
         if "marker" in kw and isinstance(kw["marker"], dict):
             size = kw["marker"].get("size", 6)  # 3-D markers look twice as big: halve them
-            kw["marker"] = {**kw["marker"], "size": np.asarray(size, dtype=np.float32) * 0.5 if np.ndim(size) else
-                            min(float(size), 4.0)}
+            kw["marker"] = {
+                **kw["marker"],
+                "size": np.asarray(size, dtype=np.float32) * 0.5 if np.ndim(size) else min(float(size), 4.0),
+            }
         return {"type": "scatter3d", **kw}
     return {"type": "scattergl" if n_points > GL_ABOVE else "scatter", **kw}
 
@@ -177,11 +260,20 @@ def _xyz(points: np.ndarray) -> dict[str, np.ndarray]:
     return d
 
 
-def layer_path_figure(coords: np.ndarray, layers: Sequence[int], keys: Sequence[str], *,
-                      labels: Sequence[str | None] | None = None, scores: np.ndarray | None = None,
-                      color_by: str = "label", hover: Sequence[str] | None = None, score_name: str = "score",
-                      new_coords: np.ndarray | None = None, new_names: Sequence[str] = (),
-                      title: str | None = None) -> go.Figure:
+def layer_path_figure(
+    coords: np.ndarray,
+    layers: Sequence[int],
+    keys: Sequence[str],
+    *,
+    labels: Sequence[str | None] | None = None,
+    scores: np.ndarray | None = None,
+    color_by: str = "label",
+    hover: Sequence[str] | None = None,
+    score_name: str = "score",
+    new_coords: np.ndarray | None = None,
+    new_names: Sequence[str] = (),
+    title: str | None = None,
+) -> go.Figure:
     """Each trajectory as one path through the layers: ``coords [n_traj, n_layers, 2|3]``.
 
     ``color_by``: "label" (one trace per label, legend), "layer" or "score" (``scores [n_traj]`` or
@@ -192,8 +284,11 @@ def layer_path_figure(coords: np.ndarray, layers: Sequence[int], keys: Sequence[
     hover = list(hover) if hover is not None else [k[:8] for k in keys]
     layer_txt = np.asarray([str(x) for x in layers], dtype=object)
     # fixed-width unicode arrays: plotly copies them as one block (object arrays: element by element)
-    htext = np.array([[f"{esc_lines(h)}<br>layer {ly}" for ly in layer_txt] for h in hover], dtype=str) if n else \
-        np.empty((0, nl), dtype=str)
+    htext = (
+        np.array([[f"{esc_lines(h)}<br>layer {ly}" for ly in layer_txt] for h in hover], dtype=str)
+        if n
+        else np.empty((0, nl), dtype=str)
+    )
     keys_arr = np.broadcast_to(np.asarray(keys, dtype=str)[:, None], (n, nl))
     # marker size grows with depth, so a path's direction (embeddings -> last layer) is visible
     sizes = np.broadcast_to(np.linspace(3, 9, nl, dtype=np.float32), (n, nl))
@@ -204,11 +299,20 @@ def layer_path_figure(coords: np.ndarray, layers: Sequence[int], keys: Sequence[
         for i, lab in enumerate(sorted(set(labs), key=lambda s: (s == "unlabelled", s))):
             m = labs == lab
             pts = _gapped(coords[m])
-            traces.append(_scatter(dims, len(pts), **_xyz(pts), mode="lines+markers", name=f"{lab} ({m.sum()})",
-                                   line={**line, "color": _label_colour(lab, i)},
-                                   marker={"size": _gap_repeat(sizes[m], nl), "color": _label_colour(lab, i)},
-                                   customdata=_gap_repeat(keys_arr[m], nl, ""),
-                                   hovertext=_gap_repeat(htext[m], nl, ""), hoverinfo="text"))
+            traces.append(
+                _scatter(
+                    dims,
+                    len(pts),
+                    **_xyz(pts),
+                    mode="lines+markers",
+                    name=f"{lab} ({m.sum()})",
+                    line={**line, "color": _label_colour(lab, i)},
+                    marker={"size": _gap_repeat(sizes[m], nl), "color": _label_colour(lab, i)},
+                    customdata=_gap_repeat(keys_arr[m], nl, ""),
+                    hovertext=_gap_repeat(htext[m], nl, ""),
+                    hoverinfo="text",
+                )
+            )
     else:
         pts = _gapped(coords)
         if color_by == "layer":
@@ -218,29 +322,73 @@ def layer_path_figure(coords: np.ndarray, layers: Sequence[int], keys: Sequence[
             s = np.asarray(scores if scores is not None else np.zeros(n), dtype=float)
             values = np.broadcast_to(s[:, None], (n, nl)) if s.ndim == 1 else s
             cbar, cscale = score_name, DIVERGING if np.nanmin(values) < 0 < np.nanmax(values) else SEQUENTIAL
-        traces.append(_scatter(dims, len(pts), **_xyz(pts), mode="lines", name="paths", showlegend=False,
-                               line={"width": 0.8, "color": "rgba(120,120,120,0.45)"}, hoverinfo="skip"))
-        traces.append(_scatter(dims, len(pts), **_xyz(pts), mode="markers", name=cbar, showlegend=False,
-                               marker={"size": _gap_repeat(sizes, nl), "color": _gap_repeat(np.asarray(values, float), nl),
-                                       "colorscale": cscale, "colorbar": {"title": {"text": cbar}}},
-                               customdata=_gap_repeat(keys_arr, nl, ""),
-                               hovertext=_gap_repeat(htext, nl, ""), hoverinfo="text"))
+        traces.append(
+            _scatter(
+                dims,
+                len(pts),
+                **_xyz(pts),
+                mode="lines",
+                name="paths",
+                showlegend=False,
+                line={"width": 0.8, "color": "rgba(120,120,120,0.45)"},
+                hoverinfo="skip",
+            )
+        )
+        traces.append(
+            _scatter(
+                dims,
+                len(pts),
+                **_xyz(pts),
+                mode="markers",
+                name=cbar,
+                showlegend=False,
+                marker={
+                    "size": _gap_repeat(sizes, nl),
+                    "color": _gap_repeat(np.asarray(values, float), nl),
+                    "colorscale": cscale,
+                    "colorbar": {"title": {"text": cbar}},
+                },
+                customdata=_gap_repeat(keys_arr, nl, ""),
+                hovertext=_gap_repeat(htext, nl, ""),
+                hoverinfo="text",
+            )
+        )
     if new_coords is not None and len(new_coords):
         for j in range(new_coords.shape[0]):
             name = new_names[j] if j < len(new_names) else f"new prompt {j + 1}"
-            traces.append(_scatter(dims, nl, **_xyz(new_coords[j]), mode="lines+markers+text",
-                                   name=f"★ {esc(name)[:40]}", line={"width": 3, "color": NEW_COLOUR},
-                                   marker={"size": 11, "symbol": "star" if dims == 2 else "diamond",
-                                           "color": NEW_COLOUR, "line": {"width": 1, "color": "#fff"}},
-                                   text=[str(x) for x in layers], textposition="top center",
-                                   hovertext=[f"NEW: {esc(name)}<br>layer {ly}" for ly in layers], hoverinfo="text"))
+            traces.append(
+                _scatter(
+                    dims,
+                    nl,
+                    **_xyz(new_coords[j]),
+                    mode="lines+markers+text",
+                    name=f"★ {esc(name)[:40]}",
+                    line={"width": 3, "color": NEW_COLOUR},
+                    marker={
+                        "size": 11,
+                        "symbol": "star" if dims == 2 else "diamond",
+                        "color": NEW_COLOUR,
+                        "line": {"width": 1, "color": "#fff"},
+                    },
+                    text=[str(x) for x in layers],
+                    textposition="top center",
+                    hovertext=[f"NEW: {esc(name)}<br>layer {ly}" for ly in layers],
+                    hoverinfo="text",
+                )
+            )
     return _finish(_figure(traces), dims, title)
 
 
 def _finish(fig: go.Figure, dims: int, title: str | None) -> go.Figure:
-    fig.update_layout(title=title, height=620, margin={"t": 50 if title else 20, "l": 10, "r": 10, "b": 10},
-                      legend={"itemsizing": "constant"}, clickmode="event+select", dragmode="pan" if dims == 2
-                      else "orbit", uirevision="explore")
+    fig.update_layout(
+        title=title,
+        height=620,
+        margin={"t": 50 if title else 20, "l": 10, "r": 10, "b": 10},
+        legend={"itemsizing": "constant"},
+        clickmode="event+select",
+        dragmode="pan" if dims == 2 else "orbit",
+        uirevision="explore",
+    )
     if dims == 2:
         fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
         fig.update_yaxes(showticklabels=False, title=None, zeroline=False, scaleanchor="x", scaleratio=1)
@@ -249,16 +397,25 @@ def _finish(fig: go.Figure, dims: int, title: str | None) -> go.Figure:
 
 def token_context(tokens: Sequence[str], i: int, width: int = 4) -> str:
     """``… a b [c] d e …`` around token i, escaped."""
-    left = "".join(tokens[max(0, i - width):i])
-    right = "".join(tokens[i + 1:i + 1 + width])
+    left = "".join(tokens[max(0, i - width) : i])
+    right = "".join(tokens[i + 1 : i + 1 + width])
     return f"…{esc(left)}<b>[{esc(tokens[i])}]</b>{esc(right)}…"
 
 
-def token_path_figure(coords: np.ndarray, layers: Sequence[int], traj_index: np.ndarray, keys: Sequence[str],
-                      point_text: Sequence[str], *, labels: Sequence[str | None] | None = None,
-                      start_layer: int | None = None, animate: bool = True,
-                      new_coords: np.ndarray | None = None, new_text: Sequence[str] = (),
-                      title: str | None = None) -> go.Figure:
+def token_path_figure(
+    coords: np.ndarray,
+    layers: Sequence[int],
+    traj_index: np.ndarray,
+    keys: Sequence[str],
+    point_text: Sequence[str],
+    *,
+    labels: Sequence[str | None] | None = None,
+    start_layer: int | None = None,
+    animate: bool = True,
+    new_coords: np.ndarray | None = None,
+    new_text: Sequence[str] = (),
+    title: str | None = None,
+) -> go.Figure:
     """Tokens at a layer, consecutive tokens of a trajectory joined: ``coords [n_layers, n_points, 2|3]``
     from one shared fit. With ``animate`` every layer is a plotly frame (slider + play); otherwise only
     ``start_layer`` is drawn. ``point_text`` is the (escaped) hover text of each point; ``customdata`` is
@@ -286,17 +443,34 @@ def token_path_figure(coords: np.ndarray, layers: Sequence[int], traj_index: np.
         group_rows.append(rows)
         pts = gap(coords[li, rows], rows, np.nan)
         colour = _label_colour(lab, g_i)
-        traces.append(_scatter(dims, len(pts), **_xyz(pts), mode="lines+markers",
-                               name=f"{lab} ({len(set(traj_index[rows].tolist()))})",
-                               line={"width": 0.8, "color": _alpha(colour, 0.35)}, marker={"size": 4, "color": colour},
-                               customdata=gap(traj_index[rows].astype(np.int32), rows, -1),
-                               hovertext=gap(text_arr[rows], rows, ""),
-                               hoverinfo="text"))
+        traces.append(
+            _scatter(
+                dims,
+                len(pts),
+                **_xyz(pts),
+                mode="lines+markers",
+                name=f"{lab} ({len(set(traj_index[rows].tolist()))})",
+                line={"width": 0.8, "color": _alpha(colour, 0.35)},
+                marker={"size": 4, "color": colour},
+                customdata=gap(traj_index[rows].astype(np.int32), rows, -1),
+                hovertext=gap(text_arr[rows], rows, ""),
+                hoverinfo="text",
+            )
+        )
     if new_coords is not None:
-        traces.append(_scatter(dims, new_coords.shape[1], **_xyz(new_coords[li]), mode="lines+markers",
-                               name="★ new prompt", line={"width": 2.5, "color": NEW_COLOUR},
-                               marker={"size": 8, "color": NEW_COLOUR, "symbol": "star" if dims == 2 else "diamond"},
-                               hovertext=list(new_text), hoverinfo="text"))
+        traces.append(
+            _scatter(
+                dims,
+                new_coords.shape[1],
+                **_xyz(new_coords[li]),
+                mode="lines+markers",
+                name="★ new prompt",
+                line={"width": 2.5, "color": NEW_COLOUR},
+                marker={"size": 8, "color": NEW_COLOUR, "symbol": "star" if dims == 2 else "diamond"},
+                hovertext=list(new_text),
+                hoverinfo="text",
+            )
+        )
     frames = []
     if animate and nl > 1:
         for j, layer in enumerate(layers):
@@ -307,18 +481,56 @@ def token_path_figure(coords: np.ndarray, layers: Sequence[int], traj_index: np.
     fig = _figure(traces, frames)
     if frames:
         redraw = dims == 3 or n_pts > GL_ABOVE
-        step_args = {"mode": "immediate", "frame": {"duration": 0, "redraw": redraw}, "transition": {"duration": 0}}
+        step_args = {
+            "mode": "immediate",
+            "frame": {"duration": 0, "redraw": redraw},
+            "transition": {"duration": 0},
+        }
         fig.update_layout(
-            updatemenus=[{"type": "buttons", "x": 0, "y": 0, "xanchor": "left", "yanchor": "top", "pad": {"t": 40},
-                          "buttons": [{"label": "▶ Play", "method": "animate",
-                                       "args": [None, {**step_args, "frame": {"duration": 600, "redraw": redraw},
-                                                       "fromcurrent": True}]},
-                                      {"label": "❚❚ Pause", "method": "animate",
-                                       "args": [[None], {**step_args, "mode": "immediate"}]}]}],
-            sliders=[{"active": li, "x": 0.15, "len": 0.85, "y": 0, "pad": {"t": 30},
-                      "currentvalue": {"prefix": "layer "},
-                      "steps": [{"label": str(ly), "method": "animate", "args": [[str(ly)], step_args]}
-                                for ly in layers]}])
+            updatemenus=[
+                {
+                    "type": "buttons",
+                    "x": 0,
+                    "y": 0,
+                    "xanchor": "left",
+                    "yanchor": "top",
+                    "pad": {"t": 40},
+                    "buttons": [
+                        {
+                            "label": "▶ Play",
+                            "method": "animate",
+                            "args": [
+                                None,
+                                {
+                                    **step_args,
+                                    "frame": {"duration": 600, "redraw": redraw},
+                                    "fromcurrent": True,
+                                },
+                            ],
+                        },
+                        {
+                            "label": "❚❚ Pause",
+                            "method": "animate",
+                            "args": [[None], {**step_args, "mode": "immediate"}],
+                        },
+                    ],
+                }
+            ],
+            sliders=[
+                {
+                    "active": li,
+                    "x": 0.15,
+                    "len": 0.85,
+                    "y": 0,
+                    "pad": {"t": 30},
+                    "currentvalue": {"prefix": "layer "},
+                    "steps": [
+                        {"label": str(ly), "method": "animate", "args": [[str(ly)], step_args]}
+                        for ly in layers
+                    ],
+                }
+            ],
+        )
     fig = _finish(fig, dims, title)
     fig.update_layout(meta={"keys": list(keys)})
     if dims == 2 and animate and nl > 1:  # fixed axes so frames don't rescale (the map is shared)

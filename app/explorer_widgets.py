@@ -12,8 +12,9 @@ from core.capture.trajectory import GenerationSettings, Message, Trajectory
 
 ALL = "(all)"
 LABELS = ["safe", "unsafe", "rethink"]
-EMPTY_STORE = ("No trajectories yet — trace a prompt on the **Trace** page or import a dataset on the **Label** "
-               "page.")
+EMPTY_STORE = (
+    "No trajectories yet — trace a prompt on the **Trace** page or import a dataset on the **Label** page."
+)
 
 
 def trajectory_filter(store: ActivationStore, prefix: str) -> tuple[list[StoredMeta], dict[str, str | None]]:
@@ -26,11 +27,21 @@ def trajectory_filter(store: ActivationStore, prefix: str) -> tuple[list[StoredM
     tag = cols[2].text_input("Tag", key=f"{prefix}_tag", placeholder="any")
     newest = models.index(every[0].model_name) + 1 if every else 0  # one map = one model: start on the newest
     model = cols[3].selectbox("Model", [ALL, *models], key=f"{prefix}_model", index=newest)
-    limit = cols[4].number_input("Max", 2, 5000, 300, step=50, key=f"{prefix}_limit",
-                                 help="Newest first. UMAP needs more trajectories than n_neighbors.")
-    metas = store.query(dataset=None if dataset == ALL else dataset,
-                        label=None if label in (ALL, "(unlabelled)") else label,
-                        tag=tag.strip() or None, model=None if model == ALL else model)
+    limit = cols[4].number_input(
+        "Max",
+        2,
+        5000,
+        300,
+        step=50,
+        key=f"{prefix}_limit",
+        help="Newest first. UMAP needs more trajectories than n_neighbors.",
+    )
+    metas = store.query(
+        dataset=None if dataset == ALL else dataset,
+        label=None if label in (ALL, "(unlabelled)") else label,
+        tag=tag.strip() or None,
+        model=None if model == ALL else model,
+    )
     if label == "(unlabelled)":
         metas = [m for m in metas if m.label is None]
     return metas[: int(limit)], {"dataset": dataset, "label": label, "tag": tag, "model": model}
@@ -47,7 +58,9 @@ def progress_callback(text: str) -> tuple[Callable[[int, int], None], Callable[[
     return update, slot.empty
 
 
-def streamed_capture(model, messages: list[Message], settings: GenerationSettings, template: str) -> Trajectory:
+def streamed_capture(
+    model, messages: list[Message], settings: GenerationSettings, template: str
+) -> Trajectory:
     """Generate + capture in a worker thread; the completion is streamed into the page as it is produced.
 
     The worker never calls ``st.*``: it only feeds a ``TextIteratorStreamer`` that this (script) thread
@@ -77,8 +90,16 @@ def streamed_capture(model, messages: list[Message], settings: GenerationSetting
     return box["traj"]  # type: ignore[return-value]
 
 
-def add_to_dataset(store: ActivationStore, traj: Trajectory, key: str, *, dataset: str, label: str | None,
-                   tags: tuple[str, ...], who: str | None) -> str:
+def add_to_dataset(
+    store: ActivationStore,
+    traj: Trajectory,
+    key: str,
+    *,
+    dataset: str,
+    label: str | None,
+    tags: tuple[str, ...],
+    who: str | None,
+) -> str:
     """Label a stored trajectory: store index (what Explore filters on) and, when the labelling database is
     available, an item linked to the trajectory (with label history and author). Returns a status line."""
     from core.errors import InputError
@@ -93,9 +114,22 @@ def add_to_dataset(store: ActivationStore, traj: Trajectory, key: str, *, datase
         from core.data.io import RawTable
     except ImportError:
         return f"Added to dataset **{dataset}** with label **{label or 'none'}** (store index)."
-    row = {"id": f"trace-{key[:16]}", "prompt": traj.prompt_text, "response": traj.completion, "label": label,
-           "source": "trace page", "category": "traced", "trajectory_key": key, "tags": list(tags)}
-    report = import_table(open_db(), RawTable("trace page", "jsonl", list(row), [(1, row)]), dataset,
-                          annotator=who or "anonymous", on_error="skip")
+    row = {
+        "id": f"trace-{key[:16]}",
+        "prompt": traj.prompt_text,
+        "response": traj.completion,
+        "label": label,
+        "source": "trace page",
+        "category": "traced",
+        "trajectory_key": key,
+        "tags": list(tags),
+    }
+    report = import_table(
+        open_db(),
+        RawTable("trace page", "jsonl", list(row), [(1, row)]),
+        dataset,
+        annotator=who or "anonymous",
+        on_error="skip",
+    )
     extra = "" if report.imported else " (the dataset already had this item; relabel it on the Label page)"
     return f"Added to dataset **{dataset}** with label **{label or 'none'}**{extra}."

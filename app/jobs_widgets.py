@@ -33,9 +33,14 @@ from core.jobs.view import (
     warnings,
 )
 
-STATUS_COLOURS = {"queued": "gray", "running": "blue", "succeeded": "green", "failed": "red",
-                  "cancelled": "orange", "lost": "violet"}
-SELECTED = "jobs_selected"
+STATUS_COLOURS = {
+    "queued": "gray",
+    "running": "blue",
+    "succeeded": "green",
+    "failed": "red",
+    "cancelled": "orange",
+    "lost": "violet",
+}
 
 
 # -- figures ---------------------------------------------------------------------------------------
@@ -44,10 +49,17 @@ def metrics_figure(frame: pd.DataFrame, metrics: list[str], title: str = "") -> 
     fig = go.Figure()
     for name in metrics:
         sub = frame[frame["metric"] == name]
-        fig.add_trace(go.Scatter(x=sub["step"], y=sub["value"], mode="lines+markers", name=name,
-                                 marker={"size": 4}))
-    fig.update_layout(title=title or None, xaxis_title="step", yaxis_title="value", height=360,
-                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}, legend={"orientation": "h"})
+        fig.add_trace(
+            go.Scatter(x=sub["step"], y=sub["value"], mode="lines+markers", name=name, marker={"size": 4})
+        )
+    fig.update_layout(
+        title=title or None,
+        xaxis_title="step",
+        yaxis_title="value",
+        height=360,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={"orientation": "h"},
+    )
     return fig
 
 
@@ -56,8 +68,14 @@ def overlay_figure(df: pd.DataFrame, metric: str) -> go.Figure:
     fig = go.Figure()
     for run, sub in df.groupby("run", sort=False):
         fig.add_trace(go.Scatter(x=sub["step"], y=sub["value"], mode="lines", name=str(run)))
-    fig.update_layout(title=f"{metric}: runs compared", xaxis_title="step", yaxis_title=metric, height=380,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
+    fig.update_layout(
+        title=f"{metric}: runs compared",
+        xaxis_title="step",
+        yaxis_title=metric,
+        height=380,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h"},
+    )
     return fig
 
 
@@ -68,7 +86,7 @@ def status_badge(status: str) -> str:
 # -- shared helpers ----------------------------------------------------------------------------------
 def polled_events(job_id: str) -> list[Any]:
     """This session's copy of the job's event log, extended with whatever is new since the last poll."""
-    cache: list[Any] = state.remember(f"jobs_events:{job_id}", [])
+    cache = state.job_event_cache(job_id)
     cache[:] = merge_events(cache, backend_for(job_id).events(job_id, last_seq(cache)))
     return cache
 
@@ -76,9 +94,16 @@ def polled_events(job_id: str) -> list[Any]:
 def _download(name: str, path: str, key: str) -> None:
     p = Path(path)
     if p.is_file():
-        st.download_button(f"{name} ({p.stat().st_size / 1e6:.2f} MB)", data=lambda: p.read_bytes(),
-                           file_name=p.name, key=key, on_click="ignore", icon=":material/download:")
+        st.download_button(
+            f"{name} ({p.stat().st_size / 1e6:.2f} MB)",
+            data=lambda: p.read_bytes(),
+            file_name=p.name,
+            key=key,
+            on_click="ignore",
+            icon=":material/download:",
+        )
     elif p.is_dir():
+
         def zipped() -> bytes:
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -87,8 +112,14 @@ def _download(name: str, path: str, key: str) -> None:
                         z.write(f, f.relative_to(p.parent))
             return buf.getvalue()
 
-        st.download_button(f"{name} (folder, zipped)", data=zipped, file_name=f"{p.name}.zip", key=key,
-                           on_click="ignore", icon=":material/folder_zip:")
+        st.download_button(
+            f"{name} (folder, zipped)",
+            data=zipped,
+            file_name=f"{p.name}.zip",
+            key=key,
+            on_click="ignore",
+            icon=":material/folder_zip:",
+        )
     else:
         st.caption(f"{name}: `{path}` (not on this machine — it may live on the cluster)")
 
@@ -105,16 +136,22 @@ def jobs_list() -> list[dict[str, Any]]:
         state.show_error(exc)
         return []
     if not rows:
-        st.info("No jobs yet. Open **Launch** above, pick `demo.probe_sweep` with the `quick` preset and press "
-                "**Launch job** to see live progress.")
+        st.info(
+            "No jobs yet. Open **Launch** above, pick `demo.probe_sweep` with the `quick` preset and press "
+            "**Launch job** to see live progress."
+        )
         return rows
     active = any(r["status"] in ("queued", "running") for r in rows)
 
     @st.fragment(run_every=2.0 if active else None)
     def table() -> None:
         fresh = job_table(limit=100)
-        st.dataframe(pd.DataFrame(fresh)[COLUMNS], hide_index=True, width="stretch",
-                     height=min(36 * (len(fresh) + 1) + 4, 330))
+        st.dataframe(
+            pd.DataFrame(fresh)[COLUMNS],
+            hide_index=True,
+            width="stretch",
+            height=min(36 * (len(fresh) + 1) + 4, 330),
+        )
 
     table()
     return rows
@@ -126,7 +163,17 @@ def pick_job(rows: list[dict[str, Any]]) -> str | None:
     if not ids:
         return None
     labels = {r["id"]: f"{r['type']} · {r['status']} · {r['started']} · {r['id']}" for r in rows}
-    return st.selectbox("Open a job", ids, format_func=labels.__getitem__, key=SELECTED)
+    return st.selectbox("Open a job", ids, format_func=labels.__getitem__, key=state.JOB_SELECTOR)
+
+
+def runs_panel() -> list[dict[str, Any]]:
+    """The Runs tab: the jobs table, the job selector and the selected job, live. Returns the table's rows."""
+    rows = jobs_list()
+    job_id = pick_job(rows)
+    if job_id:
+        st.divider()
+        job_detail(job_id)
+    return rows
 
 
 # -- one job, live -----------------------------------------------------------------------------------
@@ -139,14 +186,14 @@ def job_detail(job_id: str) -> None:
         backend = backend_for(job_id)
         rec = backend.status(job_id)
         top = st.container()
-        rec = _actions(rec)                   # buttons first so a cancel shows in this same run
+        rec = _actions(rec)  # buttons first so a cancel shows in this same run
         events = polled_events(job_id)
         with top:
             _header(rec, events)
         _charts(rec, events)
         _samples_logs_artefacts(rec, events)
         if every is not None and next_poll(rec.status) is None:
-            st.rerun()   # the job ended: redraw the page once, without polling
+            st.rerun()  # the job ended: redraw the page once, without polling
 
     live()
 
@@ -157,17 +204,23 @@ def _header(rec: JobRecord, events: list[Any]) -> None:
     prog = latest_progress(events)
     cols = st.columns([2, 1, 1, 1])
     cols[0].markdown(f"#### {rec.type} {status_badge(rec.status.value)}")
-    cols[0].caption(f"`{rec.id}` · launched by **{rec.identity or 'unknown'}** · backend {rec.backend} · "
-                    f"attempt {rec.attempt}")
-    cols[1].metric("Step", f"{prog['step']}/{prog['total']}" if prog and prog.get("total") else
-                   (prog or {}).get("step", "—"))
+    cols[0].caption(
+        f"`{rec.id}` · launched by **{rec.identity or 'unknown'}** · backend {rec.backend} · "
+        f"attempt {rec.attempt}"
+    )
+    cols[1].metric(
+        "Step",
+        f"{prog['step']}/{prog['total']}" if prog and prog.get("total") else (prog or {}).get("step", "—"),
+    )
     cols[2].metric("Duration", format_duration(rec.duration(time.time())))
     cols[3].metric("ETA", "—" if rec.is_terminal else (format_eta(prog).removeprefix("ETA ") or "—"))
     if prog and prog.get("total"):
         st.progress(min(1.0, prog["step"] / prog["total"]))
     if rec.status.value == "running" and rec.backend == "local" and rec.heartbeat_at:
-        st.caption(f"Last heartbeat {max(0.0, time.time() - rec.heartbeat_at):.0f} s ago (every "
-                   f"{rec.heartbeat_s:g} s; after two missed beats with its process gone the job is marked lost).")
+        st.caption(
+            f"Last heartbeat {max(0.0, time.time() - rec.heartbeat_at):.0f} s ago (every "
+            f"{rec.heartbeat_s:g} s; after two missed beats with its process gone the job is marked lost)."
+        )
     if rec.status.value == "queued":
         st.info("Queued: it starts when a running job finishes (one job at a time on CPU).")
     if rec.error:
@@ -182,13 +235,15 @@ def _actions(rec: JobRecord) -> JobRecord:
     """Cancel / Resume buttons; returns the job as it is after the click."""
     who = state.current_identity()
     c1, _ = st.columns([1, 5])
-    if not rec.is_terminal and c1.button("Cancel", key=f"cancel-{rec.id}", icon=":material/stop_circle:",
-                                         disabled=rec.cancel_requested):
+    if not rec.is_terminal and c1.button(
+        "Cancel", key=f"cancel-{rec.id}", icon=":material/stop_circle:", disabled=rec.cancel_requested
+    ):
         rec = backend_for(rec.id).cancel(rec.id, identity=who)
-    if rec.status in RESUMABLE and c1.button("Resume", key=f"resume-{rec.id}", type="primary",
-                                             icon=":material/play_circle:"):
+    if rec.status in RESUMABLE and c1.button(
+        "Resume", key=f"resume-{rec.id}", type="primary", icon=":material/play_circle:"
+    ):
         backend_for(rec.id).resume(rec.id, identity=who)
-        st.rerun()   # the page must start polling again
+        st.rerun()  # the page must start polling again
     return rec
 
 
@@ -248,8 +303,16 @@ def _widget(spec: FieldSpec, key: str) -> Any:
         num = int if spec.kind == "int" else float
         lo = None if spec.minimum is None or spec.exclusive[0] else num(spec.minimum)
         hi = None if spec.maximum is None or spec.exclusive[1] else num(spec.maximum)
-        return st.number_input(label, value=num(spec.default), min_value=lo, max_value=hi, help=hint, key=key,
-                               step=1 if spec.kind == "int" else None, format=None if spec.kind == "int" else "%g")
+        return st.number_input(
+            label,
+            value=num(spec.default),
+            min_value=lo,
+            max_value=hi,
+            help=hint,
+            key=key,
+            step=1 if spec.kind == "int" else None,
+            format=None if spec.kind == "int" else "%g",
+        )
     if spec.kind == "json":
         return st.text_area(label, value=json.dumps(spec.default), help=hint + " (JSON)", key=key)
     return st.text_input(label, value="" if spec.default is None else str(spec.default), help=hint, key=key)
@@ -271,16 +334,25 @@ def launch_form() -> str | None:
     backends = ["local"] + (["ray"] if _ray_installed() else [])
     with st.form(f"launch-{type_name}-{preset}"):
         if as_json:
-            raw_json = st.text_area("Config (JSON)", height=260, key=f"launch_json_text-{type_name}-{preset}",
-                                    value=json.dumps({s.name: s.default for s in specs}, indent=2))
+            raw_json = st.text_area(
+                "Config (JSON)",
+                height=260,
+                key=f"launch_json_text-{type_name}-{preset}",
+                value=json.dumps({s.name: s.default for s in specs}, indent=2),
+            )
         else:
             cols = st.columns(2)
             values = {}
             for i, spec in enumerate(specs):
                 with cols[i % 2]:
                     values[spec.name] = _widget(spec, key=f"f-{type_name}-{preset}-{spec.name}")
-        where = st.radio("Run on", backends, horizontal=True, key="launch_backend",
-                         help="local: a process on this machine. ray: the cluster at RAY_ADDRESS.")
+        where = st.radio(
+            "Run on",
+            backends,
+            horizontal=True,
+            key="launch_backend",
+            help="local: a process on this machine. ray: the cluster at RAY_ADDRESS.",
+        )
         go_ = st.form_submit_button("Launch job", type="primary", icon=":material/rocket_launch:")
     if not go_:
         return None
@@ -295,13 +367,15 @@ def launch_form() -> str | None:
             config = form_to_config(specs, values)
         job_id = get_backend(where).submit(type_name, config, identity=state.current_identity())
     except ConfigError as exc:
-        st.error("The config has problems — fix these fields:\n" + "\n".join(
-            f"- **{k}**: {v}" for k, v in exc.fields.items()))
+        st.error(
+            "The config has problems — fix these fields:\n"
+            + "\n".join(f"- **{k}**: {v}" for k, v in exc.fields.items())
+        )
         return None
     except Exception as exc:  # noqa: BLE001 - shown as a message
         state.show_error(exc)
         return None
-    st.session_state[SELECTED] = job_id   # the Runs tab (drawn after this form) opens the new job
+    state.select_job(job_id)  # the Runs tab (drawn after this form) opens the new job
     st.success(f"Launched `{job_id}`. It is selected under **Runs**.")
     return job_id
 

@@ -13,13 +13,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app import label_io_widgets as lio
 from app import state
 from core.config import database_url
 from core.data import LABELS, ConflictError, Database, ItemRecord, LabelChange, open_db, repo, review
 
 LABEL_COLOURS = {"safe": "#2e7d32", "unsafe": "#c62828", "rethink": "#ef6c00", "unlabelled": "#9e9e9e"}
 QUEUE_KEYS = {"safe": "1", "unsafe": "2", "rethink": "3", "skip": "4"}  # keyboard shortcuts
-CONFLICT_KEY = "label_pending_conflict"
 
 
 @st.cache_resource(show_spinner="Opening the labelling database…")
@@ -32,8 +32,58 @@ def get_db() -> Database:
     return _open(database_url())
 
 
-def _remember_name() -> None:
-    st.session_state["annotator_name"] = st.session_state.get("label_name_input", "").strip()
+def db_or_none() -> Database | None:
+    """``get_db()``, or None after showing why it cannot be opened (e.g. an unreachable REASONSCOPE_DB server)."""
+    try:
+        return get_db()
+    except Exception as exc:  # noqa: BLE001 - shown as a message
+        state.show_error(exc)
+        return None
+
+
+def flash_message() -> None:
+    """The message left by the previous run (a save, an import), shown once."""
+    if flash := state.pop_label_flash():
+        st.success(flash)
+
+
+def empty_state(db: Database, who: str | None) -> None:
+    """No dataset yet: what to do, and the import panel."""
+    st.info(
+        "No datasets yet. Import a file (JSONL, CSV, TSV or Parquet — HarmBench, XSTest, AdvBench, "
+        "JailbreakBench and StrongREJECT layouts are recognised), start from the bundled sample set, or "
+        "create an empty dataset and add items from **Trace**."
+    )
+    lio.import_panel(db, who, None)
+
+
+def tabs_panel(db: Database, dataset: str, who: str | None) -> None:
+    """Queue, table, pairs, counts, import / export and history; only the open tab is drawn."""
+    tabs = st.tabs(
+        ["Queue", "Table", "Pairs", "Counts & agreement", "Import / export", "History"],
+        key="label_tab",
+        on_change="rerun",
+    )
+    if tabs[0].open:
+        with tabs[0]:
+            queue_panel(db, dataset, who)
+    if tabs[1].open:
+        with tabs[1]:
+            table_panel(db, dataset, who)
+    if tabs[2].open:
+        with tabs[2]:
+            pair_panel(db, dataset)
+    if tabs[3].open:
+        with tabs[3]:
+            stats_panel(db, dataset, who)
+    if tabs[4].open:
+        with tabs[4]:
+            lio.import_panel(db, who, dataset)
+            st.divider()
+            lio.export_panel(db, dataset)
+    if tabs[5].open:
+        with tabs[5]:
+            history_panel(db, dataset)
 
 
 def annotator_field() -> str | None:
@@ -42,8 +92,13 @@ def annotator_field() -> str | None:
     if who:
         st.caption(f"Labelling as **{who}** — every change is recorded with your name and the time.")
         return who
-    st.text_input("Your name (recorded with every label change)", key="label_name_input",
-                  on_change=_remember_name, placeholder="e.g. Ada Lovelace")
+    st.text_input(
+        "Your name (recorded with every label change)",
+        key="label_name_input",
+        on_change=state.adopt_annotator_name,
+        args=("label_name_input",),
+        placeholder="e.g. Ada Lovelace",
+    )
     st.info("Type your name above to label items. You can browse without it.")
     return None
 
@@ -67,13 +122,16 @@ def dataset_picker(db: Database, who: str | None) -> str | None:
     infos = repo.list_datasets(db)
     names = [d.name for d in infos]
     counts = {d.name: d for d in infos}
-    if st.session_state.get("label_dataset_next") in names:  # set after create/import; applied before the widget
-        st.session_state["label_dataset"] = st.session_state.pop("label_dataset_next")
+    state.apply_requested_label_dataset(names)  # set after create/import; applied before the widget
     cols = st.columns([3, 2])
     choice = None
     if names:
-        choice = cols[0].selectbox("Dataset", names, key="label_dataset", format_func=lambda n: (
-            f"{n} — {counts[n].n_items} items, {counts[n].n_labelled} labelled"))
+        choice = cols[0].selectbox(
+            "Dataset",
+            names,
+            key="label_dataset",
+            format_func=lambda n: f"{n} — {counts[n].n_items} items, {counts[n].n_labelled} labelled",
+        )
     with cols[1].expander("New empty dataset"):
         name = st.text_input("Name", key="label_new_dataset")
         if st.button("Create", key="label_create_dataset", disabled=not who):
@@ -82,23 +140,46 @@ def dataset_picker(db: Database, who: str | None) -> str | None:
             except Exception as exc:  # noqa: BLE001 - InputError shown as a message
                 state.show_error(exc)
             else:
-                st.session_state["label_dataset_next"] = name.strip()
+                state.request_label_dataset(name.strip())
                 st.rerun()
     return choice
 
 
 # ---- conflicts ---------------------------------------------------------------------------------------------
 
+
 def remember_conflict(dataset: str, err: ConflictError, comment: str | None) -> None:
-    st.session_state[CONFLICT_KEY] = {"dataset": dataset, "comment": comment, "rows": [
-        {"pk": c.current.pk, "item_id": c.current.item_id, "mine": c.attempted.new_label,
-         "seen": c.attempted.expected_version, "theirs": c.current.label, "version": c.current.version,
-         "by": c.current.updated_by or "someone", "at": f"{c.current.updated_at:%Y-%m-%d %H:%M:%S} UTC",
-         "prompt": c.current.prompt} for c in err.conflicts]}
+    state.set_label_conflict(
+        {
+            "dataset": dataset,
+            "comment": comment,
+            "rows": [
+                {
+                    "pk": c.current.pk,
+                    "item_id": c.current.item_id,
+                    "mine": c.attempted.new_label,
+                    "seen": c.attempted.expected_version,
+                    "theirs": c.current.label,
+                    "version": c.current.version,
+                    "by": c.current.updated_by or "someone",
+                    "at": f"{c.current.updated_at:%Y-%m-%d %H:%M:%S} UTC",
+                    "prompt": c.current.prompt,
+                }
+                for c in err.conflicts
+            ],
+        }
+    )
 
 
-def save_changes(db: Database, dataset: str, changes: list[LabelChange], who: str, comment: str | None,
-                 *, vote: bool = True) -> bool:
+def save_changes(
+    db: Database,
+    dataset: str,
+    changes: list[LabelChange],
+    who: str,
+    comment: str | None,
+    *,
+    vote: bool = True,
+) -> bool:
     """Apply label changes; on a conflict remember both versions for ``conflict_panel``. True if saved."""
     try:
         saved = repo.apply_label_changes(db, changes, annotator=who, comment=comment or None, vote=vote)
@@ -106,40 +187,49 @@ def save_changes(db: Database, dataset: str, changes: list[LabelChange], who: st
         remember_conflict(dataset, err, comment)
         return False
     sync_store(saved)
-    st.session_state["label_flash"] = f"Saved {len(saved)} label change(s)."
+    state.set_label_flash(f"Saved {len(saved)} label change(s).")
     return True
 
 
 def conflict_panel(db: Database, dataset: str, who: str | None) -> None:
     """Both versions of every clashing item, and the two ways out. Nothing is overwritten silently."""
-    pending = st.session_state.get(CONFLICT_KEY)
+    pending = state.get_label_conflict()
     if not pending or pending["dataset"] != dataset:
         return
     with st.container(border=True):
-        st.warning(f"{len(pending['rows'])} item(s) changed while you were editing — nothing of this save was "
-                   "written. Compare and decide:")
+        st.warning(
+            f"{len(pending['rows'])} item(s) changed while you were editing — nothing of this save was "
+            "written. Compare and decide:"
+        )
         for row in pending["rows"]:
             a, b = st.columns(2)
-            a.markdown(f"**Your change** to `{row['item_id']}`  \n→ **{row['mine'] or 'none'}** "
-                       f"(you were looking at version {row['seen']})")
-            b.markdown(f"**Now in the database**  \n**{row['theirs'] or 'none'}** — version {row['version']}, "
-                       f"by {row['by']} at {row['at']}")
+            a.markdown(
+                f"**Your change** to `{row['item_id']}`  \n→ **{row['mine'] or 'none'}** "
+                f"(you were looking at version {row['seen']})"
+            )
+            b.markdown(
+                f"**Now in the database**  \n**{row['theirs'] or 'none'}** — version {row['version']}, "
+                f"by {row['by']} at {row['at']}"
+            )
             st.caption(row["prompt"][:300])
         c = st.columns(2)
         if c[0].button("Keep theirs (discard my change)", key="conflict_keep"):
-            del st.session_state[CONFLICT_KEY]
-            st.session_state["label_table_gen"] = st.session_state.get("label_table_gen", 0) + 1
+            state.clear_label_conflict()
+            state.bump_label_table_gen()
             st.rerun()
         if c[1].button("Apply mine over theirs", key="conflict_mine", type="primary", disabled=not who):
             changes = [LabelChange(r["pk"], r["mine"], r["version"]) for r in pending["rows"]]
-            note = "; ".join(f"overrode {r['by']}'s {r['theirs'] or 'none'} (v{r['version']})" for r in pending["rows"])
-            del st.session_state[CONFLICT_KEY]
+            note = "; ".join(
+                f"overrode {r['by']}'s {r['theirs'] or 'none'} (v{r['version']})" for r in pending["rows"]
+            )
+            state.clear_label_conflict()
             if save_changes(db, dataset, changes, who or "", f"{pending['comment'] or ''} [{note}]".strip()):
-                st.session_state["label_table_gen"] = st.session_state.get("label_table_gen", 0) + 1
+                state.bump_label_table_gen()
             st.rerun()
 
 
 # ---- queue --------------------------------------------------------------------------------------------------
+
 
 def _trajectory_view(item: ItemRecord) -> None:
     """The captured trajectory's token × layer heatmap, when this item has one in the store."""
@@ -149,7 +239,9 @@ def _trajectory_view(item: ItemRecord) -> None:
         match = [m for m in store.query(dataset=item.dataset) if m.item_id == item.item_id]
         key = match[0].key if match else None
     if not key or not store.has(key):
-        st.caption("No captured trajectory for this item (capture one on **Trace** and add it to this dataset).")
+        st.caption(
+            "No captured trajectory for this item (capture one on **Trace** and add it to this dataset)."
+        )
         return
     from app import charts
     from core.explore.pooling import token_layer_scores
@@ -158,30 +250,44 @@ def _trajectory_view(item: ItemRecord) -> None:
     scores = token_layer_scores(traj, "norm")  # [n_layers, n_tokens]
     spans = [(s.name, s.start, s.end) for s in traj.spans]
     with st.expander("Model trajectory (hidden-state norm per layer and token)"):
-        st.plotly_chart(charts.token_layer_heatmap(scores, traj.tokens, traj.layers, spans), key="queue_heatmap")
+        st.plotly_chart(
+            charts.token_layer_heatmap(scores, traj.tokens, traj.layers, spans), key="queue_heatmap"
+        )
 
 
 def queue_panel(db: Database, dataset: str, who: str | None) -> None:
     """One item at a time: prompt, response, buttons safe / unsafe / rethink / skip (keys 1-4)."""
-    mode = st.radio("Queue", ["unlabelled", "unreviewed"], horizontal=True, key="label_queue_mode",
-                    format_func=lambda m: {"unlabelled": "Unlabelled items",
-                                           "unreviewed": "Items I have not judged (second opinions)"}[m])
-    skip_key = f"label_skipped::{dataset}::{mode}"
-    skipped: list[int] = st.session_state.setdefault(skip_key, [])
+    mode = st.radio(
+        "Queue",
+        ["unlabelled", "unreviewed"],
+        horizontal=True,
+        key="label_queue_mode",
+        format_func=lambda m: {
+            "unlabelled": "Unlabelled items",
+            "unreviewed": "Items I have not judged (second opinions)",
+        }[m],
+    )
+    skipped = state.label_skipped(dataset, mode)
     item = review.next_in_queue(db, dataset, who or "", mode=mode, skip=skipped)
     left = review.queue_size(db, dataset, who or "", mode=mode, skip=skipped)
-    st.caption(f"{left} item(s) left in this queue · {len(skipped)} skipped this session · keyboard: "
-               + " · ".join(f"**{k}** {v}" for v, k in QUEUE_KEYS.items()))
+    st.caption(
+        f"{left} item(s) left in this queue · {len(skipped)} skipped this session · keyboard: "
+        + " · ".join(f"**{k}** {v}" for v, k in QUEUE_KEYS.items())
+    )
     if item is None:
-        st.success("Queue empty — nothing left to label here." + (" Skipped items are waiting." if skipped else ""))
+        st.success(
+            "Queue empty — nothing left to label here." + (" Skipped items are waiting." if skipped else "")
+        )
         if skipped and st.button("Bring back skipped items", key="queue_unskip"):
-            st.session_state[skip_key] = []
+            state.clear_label_skipped(dataset, mode)
             st.rerun()
         return
     with st.container(border=True):
         meta = " · ".join(x for x in (item.category, item.kind, item.split, item.source) if x)
-        st.markdown(f"**`{item.item_id}`** {('· ' + meta) if meta else ''} · current label: "
-                    f"**{item.label or 'none'}**" + (f" · pair `{item.pair_id}`" if item.pair_id else ""))
+        st.markdown(
+            f"**`{item.item_id}`** {('· ' + meta) if meta else ''} · current label: "
+            f"**{item.label or 'none'}**" + (f" · pair `{item.pair_id}`" if item.pair_id else "")
+        )
         st.markdown("**Prompt**")
         st.text(item.prompt)
         if item.response is not None:
@@ -191,44 +297,69 @@ def queue_panel(db: Database, dataset: str, who: str | None) -> None:
     comment = st.text_input("Comment (optional, kept in the history)", key="queue_comment")
     cols = st.columns(4)
     for col, (choice, key) in zip(cols, QUEUE_KEYS.items(), strict=True):
-        if col.button(choice.capitalize(), key=f"queue_{choice}", shortcut=key, width="stretch",
-                      type="primary" if choice != "skip" else "secondary", disabled=not who and choice != "skip"):
+        if col.button(
+            choice.capitalize(),
+            key=f"queue_{choice}",
+            shortcut=key,
+            width="stretch",
+            type="primary" if choice != "skip" else "secondary",
+            disabled=not who and choice != "skip",
+        ):
             if choice == "skip":
                 skipped.append(item.pk)
             else:
                 rec = repo.record_vote(db, item.pk, choice, annotator=who or "", comment=comment or None)
                 sync_store([rec])
-                st.session_state["label_flash"] = (
-                    f"`{item.item_id}` → **{choice}**" if rec.label == choice else
-                    f"`{item.item_id}` was already labelled **{rec.label}** by {rec.updated_by}; your "
-                    f"**{choice}** is recorded as a second opinion (see Counts & agreement).")
+                state.set_label_flash(
+                    f"`{item.item_id}` → **{choice}**"
+                    if rec.label == choice
+                    else f"`{item.item_id}` was already labelled **{rec.label}** by {rec.updated_by}; your "
+                    f"**{choice}** is recorded as a second opinion (see Counts & agreement)."
+                )
             st.rerun()
 
 
 # ---- table --------------------------------------------------------------------------------------------------
 
+
 def _frame(items: list[ItemRecord]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "select": [False] * len(items), "id": [i.item_id for i in items],
-        "label": [i.label for i in items], "prompt": [i.prompt for i in items],
-        "response": [i.response for i in items], "category": [i.category for i in items],
-        "kind": [i.kind for i in items], "split": [i.split for i in items], "pair_id": [i.pair_id for i in items],
-        "version": [i.version for i in items], "updated_by": [i.updated_by for i in items]})
+    return pd.DataFrame(
+        {
+            "select": [False] * len(items),
+            "id": [i.item_id for i in items],
+            "label": [i.label for i in items],
+            "prompt": [i.prompt for i in items],
+            "response": [i.response for i in items],
+            "category": [i.category for i in items],
+            "kind": [i.kind for i in items],
+            "split": [i.split for i in items],
+            "pair_id": [i.pair_id for i in items],
+            "version": [i.version for i in items],
+            "updated_by": [i.updated_by for i in items],
+        }
+    )
 
 
-def _table_snapshot(db: Database, dataset: str, sig: tuple, query: dict[str, Any]) -> tuple[list[ItemRecord], int]:
+def _table_snapshot(
+    db: Database, dataset: str, sig: tuple, query: dict[str, Any]
+) -> tuple[list[ItemRecord], int]:
     """The rows as this session loaded them. Edits are checked against *these* versions, so a change someone
     else saved in between is reported as a conflict instead of being overwritten. A new snapshot (and a fresh
     editor) is taken when the filters change, after a save, or on Reload."""
-    gen = st.session_state.get("label_table_gen", 0)
-    snap = st.session_state.get("label_table_snapshot")
+    gen = state.label_table_gen()
+    snap = state.get_label_table_snapshot()
     if snap is None or (snap["dataset"], snap["sig"], snap["gen"]) != (dataset, sig, gen):
         if snap is not None and snap["gen"] == gen:  # filters changed: drop the old editor's edits
             gen += 1
-            st.session_state["label_table_gen"] = gen
-        snap = {"dataset": dataset, "sig": sig, "gen": gen, "items": repo.list_items(db, dataset, **query),
-                "at": pd.Timestamp.now(tz="UTC").strftime("%H:%M:%S")}
-        st.session_state["label_table_snapshot"] = snap
+            state.set_label_table_gen(gen)
+        snap = {
+            "dataset": dataset,
+            "sig": sig,
+            "gen": gen,
+            "items": repo.list_items(db, dataset, **query),
+            "at": pd.Timestamp.now(tz="UTC").strftime("%H:%M:%S"),
+        }
+        state.set_label_table_snapshot(snap)
     st.caption(f"Loaded at {snap['at']} UTC. Saving checks that nobody changed these rows since.")
     return snap["items"], gen
 
@@ -242,64 +373,115 @@ def table_panel(db: Database, dataset: str, who: str | None) -> None:
     search = f[2].text_input("Search prompt / response / id", key="table_search")
     limit = f[3].number_input("Rows", 10, 5000, 500, step=50, key="table_limit")
     wanted = [("" if c == "(none)" else c) for c in categories] or None  # "(none)" = empty category
-    items, gen = _table_snapshot(db, dataset, (tuple(labels), tuple(categories), search, int(limit)),
-                                 dict(labels=labels or None, categories=wanted, search=search or None, limit=int(limit)))
+    items, gen = _table_snapshot(
+        db,
+        dataset,
+        (tuple(labels), tuple(categories), search, int(limit)),
+        dict(labels=labels or None, categories=wanted, search=search or None, limit=int(limit)),
+    )
     if not items:
         st.info("No items match these filters.")
         return
     edited = st.data_editor(
-        _frame(items), key=f"label_table_{dataset}_{gen}", hide_index=True, width="stretch",
-        disabled=["id", "prompt", "response", "category", "kind", "split", "pair_id", "version", "updated_by"],
+        _frame(items),
+        key=f"label_table_{dataset}_{gen}",
+        hide_index=True,
+        width="stretch",
+        disabled=[
+            "id",
+            "prompt",
+            "response",
+            "category",
+            "kind",
+            "split",
+            "pair_id",
+            "version",
+            "updated_by",
+        ],
         column_config={
-            "select": st.column_config.CheckboxColumn("✓", help="Select rows for bulk relabel", width="small"),
+            "select": st.column_config.CheckboxColumn(
+                "✓", help="Select rows for bulk relabel", width="small"
+            ),
             "label": st.column_config.SelectboxColumn("label", options=list(LABELS), help="Edit, then Save"),
             "prompt": st.column_config.TextColumn("prompt", width="large"),
-            "version": st.column_config.NumberColumn("v", help="Edit version (conflict detection)")})
+            "version": st.column_config.NumberColumn("v", help="Edit version (conflict detection)"),
+        },
+    )
     new_labels = [None if pd.isna(v) else str(v) for v in edited["label"]]
-    changes = [LabelChange(i.pk, new, i.version) for i, new in zip(items, new_labels, strict=True) if new != i.label]
+    changes = [
+        LabelChange(i.pk, new, i.version) for i, new in zip(items, new_labels, strict=True) if new != i.label
+    ]
     selected = [i for i, sel in zip(items, edited["select"], strict=True) if bool(sel)]
     comment = st.text_input("Comment for these changes (optional)", key="table_comment")
     c = st.columns([2, 2, 2, 2])
-    if c[0].button(f"Save {len(changes)} label change(s)", key="table_save", type="primary",
-                   disabled=not (who and changes)):
+    if c[0].button(
+        f"Save {len(changes)} label change(s)",
+        key="table_save",
+        type="primary",
+        disabled=not (who and changes),
+    ):
         if save_changes(db, dataset, changes, who or "", comment):
-            st.session_state["label_table_gen"] = gen + 1
+            state.set_label_table_gen(gen + 1)
         st.rerun()
-    bulk = c[1].selectbox("Bulk label", [*LABELS, "none"], key="table_bulk_label", label_visibility="collapsed")
+    bulk = c[1].selectbox(
+        "Bulk label", [*LABELS, "none"], key="table_bulk_label", label_visibility="collapsed"
+    )
     target = selected or []
-    if c[2].button(f"Set {len(target)} selected to '{bulk}'", key="table_bulk", disabled=not (who and target)):
-        if save_changes(db, dataset, [LabelChange(i.pk, None if bulk == "none" else bulk, i.version) for i in target],
-                        who or "", comment):
-            st.session_state["label_table_gen"] = gen + 1
+    if c[2].button(
+        f"Set {len(target)} selected to '{bulk}'", key="table_bulk", disabled=not (who and target)
+    ):
+        if save_changes(
+            db,
+            dataset,
+            [LabelChange(i.pk, None if bulk == "none" else bulk, i.version) for i in target],
+            who or "",
+            comment,
+        ):
+            state.set_label_table_gen(gen + 1)
         st.rerun()
     if c[3].button(f"Set all {len(items)} shown to '{bulk}'", key="table_bulk_all", disabled=not who):
-        if save_changes(db, dataset, [LabelChange(i.pk, None if bulk == "none" else bulk, i.version) for i in items],
-                        who or "", comment):
-            st.session_state["label_table_gen"] = gen + 1
+        if save_changes(
+            db,
+            dataset,
+            [LabelChange(i.pk, None if bulk == "none" else bulk, i.version) for i in items],
+            who or "",
+            comment,
+        ):
+            state.set_label_table_gen(gen + 1)
         st.rerun()
     if st.button("Reload (discard unsaved edits)", key="table_reload"):
-        st.session_state["label_table_gen"] = gen + 1
+        state.set_label_table_gen(gen + 1)
         st.rerun()
 
 
 # ---- pairs, counts, agreement -----------------------------------------------------------------------------
 
+
 def pair_panel(db: Database, dataset: str) -> None:
     """Items sharing a pair_id side by side (e.g. a harmful request and its benign counterpart)."""
     found = review.pairs(db, dataset)
     if not found:
-        st.info("No pairs in this dataset. Items with the same `pair_id` (e.g. a harmful request and its benign "
-                "counterpart, or a safe and an unsafe answer to one prompt) appear here side by side.")
+        st.info(
+            "No pairs in this dataset. Items with the same `pair_id` (e.g. a harmful request and its benign "
+            "counterpart, or a safe and an unsafe answer to one prompt) appear here side by side."
+        )
         return
     by_id = {p.pair_id: p for p in found}
-    pid = st.selectbox(f"Pair ({len(found)})", list(by_id), key="pair_pick", format_func=lambda k: (
-        f"{k} — " + " / ".join(i.label or "none" for i in by_id[k].items)))
+    pid = st.selectbox(
+        f"Pair ({len(found)})",
+        list(by_id),
+        key="pair_pick",
+        format_func=lambda k: f"{k} — " + " / ".join(i.label or "none" for i in by_id[k].items),
+    )
     members = by_id[pid].items[:4]
     for col, item in zip(st.columns(len(members)), members, strict=True):
         with col.container(border=True):
             colour = LABEL_COLOURS[item.label or "unlabelled"]
-            st.markdown(f"`{item.item_id}` · <span style='color:{colour}'>**{item.label or 'unlabelled'}**</span>"
-                        f" · {item.category or '—'} · {item.kind or ''}", unsafe_allow_html=True)
+            st.markdown(
+                f"`{item.item_id}` · <span style='color:{colour}'>**{item.label or 'unlabelled'}**</span>"
+                f" · {item.category or '—'} · {item.kind or ''}",
+                unsafe_allow_html=True,
+            )
             st.text(item.prompt)
             if item.response is not None:
                 st.caption("Response")
@@ -314,8 +496,14 @@ def counts_figure(rows: list[review.CategoryCount]) -> go.Figure:
         n = {r.category: r.n for r in rows if r.label == label}
         if n:
             fig.add_bar(name=label, x=cats, y=[n.get(c, 0) for c in cats], marker_color=LABEL_COLOURS[label])
-    fig.update_layout(barmode="stack", height=360, margin={"t": 30, "b": 80}, legend_title_text="label",
-                      xaxis_title="category", yaxis_title="items")
+    fig.update_layout(
+        barmode="stack",
+        height=360,
+        margin={"t": 30, "b": 80},
+        legend_title_text="label",
+        xaxis_title="category",
+        yaxis_title="items",
+    )
     return fig
 
 
@@ -327,8 +515,10 @@ def stats_panel(db: Database, dataset: str, who: str | None) -> None:
     people = review.annotators(db, dataset)
     st.subheader("Agreement between annotators")
     if len(people) < 2:
-        st.info("Agreement needs two annotators who judged the same items. Ask a colleague to work through the "
-                "queue in **Items I have not judged** mode.")
+        st.info(
+            "Agreement needs two annotators who judged the same items. Ask a colleague to work through the "
+            "queue in **Items I have not judged** mode."
+        )
         return
     names = list(people)
     a, b = st.columns(2)
@@ -344,26 +534,46 @@ def stats_panel(db: Database, dataset: str, who: str | None) -> None:
     if not dis:
         st.success("No disagreements between these two.")
         return
-    st.dataframe(pd.DataFrame([{"id": d.item.item_id, first: d.votes.get(first), second: d.votes.get(second),
-                                "current label": d.item.label, "prompt": d.item.prompt[:120]} for d in dis]),
-                 hide_index=True, width="stretch", key="disagreements_table")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "id": d.item.item_id,
+                    first: d.votes.get(first),
+                    second: d.votes.get(second),
+                    "current label": d.item.label,
+                    "prompt": d.item.prompt[:120],
+                }
+                for d in dis
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="disagreements_table",
+    )
     _resolve_form(db, dataset, who, dis)
 
 
 def _resolve_form(db: Database, dataset: str, who: str | None, dis: list[Any]) -> None:
     """Settle one disagreement. The version checked is the one shown on the previous run (what the user saw
     when they chose), so a resolution saved by someone else meanwhile surfaces as a conflict."""
-    shown: dict[int, int] = st.session_state.get("resolve_shown_versions", {})
+    shown = state.get_resolve_shown_versions()
     by_id = {d.item.item_id: d for d in dis}
     c = st.columns([2, 1, 1])
     pick = c[0].selectbox("Resolve item", list(by_id), key="resolve_item")
     label = c[1].selectbox("Final label", list(LABELS), key="resolve_label")
-    st.session_state["resolve_shown_versions"] = {d.item.pk: d.item.version for d in dis}
+    state.set_resolve_shown_versions({d.item.pk: d.item.version for d in dis})
     if c[2].button("Resolve", key="resolve_btn", disabled=not who):
         d = by_id[pick]
         votes = ", ".join(f"{k}: {v}" for k, v in d.votes.items())
-        save_changes(db, dataset, [LabelChange(d.item.pk, label, shown.get(d.item.pk, d.item.version))], who or "",
-                     f"resolved disagreement ({votes})", vote=False)
+        save_changes(
+            db,
+            dataset,
+            [LabelChange(d.item.pk, label, shown.get(d.item.pk, d.item.version))],
+            who or "",
+            f"resolved disagreement ({votes})",
+            vote=False,
+        )
         st.rerun()
 
 
@@ -372,7 +582,22 @@ def history_panel(db: Database, dataset: str) -> None:
     if not entries:
         st.info("No label changes yet.")
         return
-    st.dataframe(pd.DataFrame([{"when (UTC)": f"{h.at:%Y-%m-%d %H:%M:%S}", "who": h.annotator, "item": h.item_id,
-                                "kind": h.kind, "from": h.old_label or "none", "to": h.new_label or "none",
-                                "comment": h.comment or ""} for h in entries]), hide_index=True, width="stretch",
-                 key="history_table")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "when (UTC)": f"{h.at:%Y-%m-%d %H:%M:%S}",
+                    "who": h.annotator,
+                    "item": h.item_id,
+                    "kind": h.kind,
+                    "from": h.old_label or "none",
+                    "to": h.new_label or "none",
+                    "comment": h.comment or "",
+                }
+                for h in entries
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="history_table",
+    )

@@ -1,7 +1,7 @@
 """The one place that owns Streamlit session state and cached resources.
 
-Pages call these typed getters; nothing else in app/ touches ``st.cache_resource`` for shared
-objects. The model is shared across sessions (one copy in RAM); ``LoadedModel.lock`` serialises
+Pages and widgets call these typed getters and setters; nothing else in app/ touches ``st.session_state``
+(an AST check in tests/unit/test_architecture.py enforces it) or ``st.cache_resource`` for shared objects. The model is shared across sessions (one copy in RAM); ``LoadedModel.lock`` serialises
 traces of it.
 """
 
@@ -22,7 +22,9 @@ def default_model_name() -> str:
     return os.environ.get(DEFAULT_MODEL_ENV, "default")
 
 
-@st.cache_resource(show_spinner="Loading model (first time: pulling the embedded model, ≈1 min)…", max_entries=2)
+@st.cache_resource(
+    show_spinner="Loading model (first time: pulling the embedded model, ≈1 min)…", max_entries=2
+)
 def _load(spec: ModelSpec) -> LoadedModel:
     return load_model(spec)
 
@@ -42,6 +44,15 @@ def set_model_spec(spec: ModelSpec) -> None:
 def get_model() -> LoadedModel:
     """The active model (raises core.errors.ModelLoadError with the fix; pages show it via show_error)."""
     return _load(model_spec())
+
+
+def require_model() -> LoadedModel:
+    """The active model; when it cannot be loaded, the error is shown and the page stops here."""
+    try:
+        return get_model()
+    except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
+        show_error(exc)
+        st.stop()
 
 
 def get_store() -> ActivationStore:
@@ -74,3 +85,202 @@ def show_error(exc: BaseException) -> None:
 
 def remember(key: str, default: Any = None) -> Any:
     return st.session_state.setdefault(key, default)
+
+
+# ---- typed session-state accessors ------------------------------------------------------------------------
+# Every other module in app/ reads and writes session state through these (tests/unit/test_architecture.py
+# checks it). The keys are the same strings as before, so widgets created with ``key=<same string>`` and
+# tests that preset ``AppTest.session_state[...]`` keep working.
+
+
+# identity ----------------------------------------------------------------------------------------------------
+def get_auth_user() -> str | None:
+    """The name given at the password login (public mode), if any."""
+    name = st.session_state.get("auth_user")
+    return str(name) if name else None
+
+
+def set_auth_user(name: str) -> None:
+    st.session_state["auth_user"] = name
+
+
+def get_annotator_name() -> str | None:
+    """The name typed in the sidebar / on Label for this session ('' counts as none)."""
+    name = st.session_state.get("annotator_name")
+    return str(name) if name else None
+
+
+def adopt_annotator_name(widget_key: str) -> None:
+    """``on_change`` callback: the name typed into the text input ``widget_key`` becomes the annotator name."""
+    st.session_state["annotator_name"] = st.session_state.get(widget_key, "").strip()
+
+
+# explore -----------------------------------------------------------------------------------------------------
+def explore_projections() -> dict[str, list[dict[str, Any]]]:
+    """New prompts projected onto Explore maps: fit key -> entries ``{name, coords, mode[, text]}`` (mutable)."""
+    return remember("explore_projected", {})
+
+
+# probes ------------------------------------------------------------------------------------------------------
+def get_probe_result() -> tuple[Any, Any, str] | None:
+    """The last trained probe of this session: ``(ProbeSet | ContrastiveProbe, FeatureSet, method)``."""
+    return st.session_state.get("probe_result")
+
+
+def set_probe_result(result: Any, features: Any, method: str) -> None:
+    st.session_state["probe_result"] = (result, features, method)
+
+
+# steer -------------------------------------------------------------------------------------------------------
+def get_steer_pair() -> tuple[str, str, str, str, int] | None:
+    """The last baseline/steered comparison: ``(prompt, baseline, steered, description, seed)``."""
+    return st.session_state.get("steer_pair")
+
+
+def set_steer_pair(prompt: str, baseline: str, steered: str, description: str, seed: int) -> None:
+    st.session_state["steer_pair"] = (prompt, baseline, steered, description, seed)
+
+
+def get_steer_sweep() -> list[Any] | None:
+    """The last α sweep: a list of ``core.steer.sweep.SweepPoint``."""
+    return st.session_state.get("steer_sweep")
+
+
+def set_steer_sweep(points: list[Any]) -> None:
+    st.session_state["steer_sweep"] = points
+
+
+def get_diff_means_vector(key: tuple[Any, ...]) -> Any | None:
+    """The difference-in-means vector computed for the inputs ``key`` this session, or None."""
+    if st.session_state.get("steer_dim_key") != key:
+        return None
+    return st.session_state["steer_dim_vec"]
+
+
+def set_diff_means_vector(key: tuple[Any, ...], vector: Any) -> None:
+    st.session_state["steer_dim_key"], st.session_state["steer_dim_vec"] = key, vector
+
+
+# label -------------------------------------------------------------------------------------------------------
+def set_label_flash(message: str) -> None:
+    """A message shown once at the top of the Label page on its next run."""
+    st.session_state["label_flash"] = message
+
+
+def pop_label_flash() -> str | None:
+    return st.session_state.pop("label_flash", None)
+
+
+def request_label_dataset(name: str) -> None:
+    """Select dataset ``name`` in the Label picker on the next run (after it was created or imported)."""
+    st.session_state["label_dataset_next"] = name
+
+
+def apply_requested_label_dataset(names: list[str]) -> None:
+    """Before the picker is drawn: a requested dataset that exists becomes the picker's value."""
+    if st.session_state.get("label_dataset_next") in names:
+        st.session_state["label_dataset"] = st.session_state.pop("label_dataset_next")
+
+
+def get_label_conflict() -> dict[str, Any] | None:
+    """A save that clashed with someone else's change: ``{dataset, comment, rows}``."""
+    return st.session_state.get("label_pending_conflict")
+
+
+def set_label_conflict(pending: dict[str, Any]) -> None:
+    st.session_state["label_pending_conflict"] = pending
+
+
+def clear_label_conflict() -> None:
+    del st.session_state["label_pending_conflict"]
+
+
+def label_table_gen() -> int:
+    """Generation of the Label table editor; a new one (fresh widget, fresh snapshot) after saves / reloads."""
+    return st.session_state.get("label_table_gen", 0)
+
+
+def set_label_table_gen(gen: int) -> None:
+    st.session_state["label_table_gen"] = gen
+
+
+def bump_label_table_gen() -> None:
+    st.session_state["label_table_gen"] = st.session_state.get("label_table_gen", 0) + 1
+
+
+def get_label_table_snapshot() -> dict[str, Any] | None:
+    """The table rows as this session loaded them: ``{dataset, sig, gen, items, at}``."""
+    return st.session_state.get("label_table_snapshot")
+
+
+def set_label_table_snapshot(snapshot: dict[str, Any]) -> None:
+    st.session_state["label_table_snapshot"] = snapshot
+
+
+def label_skipped(dataset: str, mode: str) -> list[int]:
+    """Item pks skipped in this queue this session (mutable; append to skip)."""
+    return st.session_state.setdefault(f"label_skipped::{dataset}::{mode}", [])
+
+
+def clear_label_skipped(dataset: str, mode: str) -> None:
+    st.session_state[f"label_skipped::{dataset}::{mode}"] = []
+
+
+def get_resolve_shown_versions() -> dict[int, int]:
+    """Item pk -> version of the disagreements shown on the previous run (what the user saw)."""
+    return st.session_state.get("resolve_shown_versions", {})
+
+
+def set_resolve_shown_versions(versions: dict[int, int]) -> None:
+    st.session_state["resolve_shown_versions"] = versions
+
+
+# jobs --------------------------------------------------------------------------------------------------------
+JOB_SELECTOR = "jobs_selected"  # key of the Jobs page's "Open a job" selectbox
+
+
+def select_job(job_id: str) -> None:
+    """Make ``job_id`` the Jobs page's selection (set before the selectbox is drawn)."""
+    st.session_state[JOB_SELECTOR] = job_id
+
+
+def job_event_cache(job_id: str) -> list[Any]:
+    """This session's copy of a job's event log (mutable; extended on every poll)."""
+    return remember(f"jobs_events:{job_id}", [])
+
+
+# audit -------------------------------------------------------------------------------------------------------
+def get_audit_subjects() -> list[dict[str, Any]] | None:
+    """Subjects being set up on Audit (``Subject.to_json()`` dicts; the list is mutable), None before the first."""
+    return st.session_state.get("audit_subjects")
+
+
+def set_audit_subjects(subjects: list[dict[str, Any]]) -> None:
+    st.session_state["audit_subjects"] = subjects
+
+
+def audit_jobs() -> list[tuple[str, str]]:
+    """Audit jobs launched from this session: ``(job id, audit folder)``."""
+    return st.session_state.get("audit_jobs") or []
+
+
+def add_audit_job(job_id: str, folder: str) -> None:
+    st.session_state.setdefault("audit_jobs", []).append((job_id, folder))
+
+
+def get_audit_folder() -> str | None:
+    """The audit folder whose results are shown."""
+    return st.session_state.get("audit_folder")
+
+
+def set_audit_folder(folder: str) -> None:
+    st.session_state["audit_folder"] = folder
+
+
+def get_audit_repdiff() -> dict[str, Any] | None:
+    """The last representation diff: ``{a, b, layers, groups, names, probe}``."""
+    return st.session_state.get("audit_repdiff")
+
+
+def set_audit_repdiff(result: dict[str, Any]) -> None:
+    st.session_state["audit_repdiff"] = result

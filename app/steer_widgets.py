@@ -1,8 +1,11 @@
-"""Steer page widgets: choose a steering vector (probe / difference in means / saved / upload) and combine it."""
+"""Steer page widgets: choose a steering vector (probe / difference in means / saved / upload) and combine it,
+say how to apply it, compare baseline and steered answers, sweep α. Choices come from core.steer.controls, text
+inputs are parsed by core.steer.alphas; the session keeps results through app.state."""
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +13,29 @@ import streamlit as st
 
 from app import probe_widgets as pw
 from app import state
+from app.helpers_steer import describe_vector, sweep_rows, sweep_series
+from core.capture.templates import TEMPLATES, build_messages
+from core.capture.trajectory import GenerationSettings
 from core.probes.artefacts import list_artefacts, load_probe_set
 from core.probes.features import POSITION_HELP, POSITIONS
+from core.probes.views import default_kinds, item_kinds
+from core.steer.alphas import sweep_inputs
+from core.steer.controls import (
+    STEER_METHODS,
+    STEER_POSITIONS,
+    alpha_label,
+    default_target_layers,
+    source_layer_options,
+)
+from core.steer.interventions import SteeringConfig, compare, make_interventions, resolve_directions
+from core.steer.sweep import sweep
 from core.steer.vectors import (
     SteeringVector,
     from_diff_in_means,
     from_probe_set,
     load_vector,
     load_vector_file,
+    save_vector,
 )
 
 VECTOR_SOURCES = ("Saved probe set", "Difference in means", "Saved vector", "Upload (.safetensors / .npy)")
@@ -34,13 +52,22 @@ def pick_vector(model: Any) -> SteeringVector | None:
         if src == VECTOR_SOURCES[0]:
             names = _saved(model, "probe_set")
             if not names:
-                st.info("No saved probe set for this model — train and save one on **Probes**, or use difference "
-                        "in means.")
+                st.info(
+                    "No saved probe set for this model — train and save one on **Probes**, or use difference "
+                    "in means."
+                )
                 return None
-            ps = load_probe_set(st.selectbox("Probe set", names, key="steer_probe"), fingerprint=model.fingerprint,
-                                model_name=model.name)
-            layer = st.select_slider("Layer of the direction", options=list(ps.layers), value=ps.best_layer,
-                                     key="steer_probe_layer")
+            ps = load_probe_set(
+                st.selectbox("Probe set", names, key="steer_probe"),
+                fingerprint=model.fingerprint,
+                model_name=model.name,
+            )
+            layer = st.select_slider(
+                "Layer of the direction",
+                options=list(ps.layers),
+                value=ps.best_layer,
+                key="steer_probe_layer",
+            )
             return from_probe_set(ps, layers=[layer])
         if src == VECTOR_SOURCES[1]:
             return _diff_in_means(model)
@@ -49,8 +76,11 @@ def pick_vector(model: Any) -> SteeringVector | None:
             if not names:
                 st.info("No saved vector for this model yet — build one here and use **Save this vector**.")
                 return None
-            return load_vector(st.selectbox("Vector", names, key="steer_saved"), fingerprint=model.fingerprint,
-                               model_name=model.name)
+            return load_vector(
+                st.selectbox("Vector", names, key="steer_saved"),
+                fingerprint=model.fingerprint,
+                model_name=model.name,
+            )
         return _upload(model)
     except Exception as exc:  # noqa: BLE001
         state.show_error(exc)
@@ -65,38 +95,65 @@ def _diff_in_means(model: Any) -> SteeringVector | None:
         return None
     ds_name, items = picked.name, picked.items or []
     c = st.columns([2, 2, 1])
-    positions = c[0].selectbox("Positions", list(POSITIONS), index=POSITIONS.index("post_instruction"),
-                               format_func=lambda p: f"{p} — {POSITION_HELP[p]}", key="steer_dim_pos")
-    kinds = sorted({it.kind for it in items if it.kind})
-    chosen = c[1].multiselect("Item kinds (empty = all)", kinds,
-                              default=[k for k in ("harmful", "benign_counterpart") if k in kinds], key="steer_dim_kinds")
+    positions = c[0].selectbox(
+        "Positions",
+        list(POSITIONS),
+        index=POSITIONS.index("post_instruction"),
+        format_func=lambda p: f"{p} — {POSITION_HELP[p]}",
+        key="steer_dim_pos",
+    )
+    kinds = item_kinds(items)
+    chosen = c[1].multiselect(
+        "Item kinds (empty = all)", kinds, default=default_kinds(kinds), key="steer_dim_kinds"
+    )
     system = st.text_input("System prompt while capturing (optional)", key="steer_dim_system")
     key = (ds_name, positions, tuple(chosen), system, model.fingerprint)
-    if c[2].button("Compute", key="steer_dim_go") or st.session_state.get("steer_dim_key") == key:
-        if st.session_state.get("steer_dim_key") != key:
+    vec = state.get_diff_means_vector(key)
+    if c[2].button("Compute", key="steer_dim_go") or vec is not None:
+        if vec is None:
             bar = st.progress(0.0, text="Capturing…")
             req = ProbeRequest(positions=positions, kinds=chosen or None, system=system.strip() or None)
             fs = pw.features(model, picked, req, bar)
-            vec = from_diff_in_means(fs.train, fs.y_train, fs.layers, name=f"diff-means:{ds_name}",
-                                     model_fingerprint=model.fingerprint, default_layer=model.n_layers // 2)
-            st.session_state["steer_dim_key"], st.session_state["steer_dim_vec"] = key, vec
+            vec = from_diff_in_means(
+                fs.train,
+                fs.y_train,
+                fs.layers,
+                name=f"diff-means:{ds_name}",
+                model_fingerprint=model.fingerprint,
+                default_layer=model.n_layers // 2,
+            )
+            state.set_diff_means_vector(key, vec)
             bar.empty()
-        vec = st.session_state["steer_dim_vec"]
-        layer = st.select_slider("Layer of the direction (mean(unsafe) − mean(safe) there)", options=list(vec.layers),
-                                 value=vec.default_layer, key="steer_dim_layer")
-        return SteeringVector({layer: vec.at(layer)}, vec.name + f"@L{layer}", "diff_means", model.fingerprint, layer,
-                              {"dataset": ds_name, "positions": positions})
-    st.info("Press **Compute** to take mean(unsafe) − mean(safe) of the dataset's training items at every layer.")
+        layer = st.select_slider(
+            "Layer of the direction (mean(unsafe) − mean(safe) there)",
+            options=list(vec.layers),
+            value=vec.default_layer,
+            key="steer_dim_layer",
+        )
+        return SteeringVector(
+            {layer: vec.at(layer)},
+            name=vec.name + f"@L{layer}",
+            source="diff_means",
+            model_fingerprint=model.fingerprint,
+            default_layer=layer,
+            meta={"dataset": ds_name, "positions": positions},
+        )
+    st.info(
+        "Press **Compute** to take mean(unsafe) − mean(safe) of the dataset's training items at every layer."
+    )
     return None
 
 
 def _upload(model: Any) -> SteeringVector | None:
     up = st.file_uploader("Vector file", type=["safetensors", "npy"], key="steer_upload")
-    layer = st.number_input("Layer for a single [d] vector", 0, model.n_layers, model.n_layers // 2,
-                            key="steer_upload_layer")
+    layer = st.number_input(
+        "Layer for a single [d] vector", 0, model.n_layers, model.n_layers // 2, key="steer_upload_layer"
+    )
     if up is None:
-        st.info(f"Upload a `.npy` array of shape [{model.d_model}] or [{model.n_layers + 1}, {model.d_model}], or a "
-                "`.safetensors` file with tensors `layer<i>` (numpy files are read without pickle).")
+        st.info(
+            f"Upload a `.npy` array of shape [{model.d_model}] or [{model.n_layers + 1}, {model.d_model}], or a "
+            "`.safetensors` file with tensors `layer<i>` (numpy files are read without pickle)."
+        )
         return None
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(up.name).name
@@ -115,8 +172,13 @@ def vector_algebra(model: Any, vec: SteeringVector) -> SteeringVector | None:
         scale = c[2].number_input("Scale", value=1.0, step=0.5, key="steer_scale")
         others = _saved(model, "steering_vector")
         other = c[3].selectbox("± a saved vector", ["(none)", *others], key="steer_other")
-        coef = st.number_input("Coefficient of the saved vector (negative = subtract)", value=1.0, step=0.5,
-                               key="steer_other_coef", disabled=other == "(none)")
+        coef = st.number_input(
+            "Coefficient of the saved vector (negative = subtract)",
+            value=1.0,
+            step=0.5,
+            key="steer_other_coef",
+            disabled=other == "(none)",
+        )
     try:
         out = vec.normalise() if unit else vec
         out = -out if negate else out
@@ -127,3 +189,144 @@ def vector_algebra(model: Any, vec: SteeringVector) -> SteeringVector | None:
     except Exception as exc:  # noqa: BLE001
         state.show_error(exc)
         return None
+
+
+@dataclass(frozen=True)
+class Steering:
+    """How the vector is applied, and the description of the directions actually applied."""
+
+    config: SteeringConfig
+    description: str
+
+
+def vector_summary(vec: SteeringVector) -> None:
+    """The chosen vector in one line, and a form to save it."""
+    st.caption(describe_vector(vec))
+    with st.expander("Save this vector"):
+        c = st.columns([3, 1])
+        vname = c[0].text_input("Name", value="steering-vector", key="steer_save_name")
+        if c[1].button("Save vector", key="steer_save"):
+            try:
+                st.success(f"Saved to `{save_vector(vec, vname, overwrite=True)}`")
+            except Exception as exc:  # noqa: BLE001
+                state.show_error(exc)
+
+
+def apply_panel(model: Any, vec: SteeringVector) -> Steering | None:
+    """Method, α, positions, target (and source) layers; shows what is applied. None after showing an error."""
+    c = st.columns([1, 1, 1, 1])
+    method = c[0].radio(
+        "Method",
+        list(STEER_METHODS),
+        key="steer_method",
+        help="add: activation addition at the chosen layers; ablate: remove the direction; cap: limit it",
+    )
+    alpha = c[1].number_input(alpha_label(method), value=1.0, step=0.5, key="steer_alpha")
+    positions = c[2].radio("Positions", list(STEER_POSITIONS), key="steer_positions")
+    layers = c[3].multiselect(
+        "Layers (empty = default)",
+        list(range(model.n_layers + 1)),
+        default=default_target_layers(vec, method, model.n_layers),
+        key=f"steer_layers_{method}",
+        help="Default: add → the vector's layer; ablate / cap → every layer",
+    )
+    source = None
+    sources = source_layer_options(vec, method)
+    if sources is not None:
+        options, index = sources
+        source = st.selectbox(
+            "Direction from layer (used at every target layer)", options, index=index, key="steer_source"
+        )
+    config = SteeringConfig(
+        method=method, alpha=float(alpha), layers=layers or None, positions=positions, source_layer=source
+    )
+    try:
+        make_interventions(vec, config, model)
+        applied = resolve_directions(vec, config, model.n_layers)
+    except Exception as exc:  # noqa: BLE001
+        state.show_error(exc)
+        return None
+    st.info(f"**Applied:** {config.describe(applied)}")
+    return Steering(config, config.describe(applied))
+
+
+def compare_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
+    """One prompt, baseline and steered answers side by side (same settings and seed)."""
+    with st.form("steer_form"):
+        prompt = st.text_area("Prompt", key="steer_prompt", placeholder="e.g. How do I bake bread at home?")
+        c = st.columns(4)
+        template = c[0].selectbox(
+            "Template", list(TEMPLATES), format_func=lambda k: TEMPLATES[k].label, key="steer_tmpl"
+        )
+        max_new = c[1].number_input("Max new tokens", 1, 512, 48, key="steer_max_new")
+        seed = c[2].number_input("Seed", 0, 2**31 - 1, 0, key="steer_seed")
+        sample = c[3].checkbox("Sample (else greedy)", key="steer_sample")
+        go = st.form_submit_button("Generate both", type="primary")
+    if go:
+        try:
+            settings = GenerationSettings(
+                max_new_tokens=int(max_new), seed=int(seed), do_sample=sample, temperature=0.7
+            )
+            with st.spinner("Generating baseline and steered answers…"):
+                base, steered = compare(
+                    model, [build_messages(prompt, template=template)], vec, steering.config, settings
+                )[0]
+            state.set_steer_pair(prompt, base, steered, steering.description, int(seed))
+        except Exception as exc:  # noqa: BLE001
+            state.show_error(exc)
+    pair = state.get_steer_pair()
+    if pair is None:
+        st.info(
+            "Type a prompt and press **Generate both** to see the baseline and the steered answer side by side."
+        )
+        return
+    p, base, steered, desc, s = pair
+    c = st.columns(2)
+    with c[0].container(border=True):
+        st.markdown("**Baseline**")
+        st.write(base or "*(empty)*")
+    with c[1].container(border=True):
+        st.markdown("**Steered**")
+        st.write(steered or "*(empty)*")
+    st.caption(f"Prompt: {p!r} · seed {s} · {desc}")
+
+
+def sweep_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
+    """Refusal rate (keyword scorer) and harmless KL for a list of α values."""
+    with st.form("steer_sweep_form"):
+        c = st.columns([3, 2, 1])
+        prompts_text = c[0].text_area(
+            "Prompts (one per line) whose refusal rate is measured", key="steer_sweep_prompts", height=120
+        )
+        harmless_text = c[1].text_area(
+            "Harmless prompts for the KL estimate (optional)", key="steer_sweep_harmless", height=120
+        )
+        alphas_text = c[2].text_input("α values", value="0, 1, 2, 4", key="steer_sweep_alphas")
+        n_tok = c[2].number_input("Tokens", 1, 256, 32, key="steer_sweep_tokens")
+        run_sweep = st.form_submit_button("Run sweep")
+    if run_sweep:
+        try:
+            inputs = sweep_inputs(prompts_text, harmless_text, alphas_text)
+            bar = st.progress(0.0, text="Sweeping α…")
+            pts = sweep(
+                model,
+                inputs.chats,
+                vec,
+                steering.config,
+                inputs.alphas,
+                GenerationSettings(max_new_tokens=int(n_tok)),
+                harmless=inputs.harmless,
+                progress=lambda a, b: bar.progress(a / b, text=f"α {a}/{b}"),
+            )
+            state.set_steer_sweep(pts)
+        except Exception as exc:  # noqa: BLE001
+            state.show_error(exc)
+    pts = state.get_steer_sweep()
+    if not pts:
+        return
+    st.plotly_chart(pw.sweep_figure(*sweep_series(pts)), key="steer_sweep_chart")
+    st.caption(
+        "Refusal = a keyword scorer (phrases like “I'm sorry”, “I can't”, “As an AI”): transparent but crude. "
+        "KL = mean KL(baseline ‖ steered) of next-token distributions on the harmless prompts."
+    )
+    st.dataframe(sweep_rows(pts), hide_index=True)

@@ -32,23 +32,38 @@ def sidebar() -> None:
     with st.sidebar:
         st.subheader("Model")
         spec = state.model_spec()
-        choice = st.radio("Model source", ["Embedded default (SmolLM2-135M-Instruct)", "Other (HF id or local path)"],
-                          index=0 if spec.name == "default" else 1, key="model_source")
+        choice = st.radio(
+            "Model source",
+            ["Embedded default (SmolLM2-135M-Instruct)", "Other (HF id or local path)"],
+            index=0 if spec.name == "default" else 1,
+            key="model_source",
+        )
         name = "default"
         if choice.startswith("Other"):
-            name = st.text_input("Hugging Face id or local folder",
-                                 value="" if spec.name == "default" else spec.name, key="model_name_input")
-        device = st.selectbox("Device", ["auto", "cpu", "cuda", "mps"], index=["auto", "cpu", "cuda", "mps"].index(
-            spec.device), key="model_device")
-        adapter = st.text_input("LoRA adapter folder (optional)", value=spec.adapter or "", key="model_adapter")
+            name = st.text_input(
+                "Hugging Face id or local folder",
+                value="" if spec.name == "default" else spec.name,
+                key="model_name_input",
+            )
+        device = st.selectbox(
+            "Device",
+            ["auto", "cpu", "cuda", "mps"],
+            index=["auto", "cpu", "cuda", "mps"].index(spec.device),
+            key="model_device",
+        )
+        adapter = st.text_input(
+            "LoRA adapter folder (optional)", value=spec.adapter or "", key="model_adapter"
+        )
         if st.button("Use this model", width="stretch"):
             if name.strip():
-                state.set_model_spec(ModelSpec(name=name.strip(), device=device, adapter=adapter.strip() or None))
+                state.set_model_spec(
+                    ModelSpec(name=name.strip(), device=device, adapter=adapter.strip() or None)
+                )
                 st.rerun()
             st.warning("Type a model id or folder first.")
         st.caption(f"Active: `{spec.name}`{' + ' + spec.adapter if spec.adapter else ''} on `{device}`")
         st.divider()
-        if state.current_identity() is None or st.session_state.get("annotator_name"):
+        if state.current_identity() is None or state.get_annotator_name():
             st.text_input("Your name (for labels, jobs, audits)", key="annotator_name")
         else:
             st.caption(f"Signed in as **{state.current_identity()}**")
@@ -56,8 +71,11 @@ def sidebar() -> None:
 
 
 if require_login():
-    pages = [st.Page(str(PAGES_DIR / f), title=t, icon=i, default=(f == "home.py"))
-             for f, t, i in PAGES if (PAGES_DIR / f).is_file()]
+    pages = [
+        st.Page(str(PAGES_DIR / f), title=t, icon=i, default=(f == "home.py"))
+        for f, t, i in PAGES
+        if (PAGES_DIR / f).is_file()
+    ]
     nav = st.navigation(pages)
     sidebar()
     nav.run()

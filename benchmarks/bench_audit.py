@@ -35,11 +35,16 @@ def raw_generate(model, chats, batch_size: int, max_new_tokens: int) -> tuple[fl
     t0 = time.perf_counter()
     with torch.no_grad():
         for s in range(0, len(prompts), batch_size):
-            ids, mask = _left_pad(prompts[s:s + batch_size], tok.pad_token_id)
+            ids, mask = _left_pad(prompts[s : s + batch_size], tok.pad_token_id)
             torch.manual_seed(0)
-            out = model.hf_model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                          do_sample=False, pad_token_id=tok.pad_token_id)
-            for row in out[:, ids.shape[1]:].tolist():
+            out = model.hf_model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tok.pad_token_id,
+            )
+            for row in out[:, ids.shape[1] :].tolist():
                 g = _trim_generated(row, eos, tok.pad_token_id)
                 n_tok += len(g)
                 texts.append(tok.decode(g, skip_special_tokens=True))
@@ -76,13 +81,22 @@ def main() -> None:
     unique = list(dict.fromkeys(n.prompt for n in needs))
     chats = {p: build_messages(p) for p in unique}
     order = sorted(unique, key=lambda p: len(model.encode_chat(chats[p])))  # the audit's batching order
-    print(f"{len(needs)} attempts, {len(unique)} distinct prompts, batch {args.batch_size}, "
-          f"{args.max_new_tokens} new tokens")
+    print(
+        f"{len(needs)} attempts, {len(unique)} distinct prompts, batch {args.batch_size}, "
+        f"{args.max_new_tokens} new tokens"
+    )
 
-    raw1, n_tok, raw_texts = raw_generate(model, [chats[p] for p in order], args.batch_size, args.max_new_tokens)
+    raw1, n_tok, raw_texts = raw_generate(
+        model, [chats[p] for p in order], args.batch_size, args.max_new_tokens
+    )
     t0 = time.perf_counter()
-    result = run_audit([Subject(ModelSpec(name="default", device="cpu"))], SUITES, split=args.split, options=opts,
-                       loader=lambda spec: model)
+    result = run_audit(
+        [Subject(ModelSpec(name="default", device="cpu"))],
+        SUITES,
+        split=args.split,
+        options=opts,
+        loader=lambda spec: model,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         save_audit(result, Path(tmp) / "audit")
     audit_s = time.perf_counter() - t0
@@ -92,9 +106,13 @@ def main() -> None:
     audited = {r.prompt: r.response for r in result.records}
     same = sum(audited[p] == t for p, t in zip(order, raw_texts, strict=True))
     print(f"\nraw generate      {raw1:7.1f} s / {raw2:7.1f} s  -> {n_tok / raw:6.1f} tok/s ({n_tok} tokens)")
-    print(f"audit generation  {gen_s:7.1f} s            -> {n_tok / gen_s:6.1f} tok/s   ratio {gen_s / raw:.2f}x")
-    print(f"audit total       {audit_s:7.1f} s (generate + judge + stats + JSONL + HTML) -> {n_tok / audit_s:6.1f} "
-          f"tok/s   ratio {audit_s / raw:.2f}x  {'OK' if audit_s / raw <= 1.2 else 'OVER 1.2x'}")
+    print(
+        f"audit generation  {gen_s:7.1f} s            -> {n_tok / gen_s:6.1f} tok/s   ratio {gen_s / raw:.2f}x"
+    )
+    print(
+        f"audit total       {audit_s:7.1f} s (generate + judge + stats + JSONL + HTML) -> {n_tok / audit_s:6.1f} "
+        f"tok/s   ratio {audit_s / raw:.2f}x  {'OK' if audit_s / raw <= 1.2 else 'OVER 1.2x'}"
+    )
     print(f"identical responses audit vs raw: {same}/{len(order)}")
     for row in result.summaries:
         print(f"  {row.title:32s} {row.rate.fmt()}")
@@ -102,13 +120,34 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             exe = Path(sys.executable).parent / "reasonscope"
             t0 = time.perf_counter()
-            proc = subprocess.run([str(exe), "eval", "--subject", "default", "--suite", ",".join(SUITES), "--split",
-                                   args.split, "--max-new-tokens", str(args.max_new_tokens), "--batch-size",
-                                   str(args.batch_size), "--device", "cpu", "--out", tmp]
-                                  + (["--threads", str(args.threads)] if args.threads else []), capture_output=True, text=True)
+            proc = subprocess.run(
+                [
+                    str(exe),
+                    "eval",
+                    "--subject",
+                    "default",
+                    "--suite",
+                    ",".join(SUITES),
+                    "--split",
+                    args.split,
+                    "--max-new-tokens",
+                    str(args.max_new_tokens),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--device",
+                    "cpu",
+                    "--out",
+                    tmp,
+                ]
+                + (["--threads", str(args.threads)] if args.threads else []),
+                capture_output=True,
+                text=True,
+            )
             cli_s = time.perf_counter() - t0
-        print(f"\nCLI end to end (fresh process, imports + model load + audit + report): {cli_s:.1f} s "
-              f"({'OK' if cli_s <= 600 else 'OVER'} the 10 min budget), exit {proc.returncode}")
+        print(
+            f"\nCLI end to end (fresh process, imports + model load + audit + report): {cli_s:.1f} s "
+            f"({'OK' if cli_s <= 600 else 'OVER'} the 10 min budget), exit {proc.returncode}"
+        )
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -45,18 +45,29 @@ def _redraw_cases() -> dict[str, object]:
         return pio.to_json(fig, validate=False)
 
     return {
-        "layer paths 2-D, colour=label": lambda: ser(charts.layer_path_figure(lp2, layers, keys, labels=labels,
-                                                                               hover=hover)),
-        "layer paths 2-D, colour=layer": lambda: ser(charts.layer_path_figure(lp2, layers, keys, labels=labels,
-                                                                               hover=hover, color_by="layer")),
-        "layer paths 3-D, colour=score": lambda: ser(charts.layer_path_figure(
-            lp3, layers, keys, hover=hover, color_by="score", scores=rng.random(N_TRAJ))),
-        "token paths at one layer (19 200 pts)": lambda: ser(charts.token_path_figure(
-            tp[:1], [sel[0]], traj_index, keys, point_text, labels=labels, animate=False)),
-        f"token paths, {frames}-frame animation": lambda: ser(charts.token_path_figure(
-            tp, sel, traj_index, keys, point_text, labels=labels, animate=True)),
-        "heatmap 31 × 96 + coloured tokens": lambda: (ser(charts.token_layer_heatmap(scores, tokens, layers, spans)),
-                                                       charts.token_html(tokens, scores[10], spans=spans)),
+        "layer paths 2-D, colour=label": lambda: ser(
+            charts.layer_path_figure(lp2, layers, keys, labels=labels, hover=hover)
+        ),
+        "layer paths 2-D, colour=layer": lambda: ser(
+            charts.layer_path_figure(lp2, layers, keys, labels=labels, hover=hover, color_by="layer")
+        ),
+        "layer paths 3-D, colour=score": lambda: ser(
+            charts.layer_path_figure(
+                lp3, layers, keys, hover=hover, color_by="score", scores=rng.random(N_TRAJ)
+            )
+        ),
+        "token paths at one layer (19 200 pts)": lambda: ser(
+            charts.token_path_figure(
+                tp[:1], [sel[0]], traj_index, keys, point_text, labels=labels, animate=False
+            )
+        ),
+        f"token paths, {frames}-frame animation": lambda: ser(
+            charts.token_path_figure(tp, sel, traj_index, keys, point_text, labels=labels, animate=True)
+        ),
+        "heatmap 31 × 96 + coloured tokens": lambda: (
+            ser(charts.token_layer_heatmap(scores, tokens, layers, spans)),
+            charts.token_html(tokens, scores[10], spans=spans),
+        ),
     }
 
 
@@ -102,7 +113,9 @@ def bench_umap(repeats: int) -> None:
             umap.UMAP(random_state=0, init="pca").fit_transform(x)
 
     fns = {
-        "plain UMAP(random_state=0, init='pca')": lambda: umap.UMAP(random_state=0, init="pca").fit_transform(x),
+        "plain UMAP(random_state=0, init='pca')": lambda: umap.UMAP(random_state=0, init="pca").fit_transform(
+            x
+        ),
         "ProjectionManager (umap, seed 0, pca init)": manager,
         "plain, same params, BLAS 1 thread": plain_1blas,
         "plain umap.UMAP().fit_transform (defaults)": lambda: umap.UMAP().fit_transform(x),
@@ -115,10 +128,16 @@ def bench_umap(repeats: int) -> None:
             times[name].append(time.perf_counter() - t)
     meds = {k: statistics.median(v) for k, v in times.items()}
     same, ours, same_1, defaults = fns
-    report("UMAP fit 20 000 × 576, same data and parameters (budget 1.1×)", same, {same: meds[same], ours: meds[ours]},
-           limit=1.1)
+    report(
+        "UMAP fit 20 000 × 576, same data and parameters (budget 1.1×)",
+        same,
+        {same: meds[same], ours: meds[ours]},
+        limit=1.1,
+    )
     for other in (same_1, defaults):
-        print(f"  {other:42s} median {meds[other] * 1000:9.1f} ms   manager / this = {meds[ours] / meds[other]:.2f}x")
+        print(
+            f"  {other:42s} median {meds[other] * 1000:9.1f} ms   manager / this = {meds[ours] / meds[other]:.2f}x"
+        )
     print(f"  progress callbacks per manager fit: {len(ticks) // repeats}")
     fit = pm.get("bench0")
     new = _data(n=1000, seed=1)
@@ -129,9 +148,14 @@ def bench_umap(repeats: int) -> None:
     from sklearn.decomposition import PCA
 
     pca = ProjectionConfig(method="pca")
-    meds = median_times({"plain sklearn PCA(2).fit_transform": lambda: PCA(2, random_state=0).fit_transform(x),
-                         "ProjectionManager (pca)": lambda: pm.fit(x, key=f"pca{next(counter)}", config=pca)},
-                        repeats=3, warmup=0)
+    meds = median_times(
+        {
+            "plain sklearn PCA(2).fit_transform": lambda: PCA(2, random_state=0).fit_transform(x),
+            "ProjectionManager (pca)": lambda: pm.fit(x, key=f"pca{next(counter)}", config=pca),
+        },
+        repeats=3,
+        warmup=0,
+    )
     report("PCA 20 000 × 576 (the instant option)", "plain sklearn PCA(2).fit_transform", meds)
 
 

@@ -42,8 +42,17 @@ def _setup(model_name: str, tmp: Path) -> tuple[Any, Any]:
         from core.capture.tiny import build_tiny_model
 
         model_name = str(build_tiny_model(tmp / "tiny"))
-    cfg = AlphaAlignConfig(model=model_name, device="cpu", max_steps=3, prompts_per_step=4, num_generations=4,
-                           max_completion_length=48, monitor_items=0, save_every=10_000, warm_start=False)
+    cfg = AlphaAlignConfig(
+        model=model_name,
+        device="cpu",
+        max_steps=3,
+        prompts_per_step=4,
+        num_generations=4,
+        max_completion_length=48,
+        monitor_items=0,
+        save_every=10_000,
+        warm_start=False,
+    )
     return cfg, resolve_source(model_name)
 
 
@@ -54,11 +63,30 @@ def _state(cfg: Any, source: str, run_dir: Path, items: list[Any], rows: list[di
 
     policy, tok = load_policy(source)
     ctx = JobContext("bench", sink=FileSink(run_dir / "events.jsonl"), run_dir=run_dir)
-    return RunState(cfg, ctx, "bench", "cpu", source, policy, tok, items, [], [], rows)
+    return RunState(
+        cfg=cfg,
+        ctx=ctx,
+        method="bench",
+        device="cpu",
+        source=source,
+        policy=policy,
+        tokenizer=tok,
+        train=items,
+        monitor=[],
+        validation=[],
+        rows=rows,
+    )
 
 
-def run_once(side: str, cfg: Any, source: str, items: list[Any], rows: list[dict[str, Any]], tmp: Path,
-             latent: Any = None) -> dict[str, float]:
+def run_once(
+    side: str,
+    cfg: Any,
+    source: str,
+    items: list[Any],
+    rows: list[dict[str, Any]],
+    tmp: Path,
+    latent: Any = None,
+) -> dict[str, float]:
     """Train ``cfg.max_steps`` GRPO steps; returns wall seconds of ``train()`` and per-reward call seconds."""
     from trl import GRPOTrainer
 
@@ -77,6 +105,7 @@ def run_once(side: str, cfg: Any, source: str, items: list[Any], rows: list[dict
             out = fn(*a, **k)
             timed["reward_s"] += time.perf_counter() - t
             return out
+
         call.__name__ = getattr(fn, "__name__", "reward")
         return call
 
@@ -85,10 +114,16 @@ def run_once(side: str, cfg: Any, source: str, items: list[Any], rows: list[dict
         rewards = [latent]
     args = grpo.grpo_config(st)
     if side == "bare":
-        trainer = quiet(GRPOTrainer(model=st.policy, reward_funcs=[timed_reward(r) for r in rewards], args=args,
-                                    train_dataset=grpo.grpo_dataset(st), processing_class=st.tokenizer,
-                                    peft_config=lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
-                                                            cfg.lora_targets)))
+        trainer = quiet(
+            GRPOTrainer(
+                model=st.policy,
+                reward_funcs=[timed_reward(r) for r in rewards],
+                args=args,
+                train_dataset=grpo.grpo_dataset(st),
+                processing_class=st.tokenizer,
+                peft_config=lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets),
+            )
+        )
     else:
         trainer = grpo.build_trainer(st, st.policy, [timed_reward(r) for r in rewards], args=args)
     for r in rewards:
@@ -96,7 +131,11 @@ def run_once(side: str, cfg: Any, source: str, items: list[Any], rows: list[dict
             r.bind(trainer.model)
     t, c = time.perf_counter(), time.process_time()
     trainer.train()
-    return {"train_s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "reward_s": timed["reward_s"]}
+    return {
+        "train_s": time.perf_counter() - t,
+        "cpu_s": time.process_time() - c,
+        "reward_s": timed["reward_s"],
+    }
 
 
 def main() -> None:
@@ -104,7 +143,9 @@ def main() -> None:
     ap.add_argument("--model", default="default", help="'default' or 'tiny'")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = auto, see core.align.training)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch threads (0 = auto, see core.align.training)"
+    )
     ap.add_argument("--no-latent", action="store_true", help="skip the CRAFT latent-reward measurement")
     args = ap.parse_args()
 
@@ -121,12 +162,14 @@ def main() -> None:
         times: dict[str, list[float]] = {"bare": [], "reasonscope": []}
         cpu: dict[str, list[float]] = {"bare": [], "reasonscope": []}
         for _ in range(args.repeats):
-            for side in ("bare", "reasonscope"):   # interleaved
+            for side in ("bare", "reasonscope"):  # interleaved
                 r = run_once(side, cfg, source, items, rows, tmp)
                 times[side].append(r["train_s"] / args.steps)
                 cpu[side].append(r["cpu_s"] / args.steps)
-        print(f"\n## GRPO step, {args.model} model, {cfg.prompts_per_step} prompts x {cfg.num_generations} rollouts x "
-              f"{cfg.max_completion_length} tokens, LoRA r={cfg.lora_r}, {threads} torch threads")
+        print(
+            f"\n## GRPO step, {args.model} model, {cfg.prompts_per_step} prompts x {cfg.num_generations} rollouts x "
+            f"{cfg.max_completion_length} tokens, LoRA r={cfg.lora_r}, {threads} torch threads"
+        )
         # wall time is what a user waits; process CPU time is what the step costs, and is far less sensitive to
         # other processes on a shared machine (both sides sample the same rollouts: same seed, same config)
         for label, series in (("wall", times), ("CPU", cpu)):
@@ -134,7 +177,9 @@ def main() -> None:
             ratio = med["reasonscope"] / med["bare"]
             for k, v in series.items():
                 print(f"  {label:4s} {k:12s} median {med[k]:8.2f} s/step   runs {[round(x, 2) for x in v]}")
-            print(f"  {label:4s} ratio reasonscope / bare = {ratio:.3f}  {'OK' if ratio <= 1.10 else 'OVER 1.10x'}")
+            print(
+                f"  {label:4s} ratio reasonscope / bare = {ratio:.3f}  {'OK' if ratio <= 1.10 else 'OVER 1.10x'}"
+            )
         if not args.no_latent:
             from core.align.latent import CraftReward
             from core.align.pipeline import RunState
@@ -142,21 +187,38 @@ def main() -> None:
             from core.probes.contrastive import ContrastiveConfig, train_contrastive
 
             policy, tok = load_policy(source)
-            st = RunState(cfg.model_copy(update={"template": "alphaalign"}), None, "bench", "cpu", source, policy,
-                          tok, items, [], [], rows)
+            st = RunState(
+                cfg=cfg.model_copy(update={"template": "alphaalign"}),
+                ctx=None,
+                method="bench",
+                device="cpu",
+                source=source,
+                policy=policy,
+                tokenizer=tok,
+                train=items,
+                monitor=[],
+                validation=[],
+                rows=rows,
+            )
             from core.align.craft import _traces
             from core.align.latent import pooled_policy_states
 
             chats, ids, labels = _traces(st)
-            chats, ids, labels = chats[::6], ids[::6], labels[::6]   # ~76 traces: enough for a head to time with
+            chats, ids, labels = (
+                chats[::6],
+                ids[::6],
+                labels[::6],
+            )  # ~76 traces: enough for a head to time with
             layer = max(1, round(2 * policy.config.num_hidden_layers / 3))
             X = pooled_policy_states(policy, tok, chats, ids, layer=layer)
             head = train_contrastive(X, labels, config=ContrastiveConfig(epochs=20), layer=layer)
             res = run_once("reasonscope", cfg, source, items, rows, tmp, latent=CraftReward(head, tok))
             per = res["train_s"] / args.steps
             lat = res["reward_s"] / args.steps
-            print(f"  CRAFT reward (latent forward of {cfg.prompts_per_step * cfg.num_generations} rollouts + text "
-                  f"judge): {lat:.2f} s/step of {per:.2f} s/step ({100 * lat / per:.1f} %)")
+            print(
+                f"  CRAFT reward (latent forward of {cfg.prompts_per_step * cfg.num_generations} rollouts + text "
+                f"judge): {lat:.2f} s/step of {per:.2f} s/step ({100 * lat / per:.1f} %)"
+            )
 
 
 if __name__ == "__main__":

@@ -38,14 +38,28 @@ def main() -> None:
             time.sleep(0.002)
         lags.sort()
         print("\n## Job events: worker emit_metric -> visible to another process (2 ms polling reader)")
-        print(f"  metrics {len(lags)}  median {statistics.median(lags) * 1000:.1f} ms  "
-              f"p95 {lags[int(0.95 * len(lags)) - 1] * 1000:.1f} ms  max {lags[-1] * 1000:.1f} ms")
-        print(f"  browser worst case ≈ max + poll period {POLL_RUNNING_S:.1f} s = {lags[-1] + POLL_RUNNING_S:.2f} s")
-        print(f"  submit -> running {(t_running - t_submit) * 1000:.0f} ms; submit -> first metric "
-              f"{(t_first - t_submit) * 1000:.0f} ms (worker start-up)")
+        print(
+            f"  metrics {len(lags)}  median {statistics.median(lags) * 1000:.1f} ms  "
+            f"p95 {lags[int(0.95 * len(lags)) - 1] * 1000:.1f} ms  max {lags[-1] * 1000:.1f} ms"
+        )
+        print(
+            f"  browser worst case ≈ max + poll period {POLL_RUNNING_S:.1f} s = {lags[-1] + POLL_RUNNING_S:.2f} s"
+        )
+        print(
+            f"  submit -> running {(t_running - t_submit) * 1000:.0f} ms; submit -> first metric "
+            f"{(t_first - t_submit) * 1000:.0f} ms (worker start-up)"
+        )
         store = JobStore()
-        store.create(JobRecord(id="bench", type="t", config={}, status=JobStatus.RUNNING, created_at=time.time(),
-                               run_dir=home))
+        store.create(
+            JobRecord(
+                id="bench",
+                type="t",
+                config={},
+                status=JobStatus.RUNNING,
+                created_at=time.time(),
+                run_dir=home,
+            )
+        )
         n, t0 = 500, time.perf_counter()
         for i in range(n):
             store.append("bench", "metric", {"step": i, "values": {"loss": 1.0}})

@@ -29,12 +29,14 @@ def in_worker(fn: Callable[[], object]) -> Callable[[], object]:
     """Run ``fn`` in a fresh thread. The monitor generates in a worker thread, and on a busy machine torch's
     intra-op threading behaves very differently in the main thread (measured: 2-thread generation in the main
     thread 4-8x slower than in a worker under load), so every variant runs in the same kind of thread."""
+
     def run() -> object:
         box: dict[str, object] = {}
         t = threading.Thread(target=lambda: box.setdefault("r", fn()))
         t.start()
         t.join()
         return box.get("r")
+
     return run
 
 
@@ -50,8 +52,16 @@ def main() -> None:
     m = load_model(ModelSpec(name="default", device="cpu"))
     rng = np.random.default_rng(0)
     d = m.d_model
-    probe = Probe("logistic", m.n_layers // 2, {"coef": rng.normal(size=d) * 0.05, "intercept": np.zeros(1),
-                                                "mean": np.zeros(d), "scale": np.ones(d)})
+    probe = Probe(
+        "logistic",
+        m.n_layers // 2,
+        {
+            "coef": rng.normal(size=d) * 0.05,
+            "intercept": np.zeros(1),
+            "mean": np.zeros(d),
+            "scale": np.ones(d),
+        },
+    )
     msgs = build_messages(PROMPT)
     settings = GenerationSettings(max_new_tokens=args.tokens)
     ids = torch.tensor([m.encode_chat(msgs)])
@@ -59,8 +69,13 @@ def main() -> None:
     counts: dict[str, int] = {}
 
     def raw() -> object:
-        return m.hf_model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=args.tokens,
-                                   do_sample=False, pad_token_id=m.tokenizer.pad_token_id)
+        return m.hf_model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=args.tokens,
+            do_sample=False,
+            pad_token_id=m.tokenizer.pad_token_id,
+        )
 
     def cap() -> object:
         return capture(m, msgs, settings)
@@ -76,15 +91,27 @@ def main() -> None:
         return items
 
     try:
-        meds = median_times({"capture all layers (baseline)": in_worker(cap), "raw generate": in_worker(raw),
-                             "monitor: per-token probe scores": in_worker(mon),
-                             "monitor + capture all layers": in_worker(mon_cap)}, repeats=args.repeats)
+        meds = median_times(
+            {
+                "capture all layers (baseline)": in_worker(cap),
+                "raw generate": in_worker(raw),
+                "monitor: per-token probe scores": in_worker(mon),
+                "monitor + capture all layers": in_worker(mon_cap),
+            },
+            repeats=args.repeats,
+        )
     finally:
         m.hf_model.generation_config.min_new_tokens = None
-    print(f"tokens scored per run: {counts}  (probe at layer {probe.layer}, batch 1, {args.tokens} new tokens, "
-          f"torch threads {torch.get_num_threads()})")
-    report("per-token monitoring vs generation with capture (limit 1.15x)", "capture all layers (baseline)",
-           meds, 1.15)
+    print(
+        f"tokens scored per run: {counts}  (probe at layer {probe.layer}, batch 1, {args.tokens} new tokens, "
+        f"torch threads {torch.get_num_threads()})"
+    )
+    report(
+        "per-token monitoring vs generation with capture (limit 1.15x)",
+        "capture all layers (baseline)",
+        meds,
+        1.15,
+    )
     report("the same against raw generate", "raw generate", meds)
 
 

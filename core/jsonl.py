@@ -17,7 +17,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 (bad byte at offset {exc.start}); re-save it as UTF-8.") from exc
+        raise InputError(
+            f"{path} is not UTF-8 (bad byte at offset {exc.start}); re-save it as UTF-8."
+        ) from exc
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

@@ -1,9 +1,15 @@
-"""Shared fixtures: a seeded world, a tiny random model (fast tier) and the real default model (integration)."""
+"""Cross-tier fixtures: a seeded world, a private REASONSCOPE_HOME (plain, or for real job workers), a tiny random
+model (fast tier) and the real default model (integration).
+
+Tier-specific shared fixtures live in tests/unit/conftest.py and tests/app/conftest.py.
+"""
 
 from __future__ import annotations
 
 import os
 import random
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +31,9 @@ def _seed_everything() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _private_warm_start_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_warm_start_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Alignment runs share finished warm starts through a cache; tests must not reuse each other's (or a user's)."""
     monkeypatch.setenv("REASONSCOPE_WARMSTARTS", str(tmp_path_factory.mktemp("warmstarts")))
 
@@ -41,6 +49,21 @@ def rs_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("REASONSCOPE_STORE", raising=False)
     monkeypatch.delenv("REASONSCOPE_DB", raising=False)
     return home
+
+
+@pytest.fixture()
+def jobs_home(rs_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``rs_home`` for tests with real job workers: a fast heartbeat, and no worker left running afterwards."""
+    from core.jobs import JobStatus, JobStore
+
+    monkeypatch.setenv("REASONSCOPE_JOB_HEARTBEAT", "0.5")
+    yield rs_home
+    for rec in JobStore().list(status=[JobStatus.RUNNING]):
+        if rec.pid:
+            try:
+                os.kill(rec.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 @pytest.fixture(scope="session")

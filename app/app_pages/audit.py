@@ -7,22 +7,17 @@ from app import audit_widgets as aw
 from app.audit_repdiff_widgets import repdiff_view
 
 st.title("Audit")
-st.caption("Pick the subjects to compare (model + adapter + steering + template) and the suites, then run. Every "
-           "rate comes with a 95 % bootstrap confidence interval and n; a second subject is compared with the "
-           "first on the same items (exact McNemar test), so “better” means significantly better.")
+st.caption(
+    "Pick the subjects to compare (model + adapter + steering + template) and the suites, then run. Every "
+    "rate comes with a 95 % bootstrap confidence interval and n; a second subject is compared with the "
+    "first on the same items (exact McNemar test), so “better” means significantly better."
+)
 
 st.subheader("1 · Subjects")
 aw.subject_editor()
 
 st.subheader("2 · Suites and data")
-cfg = aw.run_form()
-if cfg is not None:
-    if not cfg["suites"]:
-        st.warning("Choose at least one suite.")
-    elif not cfg["subjects"]:
-        st.warning("Add at least one subject first.")
-    else:
-        aw.launch(cfg)
+aw.run_panel()
 aw.job_status()
 
 st.subheader("3 · Results")
@@ -32,10 +27,10 @@ if folder is None:
 result = aw.load(folder)
 if result is None:
     st.stop()
-st.caption(f"`{folder}` · {len(result.records)} attempts · dataset `{result.meta.get('dataset')}` "
-           f"(split {result.meta.get('split')}) · {result.meta.get('seconds', 0):.0f} s")
-score, breakdown, worst, review, diff = st.tabs(["Scorecard", "By category", "Worst items", "Judge disagreements",
-                                                "Representation diff"])
+aw.result_caption(folder, result)
+score, breakdown, worst, review, diff = st.tabs(
+    ["Scorecard", "By category", "Worst items", "Judge disagreements", "Representation diff"]
+)
 with score:
     aw.scorecard_view(result)
     aw.downloads(folder)

@@ -2,121 +2,25 @@
 
 import streamlit as st
 
-from app import charts, state
-from app.explorer_widgets import LABELS, add_to_dataset, streamed_capture
-from core.capture.templates import TEMPLATES, build_messages
-from core.capture.trajectory import GenerationSettings
-from core.errors import ReasonScopeError
-from core.explore.pooling import SCORES, class_axis_scores, relative_to_layer, token_layer_scores
-from core.explore.trajectory_sets import centroid_from_store, class_means_from_store
+from app import state
+from app import trace_widgets as tw
 
 st.title("Trace")
-st.caption("Type a prompt and watch the model answer. Every layer's hidden state at every prompt and generated "
-           "token is captured and stored; below, colour shows how the states move — by token and by layer.")
+st.caption(
+    "Type a prompt and watch the model answer. Every layer's hidden state at every prompt and generated "
+    "token is captured and stored; below, colour shows how the states move — by token and by layer."
+)
 store = state.get_store()
 
-with st.form("trace_form"):
-    prompt = st.text_area("Prompt", key="trace_prompt", height=100,
-                          placeholder="e.g. How do I pick a lock? / Explain photosynthesis to a child.")
-    c = st.columns([2, 1, 1])
-    template = c[0].selectbox("Template", list(TEMPLATES), format_func=lambda k: TEMPLATES[k].label,
-                              key="trace_template", help="How the prompt is framed: " + "; ".join(
-                                  f"{t.label}: {t.description}" for t in TEMPLATES.values()))
-    max_new = c[1].number_input("Max new tokens", 1, 1024, 64, key="trace_max_new")
-    seed = c[2].number_input("Seed", 0, 2**31 - 1, 0, key="trace_seed")
-    with st.expander("System prompt and sampling"):
-        system = st.text_area("System prompt (optional; overrides the template's)", key="trace_system")
-        s = st.columns(3)
-        do_sample = s[0].checkbox("Sample (otherwise greedy)", key="trace_sample")
-        temperature = s[1].slider("Temperature", 0.05, 2.0, 0.7, key="trace_temp", disabled=not do_sample)
-        top_p = s[2].slider("Top-p", 0.05, 1.0, 0.95, key="trace_top_p", disabled=not do_sample)
-    generate = st.form_submit_button("Generate", type="primary")
-
-if generate:
-    try:
-        messages = build_messages(prompt, template=template, system=system or None)
-        settings = GenerationSettings(max_new_tokens=int(max_new), do_sample=do_sample, temperature=temperature,
-                                      top_p=top_p, seed=int(seed))
-        model = state.get_model()
-        with st.chat_message("user"):
-            st.write(prompt)
-        traj = streamed_capture(model, messages, settings, template)
-        st.query_params["key"] = store.put(traj)
-    except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
-        state.show_error(exc)
-
-key = st.query_params.get("key")
-if not key:
-    st.info("Type a prompt and press **Generate** — or open a stored trajectory by clicking a point on **Explore**.")
-    st.stop()
-try:
-    traj, meta = store.get(key), store.meta(key)
-except ReasonScopeError as exc:
-    state.show_error(exc)
+tw.generate_panel(store)
+opened = tw.open_trajectory(store)
+if opened is None:
     st.stop()
 
 st.subheader("Trajectory")
-st.markdown(f"**Prompt:** {traj.prompt_text}")
-completion = traj.completion if traj.completion.strip() else (
-    "*(only whitespace or special tokens)*" if traj.n_tokens > traj.n_prompt_tokens else "*(prompt only)*")
-st.markdown(f"**Completion:** {completion}")
-st.caption(f"{traj.n_tokens} tokens ({traj.n_prompt_tokens} prompt) · {len(traj.layers)} layers · model "
-           f"`{traj.model_name}` · template `{traj.template}` · dataset `{meta.dataset or '—'}` · label "
-           f"`{meta.label or '—'}` · key `{key}`")
-
-score_names = {"norm": "Norm of the state", "centroid_cosine": "Cosine to a reference set's centroid",
-               "direction": "Position on the safe → unsafe axis"}
-c = st.columns([2, 3])
-score = c[0].radio("Colour by", list(score_names), format_func=score_names.get, key="trace_score",
-                   help="; ".join(f"{score_names[k]}: {v}" for k, v in SCORES.items()))
-layer = c[1].select_slider("Layer (0 = embeddings)", options=list(traj.layers),
-                           value=traj.layers[len(traj.layers) * 2 // 3], key="trace_layer")
-centroid = None
-score_label = {"norm": "norm", "centroid_cosine": "cosine to centroid", "direction": "safe(−1) → unsafe(+1)"}[score]
-try:
-    if score == "centroid_cosine":
-        ref_ds = c[0].selectbox("Reference set (dataset)", ["(all stored)", *store.datasets()], key="trace_ref")
-        metas = store.query(dataset=None if ref_ds == "(all stored)" else ref_ds)
-        centroid, n_ref = centroid_from_store(store, metas, traj)
-        c[0].caption(f"Centroid of {n_ref} stored trajectories of this model (mean over all their tokens).")
-    elif score == "direction":
-        pos_mean, neg_mean, n_pos, n_neg = class_means_from_store(store, store.query(), traj)
-        c[0].caption(f"Per layer: −1 = the mean generated-token state of {n_neg} *safe*, +1 = of {n_pos} "
-                     "*unsafe* stored trajectories of this model (difference of means; calibrated on generated "
-                     "tokens). Saved probe directions appear here once the Probes page has trained one.")
-    else:
-        relative = c[0].checkbox("Relative to each layer's median", value=True, key="trace_relative",
-                                 help="Norms grow with depth; 1.0 = a typical token at that layer.")
-    scores = (class_axis_scores(traj.hidden, pos_mean, neg_mean) if score == "direction"
-              else token_layer_scores(traj, score, centroid=centroid))  # [L, T]
-    if score == "norm" and relative:
-        scores, score_label = relative_to_layer(scores), "norm ÷ layer median"
-except ReasonScopeError as exc:
-    state.show_error(exc)
+tw.summary_panel(opened)
+scores = tw.score_panel(store, opened.traj)
+if scores is None:
     st.stop()
-
-diverging = score != "norm"
-spans = [(s.name, s.start, s.end) for s in traj.spans]
-row = list(traj.layers).index(layer)
-lo_hi = charts.score_range(scores, diverging)  # one colour scale for the text and the heatmap
-st.html(charts.token_html(traj.tokens, scores[row], score_name=score_label, layer=layer, diverging=diverging,
-                          spans=spans, vrange=lo_hi))
-st.plotly_chart(charts.token_layer_heatmap(scores, traj.tokens, traj.layers, spans, score_name=score_label,
-                                           diverging=diverging), key="trace_heatmap")
-
-with st.expander("Add to a dataset with a label", expanded=meta.dataset is None):
-    with st.form("trace_label_form"):
-        a = st.columns([2, 1, 2])
-        ds = a[0].text_input("Dataset", value=meta.dataset or "traced", key="trace_ds")
-        options = [None, *LABELS]
-        label = a[1].selectbox("Label", options, index=options.index(meta.label) if meta.label in options else 0,
-                               format_func=lambda x: x or "(none)", key="trace_label")
-        tags = a[2].text_input("Tags (comma-separated)", value=", ".join(meta.tags), key="trace_tags")
-        if st.form_submit_button("Save label"):
-            try:
-                msg = add_to_dataset(store, traj, key, dataset=ds, label=label,
-                                     tags=tuple(t.strip() for t in tags.split(",") if t.strip()),
-                                     who=state.current_identity())
-                st.success(msg)
-            except Exception as exc:  # noqa: BLE001
-                state.show_error(exc)
+tw.token_views(opened.traj, scores)
+tw.label_panel(store, opened)

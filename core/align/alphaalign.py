@@ -11,22 +11,22 @@ from typing import Any
 
 from core.align.configs import AlphaAlignConfig
 from core.align.grpo import run_grpo
+from core.align.helpful import HelpfulnessReward
 from core.align.pipeline import finish, prepare, warm_start
 from core.align.rewards import SafetyReward
+from core.jobs.context import JobContext
 
 
 def alphaalign_rewards(cfg: AlphaAlignConfig) -> list[Any]:
     rewards: list[Any] = [SafetyReward(r_f=cfg.r_f, r_a=cfg.r_a, shaped=cfg.shaped)]
     if cfg.reward_model:
-        from core.align.helpful import HelpfulnessReward
-
         rewards.append(HelpfulnessReward.from_path(cfg.reward_model, cfg.reward_tokenizer))
     return rewards
 
 
-def run_alphaalign(cfg: AlphaAlignConfig, ctx: Any) -> dict[str, Any]:
+def run_alphaalign(cfg: AlphaAlignConfig, ctx: JobContext) -> dict[str, Any]:
     st = prepare(cfg, ctx, "alphaalign")
-    rewards = alphaalign_rewards(cfg)      # fail fast on a bad reward model, before any training
+    rewards = alphaalign_rewards(cfg)  # fail fast on a bad reward model, before any training
     model = warm_start(st) if cfg.warm_start else st.policy
     if model is None:
         return {"cancelled": "during the warm start"}

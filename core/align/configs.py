@@ -19,31 +19,55 @@ class AlignBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field("default", description="Model to align: 'default' (embedded SmolLM2-135M), a local folder "
-                                              "or a cached Hugging Face id.")
-    dataset: str = Field("sample", description="'sample' (the project's sample data) or a JSONL file with "
-                                               "id / prompt / label / split; only the train split is trained on.")
+    model: str = Field(
+        "default",
+        description="Model to align: 'default' (embedded SmolLM2-135M), a local folder "
+        "or a cached Hugging Face id.",
+    )
+    dataset: str = Field(
+        "sample",
+        description="'sample' (the project's sample data) or a JSONL file with "
+        "id / prompt / label / split; only the train split is trained on.",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
     seed: int = Field(0, description="Seed of data order, sampling and LoRA init.")
-    threads: int = Field(0, ge=0, le=256, description="torch CPU threads; 0 = auto (all cores, but 1 when the "
-                                                      "machine is already busy: 2 threads on 2 shared cores "
-                                                      "were measured 10x slower than 1).")
+    threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="torch CPU threads; 0 = auto (all cores, but 1 when the "
+        "machine is already busy: 2 threads on 2 shared cores "
+        "were measured 10x slower than 1).",
+    )
     max_train_items: int | None = Field(None, ge=2, description="Use at most this many train prompts.")
     lora_r: int = Field(16, ge=1, le=512, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA alpha (scale = alpha / r).")
     lora_dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout.")
-    lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
-                                    description="Module names that get LoRA adapters.")
-    save_every: int = Field(5, ge=1, description="Checkpoint every N steps (resume restarts from the last one).")
-    monitor_items: int = Field(8, ge=0, description="Train items held out of training to watch refusal / "
-                                                    "over-refusal during the run (never validation items).")
+    lora_targets: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        description="Module names that get LoRA adapters.",
+    )
+    save_every: int = Field(
+        5, ge=1, description="Checkpoint every N steps (resume restarts from the last one)."
+    )
+    monitor_items: int = Field(
+        8,
+        ge=0,
+        description="Train items held out of training to watch refusal / "
+        "over-refusal during the run (never validation items).",
+    )
     monitor_every: int = Field(5, ge=1, description="Answer the monitor batch every N steps.")
-    audit: bool = Field(True, description="Before/after audit on the validation split and representation diff.")
-    audit_suites: list[str] = Field(default_factory=lambda: ["refusal", "over_refusal", "format", "reasoning_leak"],
-                                    description="core.evals suites of the before/after audit (add 'jailbreak' "
-                                                "for attack success; it needs more generation).")
-    audit_max_items: int | None = Field(None, ge=1, description="Audit at most this many validation items per "
-                                                                "item kind (empty = all).")
+    audit: bool = Field(
+        True, description="Before/after audit on the validation split and representation diff."
+    )
+    audit_suites: list[str] = Field(
+        default_factory=lambda: ["refusal", "over_refusal", "format", "reasoning_leak"],
+        description="core.evals suites of the before/after audit (add 'jailbreak' "
+        "for attack success; it needs more generation).",
+    )
+    audit_max_items: int | None = Field(
+        None, ge=1, description="Audit at most this many validation items per item kind (empty = all)."
+    )
     eval_max_new_tokens: int = Field(64, ge=8, le=2048, description="Tokens generated per audit answer.")
     eval_batch_size: int = Field(16, ge=1, description="Batch size of audit / data generation.")
 
@@ -51,20 +75,30 @@ class AlignBase(BaseModel):
 class WarmStart(BaseModel):
     """Supervised warm start shared by the GRPO methods."""
 
-    warm_start: bool = Field(True, description="Short LoRA SFT on train-split targets in the AlphaAlign format "
-                                               "before RL (a documented deviation: a base model that never refuses "
-                                               "gives GRPO zero-variance groups).")
+    warm_start: bool = Field(
+        True,
+        description="Short LoRA SFT on train-split targets in the AlphaAlign format "
+        "before RL (a documented deviation: a base model that never refuses "
+        "gives GRPO zero-variance groups).",
+    )
     warm_start_steps: int = Field(40, ge=1, description="SFT steps of the warm start.")
     warm_start_lr: float = Field(5e-4, gt=0, description="Learning rate of the warm start.")
     warm_start_batch: int = Field(8, ge=1, description="Batch size of the warm start.")
-    benign_answer_tokens: int = Field(40, ge=8, description="Tokens of the model's own answer used as the benign "
-                                                            "warm-start target.")
-    benign_answer_chars: int = Field(160, ge=20, description="The benign target answer is cut at its last full "
-                                                             "sentence within this many characters.")
-    share_warm_start: bool = Field(True, description="Reuse a finished warm start with identical inputs (model "
-                                                     "weights, dataset content, template, seed, LoRA and warm-start "
-                                                     "settings) from an earlier run, e.g. AlphaAlign's for CRAFT; "
-                                                     "new ones are shared the same way.")
+    benign_answer_tokens: int = Field(
+        40, ge=8, description="Tokens of the model's own answer used as the benign warm-start target."
+    )
+    benign_answer_chars: int = Field(
+        160,
+        ge=20,
+        description="The benign target answer is cut at its last full sentence within this many characters.",
+    )
+    share_warm_start: bool = Field(
+        True,
+        description="Reuse a finished warm start with identical inputs (model "
+        "weights, dataset content, template, seed, LoRA and warm-start "
+        "settings) from an earlier run, e.g. AlphaAlign's for CRAFT; "
+        "new ones are shared the same way.",
+    )
 
 
 class GRPOFields(BaseModel):
@@ -86,19 +120,30 @@ class AlphaAlignConfig(AlignBase, WarmStart, GRPOFields):
     r_f: float = Field(DEFAULT_R_F, description="Weight of the format verifier V_f (paper: unstated).")
     r_a: float = Field(DEFAULT_R_A, description="Weight of the refusal verifier V_r (paper: unstated).")
     shaped: bool = Field(True, description="Graded V_f / V_r so groups have reward variance (see docs).")
-    reward_model: str | None = Field(None, description="Local sequence-classification reward model folder for the "
-                                                       "helpfulness reward; empty = AlphaAlign-Zero (safety only).")
-    reward_tokenizer: str | None = Field(None, description="Tokenizer of the reward model (default: its folder).")
+    reward_model: str | None = Field(
+        None,
+        description="Local sequence-classification reward model folder for the "
+        "helpfulness reward; empty = AlphaAlign-Zero (safety only).",
+    )
+    reward_tokenizer: str | None = Field(
+        None, description="Tokenizer of the reward model (default: its folder)."
+    )
 
 
 class CraftConfig(AlignBase, WarmStart, GRPOFields):
     """CRAFT phase 2 (arXiv 2603.17305): GRPO on latent + text + consistency rewards over a contrastive head."""
 
-    head: str | None = Field(None, description="Saved contrastive head (name or folder, made on this model); "
-                                               "empty = train one now on the train split's traces (phase 1).")
-    head_layer: int | None = Field(None, ge=0, description="Layer of the in-job head; empty = 2/3 of the depth.")
-    pool: Literal["reasoning", "completion", "mean_all"] = Field("reasoning", description="Pooling of the "
-                                                                 "policy's rollout for z.")
+    head: str | None = Field(
+        None,
+        description="Saved contrastive head (name or folder, made on this model); "
+        "empty = train one now on the train split's traces (phase 1).",
+    )
+    head_layer: int | None = Field(
+        None, ge=0, description="Layer of the in-job head; empty = 2/3 of the depth."
+    )
+    pool: Literal["reasoning", "completion", "mean_all"] = Field(
+        "reasoning", description="Pooling of the policy's rollout for z."
+    )
     w_lat: float = Field(0.5, description="Weight of R_ls.")
     w_txt: float = Field(0.4, description="Weight of R_txt.")
     w_cons: float = Field(0.2, description="Weight of R_cons.")
@@ -106,19 +151,29 @@ class CraftConfig(AlignBase, WarmStart, GRPOFields):
     beta: float = Field(1.0, description="R_ls weight of -cos(z, mu_unsafe).")
     gamma: float = Field(0.5, description="R_ls weight of cos(z, mu_rethink).")
     shaped: bool = Field(True, description="Graded keyword P(safe | text) so groups have variance.")
-    over_refusal_penalty: float = Field(0.0, ge=0, description="Subtract this x V_r on benign prompts (off by "
-                                                               "default, as in the paper).")
+    over_refusal_penalty: float = Field(
+        0.0, ge=0, description="Subtract this x V_r on benign prompts (off by default, as in the paper)."
+    )
 
 
 class RationalConfig(AlignBase):
     """Rational (arXiv 2503.05021): self-generated safety reasoning, verifier-filtered, then LoRA SFT."""
 
-    template: str = Field("plain", description="Template of the audit (Rational trains without a system prompt).")
-    teacher: str | None = Field(None, description="Model that writes the rationales; empty = the model itself.")
-    guided: bool = Field(True, description="Two-stage guided self-check generation (the model restates the "
-                                           "request, a verdict sentence is added, the model answers); see docs.")
+    template: str = Field(
+        "plain", description="Template of the audit (Rational trains without a system prompt)."
+    )
+    teacher: str | None = Field(
+        None, description="Model that writes the rationales; empty = the model itself."
+    )
+    guided: bool = Field(
+        True,
+        description="Two-stage guided self-check generation (the model restates the "
+        "request, a verdict sentence is added, the model answers); see docs.",
+    )
     samples_per_prompt: int = Field(4, ge=1, le=64, description="Best-of-n: candidates sampled per prompt.")
-    rounds: int = Field(2, ge=1, le=10, description="Sampling rounds for prompts still without an accepted output.")
+    rounds: int = Field(
+        2, ge=1, le=10, description="Sampling rounds for prompts still without an accepted output."
+    )
     gen_max_new_tokens: int = Field(64, ge=8, description="Tokens per generated rationale.")
     gen_temperature: float = Field(0.8, gt=0, description="Sampling temperature of the rationales.")
     max_steps: int = Field(60, ge=1, description="SFT steps.")
@@ -126,19 +181,47 @@ class RationalConfig(AlignBase):
     batch_size: int = Field(8, ge=1, description="SFT batch size.")
 
 
-_DEMO_COMMON = {"model": "default", "device": "cpu", "save_every": 5, "monitor_items": 8, "monitor_every": 5,
-                "eval_max_new_tokens": 64, "eval_batch_size": 16,
-                "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
-_GPU_COMMON = {"device": "cuda", "save_every": 25, "monitor_items": 32, "monitor_every": 25, "lora_r": 64,
-               "lora_alpha": 128, "eval_max_new_tokens": 256, "eval_batch_size": 64,
-               "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
-_GRPO_GPU = {"max_steps": 200, "learning_rate": 1e-5, "prompts_per_step": 16, "num_generations": 8,
-             "max_completion_length": 512, "warm_start_steps": 100, "warm_start_lr": 1e-4,
-             "benign_answer_tokens": 256, "benign_answer_chars": 1200}
+_DEMO_COMMON = {
+    "model": "default",
+    "device": "cpu",
+    "save_every": 5,
+    "monitor_items": 8,
+    "monitor_every": 5,
+    "eval_max_new_tokens": 64,
+    "eval_batch_size": 16,
+    "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+}
+_GPU_COMMON = {
+    "device": "cuda",
+    "save_every": 25,
+    "monitor_items": 32,
+    "monitor_every": 25,
+    "lora_r": 64,
+    "lora_alpha": 128,
+    "eval_max_new_tokens": 256,
+    "eval_batch_size": 64,
+    "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+}
+_GRPO_GPU = {
+    "max_steps": 200,
+    "learning_rate": 1e-5,
+    "prompts_per_step": 16,
+    "num_generations": 8,
+    "max_completion_length": 512,
+    "warm_start_steps": 100,
+    "warm_start_lr": 1e-4,
+    "benign_answer_tokens": 256,
+    "benign_answer_chars": 1200,
+}
 
 # warm start: ~1.3 epochs of the sample train split; short benign targets keep CPU steps cheap
-_GRPO_DEMO = {"warm_start_steps": 48, "warm_start_lr": 1e-3, "benign_answer_tokens": 32, "benign_answer_chars": 120,
-              "max_steps": 10}
+_GRPO_DEMO = {
+    "warm_start_steps": 48,
+    "warm_start_lr": 1e-3,
+    "benign_answer_tokens": 32,
+    "benign_answer_chars": 120,
+    "max_steps": 10,
+}
 
 ALPHAALIGN_PRESETS = {
     "demo-cpu": {**_DEMO_COMMON, **_GRPO_DEMO},
@@ -149,8 +232,21 @@ CRAFT_PRESETS = {
     "full-gpu": {**_GPU_COMMON, **_GRPO_GPU},
 }
 RATIONAL_PRESETS = {
-    "demo-cpu": {**_DEMO_COMMON, "samples_per_prompt": 2, "rounds": 2, "gen_max_new_tokens": 48, "max_steps": 40,
-                 "learning_rate": 1e-3, "batch_size": 8},
-    "full-gpu": {**_GPU_COMMON, "samples_per_prompt": 8, "gen_max_new_tokens": 384, "max_steps": 400,
-                 "learning_rate": 1e-4, "batch_size": 16},
+    "demo-cpu": {
+        **_DEMO_COMMON,
+        "samples_per_prompt": 2,
+        "rounds": 2,
+        "gen_max_new_tokens": 48,
+        "max_steps": 40,
+        "learning_rate": 1e-3,
+        "batch_size": 8,
+    },
+    "full-gpu": {
+        **_GPU_COMMON,
+        "samples_per_prompt": 8,
+        "gen_max_new_tokens": 384,
+        "max_steps": 400,
+        "learning_rate": 1e-4,
+        "batch_size": 16,
+    },
 }

@@ -22,7 +22,12 @@ from core.align.configs import CraftConfig
 from core.align.grpo import run_grpo
 from core.align.latent import CraftReward, pooled_policy_states
 from core.align.pipeline import RunState, finish, prepare, warm_start
+from core.capture.models import model_fingerprint
 from core.errors import InputError
+from core.evals.judges import REFUSAL, KeywordRefusalJudge
+from core.jobs.context import JobContext
+from core.probes.artefacts import load_contrastive, save_contrastive
+from core.probes.contrastive import ContrastiveConfig, ContrastiveProbe, train_contrastive
 
 
 def _traces(st: RunState) -> tuple[list[Any], list[list[int]], list[str]]:
@@ -39,44 +44,58 @@ def _traces(st: RunState) -> tuple[list[Any], list[list[int]], list[str]]:
     return chats, ids, labels
 
 
-def build_head(st: RunState) -> Any:
+def build_head(st: RunState) -> ContrastiveProbe | None:
     """Load the configured head (fingerprint-checked) or train one now (CRAFT phase 1)."""
     cfg = st.cfg
-    from core.capture.models import model_fingerprint
-
     fp = model_fingerprint(st.policy, cfg.model)
     if cfg.head:
-        from core.probes.artefacts import load_contrastive
-
         head = load_contrastive(cfg.head, fingerprint=fp, model_name=cfg.model)
         pool = head.meta.get("positions")
         if pool in ("reasoning", "completion", "mean_all") and pool != cfg.pool:
             st.ctx.log(f"CRAFT: the head was trained on '{pool}' pooling; using it instead of '{cfg.pool}'")
             st.cfg = cfg.model_copy(update={"pool": pool})
         return head
-    from core.probes.contrastive import ContrastiveConfig, train_contrastive
-
     chats, ids, labels = _traces(st)
     counts = {c: labels.count(c) for c in ("safe", "unsafe", "rethink")}
     if counts["safe"] < 2 or counts["unsafe"] < 2:
-        raise InputError(f"CRAFT phase 1 needs labelled response traces in the train split (found {counts}); "
-                         "add response items labelled safe / unsafe / rethink, or pass a trained head (head=...).")
+        raise InputError(
+            f"CRAFT phase 1 needs labelled response traces in the train split (found {counts}); "
+            "add response items labelled safe / unsafe / rethink, or pass a trained head (head=...)."
+        )
     n_layers = st.policy.config.num_hidden_layers
     layer = cfg.head_layer if cfg.head_layer is not None else max(1, round(2 * n_layers / 3))
     st.ctx.log(f"CRAFT phase 1: capturing {len(labels)} train traces at layer {layer} ({cfg.pool} pooling)")
-    X = pooled_policy_states(st.policy, st.tokenizer, chats, ids, layer=layer, pool=cfg.pool,
-                             progress=st.ctx.emit_progress, should_stop=st.ctx.should_stop)
+    X = pooled_policy_states(
+        st.policy,
+        st.tokenizer,
+        chats,
+        ids,
+        layer=layer,
+        pool=cfg.pool,
+        progress=st.ctx.emit_progress,
+        should_stop=st.ctx.should_stop,
+    )
     if X is None:
         return None
-    probe = train_contrastive(X, labels, config=ContrastiveConfig(seed=cfg.seed, epochs=60), layer=layer,
-                              meta={"positions": cfg.pool, "template": cfg.template, "model_fingerprint": fp,
-                                    "model_name": cfg.model, "dataset": cfg.dataset})
+    probe = train_contrastive(
+        X,
+        labels,
+        config=ContrastiveConfig(seed=cfg.seed, epochs=60),
+        layer=layer,
+        meta={
+            "positions": cfg.pool,
+            "template": cfg.template,
+            "model_fingerprint": fp,
+            "model_name": cfg.model,
+            "dataset": cfg.dataset,
+        },
+    )
     train_m = probe.metrics.get("train", {})
-    st.ctx.log(f"CRAFT phase 1: contrastive head on {len(labels)} train traces {counts} at layer {layer} "
-               f"({cfg.pool} pooling), train macro-F1 {train_m.get('macro_f1', float('nan')):.2f}")
+    st.ctx.log(
+        f"CRAFT phase 1: contrastive head on {len(labels)} train traces {counts} at layer {layer} "
+        f"({cfg.pool} pooling), train macro-F1 {train_m.get('macro_f1', float('nan')):.2f}"
+    )
     try:
-        from core.probes.artefacts import save_contrastive
-
         path = save_contrastive(probe, "craft-head", root=st.ctx.run_dir / "head", overwrite=True)
         st.ctx.emit_artefact("contrastive-head", path)
     except Exception as exc:  # noqa: BLE001 - saving the head is a convenience; training goes on without it
@@ -84,11 +103,11 @@ def build_head(st: RunState) -> Any:
     return probe
 
 
-def latent_report(st: RunState, head: Any, model: Any, answers: dict[str, dict[str, str]]) -> dict[str, Any]:
+def latent_report(
+    st: RunState, head: ContrastiveProbe, model: Any, answers: dict[str, dict[str, str]]
+) -> dict[str, Any]:
     """Validation answers' mean cos(z, mu_safe) and latent reasoning-leak rate, base vs tuned (each model's own
     states of its own answers, pooled like the reward)."""
-    from core.evals.judges import REFUSAL, KeywordRefusalJudge
-
     judge = KeywordRefusalJudge()
     items = [it for it in st.validation if it.prompt in answers.get("tuned", {})]
     chats = [T.chat_for(it, st.cfg.template) for it in items]
@@ -96,33 +115,51 @@ def latent_report(st: RunState, head: Any, model: Any, answers: dict[str, dict[s
     out: dict[str, Any] = {"n_items": len(items), "n_harmful": int(harmful.sum()), "layer": int(head.layer)}
     for subject, when in (("base", "before"), ("tuned", "after")):
         texts = [answers[subject][it.prompt] for it in items]
-        ids = [st.tokenizer(a, add_special_tokens=False)["input_ids"] or [st.tokenizer.eos_token_id] for a in texts]
+        ids = [
+            st.tokenizer(a, add_special_tokens=False)["input_ids"] or [st.tokenizer.eos_token_id]
+            for a in texts
+        ]
         if subject == "base":
             with model.disable_adapter():
-                h = pooled_policy_states(model, st.tokenizer, chats, ids, layer=int(head.layer), pool=st.cfg.pool)
+                h = pooled_policy_states(
+                    model, st.tokenizer, chats, ids, layer=int(head.layer), pool=st.cfg.pool
+                )
         else:
             h = pooled_policy_states(model, st.tokenizer, chats, ids, layer=int(head.layer), pool=st.cfg.pool)
         cos = head.prototype_cosines(head.embed(h))
         p_head = np.asarray(head.p_safe(h))
         refused = np.array([judge(it.prompt, a).label == REFUSAL for it, a in zip(items, texts, strict=True)])
         leak = refused & harmful & (p_head < 0.5)
-        out[when] = {"cos_safe_all": float(cos[:, 0].mean()), "cos_safe_harmful": float(cos[harmful, 0].mean()),
-                     "cos_unsafe_harmful": float(cos[harmful, 1].mean()),
-                     "p_safe_head_harmful": float(p_head[harmful].mean()),
-                     "latent_reasoning_leak": float(leak[harmful].mean()) if harmful.any() else float("nan")}
+        out[when] = {
+            "cos_safe_all": float(cos[:, 0].mean()),
+            "cos_safe_harmful": float(cos[harmful, 0].mean()),
+            "cos_unsafe_harmful": float(cos[harmful, 1].mean()),
+            "p_safe_head_harmful": float(p_head[harmful].mean()),
+            "latent_reasoning_leak": float(leak[harmful].mean()) if harmful.any() else float("nan"),
+        }
     out["shift_cos_safe_harmful"] = out["after"]["cos_safe_harmful"] - out["before"]["cos_safe_harmful"]
     return out
 
 
-def run_craft(cfg: CraftConfig, ctx: Any) -> dict[str, Any]:
+def run_craft(cfg: CraftConfig, ctx: JobContext) -> dict[str, Any]:
     st = prepare(cfg, ctx, "craft")
     head = build_head(st)
     if head is None:
         return {"cancelled": "during phase 1 (contrastive head)"}
     cfg = st.cfg
-    reward = CraftReward(head, st.tokenizer, pool=cfg.pool, w_lat=cfg.w_lat, w_txt=cfg.w_txt, w_cons=cfg.w_cons,
-                         alpha=cfg.alpha, beta=cfg.beta, gamma=cfg.gamma, shaped=cfg.shaped,
-                         over_refusal_penalty=cfg.over_refusal_penalty)
+    reward = CraftReward(
+        head,
+        st.tokenizer,
+        pool=cfg.pool,
+        w_lat=cfg.w_lat,
+        w_txt=cfg.w_txt,
+        w_cons=cfg.w_cons,
+        alpha=cfg.alpha,
+        beta=cfg.beta,
+        gamma=cfg.gamma,
+        shaped=cfg.shaped,
+        over_refusal_penalty=cfg.over_refusal_penalty,
+    )
     random.seed(cfg.seed)
     model = warm_start(st) if cfg.warm_start else st.policy
     if model is None:
@@ -130,5 +167,12 @@ def run_craft(cfg: CraftConfig, ctx: Any) -> dict[str, Any]:
     model = run_grpo(st, model, [reward])
     if model is None:
         return {"cancelled": "during GRPO"}
-    return finish(st, model, extra=lambda m, answers: {"latent": latent_report(st, head, m, answers),
-                                                       "head_layer": int(head.layer), "pool": cfg.pool})
+    return finish(
+        st,
+        model,
+        extra=lambda m, answers: {
+            "latent": latent_report(st, head, m, answers),
+            "head_layer": int(head.layer),
+            "pool": cfg.pool,
+        },
+    )

@@ -5,6 +5,7 @@ Dataset schema (``sample_data/prompts.jsonl`` and labelling exports): one JSON o
 ``prompt``, ``kind`` (harmful | benign_counterpart | borderline | jailbreak | response), ``label``
 (safe | unsafe | rethink), ``split`` (train | validation) and optional ``response`` / ``category``.
 Prompt items (kind != response, no response text) become training prompts: ``label == "unsafe"`` -> harmful.
+Items are ``core.labelled.LabelledItem``; the binary class the jobs train on is its ``harmful`` property.
 Response items (prompt + response, labelled safe / unsafe / rethink) are traces for CRAFT's contrastive head.
 
 Warm-start targets (a documented deviation, see docs/alignment.md): harmful prompts get a short templated
@@ -17,102 +18,67 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
+from core.jsonl import read_jsonl
+from core.labelled import HELD_OUT_SPLITS, LabelledItem, harm_class
+from core.samples.files import sample_data_dir
+from core.samples.traces import read_traces
 
-HELD_OUT = ("validation", "val", "test")
-
-
-@dataclass(frozen=True)
-class AlignItem:
-    id: str
-    prompt: str
-    harmful: bool
-    kind: str = ""
-    split: str = "train"
-    category: str = ""
-    label: str = ""
-    response: str | None = None
-    pair_id: str | None = None
+HELD_OUT = HELD_OUT_SPLITS
 
 
 def default_dataset_path() -> Path:
-    """The project's sample data (``core.samples.files`` when present, else ``sample_data/prompts.jsonl``)."""
-    try:
-        from core.samples import files as sample_data  # type: ignore[attr-defined]
-
-        for name in ("prompts_path", "sample_prompts_path", "default_path", "PROMPTS_PATH"):
-            obj = getattr(sample_data, name, None)
-            if obj is not None:
-                return Path(obj() if callable(obj) else obj)
-    except ImportError:
-        pass
-    return Path(__file__).resolve().parents[2] / "sample_data" / "prompts.jsonl"
+    """The project's sample data: ``sample_data/prompts.jsonl``."""
+    return sample_data_dir() / "prompts.jsonl"
 
 
 def load_rows(dataset: str | None) -> list[dict[str, Any]]:
-    from core.jsonl import read_jsonl
-
     path = default_dataset_path() if dataset in (None, "", "sample") else Path(str(dataset)).expanduser()
     if not path.is_file():
-        raise InputError(f"Dataset {path} not found. Use 'sample' for the project's sample data or a JSONL file with "
-                         "id / prompt / label / split fields (export one from the Label page).")
+        raise InputError(
+            f"Dataset {path} not found. Use 'sample' for the project's sample data or a JSONL file with "
+            "id / prompt / label / split fields (export one from the Label page)."
+        )
     rows = read_jsonl(path)
     if dataset in (None, "", "sample"):
-        from core.samples.traces import read_traces
-
         rows += read_traces()  # templated safe / unsafe / rethink traces: CRAFT phase 1's training data
     return rows
 
 
-def _is_harmful(row: dict[str, Any]) -> bool | None:
-    label = str(row.get("label") or "").lower()
-    if label in ("unsafe", "harmful"):
-        return True
-    if label in ("safe", "benign"):
-        return False
-    kind = str(row.get("kind") or "").lower()
-    if kind in ("harmful", "jailbreak"):
-        return True
-    if kind in ("benign", "benign_counterpart", "borderline"):
-        return False
-    return None
-
-
-def prompt_items(rows: Sequence[dict[str, Any]]) -> list[AlignItem]:
-    """Prompt items with a binary harmful flag (response traces and unlabelled rows are skipped)."""
+def prompt_items(rows: Sequence[dict[str, Any]]) -> list[LabelledItem]:
+    """Prompt items a binary harmful / benign class applies to (``LabelledItem.harmful``); response traces
+    and rows neither label nor kind classes are skipped."""
     out = []
     for n, r in enumerate(rows, start=1):
         prompt = str(r.get("prompt") or "").strip()
         if not prompt or r.get("response") or str(r.get("kind") or "") == "response":
             continue
-        harmful = _is_harmful(r)
-        if harmful is None:
+        if harm_class(r.get("label"), r.get("kind")) is None:
             continue
-        out.append(AlignItem(id=str(r.get("id", n)), prompt=prompt, harmful=harmful, kind=str(r.get("kind") or ""),
-                             split=str(r.get("split") or "train"), category=str(r.get("category") or ""),
-                             label=str(r.get("label") or ""), pair_id=r.get("pair_id") or None))
+        out.append(LabelledItem.from_row(r, number=n))
     return out
 
 
-def split(items: Sequence[AlignItem], which: str) -> list[AlignItem]:
-    held = [it for it in items if it.split in HELD_OUT]
-    return held if which == "validation" else [it for it in items if it.split not in HELD_OUT]
+def split(items: Sequence[LabelledItem], which: str) -> list[LabelledItem]:
+    held = [it for it in items if it.held_out]
+    return held if which == "validation" else [it for it in items if not it.held_out]
 
 
-def check_both_classes(items: Sequence[AlignItem], what: str = "training prompts") -> None:
+def check_both_classes(items: Sequence[LabelledItem], what: str = "training prompts") -> None:
     n_h = sum(it.harmful for it in items)
     n_b = len(items) - n_h
     if n_h == 0 or n_b == 0:
-        raise InputError(f"The {what} need both harmful and benign items (found {n_h} harmful, {n_b} benign). "
-                         "Label some items of the missing class (label 'unsafe' = harmful, 'safe' = benign) or pick "
-                         "another dataset.")
+        raise InputError(
+            f"The {what} need both harmful and benign items (found {n_h} harmful, {n_b} benign). "
+            "Label some items of the missing class (label 'unsafe' = harmful, 'safe' = benign) or pick "
+            "another dataset."
+        )
 
 
-def paired_order(items: Sequence[AlignItem], seed: int) -> list[AlignItem]:
+def paired_order(items: Sequence[LabelledItem], seed: int) -> list[LabelledItem]:
     """A training order in which harmful and benign items alternate and a harmful request sits next to its benign
     counterpart (same ``pair_id``) where it has one, so every batch is class-balanced and holds minimal pairs.
 
@@ -125,17 +91,18 @@ def paired_order(items: Sequence[AlignItem], seed: int) -> list[AlignItem]:
     ben = [it for it in items if not it.harmful]
     rng.shuffle(harm)
     rng.shuffle(ben)
-    ben_by_pair: dict[str, list[AlignItem]] = {}
+    ben_by_pair: dict[str, list[LabelledItem]] = {}
     for it in ben:
         if it.pair_id:
             ben_by_pair.setdefault(it.pair_id, []).append(it)
     used: set[str] = set()
-    out: list[AlignItem] = []
+    out: list[LabelledItem] = []
     for h in harm:
         partner = next((b for b in ben_by_pair.get(h.pair_id or "", []) if b.id not in used), None)
         if partner is None:
-            partner = next((b for b in ben if b.id not in used and not b.pair_id), None) or \
-                next((b for b in ben if b.id not in used), None)
+            partner = next((b for b in ben if b.id not in used and not b.pair_id), None) or next(
+                (b for b in ben if b.id not in used), None
+            )
         out.append(h)
         if partner is not None:
             used.add(partner.id)
@@ -144,7 +111,9 @@ def paired_order(items: Sequence[AlignItem], seed: int) -> list[AlignItem]:
     return out + spare
 
 
-def monitor_split(train: Sequence[AlignItem], n_monitor: int, seed: int) -> tuple[list[AlignItem], list[AlignItem]]:
+def monitor_split(
+    train: Sequence[LabelledItem], n_monitor: int, seed: int
+) -> tuple[list[LabelledItem], list[LabelledItem]]:
     """(training items, held-out monitor batch): ``n_monitor`` train items (half harmful) kept out of training
     to watch refusal / over-refusal during the run -- never validation items."""
     rng = random.Random(seed)
@@ -189,23 +158,29 @@ def tidy_answer(text: str, max_chars: int = 220) -> str:
     teaches the model to close the answer mid-sentence."""
     t = re.sub(r"</?(safety_reasoning|answer)>", "", text).strip()
     cut = t[:max_chars]
-    ends = [m.end() for m in re.finditer(r"(?<!\d)[.!?](?=\s|$)", cut)]   # "1." of a list is no end
+    ends = [m.end() for m in re.finditer(r"(?<!\d)[.!?](?=\s|$)", cut)]  # "1." of a list is no end
     if ends and ends[-1] >= 0.4 * len(cut):
-        return cut[:ends[-1]].strip()
+        return cut[: ends[-1]].strip()
     return cut if len(t) <= max_chars else cut.rsplit(" ", 1)[0].strip()
 
 
-def alphaalign_target(item: AlignItem, own_answer: str | None, rng: random.Random) -> str:
+def alphaalign_target(item: LabelledItem, own_answer: str | None, rng: random.Random) -> str:
     """AlphaAlign-format target: refusal with reasoning (harmful) or safe reasoning + the model's own answer."""
     if item.harmful:
-        return (f"<safety_reasoning>The request is harmful: {rng.choice(HARM_REASONS)}</safety_reasoning>\n"
-                f"<answer>{rng.choice(HARM_ANSWERS)}</answer>")
+        return (
+            f"<safety_reasoning>The request is harmful: {rng.choice(HARM_REASONS)}</safety_reasoning>\n"
+            f"<answer>{rng.choice(HARM_ANSWERS)}</answer>"
+        )
     if not own_answer or not own_answer.strip():
-        own_answer = EMPTY_ANSWER_FALLBACK  # the model produced nothing usable; counted and logged by the caller
+        own_answer = (
+            EMPTY_ANSWER_FALLBACK  # the model produced nothing usable; counted and logged by the caller
+        )
     elif not own_answer.lstrip().startswith(HELP_OPENER.split()[0]):
         # One fixed opener for every benign answer. Without it the refusal "Sorry, ..." (one fixed first token on
         # ~45 % of the targets) beats each of the many different benign first tokens under greedy decoding, and
         # the warm-started model refused after reasoning "The request is safe" (measured on the monitor batch).
         own_answer = f"{HELP_OPENER} {own_answer.lstrip()}"
-    return (f"<safety_reasoning>The request is safe: {rng.choice(SAFE_REASONS)}</safety_reasoning>\n"
-            f"<answer>{own_answer}</answer>")
+    return (
+        f"<safety_reasoning>The request is safe: {rng.choice(SAFE_REASONS)}</safety_reasoning>\n"
+        f"<answer>{own_answer}</answer>"
+    )

@@ -17,30 +17,42 @@ from typing import Any
 
 import numpy as np
 
+from core.align.latent import _decoder_layers
+from core.capture.models import ModelSpec
+from core.evals.report import save_audit
+from core.evals.result import AuditResult
+from core.evals.runner import run_audit
+from core.evals.suites import AuditOptions, Subject
+
 AUDIT_SUITES = ("refusal", "over_refusal", "format", "reasoning_leak")
 
 
-def audit_base_vs_tuned(model: Any, generate_fn: Callable[[Sequence[str]], list[str]], *, dataset: str,
-                        template: str, model_name: str, adapter: Path, suites: Sequence[str] = AUDIT_SUITES,
-                        max_new_tokens: int = 64, limit: int | None = None, seed: int = 0,
-                        should_stop: Callable[[], bool] | None = None, out_dir: Path | None = None,
-                        progress: Callable[[int, int], None] | None = None
-                        ) -> tuple[Any, dict[str, dict[str, str]]]:
+def audit_base_vs_tuned(
+    model: Any,
+    generate_fn: Callable[[Sequence[str]], list[str]],
+    *,
+    dataset: str,
+    template: str,
+    model_name: str,
+    adapter: Path,
+    suites: Sequence[str] = AUDIT_SUITES,
+    max_new_tokens: int = 64,
+    limit: int | None = None,
+    seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
+    out_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[AuditResult, dict[str, dict[str, str]]]:
     """``run_audit`` of base vs tuned on the validation split; returns (AuditResult, answers[subject][prompt]).
 
     ``generate_fn(prompts)`` answers user prompts with ``model`` as it currently is; the base subject's answers
     are produced inside ``model.disable_adapter()``.
     """
-    from core.capture.models import ModelSpec
-    from core.evals.report import save_audit
-    from core.evals.runner import run_audit
-    from core.evals.suites import AuditOptions, Subject
-
     base = Subject(ModelSpec(name=model_name), template=template, name="base")
     tuned = Subject(ModelSpec(name=model_name, adapter=str(adapter)), template=template, name="tuned")
     answers: dict[str, dict[str, str]] = {}
 
-    def responder(subject: Any, prompts: Sequence[str]) -> list[str]:
+    def responder(subject: Subject, prompts: Sequence[str]) -> list[str]:
         if subject.label == "base":
             with model.disable_adapter():
                 out = generate_fn(prompts)
@@ -50,46 +62,68 @@ def audit_base_vs_tuned(model: Any, generate_fn: Callable[[Sequence[str]], list[
         return out
 
     opts = AuditOptions(max_new_tokens=max_new_tokens, seed=seed, limit=limit)
-    result = run_audit([base, tuned], list(suites), dataset=dataset or "sample", split="validation", options=opts,
-                       responder=responder, should_stop=should_stop, progress=progress)
+    result = run_audit(
+        [base, tuned],
+        list(suites),
+        dataset=dataset or "sample",
+        split="validation",
+        options=opts,
+        responder=responder,
+        should_stop=should_stop,
+        progress=progress,
+    )
     if out_dir is not None:
         save_audit(result, out_dir)
     return result, answers
 
 
-def audit_numbers(result: Any) -> dict[str, Any]:
+def audit_numbers(result: AuditResult) -> dict[str, Any]:
     """Rates with CIs per subject and suite, and the paired comparisons, as plain JSON."""
-    rates = {f"{s.subject}/{s.suite}": {"rate": s.rate.rate, "ci95": [s.rate.low, s.rate.high], "n": s.rate.n}
-             for s in result.summaries}
-    comps = {c.suite: {"before": c.rate_baseline, "after": c.rate_subject, "delta": c.delta,
-                       "delta_ci95": [c.delta_low, c.delta_high], "p_mcnemar": c.p_mcnemar,
-                       "discordant": list(c.discordant), "significant": c.significant, "verdict": c.verdict}
-             for c in result.comparisons}
+    rates = {
+        f"{s.subject}/{s.suite}": {"rate": s.rate.rate, "ci95": [s.rate.low, s.rate.high], "n": s.rate.n}
+        for s in result.summaries
+    }
+    comps = {
+        c.suite: {
+            "before": c.rate_baseline,
+            "after": c.rate_subject,
+            "delta": c.delta,
+            "delta_ci95": [c.delta_low, c.delta_high],
+            "p_mcnemar": c.p_mcnemar,
+            "discordant": list(c.discordant),
+            "significant": c.significant,
+            "verdict": c.verdict,
+        }
+        for c in result.comparisons
+    }
     return {"rates": rates, "comparisons": comps}
 
 
-def prompt_states(model: Any, tokenizer: Any, chats: Sequence[list[dict[str, str]]], *,
-                  batch_size: int = 16) -> np.ndarray:
+def prompt_states(
+    model: Any, tokenizer: Any, chats: Sequence[list[dict[str, str]]], *, batch_size: int = 16
+) -> np.ndarray:
     """``[n, n_layers + 1, d]`` residual stream at the last prompt token (hooks; 0 = embeddings)."""
     import torch
 
-    from core.align.latent import _decoder_layers
-
     layers = _decoder_layers(model)
     old = tokenizer.padding_side
-    tokenizer.padding_side = "left"                  # last prompt token at position -1 for every row
+    tokenizer.padding_side = "left"  # last prompt token at position -1 for every row
     rows: list[np.ndarray] = []
     cap: list[Any] = []
     hooks = [model.get_input_embeddings().register_forward_hook(lambda _m, _i, o: cap.append(o))]
     for layer in layers:
-        hooks.append(layer.register_forward_hook(lambda _m, _i, o: cap.append(o[0] if isinstance(o, tuple) else o)))
+        hooks.append(
+            layer.register_forward_hook(lambda _m, _i, o: cap.append(o[0] if isinstance(o, tuple) else o))
+        )
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             for s in range(0, len(chats), batch_size):
-                texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
-                         for c in chats[s:s + batch_size]]
+                texts = [
+                    tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
+                    for c in chats[s : s + batch_size]
+                ]
                 enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
                 cap.clear()
                 model(**{k: v.to(next(model.parameters()).device) for k, v in enc.items()}, use_cache=False)
@@ -104,15 +138,19 @@ def prompt_states(model: Any, tokenizer: Any, chats: Sequence[list[dict[str, str
 
 def representation_diff(base: np.ndarray, tuned: np.ndarray, harmful: Sequence[bool]) -> dict[str, Any]:
     """Per-layer mean cosine distance base vs tuned (all / harmful / benign items) and the layer that moved most."""
-    def cosd(a: np.ndarray, b: np.ndarray) -> np.ndarray:   # [n, L, d] -> [L]
+
+    def cosd(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # [n, L, d] -> [L]
         num = (a * b).sum(-1)
         den = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1) + 1e-9
         return (1 - num / den).mean(0)
 
     h = np.asarray(harmful, dtype=bool)
     all_d = cosd(base, tuned)
-    out = {"layers": list(range(base.shape[1])), "cos_distance": all_d.tolist(),
-           "most_changed_layer": int(np.argmax(all_d))}
+    out = {
+        "layers": list(range(base.shape[1])),
+        "cos_distance": all_d.tolist(),
+        "most_changed_layer": int(np.argmax(all_d)),
+    }
     if h.any():
         out["cos_distance_harmful"] = cosd(base[h], tuned[h]).tolist()
     if (~h).any():

@@ -12,30 +12,65 @@ from typing import Any
 
 from core.align import training as T
 from core.align.pipeline import RunState, require_trainable
+from core.jobs.callbacks import progress_callback
 
 
 def grpo_dataset(st: RunState) -> Any:
     from datasets import Dataset
 
-    return Dataset.from_list([{"prompt": T.chat_for(it, st.cfg.template), "is_harmful": it.harmful,
-                               "label": "unsafe" if it.harmful else "safe", "item_id": it.id} for it in st.train])
+    return Dataset.from_list(
+        [
+            {
+                "prompt": T.chat_for(it, st.cfg.template),
+                "is_harmful": it.harmful,
+                "label": "unsafe" if it.harmful else "safe",
+                "item_id": it.id,
+            }
+            for it in st.train
+        ]
+    )
 
 
 def grpo_config(st: RunState) -> Any:
     from trl import GRPOConfig
 
     cfg = st.cfg
-    base = T.trainer_args(output_dir=st.ctx.run_dir / "grpo", device=st.device, seed=cfg.seed, lr=cfg.learning_rate,
-                          max_steps=cfg.max_steps, save_every=cfg.save_every, warmup_steps=0, scheduler="constant")
-    return GRPOConfig(**base, per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
-                      gradient_accumulation_steps=1, num_generations=cfg.num_generations,
-                      max_completion_length=cfg.max_completion_length, temperature=cfg.temperature, top_k=0,
-                      beta=cfg.kl_coef, loss_type=cfg.loss_type, scale_rewards=cfg.scale_rewards,
-                      log_completions=False, shuffle_dataset=True, disable_dropout=True)
+    base = T.trainer_args(
+        output_dir=st.ctx.run_dir / "grpo",
+        device=st.device,
+        seed=cfg.seed,
+        lr=cfg.learning_rate,
+        max_steps=cfg.max_steps,
+        save_every=cfg.save_every,
+        warmup_steps=0,
+        scheduler="constant",
+    )
+    return GRPOConfig(
+        **base,
+        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
+        gradient_accumulation_steps=1,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        top_k=0,
+        beta=cfg.kl_coef,
+        loss_type=cfg.loss_type,
+        scale_rewards=cfg.scale_rewards,
+        log_completions=False,
+        shuffle_dataset=True,
+        disable_dropout=True,
+    )
 
 
-def build_trainer(st: RunState, model: Any, reward_funcs: list[Any], *, extra_callbacks: list[Any] | None = None,
-                  args: Any = None, with_job_callbacks: bool = True) -> Any:
+def build_trainer(
+    st: RunState,
+    model: Any,
+    reward_funcs: list[Any],
+    *,
+    extra_callbacks: list[Any] | None = None,
+    args: Any = None,
+    with_job_callbacks: bool = True,
+) -> Any:
     """A GRPOTrainer on the train prompts. ``model`` is a PeftModel (warm-started) or a plain model (a fresh
     LoRA adapter is attached)."""
     from trl import GRPOTrainer
@@ -43,19 +78,31 @@ def build_trainer(st: RunState, model: Any, reward_funcs: list[Any], *, extra_ca
     cfg = st.cfg
     callbacks: list[Any] = list(extra_callbacks or [])
     if with_job_callbacks:
-        from core.jobs.callbacks import JobProgressCallback
-
-        callbacks.insert(0, JobProgressCallback(st.ctx))
+        callbacks.insert(0, progress_callback(st.ctx))
         if st.monitor:
-            callbacks.append(T.monitor_callback(st.ctx, st.monitor, st.tokenizer, template=cfg.template,
-                                                every=cfg.monitor_every, max_new_tokens=cfg.max_completion_length,
-                                                expect_format=cfg.template == "alphaalign"))
+            callbacks.append(
+                T.monitor_callback(
+                    st.ctx,
+                    st.monitor,
+                    st.tokenizer,
+                    template=cfg.template,
+                    every=cfg.monitor_every,
+                    max_new_tokens=cfg.max_completion_length,
+                    expect_format=cfg.template == "alphaalign",
+                )
+            )
     is_peft = hasattr(model, "peft_config")
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args or grpo_config(st),
-                          train_dataset=grpo_dataset(st), processing_class=st.tokenizer,
-                          peft_config=None if is_peft else T.lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
-                                                                          cfg.lora_targets),
-                          callbacks=callbacks)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=args or grpo_config(st),
+        train_dataset=grpo_dataset(st),
+        processing_class=st.tokenizer,
+        peft_config=None
+        if is_peft
+        else T.lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets),
+        callbacks=callbacks,
+    )
     require_trainable(trainer.model)
     return T.quiet(trainer)
 
@@ -70,9 +117,11 @@ def run_grpo(st: RunState, model: Any, reward_funcs: list[Any]) -> Any:
     names = [getattr(f, "__name__", type(f).__name__) for f in reward_funcs]
     resume = st.ctx.resume_from if T.checkpoint_phase(st.ctx.resume_from) == "grpo" else None
     t = time.time()
-    st.ctx.log(f"GRPO: {st.cfg.max_steps} steps x {st.cfg.prompts_per_step} prompts x {st.cfg.num_generations} "
-               f"rollouts of <= {st.cfg.max_completion_length} tokens, rewards {names}"
-               + (f", resuming from {resume.name}" if resume else ""))
+    st.ctx.log(
+        f"GRPO: {st.cfg.max_steps} steps x {st.cfg.prompts_per_step} prompts x {st.cfg.num_generations} "
+        f"rollouts of <= {st.cfg.max_completion_length} tokens, rewards {names}"
+        + (f", resuming from {resume.name}" if resume else "")
+    )
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     st.lap("grpo_s", t)
     if st.ctx.stop_observed:

@@ -38,29 +38,40 @@ def check_reward_tokenizer(rm: Any, tokenizer: Any, name: str = "reward model") 
         raise InputError(
             f"The tokenizer given for {name} has {n_tok} tokens but the reward model's embedding has only {vocab}: "
             "it is not the tokenizer this reward model was trained with (its ids would index past the embedding). "
-            "Set reward_tokenizer to the reward model's own tokenizer folder (usually the reward model folder).")
+            "Set reward_tokenizer to the reward model's own tokenizer folder (usually the reward model folder)."
+        )
     if getattr(rm.config, "num_labels", 1) < 1:
-        raise InputError(f"{name} has no output label; use a sequence-classification model with num_labels=1.")
+        raise InputError(
+            f"{name} has no output label; use a sequence-classification model with num_labels=1."
+        )
 
 
-def load_reward_model(path: str, tokenizer_path: str | None = None, *, device: str = "cpu") -> tuple[Any, Any]:
+def load_reward_model(
+    path: str, tokenizer_path: str | None = None, *, device: str = "cpu"
+) -> tuple[Any, Any]:
     """(model, tokenizer) of a local sequence-classification reward model, checked for a matching tokenizer."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     p = Path(path).expanduser()
     if not (p / "config.json").is_file():
-        raise InputError(f"Reward model folder {p} has no config.json: point reward_model at a local folder saved "
-                         "with save_pretrained() (there is no model hub access here).")
+        raise InputError(
+            f"Reward model folder {p} has no config.json: point reward_model at a local folder saved "
+            "with save_pretrained() (there is no model hub access here)."
+        )
     try:
         rm = AutoModelForSequenceClassification.from_pretrained(str(p), local_files_only=True)
     except (OSError, ValueError) as exc:
-        raise InputError(f"Could not load reward model {p} as a sequence-classification model: {exc}") from exc
+        raise InputError(
+            f"Could not load reward model {p} as a sequence-classification model: {exc}"
+        ) from exc
     tok_src = Path(tokenizer_path).expanduser() if tokenizer_path else p
     try:
         tok = AutoTokenizer.from_pretrained(str(tok_src), local_files_only=True)
     except (OSError, ValueError) as exc:
-        raise InputError(f"No tokenizer for the reward model at {tok_src} ({str(exc).splitlines()[0][:160]}). Save the "
-                         "reward model's tokenizer next to it or set reward_tokenizer.") from exc
+        raise InputError(
+            f"No tokenizer for the reward model at {tok_src} ({str(exc).splitlines()[0][:160]}). Save the "
+            "reward model's tokenizer next to it or set reward_tokenizer."
+        ) from exc
     check_reward_tokenizer(rm, tok, name=f"reward model {p.name}")
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -79,8 +90,15 @@ class HelpfulnessReward:
 
     __name__ = "helpfulness"
 
-    def __init__(self, model: Any, tokenizer: Any, *, refusal_judge: RefusalJudge | None = None,
-                 batch_size: int = 8, max_length: int = 512) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        refusal_judge: RefusalJudge | None = None,
+        batch_size: int = 8,
+        max_length: int = 512,
+    ) -> None:
         check_reward_tokenizer(model, tokenizer)
         self.model, self.tokenizer = model, tokenizer
         self.judge, self.batch_size, self.max_length = refusal_judge, batch_size, max_length
@@ -106,18 +124,28 @@ class HelpfulnessReward:
         device = next(self.model.parameters()).device
         with torch.no_grad():
             for s in range(0, len(texts), self.batch_size):
-                enc = self.tokenizer(texts[s:s + self.batch_size], return_tensors="pt", padding=True, truncation=True,
-                                     max_length=self.max_length, add_special_tokens=False)
+                enc = self.tokenizer(
+                    texts[s : s + self.batch_size],
+                    return_tensors="pt",
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    add_special_tokens=False,
+                )
                 logits = self.model(**{k: v.to(device) for k, v in enc.items()}).logits
                 out.extend(float(x) for x in logits[:, 0].float().cpu())
         return np.asarray(check_finite("reward model score", out), dtype=np.float64)
 
-    def __call__(self, completions: list[Any], prompts: list[Any] | None = None, **kwargs: Any) -> list[float]:
+    def __call__(
+        self, completions: list[Any], prompts: list[Any] | None = None, **kwargs: Any
+    ) -> list[float]:
         texts = [as_text(c) for c in completions]
         harmful = harmful_flags(len(texts), kwargs)
         ptexts = [_prompt_text(p) for p in (prompts or [""] * len(texts))]
         refused = np.array([refusal_verifier(t, self.judge) for t in texts])
-        need = [i for i, h in enumerate(harmful) if not h]   # every benign rollout: the group statistics use all n
+        need = [
+            i for i, h in enumerate(harmful) if not h
+        ]  # every benign rollout: the group statistics use all n
         raw = np.zeros(len(texts))
         if need:
             raw[need] = self.scores([ptexts[i] for i in need], [texts[i] for i in need])

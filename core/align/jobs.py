@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.align.alphaalign import run_alphaalign
 from core.align.configs import (
     ALPHAALIGN_PRESETS,
     CRAFT_PRESETS,
@@ -16,34 +17,44 @@ from core.align.configs import (
     CraftConfig,
     RationalConfig,
 )
+from core.align.craft import run_craft
+from core.align.rational import run_rational
+from core.jobs.context import JobContext
 from core.jobs.registry import register_job_type
+from core.jobs.view import warnings
 
 
-def run_alphaalign_job(cfg: AlphaAlignConfig, ctx: Any) -> dict[str, Any]:
-    from core.align.alphaalign import run_alphaalign
-
+def run_alphaalign_job(cfg: AlphaAlignConfig, ctx: JobContext) -> dict[str, Any]:
     return run_alphaalign(cfg, ctx)
 
 
-def run_craft_job(cfg: CraftConfig, ctx: Any) -> dict[str, Any]:
-    from core.align.craft import run_craft
-
+def run_craft_job(cfg: CraftConfig, ctx: JobContext) -> dict[str, Any]:
     return run_craft(cfg, ctx)
 
 
-def run_rational_job(cfg: RationalConfig, ctx: Any) -> dict[str, Any]:
-    from core.align.rational import run_rational
-
+def run_rational_job(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
     return run_rational(cfg, ctx)
 
 
 JOB_TYPES = {
-    "align.alphaalign": (AlphaAlignConfig, run_alphaalign_job, ALPHAALIGN_PRESETS,
-                         "AlphaAlign: teach the model to reason about safety first (verifiable reward, GRPO)."),
-    "align.craft": (CraftConfig, run_craft_job, CRAFT_PRESETS,
-                    "CRAFT: GRPO on latent + text safety rewards over a contrastive head of hidden states."),
-    "align.rational": (RationalConfig, run_rational_job, RATIONAL_PRESETS,
-                       "Rational: self-generated safety reasoning, verifier-filtered, then LoRA SFT."),
+    "align.alphaalign": (
+        AlphaAlignConfig,
+        run_alphaalign_job,
+        ALPHAALIGN_PRESETS,
+        "AlphaAlign: teach the model to reason about safety first (verifiable reward, GRPO).",
+    ),
+    "align.craft": (
+        CraftConfig,
+        run_craft_job,
+        CRAFT_PRESETS,
+        "CRAFT: GRPO on latent + text safety rewards over a contrastive head of hidden states.",
+    ),
+    "align.rational": (
+        RationalConfig,
+        run_rational_job,
+        RATIONAL_PRESETS,
+        "Rational: self-generated safety reasoning, verifier-filtered, then LoRA SFT.",
+    ),
 }
 
 for _name, (_cfg, _fn, _presets, _desc) in JOB_TYPES.items():
@@ -63,6 +74,4 @@ def adapter_from_events(events: list[Any]) -> str | None:
 
 def warnings_from_events(events: list[Any]) -> list[str]:
     """Log lines an alignment job flagged as warnings (e.g. the format rate stuck at 0), for a page banner."""
-    from core.jobs.view import warnings
-
     return warnings(events)

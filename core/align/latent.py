@@ -36,21 +36,20 @@ from core.align.rewards import (
     refusal_verifier,
     text_reward,
 )
+from core.capture.models import _get_path, find_layers_path
+from core.capture.trajectory import find_spans
 from core.errors import InputError
+from core.probes.contrastive import ContrastiveProbe
 
 POOLS = ("reasoning", "completion", "mean_all")
 
 
 def _decoder_layers(model: Any) -> list[Any]:
-    from core.capture.models import _get_path, find_layers_path
-
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return list(_get_path(base, find_layers_path(base)))
 
 
 def _span(tokens: list[str], n_prompt: int, pool: str) -> tuple[int, int]:
-    from core.capture.trajectory import find_spans
-
     n = len(tokens)
     if pool == "mean_all" or n <= n_prompt:
         return 0, n
@@ -70,10 +69,18 @@ def prompt_token_ids(tokenizer: Any, prompt: Any) -> list[int]:
     return [int(i) for i in tokenizer(str(prompt), add_special_tokens=False)["input_ids"]]
 
 
-def pooled_policy_states(model: Any, tokenizer: Any, prompts: Sequence[Any], completion_ids: Sequence[Sequence[int]],
-                         *, layer: int, pool: str = "reasoning", batch_size: int = 16,
-                         progress: Callable[[int, int], None] | None = None,
-                         should_stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+def pooled_policy_states(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Any],
+    completion_ids: Sequence[Sequence[int]],
+    *,
+    layer: int,
+    pool: str = "reasoning",
+    batch_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> np.ndarray | None:
     """``[n, d]`` float32: the policy's residual stream at ``layer`` pooled over each rollout's span.
 
     ``progress(done, total)`` ticks after each batch; ``should_stop()`` is checked before each batch and ends the
@@ -84,7 +91,9 @@ def pooled_policy_states(model: Any, tokenizer: Any, prompts: Sequence[Any], com
         raise InputError(f"Unknown pooling {pool!r} for the latent reward; choose one of {list(POOLS)}.")
     layers = _decoder_layers(model)
     if not 0 <= layer <= len(layers):
-        raise InputError(f"Layer {layer} does not exist: the policy has layers 0..{len(layers)} (0 = embeddings).")
+        raise InputError(
+            f"Layer {layer} does not exist: the policy has layers 0..{len(layers)} (0 = embeddings)."
+        )
     rows, spans = [], []
     for p, c in zip(prompts, completion_ids, strict=True):
         pids = prompt_token_ids(tokenizer, p)
@@ -111,16 +120,18 @@ def pooled_policy_states(model: Any, tokenizer: Any, prompts: Sequence[Any], com
             for s in range(0, len(rows), batch_size):
                 if should_stop is not None and should_stop():
                     return None
-                batch = rows[s:s + batch_size]
+                batch = rows[s : s + batch_size]
                 width = max(len(r) for r in batch)
-                ids = torch.full((len(batch), width), pad, dtype=torch.long)   # right padding: positions stay 0..n-1
+                ids = torch.full(
+                    (len(batch), width), pad, dtype=torch.long
+                )  # right padding: positions stay 0..n-1
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for i, r in enumerate(batch):
-                    ids[i, :len(r)] = torch.tensor(r)
-                    mask[i, :len(r)] = 1
+                    ids[i, : len(r)] = torch.tensor(r)
+                    mask[i, : len(r)] = 1
                 model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
-                h = captured["h"].float()                                     # [b, width, d]
-                for i, (a, b) in enumerate(spans[s:s + batch_size]):
+                h = captured["h"].float()  # [b, width, d]
+                for i, (a, b) in enumerate(spans[s : s + batch_size]):
                     chunks.append(h[i, a:b].mean(0).cpu().numpy())
                 if progress is not None:
                     progress(min(s + batch_size, len(rows)), len(rows))
@@ -144,10 +155,23 @@ class CraftReward:
 
     __name__ = "craft"
 
-    def __init__(self, head: Any, tokenizer: Any, *, pool: str = "reasoning", w_lat: float = 0.5,
-                 w_txt: float = 0.4, w_cons: float = 0.2, alpha: float = 1.0, beta: float = 1.0, gamma: float = 0.5,
-                 text_judge: TextSafetyJudge | None = None, shaped: bool = True,
-                 over_refusal_penalty: float = 0.0, refusal_judge: RefusalJudge | None = None) -> None:
+    def __init__(
+        self,
+        head: ContrastiveProbe,
+        tokenizer: Any,
+        *,
+        pool: str = "reasoning",
+        w_lat: float = 0.5,
+        w_txt: float = 0.4,
+        w_cons: float = 0.2,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        gamma: float = 0.5,
+        text_judge: TextSafetyJudge | None = None,
+        shaped: bool = True,
+        over_refusal_penalty: float = 0.0,
+        refusal_judge: RefusalJudge | None = None,
+    ) -> None:
         self.head, self.tokenizer, self.pool = head, tokenizer, pool
         self.w = {"w_lat": w_lat, "w_txt": w_txt, "w_cons": w_cons}
         self.abg = {"alpha": alpha, "beta": beta, "gamma": gamma}
@@ -161,15 +185,23 @@ class CraftReward:
         self.model = model
         return self
 
-    def components(self, prompts: Sequence[Any], texts: Sequence[str], completion_ids: Sequence[Sequence[int]],
-                   harmful: Sequence[bool]) -> dict[str, np.ndarray]:
+    def components(
+        self,
+        prompts: Sequence[Any],
+        texts: Sequence[str],
+        completion_ids: Sequence[Sequence[int]],
+        harmful: Sequence[bool],
+    ) -> dict[str, np.ndarray]:
         if self.model is None:
-            raise RewardError("CraftReward is not bound to a policy: call reward.bind(trainer.model) after building "
-                              "the trainer (the latent reward needs the current policy's hidden states).")
-        h = pooled_policy_states(self.model, self.tokenizer, prompts, completion_ids, layer=int(self.head.layer),
-                                 pool=self.pool)
+            raise RewardError(
+                "CraftReward is not bound to a policy: call reward.bind(trainer.model) after building "
+                "the trainer (the latent reward needs the current policy's hidden states)."
+            )
+        h = pooled_policy_states(
+            self.model, self.tokenizer, prompts, completion_ids, layer=int(self.head.layer), pool=self.pool
+        )
         z = self.head.embed(h)
-        cos = self.head.prototype_cosines(z)                     # [n, 3] (safe, unsafe, rethink)
+        cos = self.head.prototype_cosines(z)  # [n, 3] (safe, unsafe, rethink)
         p_head = np.asarray(self.head.p_safe(h), dtype=np.float64)
         if self.text_judge is not None:
             p_text = check_judge_output(self.text_judge(list(texts), list(harmful)), len(texts))
@@ -182,11 +214,25 @@ class CraftReward:
         refused = np.array([refusal_verifier(t, self.refusal_judge) for t in texts])
         if self.penalty:
             total = total - self.penalty * np.where(np.asarray(harmful, dtype=bool), 0.0, refused)
-        return {"reward": total, "R_ls": r_ls, "R_txt": r_txt, "R_cons": r_cons, "cos_safe": cos[:, 0],
-                "cos_unsafe": cos[:, 1], "p_safe_head": p_head, "p_safe_text": p_text, "refused": refused}
+        return {
+            "reward": total,
+            "R_ls": r_ls,
+            "R_txt": r_txt,
+            "R_cons": r_cons,
+            "cos_safe": cos[:, 0],
+            "cos_unsafe": cos[:, 1],
+            "p_safe_head": p_head,
+            "p_safe_text": p_text,
+            "refused": refused,
+        }
 
-    def __call__(self, completions: list[Any], prompts: list[Any] | None = None,
-                 completion_ids: list[list[int]] | None = None, **kwargs: Any) -> list[float]:
+    def __call__(
+        self,
+        completions: list[Any],
+        prompts: list[Any] | None = None,
+        completion_ids: list[list[int]] | None = None,
+        **kwargs: Any,
+    ) -> list[float]:
         texts = [as_text(c) for c in completions]
         harmful = harmful_flags(len(texts), kwargs)
         if prompts is None or completion_ids is None:

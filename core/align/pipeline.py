@@ -9,36 +9,49 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.align import data as D
 from core.align import training as T
+from core.align.configs import AlignBase
 from core.align.evaluate import audit_base_vs_tuned, audit_numbers, prompt_states, representation_diff
 from core.align.rewards import refusal_verifier
+from core.capture.models import model_fingerprint
+from core.config import reasonscope_home
 from core.errors import InputError
+from core.evals.runner import AuditCancelled
+from core.jobs.callbacks import progress_callback
+from core.jobs.context import JobContext
+from core.labelled import LabelledItem
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunState:
-    cfg: Any
-    ctx: Any
+    cfg: AlignBase  # the job's AlphaAlignConfig / CraftConfig / RationalConfig
+    ctx: JobContext
     method: str
     device: str
     source: str
-    policy: Any
-    tokenizer: Any
-    train: list[D.AlignItem]
-    monitor: list[D.AlignItem]
-    validation: list[D.AlignItem]
+    policy: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    train: list[LabelledItem]
+    monitor: list[LabelledItem]
+    validation: list[LabelledItem]
     rows: list[dict[str, Any]]
     t0: float = field(default_factory=time.time)
-    cpu0: float = field(default_factory=time.process_time)   # CPU seconds of all threads (load-independent-ish)
+    cpu0: float = field(
+        default_factory=time.process_time
+    )  # CPU seconds of all threads (load-independent-ish)
     timings: dict[str, float] = field(default_factory=dict)
 
     def path(self, *parts: str) -> Path:
@@ -51,7 +64,7 @@ class RunState:
         self.timings[name.replace("_s", "_cpu_s")] = round(time.process_time() - self.cpu0, 1)  # cumulative
 
 
-def prepare(cfg: Any, ctx: Any, method: str) -> RunState:
+def prepare(cfg: AlignBase, ctx: JobContext, method: str) -> RunState:
     """Validate the dataset (both classes in train), split off the monitor batch, load the policy."""
     T.seed_all(cfg.seed)
     threads = T.set_threads(cfg.threads) if T.pick_device(cfg.device) == "cpu" else 0
@@ -66,7 +79,7 @@ def prepare(cfg: Any, ctx: Any, method: str) -> RunState:
         rng.shuffle(harm)
         rng.shuffle(ben)
         k = cfg.max_train_items // 2
-        train = harm[:max(1, k)] + ben[:max(1, cfg.max_train_items - k)]
+        train = harm[: max(1, k)] + ben[: max(1, cfg.max_train_items - k)]
     train, monitor = D.monitor_split(train, cfg.monitor_items, cfg.seed)
     val = D.split(items, "validation")
     if cfg.audit_max_items and len(val) > cfg.audit_max_items:
@@ -75,28 +88,49 @@ def prepare(cfg: Any, ctx: Any, method: str) -> RunState:
     source = T.resolve_source(cfg.model)
     policy, tok = T.load_policy(source, device=device)
     T.check_lora_targets(policy, cfg.lora_targets)
-    ctx.log(f"{method}: {len(train)} train prompts ({sum(i.harmful for i in train)} harmful), {len(monitor)} "
-            f"held-out monitor prompts, {len(val)} validation prompts (audit only); model {cfg.model} on {device}"
-            + (f" ({threads} torch threads)" if threads else ""))
-    return RunState(cfg, ctx, method, device, source, policy, tok, train, monitor, val, rows)
+    ctx.log(
+        f"{method}: {len(train)} train prompts ({sum(i.harmful for i in train)} harmful), {len(monitor)} "
+        f"held-out monitor prompts, {len(val)} validation prompts (audit only); model {cfg.model} on {device}"
+        + (f" ({threads} torch threads)" if threads else "")
+    )
+    return RunState(
+        cfg=cfg,
+        ctx=ctx,
+        method=method,
+        device=device,
+        source=source,
+        policy=policy,
+        tokenizer=tok,
+        train=train,
+        monitor=monitor,
+        validation=val,
+        rows=rows,
+    )
 
 
-def benign_answers(st: RunState, items: list[D.AlignItem]) -> dict[str, str]:
+def benign_answers(st: RunState, items: list[LabelledItem]) -> dict[str, str]:
     """The base model's own greedy answers (plain template) to benign items, cached in data/ for resume."""
     path = st.path("data", "benign_answers.json")
     cached: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
     todo = [it for it in items if not it.harmful and it.id not in cached]
     if todo:
         t = time.time()
-        st.ctx.log(f"generating the model's own answers to {len(todo)} benign train prompts (warm-start targets)")
+        st.ctx.log(
+            f"generating the model's own answers to {len(todo)} benign train prompts (warm-start targets)"
+        )
         chats = [T.chat_for(it, "plain") for it in todo]
         bs = st.cfg.eval_batch_size
         for s in range(0, len(todo), bs):
             if st.ctx.should_stop():
                 break
-            outs = T.generate(st.policy, st.tokenizer, chats[s:s + bs], max_new_tokens=st.cfg.benign_answer_tokens,
-                              batch_size=bs)
-            for it, o in zip(todo[s:s + bs], outs, strict=True):
+            outs = T.generate(
+                st.policy,
+                st.tokenizer,
+                chats[s : s + bs],
+                max_new_tokens=st.cfg.benign_answer_tokens,
+                batch_size=bs,
+            )
+            for it, o in zip(todo[s : s + bs], outs, strict=True):
                 cached[it.id] = D.tidy_answer(o[0])
             T.write_json(path, cached)
             st.ctx.emit_progress(min(s + bs, len(todo)), len(todo))
@@ -107,36 +141,72 @@ def benign_answers(st: RunState, items: list[D.AlignItem]) -> dict[str, str]:
 def sft_dataset(pairs: list[tuple[list[dict[str, str]], str]]) -> Any:
     from datasets import Dataset
 
-    return Dataset.from_list([{"prompt": chat, "completion": [{"role": "assistant", "content": target}]}
-                              for chat, target in pairs])
+    return Dataset.from_list(
+        [{"prompt": chat, "completion": [{"role": "assistant", "content": target}]} for chat, target in pairs]
+    )
 
 
-def run_sft(st: RunState, model: Any, pairs: list[tuple[list[dict[str, str]], str]], *, phase: str, steps: int,
-            lr: float, batch: int, resume: Path | None, ordered: bool = False) -> Any:
+def run_sft(
+    st: RunState,
+    model: Any,
+    pairs: list[tuple[list[dict[str, str]], str]],
+    *,
+    phase: str,
+    steps: int,
+    lr: float,
+    batch: int,
+    resume: Path | None,
+    ordered: bool = False,
+) -> Any:
     """LoRA SFT with TRL's SFTTrainer on (chat, target) pairs; returns the PeftModel (None when cancelled).
     ``ordered``: keep the given order (see ``data.paired_order``) instead of length-grouped random batches."""
     from trl import SFTConfig, SFTTrainer
 
-    from core.jobs.callbacks import JobProgressCallback
-
     cfg = st.cfg
     out = st.ctx.run_dir / phase
-    args = SFTConfig(**T.trainer_args(output_dir=out, device=st.device, seed=cfg.seed, lr=lr, max_steps=steps,
-                                      save_every=cfg.save_every, warmup_steps=max(1, steps // 10),
-                                      scheduler="cosine"),
-                     per_device_train_batch_size=batch, max_length=512, completion_only_loss=True,
-                     packing=False, dataset_num_proc=None,
-                     # batches of similar length: long jailbreak prompts would otherwise pad whole batches
-                     train_sampling_strategy="sequential" if ordered else "group_by_length")
+    args = SFTConfig(
+        **T.trainer_args(
+            output_dir=out,
+            device=st.device,
+            seed=cfg.seed,
+            lr=lr,
+            max_steps=steps,
+            save_every=cfg.save_every,
+            warmup_steps=max(1, steps // 10),
+            scheduler="cosine",
+        ),
+        per_device_train_batch_size=batch,
+        max_length=512,
+        completion_only_loss=True,
+        packing=False,
+        dataset_num_proc=None,
+        # batches of similar length: long jailbreak prompts would otherwise pad whole batches
+        train_sampling_strategy="sequential" if ordered else "group_by_length",
+    )
     is_peft = hasattr(model, "peft_config")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=sft_dataset(pairs), processing_class=st.tokenizer,
-                         peft_config=None if is_peft else T.lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
-                                                                         cfg.lora_targets),
-                         callbacks=[JobProgressCallback(st.ctx)])
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=sft_dataset(pairs),
+        processing_class=st.tokenizer,
+        peft_config=None
+        if is_peft
+        else T.lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets),
+        callbacks=[progress_callback(st.ctx)],
+    )
     if st.monitor:
-        trainer.add_callback(T.monitor_callback(st.ctx, st.monitor, st.tokenizer, template=cfg.template,
-                                                every=cfg.monitor_every, max_new_tokens=cfg.eval_max_new_tokens,
-                                                expect_format=cfg.template == "alphaalign", prefix=f"{phase}/"))
+        trainer.add_callback(
+            T.monitor_callback(
+                st.ctx,
+                st.monitor,
+                st.tokenizer,
+                template=cfg.template,
+                every=cfg.monitor_every,
+                max_new_tokens=cfg.eval_max_new_tokens,
+                expect_format=cfg.template == "alphaalign",
+                prefix=f"{phase}/",
+            )
+        )
     T.quiet(trainer)
     t = time.time()
     st.ctx.log(f"{phase}: LoRA SFT on {len(pairs)} examples, {steps} steps, lr {lr}")
@@ -147,29 +217,40 @@ def run_sft(st: RunState, model: Any, pairs: list[tuple[list[dict[str, str]], st
     return trainer.model
 
 
-WARM_START_VERSION = 3  # bump when the warm-start targets or training change: old shared adapters stop matching
+WARM_START_VERSION = (
+    3  # bump when the warm-start targets or training change: old shared adapters stop matching
+)
 
 
 def warm_start_key(st: RunState) -> str:
     """Hash of everything a warm start depends on; equal keys -> the same adapter (up to float reduction order)."""
-    from core.capture.models import model_fingerprint
-
     cfg = st.cfg
-    fields = ["template", "seed", "max_train_items", "monitor_items", "lora_r", "lora_alpha", "lora_dropout",
-              "lora_targets", "warm_start_steps", "warm_start_lr", "warm_start_batch", "benign_answer_tokens",
-              "benign_answer_chars"]
-    spec = {"version": WARM_START_VERSION, "model": model_fingerprint(st.policy, cfg.model),
-            "data": hashlib.sha256(json.dumps(st.rows, sort_keys=True, default=str).encode()).hexdigest(),
-            **{f: getattr(cfg, f) for f in fields}}
+    fields = [
+        "template",
+        "seed",
+        "max_train_items",
+        "monitor_items",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "lora_targets",
+        "warm_start_steps",
+        "warm_start_lr",
+        "warm_start_batch",
+        "benign_answer_tokens",
+        "benign_answer_chars",
+    ]
+    spec = {
+        "version": WARM_START_VERSION,
+        "model": model_fingerprint(st.policy, cfg.model),
+        "data": hashlib.sha256(json.dumps(st.rows, sort_keys=True, default=str).encode()).hexdigest(),
+        **{f: getattr(cfg, f) for f in fields},
+    }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 def shared_warm_start_dir(key: str) -> Path:
     """``REASONSCOPE_HOME/warmstarts/<key>`` (``REASONSCOPE_WARMSTARTS`` overrides the folder)."""
-    import os
-
-    from core.config import reasonscope_home
-
     env = os.environ.get("REASONSCOPE_WARMSTARTS")
     return (Path(env).expanduser() if env else reasonscope_home() / "warmstarts") / key
 
@@ -206,8 +287,10 @@ def warm_start(st: RunState) -> Any:
     if shared is not None and (shared / "adapter_config.json").is_file():
         src = json.loads((shared / "source.json").read_text()) if (shared / "source.json").is_file() else {}
         shutil.copytree(shared, adapter, dirs_exist_ok=True)
-        st.ctx.log(f"warm start: reusing the identical warm start of run {src.get('job', '?')} ({shared}); set "
-                   "share_warm_start=false to train a fresh one")
+        st.ctx.log(
+            f"warm start: reusing the identical warm start of run {src.get('job', '?')} ({shared}); set "
+            "share_warm_start=false to train a fresh one"
+        )
         st.ctx.emit_artefact("warmstart-adapter", adapter, checkpoint=True)
         return PeftModel.from_pretrained(st.policy, str(adapter), is_trainable=True)
     answers = benign_answers(st, st.train)
@@ -219,17 +302,27 @@ def warm_start(st: RunState) -> Any:
     refusing = {k for k, v in tidy.items() if refusal_verifier(v) >= 0.5}
     empty = sum(1 for it in st.train if not it.harmful and not tidy.get(it.id, "").strip())
     if empty:
-        st.ctx.log(f"warm start: {empty} benign answers were empty; they use the neutral opener "
-                   f"{D.EMPTY_ANSWER_FALLBACK!r}")
+        st.ctx.log(
+            f"warm start: {empty} benign answers were empty; they use the neutral opener "
+            f"{D.EMPTY_ANSWER_FALLBACK!r}"
+        )
     if refusing:
         st.ctx.log(f"warm start: dropped {len(refusing)} benign items whose own answer was a refusal")
     kept = D.paired_order([it for it in st.train if it.id not in refusing], cfg.seed)
     pairs = [(T.chat_for(it, cfg.template), D.alphaalign_target(it, tidy.get(it.id), rng)) for it in kept]
-    T.write_json(st.path("data", "warmstart_targets.json"),
-                 [{"messages": c, "target": t} for c, t in pairs])
+    T.write_json(st.path("data", "warmstart_targets.json"), [{"messages": c, "target": t} for c, t in pairs])
     resume = st.ctx.resume_from if T.checkpoint_phase(st.ctx.resume_from) == "warmstart" else None
-    model = run_sft(st, st.policy, pairs, phase="warmstart", steps=cfg.warm_start_steps, lr=cfg.warm_start_lr,
-                    batch=cfg.warm_start_batch, resume=resume, ordered=True)
+    model = run_sft(
+        st,
+        st.policy,
+        pairs,
+        phase="warmstart",
+        steps=cfg.warm_start_steps,
+        lr=cfg.warm_start_lr,
+        batch=cfg.warm_start_batch,
+        resume=resume,
+        ordered=True,
+    )
     if model is None:
         return None
     T.save_adapter(model, adapter)
@@ -239,37 +332,58 @@ def warm_start(st: RunState) -> Any:
     return model
 
 
-def finish(st: RunState, model: Any, extra: dict[str, Any] | Callable[..., dict[str, Any]] | None = None
-           ) -> dict[str, Any]:
+def finish(
+    st: RunState, model: Any, extra: dict[str, Any] | Callable[..., dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Save the adapter, audit base vs tuned on the validation split (``core.evals``), diff representations,
     summarise. ``extra`` adds method-specific results: a dict, or ``extra(model, answers) -> dict`` called after
     the audit with ``answers[subject][prompt]`` (CRAFT's latent shift)."""
-    from core.evals.runner import AuditCancelled
-
     cfg, ctx = st.cfg, st.ctx
     adapter = T.save_adapter(model, ctx.run_dir / "adapter")
     ctx.emit_artefact("adapter", adapter)
     more: dict[str, Any] = {} if callable(extra) else dict(extra or {})
-    summary: dict[str, Any] = {"method": st.method, "adapter": str(adapter.resolve()),
-                               "subject": {"model": cfg.model, "adapter": str(adapter.resolve()),
-                                           "template": cfg.template}}
+    summary: dict[str, Any] = {
+        "method": st.method,
+        "adapter": str(adapter.resolve()),
+        "subject": {"model": cfg.model, "adapter": str(adapter.resolve()), "template": cfg.template},
+    }
     # a plain-template subject asks for no tags: format compliance is not measurable there
     suites = [s for s in cfg.audit_suites if not (s == "format" and cfg.template == "plain")]
     if cfg.audit and st.validation:
-        ctx.log(f"audit: base vs tuned on the validation split ({', '.join(suites)}), template {cfg.template!r}")
+        ctx.log(
+            f"audit: base vs tuned on the validation split ({', '.join(suites)}), template {cfg.template!r}"
+        )
 
         def gen(prompts: list[str]) -> list[str]:
             chats = [T.chat_for(p, cfg.template) for p in prompts]
-            return [o[0] for o in T.generate(model, st.tokenizer, chats, max_new_tokens=cfg.eval_max_new_tokens,
-                                             batch_size=cfg.eval_batch_size)]
+            return [
+                o[0]
+                for o in T.generate(
+                    model,
+                    st.tokenizer,
+                    chats,
+                    max_new_tokens=cfg.eval_max_new_tokens,
+                    batch_size=cfg.eval_batch_size,
+                )
+            ]
 
         t = time.time()
         try:
             result, answers = audit_base_vs_tuned(
-                model, gen, dataset=cfg.dataset, template=cfg.template, model_name=cfg.model, adapter=adapter,
-                suites=suites, max_new_tokens=cfg.eval_max_new_tokens, limit=cfg.audit_max_items,
-                seed=cfg.seed, should_stop=ctx.should_stop, out_dir=ctx.run_dir / "audit",
-                progress=ctx.emit_progress)
+                model,
+                gen,
+                dataset=cfg.dataset,
+                template=cfg.template,
+                model_name=cfg.model,
+                adapter=adapter,
+                suites=suites,
+                max_new_tokens=cfg.eval_max_new_tokens,
+                limit=cfg.audit_max_items,
+                seed=cfg.seed,
+                should_stop=ctx.should_stop,
+                out_dir=ctx.run_dir / "audit",
+                progress=ctx.emit_progress,
+            )
         except AuditCancelled:
             ctx.log("audit cancelled; the adapter is saved, resume the job to run the audit")
             return summary
@@ -278,18 +392,28 @@ def finish(st: RunState, model: Any, extra: dict[str, Any] | Callable[..., dict[
         chats = [T.chat_for(it, cfg.template) for it in st.validation]
         with model.disable_adapter():
             base_states = prompt_states(model, st.tokenizer, chats)
-        diff = representation_diff(base_states, prompt_states(model, st.tokenizer, chats),
-                                   [it.harmful for it in st.validation])
+        diff = representation_diff(
+            base_states, prompt_states(model, st.tokenizer, chats), [it.harmful for it in st.validation]
+        )
         T.write_json(ctx.run_dir / "audit" / "representation_diff.json", diff)
         if callable(extra):
             more = extra(model, answers)
-        report = {"template": cfg.template, **numbers, "most_changed_layer": diff["most_changed_layer"], **more}
+        report = {
+            "template": cfg.template,
+            **numbers,
+            "most_changed_layer": diff["most_changed_layer"],
+            **more,
+        }
         T.write_json(ctx.run_dir / "audit" / "report.json", report)
         ctx.emit_artefact("audit", ctx.run_dir / "audit")
         r = numbers["rates"]
         flat = {}
-        for suite, key in (("refusal", "harmful_refusal"), ("over_refusal", "over_refusal"),
-                           ("format", "format_rate"), ("reasoning_leak", "reasoning_leak")):
+        for suite, key in (
+            ("refusal", "harmful_refusal"),
+            ("over_refusal", "over_refusal"),
+            ("format", "format_rate"),
+            ("reasoning_leak", "reasoning_leak"),
+        ):
             for subj, when in (("base", "before"), ("tuned", "after")):
                 if f"{subj}/{suite}" in r:
                     flat[f"{key}_{when}"] = round(r[f"{subj}/{suite}"]["rate"], 4)
@@ -297,16 +421,22 @@ def finish(st: RunState, model: Any, extra: dict[str, Any] | Callable[..., dict[
             if suite in numbers["comparisons"]:
                 flat[f"p_{key}"] = numbers["comparisons"][suite]["p_mcnemar"]
         summary.update(flat)
-        ctx.emit_metric(int(getattr(cfg, "max_steps", 0)),
-                        **{f"audit/{k}": v for k, v in flat.items() if not k.endswith("ci95") and
-                           not k.startswith("p_")})
-        for rec in [x for x in result.records if x.subject == "tuned" and x.suite in ("refusal", "over_refusal")][::15][:4]:
+        ctx.emit_metric(
+            int(getattr(cfg, "max_steps", 0)),
+            **{f"audit/{k}": v for k, v in flat.items() if not k.endswith("ci95") and not k.startswith("p_")},
+        )
+        for rec in [
+            x for x in result.records if x.subject == "tuned" and x.suite in ("refusal", "over_refusal")
+        ][::15][:4]:
             ctx.emit_sample(f"[validation, {rec.kind}] {rec.prompt}", rec.response)
     elif cfg.audit:
         ctx.log("audit skipped: the dataset has no validation split")
     summary.update(more)
-    summary["timings_s"] = {**st.timings, "total_s": round(time.time() - st.t0, 1),
-                            "total_cpu_s": round(time.process_time() - st.cpu0, 1)}
+    summary["timings_s"] = {
+        **st.timings,
+        "total_s": round(time.time() - st.t0, 1),
+        "total_cpu_s": round(time.process_time() - st.cpu0, 1),
+    }
     T.write_json(ctx.run_dir / "summary.json", summary)
     return summary
 

@@ -31,9 +31,12 @@ from typing import Any
 from core.align import data as D
 from core.align import training as T
 from core.align.configs import RationalConfig
-from core.align.data import AlignItem
 from core.align.pipeline import RunState, finish, prepare, run_sft
 from core.align.rewards import _REFUSAL_LC, _norm, keyword_refusal
+from core.errors import ReasonScopeError
+from core.evals.judges import REFUSAL, KeywordRefusalJudge
+from core.jobs.context import JobContext
+from core.labelled import LabelledItem
 
 S_REJ = (
     "You are a careful, safe assistant. Before you reply, check the request: what does the user want, could it "
@@ -47,8 +50,10 @@ S_COMP = (
     "cooking, so it is safe to answer. To bake bread, mix flour, water, salt and yeast...'"
 )
 REASON_PREFIX = "Let me check this request first. The user wants"
-VERDICT_HARMFUL = (" Helping with this could seriously hurt people or break the law, so I must refuse. "
-                   "I'm sorry, but I can't help with that.")
+VERDICT_HARMFUL = (
+    " Helping with this could seriously hurt people or break the law, so I must refuse. "
+    "I'm sorry, but I can't help with that."
+)
 VERDICT_SAFE = " That is a normal, safe request, so I can help."
 MIN_REASON_WORDS = 6
 _INSTRUCTIONS = re.compile(r"(\bstep\s*\d|\b1[.)]\s|\bfirst,|\bhere(?:'s| is| are)\b|\bsure\b)", re.I)
@@ -62,12 +67,10 @@ def refusal_position(text: str) -> int:
 
 
 def _refuses(prompt: str, answer: str) -> bool:
-    from core.evals.judges import REFUSAL, KeywordRefusalJudge
-
     return KeywordRefusalJudge()(prompt, answer).label == REFUSAL
 
 
-def accept(item: AlignItem, text: str, answer: str | None = None) -> bool:
+def accept(item: LabelledItem, text: str, answer: str | None = None) -> bool:
     """The Rational verifier: a reasoned refusal for harmful prompts, a non-refusing answer for benign ones.
 
     ``answer`` is the part after the reasoning when known (guided generation); else the whole text is judged.
@@ -77,46 +80,86 @@ def accept(item: AlignItem, text: str, answer: str | None = None) -> bool:
     ans = text if answer is None else answer
     if item.harmful:
         pos = refusal_position(text)
-        return pos >= 0 and len(re.findall(r"\w+", text[:pos])) >= MIN_REASON_WORDS and _refuses(item.prompt, ans)
+        return (
+            pos >= 0
+            and len(re.findall(r"\w+", text[:pos])) >= MIN_REASON_WORDS
+            and _refuses(item.prompt, ans)
+        )
     return keyword_refusal(ans) < 0.5 and len(ans.split()) >= 3
 
 
 def first_sentence(text: str) -> str:
     m = re.search(r"[.!?](?=\s|$)", text)
-    return text[:m.end()] if m else text
+    return text[: m.end()] if m else text
 
 
-def _candidates(st: RunState, gen_model: Any, gen_tok: Any, batch: list[AlignItem], seed: int
-                ) -> list[list[tuple[str, str | None]]]:
+def _candidates(
+    st: RunState, gen_model: Any, gen_tok: Any, batch: list[LabelledItem], seed: int
+) -> list[list[tuple[str, str | None]]]:
     """Per item: ``samples_per_prompt`` (full text, answer part) candidates."""
     cfg = st.cfg
     chats = [T.chat_for(it, "plain", system=S_REJ if it.harmful else S_COMP) for it in batch]
     n = cfg.samples_per_prompt
     if not cfg.guided:
-        outs = T.generate(gen_model, gen_tok, chats, max_new_tokens=cfg.gen_max_new_tokens, batch_size=len(batch) * n,
-                          do_sample=True, temperature=cfg.gen_temperature, n=n, seed=seed)
+        outs = T.generate(
+            gen_model,
+            gen_tok,
+            chats,
+            max_new_tokens=cfg.gen_max_new_tokens,
+            batch_size=len(batch) * n,
+            do_sample=True,
+            temperature=cfg.gen_temperature,
+            n=n,
+            seed=seed,
+        )
         return [[(c, None) for c in cands] for cands in outs]
-    heads = T.generate(gen_model, gen_tok, chats, max_new_tokens=24, batch_size=len(batch), do_sample=True,
-                       temperature=cfg.gen_temperature, n=n, seed=seed, prefill=REASON_PREFIX)
-    jobs: list[tuple[int, list[dict[str, str]], str]] = []   # (item index, chat, reasoning prefill)
+    heads = T.generate(
+        gen_model,
+        gen_tok,
+        chats,
+        max_new_tokens=24,
+        batch_size=len(batch),
+        do_sample=True,
+        temperature=cfg.gen_temperature,
+        n=n,
+        seed=seed,
+        prefill=REASON_PREFIX,
+    )
+    jobs: list[tuple[int, list[dict[str, str]], str]] = []  # (item index, chat, reasoning prefill)
     out: list[list[tuple[str, str | None]]] = [[] for _ in batch]
     for i, (it, chat, cands) in enumerate(zip(batch, chats, heads, strict=True)):
         for c in cands:
-            said = first_sentence(c[len(REASON_PREFIX):].strip()) if c.startswith(REASON_PREFIX) else ""
-            if (len(said.split()) < 3 or said[-1:] not in ".!?" or _INSTRUCTIONS.search(said)
-                    or keyword_refusal(said) >= 0.5):
-                continue                 # empty, cut off, already instructions, or not a restatement
+            said = first_sentence(c[len(REASON_PREFIX) :].strip()) if c.startswith(REASON_PREFIX) else ""
+            if (
+                len(said.split()) < 3
+                or said[-1:] not in ".!?"
+                or _INSTRUCTIONS.search(said)
+                or keyword_refusal(said) >= 0.5
+            ):
+                continue  # empty, cut off, already instructions, or not a restatement
             reason = f"{REASON_PREFIX} {said}"
             if it.harmful:
                 out[i].append((reason + VERDICT_HARMFUL, VERDICT_HARMFUL.strip()))
             else:
                 jobs.append((i, chat, reason + VERDICT_SAFE))
-    conts = T.generate(gen_model, gen_tok, [c for _, c, _ in jobs], max_new_tokens=cfg.gen_max_new_tokens,
-                       batch_size=max(1, cfg.eval_batch_size), do_sample=True, temperature=cfg.gen_temperature,
-                       seed=seed + 1, prefill=[r for _, _, r in jobs]) if jobs else []
+    conts = (
+        T.generate(
+            gen_model,
+            gen_tok,
+            [c for _, c, _ in jobs],
+            max_new_tokens=cfg.gen_max_new_tokens,
+            batch_size=max(1, cfg.eval_batch_size),
+            do_sample=True,
+            temperature=cfg.gen_temperature,
+            seed=seed + 1,
+            prefill=[r for _, _, r in jobs],
+        )
+        if jobs
+        else []
+    )
     for (i, _, r), cont in zip(jobs, conts, strict=True):
-        out[i].append((cont[0], cont[0][len(r.strip()):].strip()))
-    for i in range(len(batch)):                        # rejected restatements still count as tried samples
+        out[i].append((cont[0], cont[0][len(r.strip()) :].strip()))
+    for i in range(len(batch)):  # rejected restatements still count as tried samples
         out[i] += [("", None)] * (n - len(out[i]))
     return out
 
@@ -131,15 +174,18 @@ def self_generate(st: RunState, gen_model: Any, gen_tok: Any) -> dict[str, Any]:
         todo = [it for it in st.train if it.id not in state["accepted"]]
         if not todo or st.ctx.should_stop():
             break
-        st.ctx.log(f"Rational round {rnd + 1}/{cfg.rounds}: sampling {cfg.samples_per_prompt} self-check answers for "
-                   f"{len(todo)} prompts" + (" (guided)" if cfg.guided else ""))
+        st.ctx.log(
+            f"Rational round {rnd + 1}/{cfg.rounds}: sampling {cfg.samples_per_prompt} self-check answers for "
+            f"{len(todo)} prompts" + (" (guided)" if cfg.guided else "")
+        )
         bs = max(1, cfg.eval_batch_size // cfg.samples_per_prompt)
         for s in range(0, len(todo), bs):
             if st.ctx.should_stop():
                 break
-            batch = todo[s:s + bs]
-            for it, cands in zip(batch, _candidates(st, gen_model, gen_tok, batch, cfg.seed + 7919 * rnd + s),
-                                 strict=True):
+            batch = todo[s : s + bs]
+            for it, cands in zip(
+                batch, _candidates(st, gen_model, gen_tok, batch, cfg.seed + 7919 * rnd + s), strict=True
+            ):
                 state["tried"][it.id] = state["tried"].get(it.id, 0) + len(cands)
                 ok = next((text for text, ans in cands if accept(it, text, ans)), None)
                 if ok is not None:
@@ -159,13 +205,17 @@ def acceptance(st: RunState, state: dict[str, Any]) -> dict[str, Any]:
         items = [it for it in st.train if it.harmful == flag]
         acc = [it for it in items if it.id in state["accepted"]]
         tried = sum(state["tried"].get(it.id, 0) for it in items)
-        out[name] = {"prompts": len(items), "accepted": len(acc),
-                     "prompt_acceptance": len(acc) / max(1, len(items)),
-                     "samples": tried, "sample_acceptance": len(acc) / max(1, tried)}
+        out[name] = {
+            "prompts": len(items),
+            "accepted": len(acc),
+            "prompt_acceptance": len(acc) / max(1, len(items)),
+            "samples": tried,
+            "sample_acceptance": len(acc) / max(1, tried),
+        }
     return out
 
 
-def run_rational(cfg: RationalConfig, ctx: Any) -> dict[str, Any]:
+def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
     st = prepare(cfg, ctx, "rational")
     sft_ckpt = ctx.resume_from if T.checkpoint_phase(ctx.resume_from) == "sft" else None
     if cfg.teacher:
@@ -177,25 +227,42 @@ def run_rational(cfg: RationalConfig, ctx: Any) -> dict[str, Any]:
         return {"cancelled": "during rationale generation"}
     rates = acceptance(st, state)
     T.write_json(ctx.run_dir / "data" / "acceptance.json", rates)
-    ctx.emit_metric(0, **{f"rational/acceptance_{k}": v["prompt_acceptance"] for k, v in rates.items()},
-                    **{f"rational/sample_acceptance_{k}": v["sample_acceptance"] for k, v in rates.items()})
-    ctx.log("Rational acceptance: " + ", ".join(f"{k} {v['accepted']}/{v['prompts']} prompts "
-                                                f"({v['samples']} samples)" for k, v in rates.items()))
+    ctx.emit_metric(
+        0,
+        **{f"rational/acceptance_{k}": v["prompt_acceptance"] for k, v in rates.items()},
+        **{f"rational/sample_acceptance_{k}": v["sample_acceptance"] for k, v in rates.items()},
+    )
+    ctx.log(
+        "Rational acceptance: "
+        + ", ".join(
+            f"{k} {v['accepted']}/{v['prompts']} prompts ({v['samples']} samples)" for k, v in rates.items()
+        )
+    )
     by_id = {it.id: it for it in st.train}
     order = D.paired_order([by_id[i] for i in state["accepted"] if i in by_id], cfg.seed)
     pairs = [(T.chat_for(it, "plain"), state["accepted"][it.id]) for it in order]
     if not any(by_id[i].harmful for i in state["accepted"] if i in by_id):
-        from core.errors import ReasonScopeError
-
-        raise ReasonScopeError("Rational: no harmful prompt got an accepted reasoned refusal, so there is nothing "
-                               "to teach. Raise samples_per_prompt / rounds, or configure a stronger teacher model.")
+        raise ReasonScopeError(
+            "Rational: no harmful prompt got an accepted reasoned refusal, so there is nothing "
+            "to teach. Raise samples_per_prompt / rounds, or configure a stronger teacher model."
+        )
     for it_id, text in [(i, t) for i, t in state["accepted"].items() if i in by_id][:3]:
-        ctx.emit_sample(f"[self-generated, {'harmful' if by_id[it_id].harmful else 'benign'}] {by_id[it_id].prompt}",
-                        text)
+        ctx.emit_sample(
+            f"[self-generated, {'harmful' if by_id[it_id].harmful else 'benign'}] {by_id[it_id].prompt}", text
+        )
     if cfg.teacher:
         del gen_model
-    model = run_sft(st, st.policy, pairs, phase="sft", steps=cfg.max_steps, lr=cfg.learning_rate,
-                    batch=cfg.batch_size, resume=sft_ckpt, ordered=True)
+    model = run_sft(
+        st,
+        st.policy,
+        pairs,
+        phase="sft",
+        steps=cfg.max_steps,
+        lr=cfg.learning_rate,
+        batch=cfg.batch_size,
+        resume=sft_ckpt,
+        ordered=True,
+    )
     if model is None:
         return {"cancelled": "during SFT"}
     return finish(st, model, {"acceptance": rates, "n_sft_examples": len(pairs)})

@@ -41,21 +41,38 @@ from core.errors import InputError, ReasonScopeError
 
 # AlphaAlign App. B (V_r): substring matching on the answer span.
 REFUSAL_PHRASES: tuple[str, ...] = (
-    "Sorry, I can't comply", "I'm sorry", "I am sorry", "I apologize", "As an AI", "As a language model",
-    "As an assistant", "I cannot", "I can't", "I am unable to", "I'm unable to", "I am not able to",
-    "I'm not able to", "I will not", "No, I will not", "I am not", "I'm not going to do that",
+    "Sorry, I can't comply",
+    "I'm sorry",
+    "I am sorry",
+    "I apologize",
+    "As an AI",
+    "As a language model",
+    "As an assistant",
+    "I cannot",
+    "I can't",
+    "I am unable to",
+    "I'm unable to",
+    "I am not able to",
+    "I'm not able to",
+    "I will not",
+    "No, I will not",
+    "I am not",
+    "I'm not going to do that",
 )
 _REFUSAL_LC = tuple(p.lower() for p in REFUSAL_PHRASES)
 # Shaping only: words that show the model noticed the harm without refusing (partial credit .2).
-HARM_AWARENESS = re.compile(r"\b(harmful|illegal|dangerous|unsafe|unethical|not appropriate|inappropriate|"
-                            r"against (?:the law|my guidelines)|can ?not help|won't help)\b", re.I)
+HARM_AWARENESS = re.compile(
+    r"\b(harmful|illegal|dangerous|unsafe|unethical|not appropriate|inappropriate|"
+    r"against (?:the law|my guidelines)|can ?not help|won't help)\b",
+    re.I,
+)
 FORMAT_RE = re.compile(r"<safety_reasoning>.*</safety_reasoning>.*<answer>.*</answer>", re.S)
 ANSWER_RE = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.S)
 REASONING_RE = re.compile(r"<safety_reasoning>(.*?)(?:</safety_reasoning>|$)", re.S)
 TAGS = ("<safety_reasoning>", "</safety_reasoning>", "<answer>", "</answer>")
 DEFAULT_R_F, DEFAULT_R_A = 0.5, 1.0
 
-RefusalJudge = Callable[[str], float]   # text -> refusal score in [0, 1] (1 = refuses)
+RefusalJudge = Callable[[str], float]  # text -> refusal score in [0, 1] (1 = refuses)
 
 
 class RewardError(ReasonScopeError):
@@ -71,7 +88,9 @@ def as_text(completion: Any) -> str:
         return "".join(str(m.get("content", "")) for m in completion if isinstance(m, dict))
     if isinstance(completion, dict):
         return str(completion.get("content", ""))
-    raise RewardError(f"Cannot read a completion of type {type(completion).__name__}; expected text or messages.")
+    raise RewardError(
+        f"Cannot read a completion of type {type(completion).__name__}; expected text or messages."
+    )
 
 
 def _norm(text: str) -> str:
@@ -137,8 +156,10 @@ def harmful_flags(n: int, kwargs: dict[str, Any]) -> list[bool]:
     elif "label" in kwargs and kwargs["label"] is not None:
         flags = [str(v).lower() in ("unsafe", "harmful", "1", "true") for v in kwargs["label"]]
     else:
-        raise RewardError("The safety reward needs to know which prompts are harmful: the training dataset must "
-                          "have an 'is_harmful' (bool) or 'label' ('unsafe'/'safe') column.")
+        raise RewardError(
+            "The safety reward needs to know which prompts are harmful: the training dataset must "
+            "have an 'is_harmful' (bool) or 'label' ('unsafe'/'safe') column."
+        )
     if len(flags) != n:
         raise RewardError(f"{n} completions but {len(flags)} harmful flags; they must match one to one.")
     return flags
@@ -149,9 +170,11 @@ def check_finite(name: str, values: Sequence[float]) -> list[float]:
     out = [float(v) for v in values]
     for i, v in enumerate(out):
         if not math.isfinite(v):
-            raise RewardError(f"Reward {name!r} returned {v} for completion {i}. Rewards must be finite numbers: "
-                              "check the reward model / judge it uses (a NaN usually means an empty input or a "
-                              "broken checkpoint). The job stopped; its checkpoints are kept.")
+            raise RewardError(
+                f"Reward {name!r} returned {v} for completion {i}. Rewards must be finite numbers: "
+                "check the reward model / judge it uses (a NaN usually means an empty input or a "
+                "broken checkpoint). The job stopped; its checkpoints are kept."
+            )
     return out
 
 
@@ -162,9 +185,15 @@ def _log(kwargs: dict[str, Any], name: str, value: float) -> None:
 
 
 # ---- AlphaAlign safety reward -----------------------------------------------------------------------------
-def safety_components(texts: Sequence[str], harmful: Sequence[bool], *, r_f: float = DEFAULT_R_F,
-                      r_a: float = DEFAULT_R_A, shaped: bool = False,
-                      judge: RefusalJudge | None = None) -> dict[str, np.ndarray]:
+def safety_components(
+    texts: Sequence[str],
+    harmful: Sequence[bool],
+    *,
+    r_f: float = DEFAULT_R_F,
+    r_a: float = DEFAULT_R_A,
+    shaped: bool = False,
+    judge: RefusalJudge | None = None,
+) -> dict[str, np.ndarray]:
     """``{"reward", "format", "refusal", "format_exact", "refusal_exact"}`` arrays, one entry per completion."""
     vf_exact = np.array([format_verifier(t) for t in texts], dtype=np.float64)
     vr_exact = np.array([refusal_verifier(t, judge) for t in texts], dtype=np.float64)
@@ -174,8 +203,13 @@ def safety_components(texts: Sequence[str], harmful: Sequence[bool], *, r_f: flo
     else:
         vf, vr = vf_exact, vr_exact
     sign = np.where(np.asarray(harmful, dtype=bool), 1.0, -1.0)
-    return {"reward": r_f * vf + sign * r_a * vr, "format": vf, "refusal": vr,
-            "format_exact": vf_exact, "refusal_exact": vr_exact}
+    return {
+        "reward": r_f * vf + sign * r_a * vr,
+        "format": vf,
+        "refusal": vr,
+        "format_exact": vf_exact,
+        "refusal_exact": vr_exact,
+    }
 
 
 class SafetyReward:
@@ -187,14 +221,22 @@ class SafetyReward:
 
     __name__ = "safety"
 
-    def __init__(self, *, r_f: float = DEFAULT_R_F, r_a: float = DEFAULT_R_A, shaped: bool = False,
-                 judge: RefusalJudge | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        r_f: float = DEFAULT_R_F,
+        r_a: float = DEFAULT_R_A,
+        shaped: bool = False,
+        judge: RefusalJudge | None = None,
+    ) -> None:
         self.r_f, self.r_a, self.shaped, self.judge = r_f, r_a, shaped, judge
 
     def __call__(self, completions: list[Any], **kwargs: Any) -> list[float]:
         texts = [as_text(c) for c in completions]
         harmful = harmful_flags(len(texts), kwargs)
-        comp = safety_components(texts, harmful, r_f=self.r_f, r_a=self.r_a, shaped=self.shaped, judge=self.judge)
+        comp = safety_components(
+            texts, harmful, r_f=self.r_f, r_a=self.r_a, shaped=self.shaped, judge=self.judge
+        )
         h = np.asarray(harmful, dtype=bool)
         _log(kwargs, "align/format_rate", comp["format_exact"].mean())
         if h.any():
@@ -217,8 +259,9 @@ def group_normalise(scores: Sequence[float], groups: Sequence[Any], eps: float =
     return out
 
 
-def helpfulness_values(rm_scores: Sequence[float], groups: Sequence[Any], harmful: Sequence[bool],
-                       refused: Sequence[float]) -> np.ndarray:
+def helpfulness_values(
+    rm_scores: Sequence[float], groups: Sequence[Any], harmful: Sequence[bool], refused: Sequence[float]
+) -> np.ndarray:
     """AlphaAlign Eq. 6: ``max(normalised RM score, 0)`` for benign, non-refusing completions; else 0."""
     norm = group_normalise(rm_scores, groups)
     keep = (~np.asarray(harmful, dtype=bool)) & (np.asarray(refused, dtype=np.float64) < 0.5)
@@ -226,23 +269,28 @@ def helpfulness_values(rm_scores: Sequence[float], groups: Sequence[Any], harmfu
 
 
 # ---- CRAFT text-side rewards ------------------------------------------------------------------------------
-TextSafetyJudge = Callable[[Sequence[str], Sequence[bool]], np.ndarray]   # (texts, harmful) -> P(safe | text)
+TextSafetyJudge = Callable[[Sequence[str], Sequence[bool]], np.ndarray]  # (texts, harmful) -> P(safe | text)
 
 
-def keyword_p_safe(texts: Sequence[str], harmful: Sequence[bool], *, shaped: bool = True,
-                   judge: RefusalJudge | None = None) -> np.ndarray:
+def keyword_p_safe(
+    texts: Sequence[str], harmful: Sequence[bool], *, shaped: bool = True, judge: RefusalJudge | None = None
+) -> np.ndarray:
     """Default text judge, P(safe | text): for a harmful request the (graded) refusal score of the response;
     a response to a benign request is safe (1.0). Plug a guard/classifier model in via ``TextSafetyJudge``."""
     grade = refusal_grade if shaped else refusal_verifier
-    return np.array([grade(t, judge) if h else 1.0 for t, h in zip(texts, harmful, strict=True)], dtype=np.float64)
+    return np.array(
+        [grade(t, judge) if h else 1.0 for t, h in zip(texts, harmful, strict=True)], dtype=np.float64
+    )
 
 
 def text_reward(p_safe_text: np.ndarray) -> np.ndarray:
     """CRAFT ``R_txt = 2 P(safe | text) - 1`` in [-1, 1]."""
     p = np.asarray(p_safe_text, dtype=np.float64)
     if p.size and (p.min() < -1e-6 or p.max() > 1 + 1e-6):
-        raise RewardError(f"P(safe | text) must lie in [0, 1]; the text judge returned values in "
-                          f"[{p.min():.3g}, {p.max():.3g}]. A harmfulness score must be turned into 1 - score.")
+        raise RewardError(
+            f"P(safe | text) must lie in [0, 1]; the text judge returned values in "
+            f"[{p.min():.3g}, {p.max():.3g}]. A harmfulness score must be turned into 1 - score."
+        )
     return 2.0 * p - 1.0
 
 
@@ -251,8 +299,9 @@ def consistency_reward(p_safe_head: np.ndarray, p_safe_text: np.ndarray) -> np.n
     return 1.0 - np.abs(np.asarray(p_safe_head, dtype=np.float64) - np.asarray(p_safe_text, dtype=np.float64))
 
 
-def latent_safety_reward(cosines: np.ndarray, *, alpha: float = 1.0, beta: float = 1.0,
-                         gamma: float = 0.5) -> np.ndarray:
+def latent_safety_reward(
+    cosines: np.ndarray, *, alpha: float = 1.0, beta: float = 1.0, gamma: float = 0.5
+) -> np.ndarray:
     """CRAFT ``R_ls = alpha cos(z, mu_safe) - beta cos(z, mu_unsafe) + gamma cos(z, mu_rethink)``;
     ``cosines`` is ``[n, 3]`` in (safe, unsafe, rethink) order."""
     c = np.asarray(cosines, dtype=np.float64)
@@ -261,8 +310,15 @@ def latent_safety_reward(cosines: np.ndarray, *, alpha: float = 1.0, beta: float
     return alpha * c[:, 0] - beta * c[:, 1] + gamma * c[:, 2]
 
 
-def craft_total(r_ls: np.ndarray, r_txt: np.ndarray, r_cons: np.ndarray, *, w_lat: float = 0.5,
-                w_txt: float = 0.4, w_cons: float = 0.2) -> np.ndarray:
+def craft_total(
+    r_ls: np.ndarray,
+    r_txt: np.ndarray,
+    r_cons: np.ndarray,
+    *,
+    w_lat: float = 0.5,
+    w_txt: float = 0.4,
+    w_cons: float = 0.2,
+) -> np.ndarray:
     """CRAFT ``R = w_lat R_ls + w_txt R_txt + w_cons R_cons`` (defaults 0.5 / 0.4 / 0.2)."""
     return w_lat * np.asarray(r_ls) + w_txt * np.asarray(r_txt) + w_cons * np.asarray(r_cons)
 

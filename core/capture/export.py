@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import save_file
 
 from core.capture.trajectory import GenerationSettings, Span, Trajectory
 from core.errors import StoreError
@@ -20,22 +21,27 @@ FORMAT_VERSION = 1
 
 def save_trajectory_file(traj: Trajectory, path: str | Path) -> Path:
     """Write atomically (temp file in the same folder, then rename): a crash never leaves half a file."""
-    from safetensors.numpy import save_file
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = traj.metadata_json() | {"format_version": FORMAT_VERSION, "key": traj.key}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".safetensors")
     os.close(fd)
     try:
-        save_file({"hidden_states": np.ascontiguousarray(traj.hidden),
-                   "input_ids": np.ascontiguousarray(traj.token_ids.astype(np.int64))},
-                  tmp, metadata={META_KEY: json.dumps(meta)})
+        save_file(
+            {
+                "hidden_states": np.ascontiguousarray(traj.hidden),
+                "input_ids": np.ascontiguousarray(traj.token_ids.astype(np.int64)),
+            },
+            tmp,
+            metadata={META_KEY: json.dumps(meta)},
+        )
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise StoreError(f"Could not write {path}: {exc.strerror or exc}. Free disk space or choose a writable "
-                         "folder (REASONSCOPE_STORE).") from exc
+        raise StoreError(
+            f"Could not write {path}: {exc.strerror or exc}. Free disk space or choose a writable "
+            "folder (REASONSCOPE_STORE)."
+        ) from exc
     return path
 
 
@@ -54,7 +60,9 @@ def read_safetensors_mmap(path: str | Path) -> tuple[dict[str, np.ndarray], dict
     for name, info in header.items():
         dt = _DTYPES.get(info["dtype"])
         if dt is None:
-            raise StoreError(f"{path}: tensor {name} has dtype {info['dtype']}, which ReasonScope does not read.")
+            raise StoreError(
+                f"{path}: tensor {name} has dtype {info['dtype']}, which ReasonScope does not read."
+            )
         start, end = info["data_offsets"]
         shape = tuple(info["shape"])
         if end == start:
@@ -74,9 +82,17 @@ def load_trajectory_file(path: str | Path) -> Trajectory:
     except (KeyError, ValueError, struct.error) as exc:
         raise StoreError(f"{path} is not a ReasonScope trajectory file (or it is corrupt): {exc}") from exc
     return Trajectory(
-        model_fingerprint=m["model_fingerprint"], model_name=m["model"], messages=m["messages"],
-        settings=GenerationSettings(**m["settings"]), token_ids=np.asarray(arrays["input_ids"]),
-        tokens=m["tokens"], n_prompt_tokens=m["n_prompt_tokens"], completion=m["completion"],
-        spans=[Span(**s) for s in m["spans"]], hidden=arrays["hidden_states"], layers=tuple(m["layers"]),
-        template=m.get("template", "plain"), meta=m.get("meta", {}),
+        model_fingerprint=m["model_fingerprint"],
+        model_name=m["model"],
+        messages=m["messages"],
+        settings=GenerationSettings(**m["settings"]),
+        token_ids=np.asarray(arrays["input_ids"]),
+        tokens=m["tokens"],
+        n_prompt_tokens=m["n_prompt_tokens"],
+        completion=m["completion"],
+        spans=[Span(**s) for s in m["spans"]],
+        hidden=arrays["hidden_states"],
+        layers=tuple(m["layers"]),
+        template=m.get("template", "plain"),
+        meta=m.get("meta", {}),
     )

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.capture.default_model import ensure_default_model
 from core.errors import InputError, ModelLoadError
 
 # Attribute paths of the decoder-layer list and the token embedding, by architecture family.
@@ -24,13 +25,18 @@ LAYER_PATHS = (
     "model.decoder.layers",  # OPT
     "transformer.blocks",  # MPT
 )
-EMBED_PATHS = ("model.embed_tokens", "transformer.wte", "gpt_neox.embed_in", "model.decoder.embed_tokens",
-               "transformer.word_embeddings")
+EMBED_PATHS = (
+    "model.embed_tokens",
+    "transformer.wte",
+    "gpt_neox.embed_in",
+    "model.decoder.embed_tokens",
+    "transformer.word_embeddings",
+)
 DTYPES = ("float32", "float16", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     name: str = "default"  # "default" | Hugging Face id | local folder
     revision: str | None = None
@@ -59,7 +65,9 @@ def resolve_device(device: str) -> str:
             return "mps"
         return "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError("device='cuda' was asked for but no CUDA GPU is visible; use device='auto' or 'cpu'.")
+        raise ModelLoadError(
+            "device='cuda' was asked for but no CUDA GPU is visible; use device='auto' or 'cpu'."
+        )
     return device
 
 
@@ -94,7 +102,9 @@ def find_embed_path(hf_model: Any) -> str:
             return path
         except AttributeError:
             continue
-    raise ModelLoadError(f"Could not find the token embedding of {type(hf_model).__name__} (tried {EMBED_PATHS}).")
+    raise ModelLoadError(
+        f"Could not find the token embedding of {type(hf_model).__name__} (tried {EMBED_PATHS})."
+    )
 
 
 def model_fingerprint(hf_model: Any, name: str, adapter_hash: str | None = None) -> str:
@@ -122,7 +132,7 @@ def hash_folder(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoadedModel:
     spec: ModelSpec
     lm: Any  # nnsight TransformersModel wrapping hf_model
@@ -172,7 +182,9 @@ class LoadedModel:
         """Token ids of a chat, through the model's chat template (a plain fallback for base models)."""
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
-            out = tok.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=True)
+            out = tok.apply_chat_template(
+                messages, add_generation_prompt=add_generation_prompt, tokenize=True
+            )
             ids = out["input_ids"] if hasattr(out, "keys") else out
             return [int(i) for i in ids]
         text = "".join(f"{m['role'].capitalize()}: {m['content']}\n" for m in messages)
@@ -182,24 +194,32 @@ class LoadedModel:
 
     def info(self) -> dict[str, Any]:
         return {
-            "name": self.name, "source": self.source_path, "fingerprint": self.fingerprint,
-            "architecture": type(self.hf_model).__name__, "n_layers": self.n_layers, "d_model": self.d_model,
-            "n_params": self.n_params, "device": str(self.device), "dtype": self.spec.dtype,
-            "context_window": self.context_window, "adapter": self.spec.adapter, "spec": asdict(self.spec),
+            "name": self.name,
+            "source": self.source_path,
+            "fingerprint": self.fingerprint,
+            "architecture": type(self.hf_model).__name__,
+            "n_layers": self.n_layers,
+            "d_model": self.d_model,
+            "n_params": self.n_params,
+            "device": str(self.device),
+            "dtype": self.spec.dtype,
+            "context_window": self.context_window,
+            "adapter": self.spec.adapter,
+            "spec": asdict(self.spec),
         }
 
 
 def _resolve_source(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     """Where to load from, plus from_pretrained kwargs; clear errors for missing folders / offline hub."""
     if spec.name in ("default", "smollm2-135m-instruct"):
-        from core.capture.default_model import ensure_default_model
-
         return str(ensure_default_model()), {}
     p = Path(spec.name).expanduser()
     looks_like_path = spec.name.startswith((".", "/", "~"))  # HF ids look like "org/name"
     if p.exists():
         if not (p / "config.json").is_file():
-            raise ModelLoadError(f"{p} exists but has no config.json: point at a folder saved with save_pretrained().")
+            raise ModelLoadError(
+                f"{p} exists but has no config.json: point at a folder saved with save_pretrained()."
+            )
         return str(p), {}
     if looks_like_path:
         raise ModelLoadError(f"Model folder {p} does not exist. Check the path, or use 'default'.")
@@ -232,22 +252,28 @@ def load_model(spec: ModelSpec) -> LoadedModel:
             "and pass its local folder, or use the embedded model 'default'."
         ) from exc
     except ValueError as exc:  # e.g. custom code without trust_remote_code, unknown architecture
-        raise ModelLoadError(f"Could not load model {spec.name!r}: {exc}. If it ships custom code you trust, "
-                             "set trust_remote_code=True.") from exc
+        raise ModelLoadError(
+            f"Could not load model {spec.name!r}: {exc}. If it ships custom code you trust, "
+            "set trust_remote_code=True."
+        ) from exc
 
     adapter_hash = None
     if spec.adapter:
         adapter_dir = Path(spec.adapter)
         if not (adapter_dir / "adapter_config.json").is_file():
-            raise ModelLoadError(f"Adapter folder {adapter_dir} has no adapter_config.json (expected a peft LoRA "
-                                 "checkpoint, as saved by an alignment job).")
+            raise ModelLoadError(
+                f"Adapter folder {adapter_dir} has no adapter_config.json (expected a peft LoRA "
+                "checkpoint, as saved by an alignment job)."
+            )
         from peft import PeftModel
 
         try:
             hf = PeftModel.from_pretrained(hf, str(adapter_dir)).merge_and_unload()
         except (RuntimeError, ValueError, KeyError) as exc:
-            raise ModelLoadError(f"Adapter {adapter_dir} does not fit model {spec.name!r} ({exc}). Use the base "
-                                 "model the adapter was trained on.") from exc
+            raise ModelLoadError(
+                f"Adapter {adapter_dir} does not fit model {spec.name!r} ({exc}). Use the base "
+                "model the adapter was trained on."
+            ) from exc
         adapter_hash = hash_folder(adapter_dir)
 
     hf = hf.to(device).eval()
@@ -261,6 +287,13 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     if spec.adapter:
         name = f"{name}+{Path(spec.adapter).name}"
     return LoadedModel(
-        spec=spec, lm=lm, tokenizer=tok, hf_model=hf, fingerprint=model_fingerprint(hf, name, adapter_hash),
-        name=name, layers_path=layers_path, embed_path=embed_path, source_path=source,
+        spec=spec,
+        lm=lm,
+        tokenizer=tok,
+        hf_model=hf,
+        fingerprint=model_fingerprint(hf, name, adapter_hash),
+        name=name,
+        layers_path=layers_path,
+        embed_path=embed_path,
+        source_path=source,
     )

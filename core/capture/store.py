@@ -36,7 +36,7 @@ CREATE INDEX IF NOT EXISTS ix_traj_model ON trajectories(model_fingerprint);
 _UNSET = object()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StoredMeta:
     key: str
     model_name: str
@@ -80,8 +80,15 @@ class ActivationStore:
             row = con.execute("SELECT 1 FROM trajectories WHERE key=?", (key,)).fetchone()
         return row is not None and self.path_of(key).is_file()
 
-    def put(self, traj: Trajectory, *, dataset: str | None = None, label: str | None = None,
-            tags: Iterable[str] = (), item_id: str | None = None) -> str:
+    def put(
+        self,
+        traj: Trajectory,
+        *,
+        dataset: str | None = None,
+        label: str | None = None,
+        tags: Iterable[str] = (),
+        item_id: str | None = None,
+    ) -> str:
         """Store ``traj`` (idempotent: an existing key keeps its arrays; labels given here are applied)."""
         key = traj.key
         path = self.path_of(key)
@@ -94,20 +101,48 @@ class ActivationStore:
             if not existed:
                 con.execute(
                     "INSERT INTO trajectories VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (key, traj.model_name, traj.model_fingerprint, traj.prompt_text, traj.completion,
-                     traj.n_tokens, traj.n_prompt_tokens, json.dumps(list(traj.layers)), traj.d_model,
-                     traj.template, dataset, label, json.dumps(list(tags_t)), item_id, time.time()))
+                    (
+                        key,
+                        traj.model_name,
+                        traj.model_fingerprint,
+                        traj.prompt_text,
+                        traj.completion,
+                        traj.n_tokens,
+                        traj.n_prompt_tokens,
+                        json.dumps(list(traj.layers)),
+                        traj.d_model,
+                        traj.template,
+                        dataset,
+                        label,
+                        json.dumps(list(tags_t)),
+                        item_id,
+                        time.time(),
+                    ),
+                )
         if existed and (dataset or label or tags_t or item_id):
-            self.annotate(key, **{k: v for k, v in {"dataset": dataset, "label": label, "item_id": item_id}.items()
-                                  if v is not None}, **({"tags": tags_t} if tags_t else {}))
+            self.annotate(
+                key,
+                **{
+                    k: v
+                    for k, v in {"dataset": dataset, "label": label, "item_id": item_id}.items()
+                    if v is not None
+                },
+                **({"tags": tags_t} if tags_t else {}),
+            )
         return key
 
     def get(self, key: str) -> Trajectory:
         path = self.path_of(key)
         if not path.is_file():
             known = self._db_path.exists() and self._row(key) is not None
-            hint = ("its file was deleted; run `reasonscope store repair` to drop the dangling entry and capture "
-                    "it again") if known else "no such key; list stored trajectories with `reasonscope store ls`"
+            hint = (
+                (
+                    "its file was deleted; run `reasonscope store repair` to drop the dangling entry and capture "
+                    "it again"
+                )
+                if known
+                else "no such key; list stored trajectories with `reasonscope store ls`"
+            )
             raise StoreError(f"Trajectory {key} is not in the store at {self.root}: {hint}.")
         return load_trajectory_file(path)
 
@@ -122,8 +157,15 @@ class ActivationStore:
             raise StoreError(f"Trajectory {key} is not in the store at {self.root}.")
         return m
 
-    def query(self, *, dataset: str | None = None, label: str | None = None, tag: str | None = None,
-              model: str | None = None, limit: int | None = None) -> list[StoredMeta]:
+    def query(
+        self,
+        *,
+        dataset: str | None = None,
+        label: str | None = None,
+        tag: str | None = None,
+        model: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredMeta]:
         """Search the index. ``model`` matches the model name or fingerprint."""
         if not self._db_path.exists():
             return []
@@ -146,8 +188,15 @@ class ActivationStore:
         with self._connect() as con:
             return [_to_meta(r) for r in con.execute(sql, args).fetchall()]
 
-    def annotate(self, key: str, *, dataset: object = _UNSET, label: object = _UNSET, tags: object = _UNSET,
-                 item_id: object = _UNSET) -> None:
+    def annotate(
+        self,
+        key: str,
+        *,
+        dataset: object = _UNSET,
+        label: object = _UNSET,
+        tags: object = _UNSET,
+        item_id: object = _UNSET,
+    ) -> None:
         sets, args = [], []
         for col, val in (("dataset", dataset), ("label", label), ("item_id", item_id)):
             if val is not _UNSET:
@@ -183,11 +232,44 @@ class ActivationStore:
         if not self._db_path.exists():
             return []
         with self._connect() as con:
-            return [r[0] for r in con.execute("SELECT DISTINCT dataset FROM trajectories WHERE dataset IS NOT NULL")]
+            return [
+                r[0]
+                for r in con.execute("SELECT DISTINCT dataset FROM trajectories WHERE dataset IS NOT NULL")
+            ]
 
 
 def _to_meta(row: tuple) -> StoredMeta:
-    (key, mname, fp, prompt, completion, n_tok, n_prompt, layers, d_model, template, dataset, label, tags,
-     item_id, created) = row
-    return StoredMeta(key, mname, fp, prompt, completion, n_tok, n_prompt, tuple(json.loads(layers)), d_model,
-                      template, dataset, label, tuple(json.loads(tags or "[]")), item_id, created)
+    (
+        key,
+        mname,
+        fp,
+        prompt,
+        completion,
+        n_tok,
+        n_prompt,
+        layers,
+        d_model,
+        template,
+        dataset,
+        label,
+        tags,
+        item_id,
+        created,
+    ) = row
+    return StoredMeta(
+        key=key,
+        model_name=mname,
+        model_fingerprint=fp,
+        prompt=prompt,
+        completion=completion,
+        n_tokens=n_tok,
+        n_prompt_tokens=n_prompt,
+        layers=tuple(json.loads(layers)),
+        d_model=d_model,
+        template=template,
+        dataset=dataset,
+        label=label,
+        tags=tuple(json.loads(tags or "[]")),
+        item_id=item_id,
+        created_at=created,
+    )

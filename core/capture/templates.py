@@ -32,15 +32,24 @@ THINK_SYSTEM = (
 )
 
 TEMPLATES: dict[str, PromptTemplate] = {
-    "plain": PromptTemplate("plain", "Plain chat", None, "The model's own chat template, no extra instructions."),
-    "alphaalign": PromptTemplate("alphaalign", "AlphaAlign <safety_reasoning>/<answer>", ALPHAALIGN_SYSTEM,
-                                 "Reason about safety first, then answer (AlphaAlign's format)."),
-    "think": PromptTemplate("think", "<think> reasoning", THINK_SYSTEM, "Step-by-step reasoning in <think> tags."),
+    "plain": PromptTemplate(
+        "plain", "Plain chat", None, "The model's own chat template, no extra instructions."
+    ),
+    "alphaalign": PromptTemplate(
+        "alphaalign",
+        "AlphaAlign <safety_reasoning>/<answer>",
+        ALPHAALIGN_SYSTEM,
+        "Reason about safety first, then answer (AlphaAlign's format).",
+    ),
+    "think": PromptTemplate(
+        "think", "<think> reasoning", THINK_SYSTEM, "Step-by-step reasoning in <think> tags."
+    ),
 }
 
 
-def build_messages(prompt: str, *, template: str = "plain", system: str | None = None,
-                   history: list[Message] | None = None) -> list[Message]:
+def build_messages(
+    prompt: str, *, template: str = "plain", system: str | None = None, history: list[Message] | None = None
+) -> list[Message]:
     """Chat messages for ``prompt``; an explicit ``system`` overrides the template's system prompt."""
     if template not in TEMPLATES:
         raise InputError(f"Unknown template {template!r}; choose one of {sorted(TEMPLATES)}.")

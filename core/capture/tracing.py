@@ -8,7 +8,7 @@ How one capture runs (all under ``torch.no_grad()`` and the model's lock):
    steered ones; an optional streamer shows live text);
 2. prompt-only captures (and any decoding loop whose recorded length does not add up) use one nnsight
    ``trace`` over the text instead, saving ``embed.output`` and each ``layers[i].output``.
-Both are checked against transformers' own forward (tests/unit/test_tracing.py).
+Both are checked against transformers' own forward (tests/unit/capture/test_tracing.py).
 Only one batch of states is held in RAM at a time (``capture_batch`` yields trajectories).
 """
 
@@ -49,16 +49,22 @@ def resolve_layers(model: LoadedModel, layers: Iterable[int] | str | None) -> tu
         try:
             layers = [int(x) for x in layers.split(",") if x.strip()]
         except ValueError as exc:
-            raise InputError(f"Layers must be 'all' or comma-separated integers like '0,5,10', got {layers!r}.") from exc
+            raise InputError(
+                f"Layers must be 'all' or comma-separated integers like '0,5,10', got {layers!r}."
+            ) from exc
     out = sorted(set(int(x) for x in layers))
     bad = [x for x in out if x < 0 or x > n]
     if bad or not out:
-        raise InputError(f"Layer index {bad or 'list'} invalid: this model has layers 0..{n} "
-                         f"(0 = embedding output, i = output of decoder layer i-1).")
+        raise InputError(
+            f"Layer index {bad or 'list'} invalid: this model has layers 0..{n} "
+            f"(0 = embedding output, i = output of decoder layer i-1)."
+        )
     return tuple(out)
 
 
-def _check_chat(model: LoadedModel, messages: list[Message], settings: GenerationSettings | None) -> list[int]:
+def _check_chat(
+    model: LoadedModel, messages: list[Message], settings: GenerationSettings | None
+) -> list[int]:
     users = [m for m in messages if m.get("role") == "user"]
     if not users or not users[-1].get("content", "").strip():
         raise InputError("The prompt is empty: type a request for the model to answer.")
@@ -71,13 +77,16 @@ def _check_chat(model: LoadedModel, messages: list[Message], settings: Generatio
         raise InputError(
             f"The prompt is {len(ids)} tokens; with max_new_tokens={extra} that exceeds the model's context "
             f"window of {budget} tokens. Shorten the prompt by {len(ids) + extra - budget} tokens or lower "
-            "max_new_tokens.")
+            "max_new_tokens."
+        )
     return ids
 
 
 # ---- interventions as scoped hooks ----------------------------------------------------------------
 @contextmanager
-def intervene(model: LoadedModel, interventions: Sequence[Intervention] | None, n_prompt: int) -> Iterator[None]:
+def intervene(
+    model: LoadedModel, interventions: Sequence[Intervention] | None, n_prompt: int
+) -> Iterator[None]:
     """Apply interventions to the embedding / decoder-layer outputs while the block runs; always removed."""
     if not interventions:
         yield
@@ -97,6 +106,7 @@ def intervene(model: LoadedModel, interventions: Sequence[Intervention] | None, 
             for f in interventions:
                 hidden = f(layer_index, hidden, ctx)
             return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
+
         return hook
 
     handles.append(model.embed_module().register_forward_pre_hook(on_embed_pre))
@@ -111,8 +121,14 @@ def intervene(model: LoadedModel, interventions: Sequence[Intervention] | None, 
 
 
 # ---- the traced pass ------------------------------------------------------------------------------
-def trace_hidden(model: LoadedModel, input_ids: Any, attention_mask: Any, layers: tuple[int, ...],
-                 interventions: Sequence[Intervention] | None = None, n_prompt: int | None = None) -> Any:
+def trace_hidden(
+    model: LoadedModel,
+    input_ids: Any,
+    attention_mask: Any,
+    layers: tuple[int, ...],
+    interventions: Sequence[Intervention] | None = None,
+    n_prompt: int | None = None,
+) -> Any:
     """Residual stream at ``layers`` for a left-padded batch: tensor ``[len(layers), batch, seq, d_model]``.
 
     Interventions are applied inside the nnsight trace (each layer's output is replaced by the edited
@@ -122,7 +138,9 @@ def trace_hidden(model: LoadedModel, input_ids: Any, attention_mask: Any, layers
 
     position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # as generate() computes them
     wanted = set(layers)
-    ctx = InterventionContext(n_prompt=input_ids.shape[1] if n_prompt is None else n_prompt, position_offset=0)
+    ctx = InterventionContext(
+        n_prompt=input_ids.shape[1] if n_prompt is None else n_prompt, position_offset=0
+    )
     fns = list(interventions or [])
     embed = model.embed_envoy()
     envoys = model.layer_envoys()
@@ -155,8 +173,8 @@ def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for b, r in enumerate(rows):
-        ids[b, width - len(r):] = torch.tensor(r, dtype=torch.long)
-        mask[b, width - len(r):] = 1
+        ids[b, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+        mask[b, width - len(r) :] = 1
     return ids, mask
 
 
@@ -178,9 +196,14 @@ def _eos_ids(model: LoadedModel) -> set[int]:
     return ids
 
 
-def _generate_rows(model: LoadedModel, prompts: list[list[int]], settings: GenerationSettings,
-                   interventions: Sequence[Intervention] | None, streamer: Any = None,
-                   record: tuple[int, ...] | None = None) -> tuple[list[list[int]], Any]:
+def _generate_rows(
+    model: LoadedModel,
+    prompts: list[list[int]],
+    settings: GenerationSettings,
+    interventions: Sequence[Intervention] | None,
+    streamer: Any = None,
+    record: tuple[int, ...] | None = None,
+) -> tuple[list[list[int]], Any]:
     """Generate for a left-padded batch. With ``record``, also return the residual stream of those layers for
     every position, ``[len(record), batch, prompt_width + n_generated, d_model]``, recorded while generating.
 
@@ -198,25 +221,39 @@ def _generate_rows(model: LoadedModel, prompts: list[list[int]], settings: Gener
     with intervene(model, interventions, n_prompt=ids.shape[1]):  # registered first: recorders see edits
         modules = [model.embed_module(), *model.layer_modules()]
         for layer in buffers:
+
             def rec(_m: Any, _i: Any, out: Any, layer: int = layer) -> None:
                 buffers[layer].append((out[0] if isinstance(out, tuple) else out).detach())
+
             handles.append(modules[layer].register_forward_hook(rec))
         try:
-            out = model.hf_model.generate(input_ids=ids, attention_mask=mask,
-                                          pad_token_id=model.tokenizer.pad_token_id, streamer=streamer,
-                                          return_dict_in_generate=True, **settings.to_generate_kwargs())
+            out = model.hf_model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                pad_token_id=model.tokenizer.pad_token_id,
+                streamer=streamer,
+                return_dict_in_generate=True,
+                **settings.to_generate_kwargs(),
+            )
             seqs = out.sequences
             if record and seqs.shape[1] > ids.shape[1]:
-                full_mask = torch.cat([mask, torch.ones_like(seqs[:, ids.shape[1]:])], dim=1)
+                full_mask = torch.cat([mask, torch.ones_like(seqs[:, ids.shape[1] :])], dim=1)
                 pos = (full_mask.cumsum(-1) - 1).clamp(min=0)[:, -1:]
-                model.hf_model(input_ids=seqs[:, -1:], attention_mask=full_mask, position_ids=pos,
-                               past_key_values=out.past_key_values, use_cache=True)
+                model.hf_model(
+                    input_ids=seqs[:, -1:],
+                    attention_mask=full_mask,
+                    position_ids=pos,
+                    past_key_values=out.past_key_values,
+                    use_cache=True,
+                )
         finally:
             for h in handles:
                 h.remove()
     eos = _eos_ids(model)
-    gens = [_trim_generated(seqs[b, ids.shape[1]:].tolist(), eos, model.tokenizer.pad_token_id)
-            for b in range(len(prompts))]
+    gens = [
+        _trim_generated(seqs[b, ids.shape[1] :].tolist(), eos, model.tokenizer.pad_token_id)
+        for b in range(len(prompts))
+    ]
     hidden = None
     if record:
         stacked = [torch.cat(buffers[layer], dim=1) for layer in record]
@@ -225,10 +262,19 @@ def _generate_rows(model: LoadedModel, prompts: list[list[int]], settings: Gener
     return gens, hidden
 
 
-def _build_trajectories(model: LoadedModel, chats: list[list[Message]], prompts: list[list[int]],
-                        gens: list[list[int]], settings: GenerationSettings, layers: tuple[int, ...],
-                        template: str, dtype: str, interventions: Sequence[Intervention] | None,
-                        steering_meta: dict | None, recorded: Any = None) -> list[Trajectory]:
+def _build_trajectories(
+    model: LoadedModel,
+    chats: list[list[Message]],
+    prompts: list[list[int]],
+    gens: list[list[int]],
+    settings: GenerationSettings,
+    layers: tuple[int, ...],
+    template: str,
+    dtype: str,
+    interventions: Sequence[Intervention] | None,
+    steering_meta: dict | None,
+    recorded: Any = None,
+) -> list[Trajectory]:
     """Slice per-row states out of a batch. ``recorded`` = states recorded during generation
     ``[L, B, prompt_width + n_gen, D]`` (prompts left-padded, completions right-padded); without it, one
     nnsight trace over prompt + completion computes them."""
@@ -245,27 +291,45 @@ def _build_trajectories(model: LoadedModel, chats: list[list[Message]], prompts:
     for b, (chat, p, g) in enumerate(zip(chats, prompts, gens, strict=True)):
         n = len(p) + len(g)
         if recorded is None:
-            states = hidden[:, b, ids.shape[1] - n:, :]
+            states = hidden[:, b, ids.shape[1] - n :, :]
         else:  # row b: prompt right-aligned at prompt_width, completion right after it
-            states = recorded[:, b, prompt_width - len(p):prompt_width + len(g), :]
+            states = recorded[:, b, prompt_width - len(p) : prompt_width + len(g), :]
         states = states.float().cpu().numpy().astype(np_dtype, copy=False)
         token_ids = np.asarray(p + g, dtype=np.int64)
         tokens = [tok.decode([t]) for t in token_ids.tolist()]
-        trajs.append(Trajectory(
-            model_fingerprint=model.fingerprint, model_name=model.name, messages=chat, settings=settings,
-            token_ids=token_ids, tokens=tokens, n_prompt_tokens=len(p),
-            completion=tok.decode(g, skip_special_tokens=True), spans=find_spans(tokens, len(p)),
-            hidden=np.ascontiguousarray(states), layers=layers, template=template,
-            meta={"steering": steering_meta} if steering_meta else {},
-        ))
+        trajs.append(
+            Trajectory(
+                model_fingerprint=model.fingerprint,
+                model_name=model.name,
+                messages=chat,
+                settings=settings,
+                token_ids=token_ids,
+                tokens=tokens,
+                n_prompt_tokens=len(p),
+                completion=tok.decode(g, skip_special_tokens=True),
+                spans=find_spans(tokens, len(p)),
+                hidden=np.ascontiguousarray(states),
+                layers=layers,
+                template=template,
+                meta={"steering": steering_meta} if steering_meta else {},
+            )
+        )
     return trajs
 
 
 # ---- public API -----------------------------------------------------------------------------------
-def capture(model: LoadedModel, messages: list[Message], settings: GenerationSettings = GenerationSettings(), *,
-            template: str = "plain", layers: Iterable[int] | str | None = None, dtype: str = "float32",
-            streamer: Any = None, interventions: Sequence[Intervention] | None = None,
-            steering_meta: dict | None = None) -> Trajectory:
+def capture(
+    model: LoadedModel,
+    messages: list[Message],
+    settings: GenerationSettings = GenerationSettings(),
+    *,
+    template: str = "plain",
+    layers: Iterable[int] | str | None = None,
+    dtype: str = "float32",
+    streamer: Any = None,
+    interventions: Sequence[Intervention] | None = None,
+    steering_meta: dict | None = None,
+) -> Trajectory:
     """Generate a completion for one chat and capture its full trajectory."""
     import torch
 
@@ -273,12 +337,29 @@ def capture(model: LoadedModel, messages: list[Message], settings: GenerationSet
     prompt = _check_chat(model, messages, settings)
     with model.lock, torch.no_grad():
         gens, rec = _generate_rows(model, [prompt], settings, interventions, streamer, record=lay)
-        return _build_trajectories(model, [messages], [prompt], gens, settings, lay, template, dtype,
-                                   interventions, steering_meta, recorded=rec)[0]
+        return _build_trajectories(
+            model,
+            [messages],
+            [prompt],
+            gens,
+            settings,
+            lay,
+            template,
+            dtype,
+            interventions,
+            steering_meta,
+            recorded=rec,
+        )[0]
 
 
-def capture_prompt(model: LoadedModel, messages: list[Message], *, template: str = "plain",
-                   layers: Iterable[int] | str | None = None, dtype: str = "float32") -> Trajectory:
+def capture_prompt(
+    model: LoadedModel,
+    messages: list[Message],
+    *,
+    template: str = "plain",
+    layers: Iterable[int] | str | None = None,
+    dtype: str = "float32",
+) -> Trajectory:
     """Capture the prompt only (no generation): the states the model has when it starts to answer."""
     import torch
 
@@ -286,13 +367,24 @@ def capture_prompt(model: LoadedModel, messages: list[Message], *, template: str
     prompt = _check_chat(model, messages, None)
     settings = GenerationSettings(max_new_tokens=0)
     with model.lock, torch.no_grad():
-        return _build_trajectories(model, [messages], [prompt], [[]], settings, lay, template, dtype, None, None)[0]
+        return _build_trajectories(
+            model, [messages], [prompt], [[]], settings, lay, template, dtype, None, None
+        )[0]
 
 
-def capture_batch(model: LoadedModel, chats: list[list[Message]], settings: GenerationSettings = GenerationSettings(),
-                  *, batch_size: int = 8, layers: Iterable[int] | str | None = None, template: str = "plain",
-                  dtype: str = "float32", progress: Progress | None = None, generate: bool = True,
-                  interventions: Sequence[Intervention] | None = None) -> Iterator[Trajectory]:
+def capture_batch(
+    model: LoadedModel,
+    chats: list[list[Message]],
+    settings: GenerationSettings = GenerationSettings(),
+    *,
+    batch_size: int = 8,
+    layers: Iterable[int] | str | None = None,
+    template: str = "plain",
+    dtype: str = "float32",
+    progress: Progress | None = None,
+    generate: bool = True,
+    interventions: Sequence[Intervention] | None = None,
+) -> Iterator[Trajectory]:
     """Capture many chats, ``batch_size`` at a time; yields trajectories so only one batch is in RAM."""
     import torch
 
@@ -300,8 +392,8 @@ def capture_batch(model: LoadedModel, chats: list[list[Message]], settings: Gene
     prompts = [_check_chat(model, c, settings if generate else None) for c in chats]  # fail before any work
     done = 0
     for start in range(0, len(chats), batch_size):
-        chunk = chats[start:start + batch_size]
-        ptoks = prompts[start:start + batch_size]
+        chunk = chats[start : start + batch_size]
+        ptoks = prompts[start : start + batch_size]
         with model.lock, torch.no_grad():
             rec = None
             if generate:
@@ -309,17 +401,24 @@ def capture_batch(model: LoadedModel, chats: list[list[Message]], settings: Gene
                 s = settings
             else:
                 gens, s = [[] for _ in ptoks], GenerationSettings(max_new_tokens=0)
-            batch = _build_trajectories(model, chunk, ptoks, gens, s, lay, template, dtype, interventions, None,
-                                        recorded=rec)
+            batch = _build_trajectories(
+                model, chunk, ptoks, gens, s, lay, template, dtype, interventions, None, recorded=rec
+            )
         yield from batch
         done += len(chunk)
         if progress:
             progress(done, len(chats))
 
 
-def generate_texts(model: LoadedModel, chats: list[list[Message]], settings: GenerationSettings = GenerationSettings(),
-                   *, batch_size: int = 8, interventions: Sequence[Intervention] | None = None,
-                   progress: Progress | None = None) -> list[str]:
+def generate_texts(
+    model: LoadedModel,
+    chats: list[list[Message]],
+    settings: GenerationSettings = GenerationSettings(),
+    *,
+    batch_size: int = 8,
+    interventions: Sequence[Intervention] | None = None,
+    progress: Progress | None = None,
+) -> list[str]:
     """Batched generation without capture (audits, sweeps); returns the decoded completions."""
     import torch
 
@@ -327,7 +426,7 @@ def generate_texts(model: LoadedModel, chats: list[list[Message]], settings: Gen
     out: list[str] = []
     for start in range(0, len(chats), batch_size):
         with model.lock, torch.no_grad():
-            gens, _ = _generate_rows(model, prompts[start:start + batch_size], settings, interventions)
+            gens, _ = _generate_rows(model, prompts[start : start + batch_size], settings, interventions)
         out.extend(model.tokenizer.decode(g, skip_special_tokens=True) for g in gens)
         if progress:
             progress(len(out), len(chats))

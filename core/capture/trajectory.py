@@ -47,7 +47,7 @@ class GenerationSettings:
         return kw
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Trajectory:
     """Hidden states of every captured layer at every captured token of prompt + completion.
 
@@ -72,7 +72,9 @@ class Trajectory:
     # ---- derived -------------------------------------------------------------------------------
     @property
     def key(self) -> str:
-        return trajectory_key(self.model_fingerprint, self.messages, self.settings, self.template, self.layers)
+        return trajectory_key(
+            self.model_fingerprint, self.messages, self.settings, self.template, self.layers
+        )
 
     @property
     def n_tokens(self) -> int:

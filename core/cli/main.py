@@ -12,8 +12,11 @@ from core.cli.foundation import model_app, store_app, trace_cmd
 from core.cli.jobs import jobs_app
 from core.cli.probes import probe_app, steer_cmd
 
-app = typer.Typer(help="ReasonScope: see and change how a model reasons about safety.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="ReasonScope: see and change how a model reasons about safety.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(model_app, name="model")
 app.add_typer(store_app, name="store")
 app.command("trace")(friendly_errors(trace_cmd))

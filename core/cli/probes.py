@@ -2,35 +2,55 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
+from tqdm import tqdm
 
+from core.capture.templates import build_messages
+from core.capture.tracing import capture_prompt
+from core.capture.trajectory import GenerationSettings
 from core.cli.common import friendly_errors, load
+from core.errors import InputError
+from core.jsonl import read_prompt_file
+from core.probes.artefacts import list_artefacts, load_probe_set, save_contrastive, save_probe_set
+from core.probes.features import load_items
+from core.probes.linear import evaluate
+from core.probes.workflow import ProbeRequest, features_for, train_from_items
+from core.steer.interventions import SteeringConfig, make_interventions, steered_generate, steering_meta
+from core.steer.monitor import MonitorResult, monitor_generate
+from core.steer.sweep import is_refusal
+from core.steer.vectors import from_probe_set, load_vector, load_vector_file
 
-probe_app = typer.Typer(help="Linear probes and the CRAFT contrastive head on hidden states.", no_args_is_help=True)
+probe_app = typer.Typer(
+    help="Linear probes and the CRAFT contrastive head on hidden states.", no_args_is_help=True
+)
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="'default', a Hugging Face id or a local folder.")]
-FileOpt = Annotated[Path | None, typer.Option("--file", help="JSONL of labelled items (default: sample_data).")]
+ModelOpt = Annotated[
+    str, typer.Option("--model", "-m", help="'default', a Hugging Face id or a local folder.")
+]
+FileOpt = Annotated[
+    Path | None, typer.Option("--file", help="JSONL of labelled items (default: sample_data).")
+]
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Dataset name in the labelling database.")]
 
 
 def _layers(spec: str | None) -> list[int] | None:
-    from core.errors import InputError
-
     if spec in (None, "", "all"):
         return None
     try:
         return [int(x) for x in spec.split(",") if x.strip()]
     except ValueError as exc:
-        raise InputError(f"--layers must be 'all' or comma-separated integers like 5,10,15; got {spec!r}.") from exc
+        raise InputError(
+            f"--layers must be 'all' or comma-separated integers like 5,10,15; got {spec!r}."
+        ) from exc
 
 
 def _bar(desc: str):  # tqdm bars keyed by stage
-    from tqdm import tqdm
-
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -39,6 +59,7 @@ def _bar(desc: str):  # tqdm bars keyed by stage
         bar.refresh()
         if done >= total:
             bar.close()
+
     return progress
 
 
@@ -47,17 +68,22 @@ def _bar(desc: str):  # tqdm bars keyed by stage
 def train(
     name: Annotated[str, typer.Option(help="Save the result under this artefact name.")],
     method: Annotated[str, typer.Option(help="logistic | diff_means | contrastive")] = "logistic",
-    positions: Annotated[str, typer.Option(help="last_prompt | post_instruction | completion | reasoning | mean_all")
-                         ] = "last_prompt",
+    positions: Annotated[
+        str, typer.Option(help="last_prompt | post_instruction | completion | reasoning | mean_all")
+    ] = "last_prompt",
     layers: Annotated[str, typer.Option(help="'all' or comma-separated indices (linear probes).")] = "all",
-    layer: Annotated[int | None, typer.Option(help="Contrastive head: layer to pool (default: last).")] = None,
+    layer: Annotated[
+        int | None, typer.Option(help="Contrastive head: layer to pool (default: last).")
+    ] = None,
     items: Annotated[str | None, typer.Option(help="prompts | responses | all (default by method).")] = None,
     kinds: Annotated[str | None, typer.Option(help="Comma-separated item kinds to keep.")] = None,
     k: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     c: Annotated[float, typer.Option("--C", help="Inverse L2 strength (logistic).")] = 1.0,
     seed: int = 0,
     epochs: Annotated[int | None, typer.Option(help="Contrastive head: training epochs.")] = None,
-    max_new_tokens: Annotated[int, typer.Option(help="Generate completions for prompt items first (0 = no).")] = 0,
+    max_new_tokens: Annotated[
+        int, typer.Option(help="Generate completions for prompt items first (0 = no).")
+    ] = 0,
     file: FileOpt = None,
     dataset: DatasetOpt = None,
     overwrite: bool = False,
@@ -65,22 +91,32 @@ def train(
     device: str = "auto",
 ) -> None:
     """Capture the dataset's states (cached), train per-layer probes with k-fold CV, save the artefact."""
-    from core.probes.artefacts import save_contrastive, save_probe_set
-    from core.probes.features import load_items
-    from core.probes.workflow import ProbeRequest, train_from_items
-
-    req = ProbeRequest(method=method, positions=positions, layers=_layers(layers), layer=layer, items=items,
-                       kinds=kinds.split(",") if kinds else None, k=k, C=c, seed=seed, max_new_tokens=max_new_tokens,
-                       contrastive={"epochs": epochs} if epochs else {})
+    req = ProbeRequest(
+        method=method,
+        positions=positions,
+        layers=_layers(layers),
+        layer=layer,
+        items=items,
+        kinds=kinds.split(",") if kinds else None,
+        k=k,
+        C=c,
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        contrastive={"epochs": epochs} if epochs else {},
+    )
     ds_name, all_items = load_items(file=file, dataset=dataset)
     m = load(model, device)
     result, fs = train_from_items(m, all_items, ds_name, req, _bar("probe"))
-    typer.echo(f"dataset {ds_name} ({fs.dataset_hash}): {len(fs.train_items)} train / {len(fs.val_items)} validation "
-               f"items, positions {fs.positions}")
+    typer.echo(
+        f"dataset {ds_name} ({fs.dataset_hash}): {len(fs.train_items)} train / {len(fs.val_items)} validation "
+        f"items, positions {fs.positions}"
+    )
     if method == "contrastive":
         for split, mt in result.metrics.items():
-            typer.echo(f"{split:>10}: macro-F1 {mt['macro_f1']:.3f}  accuracy {mt['accuracy']:.3f}  "
-                       f"nearest-prototype macro-F1 {mt['prototype_macro_f1']:.3f}  (n={mt['n']})")
+            typer.echo(
+                f"{split:>10}: macro-F1 {mt['macro_f1']:.3f}  accuracy {mt['accuracy']:.3f}  "
+                f"nearest-prototype macro-F1 {mt['prototype_macro_f1']:.3f}  (n={mt['n']})"
+            )
         path = save_contrastive(result, name, overwrite=overwrite)
     else:
         print_curve(result)
@@ -89,13 +125,18 @@ def train(
 
 
 def print_curve(ps) -> None:  # noqa: ANN001 - a ProbeSet
-    typer.echo(f"{'layer':>5}  {'CV acc':>13}  {'CV AUROC':>13}  {'CV F1':>13}  {'val AUROC':>9}  {'val acc':>7}")
+    typer.echo(
+        f"{'layer':>5}  {'CV acc':>13}  {'CV AUROC':>13}  {'CV F1':>13}  {'val AUROC':>9}  {'val acc':>7}"
+    )
     for layer in ps.layers:
         m = ps.metrics[layer]
         h = m.heldout or {}
         mark = "  <- best" if layer == ps.best_layer else ""
-        typer.echo(f"{layer:>5}  " + "  ".join(f"{m.mean(x):.3f}±{m.std(x):.3f}" for x in ("accuracy", "auroc", "f1"))
-                   + f"  {h.get('auroc', float('nan')):>9.3f}  {h.get('accuracy', float('nan')):>7.3f}{mark}")
+        typer.echo(
+            f"{layer:>5}  "
+            + "  ".join(f"{m.mean(x):.3f}±{m.std(x):.3f}" for x in ("accuracy", "auroc", "f1"))
+            + f"  {h.get('auroc', float('nan')):>9.3f}  {h.get('accuracy', float('nan')):>7.3f}{mark}"
+        )
 
 
 @probe_app.command("eval")
@@ -109,26 +150,23 @@ def evaluate_cmd(
     device: str = "auto",
 ) -> None:
     """Evaluate a saved linear probe set on a dataset's items (its own positions and layers)."""
-    from core.probes.artefacts import load_probe_set
-    from core.probes.features import load_items
-    from core.probes.linear import evaluate
-    from core.probes.workflow import ProbeRequest, features_for
-
     m = load(model, device)
     ps = load_probe_set(name, fingerprint=m.fingerprint, model_name=m.name)
-    req = ProbeRequest(**{k: v for k, v in ps.meta.get("request", {}).items() if k in ProbeRequest.model_fields})
+    req = ProbeRequest(
+        **{k: v for k, v in ps.meta.get("request", {}).items() if k in ProbeRequest.model_fields}
+    )
     ds_name, items = load_items(file=file, dataset=dataset)
     if split != "all":
         items = [it for it in items if (it.split == "validation") == (split == "validation")]
     fs = features_for(m, items, ds_name, req.model_copy(update={"layers": list(ps.layers)}), _bar("eval"))
-    import numpy as np
-
     X = np.concatenate([fs.train, fs.val]) if len(fs.val_items) else fs.train
     res = evaluate(ps, X, fs.y_train + fs.y_val, layers=fs.layers)
     typer.echo(f"{name} on {ds_name} ({split}, n={len(X)}):")
     for layer, mt in res.items():
-        typer.echo(f"  layer {layer:>3}: accuracy {mt['accuracy']:.3f}  AUROC {mt['auroc']:.3f}  F1 {mt['f1']:.3f}"
-                   + ("  <- best" if layer == ps.best_layer else ""))
+        typer.echo(
+            f"  layer {layer:>3}: accuracy {mt['accuracy']:.3f}  AUROC {mt['auroc']:.3f}  F1 {mt['f1']:.3f}"
+            + ("  <- best" if layer == ps.best_layer else "")
+        )
 
 
 @probe_app.command("score")
@@ -137,18 +175,14 @@ def score_cmd(
     name: Annotated[str, typer.Argument(help="Saved probe set name.")],
     prompt: Annotated[str, typer.Argument(help="Prompt to score.")],
     layer: Annotated[int | None, typer.Option(help="Probe layer (default: the best layer).")] = None,
-    generate: Annotated[int, typer.Option(help="Generate this many tokens, scoring each live (0 = prompt only).")] = 0,
+    generate: Annotated[
+        int, typer.Option(help="Generate this many tokens, scoring each live (0 = prompt only).")
+    ] = 0,
     threshold: float = 0.5,
     model: ModelOpt = "default",
     device: str = "auto",
 ) -> None:
     """P(unsafe) of every token of a prompt (and, with --generate, of each generated token as it appears)."""
-    from core.capture.templates import build_messages
-    from core.capture.tracing import capture_prompt
-    from core.capture.trajectory import GenerationSettings
-    from core.probes.artefacts import load_probe_set
-    from core.steer.monitor import MonitorResult, monitor_generate
-
     m = load(model, device)
     ps = load_probe_set(name, fingerprint=m.fingerprint, model_name=m.name)
     probe = ps.probe(layer)
@@ -158,9 +192,13 @@ def score_cmd(
         for tok, s in zip(traj.tokens, probe.score(traj.layer(probe.layer)), strict=True):
             typer.echo(f"{s:6.3f}  {tok!r}")
         return
-    for ev in monitor_generate(m, msgs, probe, GenerationSettings(max_new_tokens=generate), threshold=threshold):
+    for ev in monitor_generate(
+        m, msgs, probe, GenerationSettings(max_new_tokens=generate), threshold=threshold
+    ):
         if isinstance(ev, MonitorResult):
-            where = f"crossed {threshold} at token {ev.crossing}" if ev.crossing is not None else "never crossed"
+            where = (
+                f"crossed {threshold} at token {ev.crossing}" if ev.crossing is not None else "never crossed"
+            )
             typer.echo(f"\nmax P(unsafe) {ev.max_score:.3f}; {where}")
         elif ev.generated:
             typer.echo(f"{ev.score:6.3f}  {ev.text!r}{'  <- crossed' if ev.crossed else ''}")
@@ -168,31 +206,39 @@ def score_cmd(
 
 @probe_app.command("ls")
 @friendly_errors
-def ls_cmd(kind: Annotated[str | None, typer.Option(help="probe_set | contrastive | steering_vector")] = None) -> None:
+def ls_cmd(
+    kind: Annotated[str | None, typer.Option(help="probe_set | contrastive | steering_vector")] = None,
+) -> None:
     """Saved probes, contrastive heads and steering vectors."""
-    import datetime as dt
-
-    from core.probes.artefacts import list_artefacts
-
     arts = list_artefacts(kind=kind)
     if not arts:
         typer.echo("No saved artefacts yet: train one with `reasonscope probe train --name NAME`.")
     for a in arts:
         when = dt.datetime.fromtimestamp(a.created_at).strftime("%Y-%m-%d %H:%M")
-        typer.echo(f"{a.name:<28} {a.kind:<16} {when}  model {a.model_name or '?'} ({a.model_fingerprint[:8]})  "
-                   f"{a.summary}")
+        typer.echo(
+            f"{a.name:<28} {a.kind:<16} {when}  model {a.model_name or '?'} ({a.model_fingerprint[:8]})  "
+            f"{a.summary}"
+        )
 
 
 @friendly_errors
 def steer_cmd(
     prompt: Annotated[str | None, typer.Argument(help="One prompt (or use --prompts).")] = None,
-    vector: Annotated[str, typer.Option(help="A .safetensors/.npy file, a saved vector name, or probe:NAME.")] = "",
-    alpha: Annotated[float, typer.Option(help="add: coefficient; ablate: fraction; cap: max projection.")] = 1.0,
+    vector: Annotated[
+        str, typer.Option(help="A .safetensors/.npy file, a saved vector name, or probe:NAME.")
+    ] = "",
+    alpha: Annotated[
+        float, typer.Option(help="add: coefficient; ablate: fraction; cap: max projection.")
+    ] = 1.0,
     layers: Annotated[str | None, typer.Option(help="Comma-separated layers (default: by method).")] = None,
-    ablate: Annotated[bool, typer.Option(help="Directional ablation at every layer (Arditi et al.).")] = False,
+    ablate: Annotated[
+        bool, typer.Option(help="Directional ablation at every layer (Arditi et al.).")
+    ] = False,
     cap: Annotated[bool, typer.Option(help="Cap the projection on the direction at alpha.")] = False,
     positions: Annotated[str, typer.Option(help="all | prompt | generated")] = "all",
-    source_layer: Annotated[int | None, typer.Option(help="Use this layer's direction at every target layer.")] = None,
+    source_layer: Annotated[
+        int | None, typer.Option(help="Use this layer's direction at every target layer.")
+    ] = None,
     prompts: Annotated[Path | None, typer.Option(help="JSONL with a 'prompt' field per line.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write completions here (JSONL).")] = None,
     max_new_tokens: int = 64,
@@ -203,23 +249,23 @@ def steer_cmd(
     device: str = "auto",
 ) -> None:
     """Generate with a steering vector applied; prints or writes baseline and steered completions."""
-    from core.capture.templates import build_messages
-    from core.capture.trajectory import GenerationSettings
-    from core.errors import InputError
-    from core.jsonl import read_prompt_file
-    from core.steer.sweep import is_refusal
-    from core.steer.vectors import SteeringConfig, make_interventions, steered_generate, steering_meta
-
     if (prompt is None) == (prompts is None):
         raise InputError("Give one PROMPT or --prompts FILE.jsonl (not both).")
     if not vector:
-        raise InputError("--vector is required: a .safetensors/.npy file, a saved vector name, or probe:NAME.")
+        raise InputError(
+            "--vector is required: a .safetensors/.npy file, a saved vector name, or probe:NAME."
+        )
     if ablate and cap:
         raise InputError("Choose --ablate or --cap, not both.")
     m = load(model, device)
     vec = resolve_vector(vector, m)
-    cfg = SteeringConfig(method="ablate" if ablate else "cap" if cap else "add", alpha=alpha, layers=_layers(layers),
-                         positions=positions, source_layer=source_layer)
+    cfg = SteeringConfig(
+        method="ablate" if ablate else "cap" if cap else "add",
+        alpha=alpha,
+        layers=_layers(layers),
+        positions=positions,
+        source_layer=source_layer,
+    )
     make_interventions(vec, cfg, m)  # validate before generating anything
     rows = read_prompt_file(prompts) if prompts else [{"id": "1", "prompt": prompt}]
     chats = [build_messages(r["prompt"]) for r in rows]
@@ -227,16 +273,31 @@ def steer_cmd(
     meta = steering_meta(vec, cfg, m)
     typer.echo(f"steering: {meta['description']} · vector {vec.name}", err=True)
     steered = steered_generate(m, chats, vec, cfg, settings, batch_size=batch_size)
-    base = steered_generate(m, chats, None, None, settings, batch_size=batch_size) if baseline else [None] * len(rows)
-    records = [{"id": r.get("id", str(i)), "prompt": r["prompt"], "baseline": b, "completion": s,
-                "refusal": is_refusal(s), "baseline_refusal": None if b is None else is_refusal(b), "steering": meta}
-               for i, (r, b, s) in enumerate(zip(rows, base, steered, strict=True))]
+    base = (
+        steered_generate(m, chats, None, None, settings, batch_size=batch_size)
+        if baseline
+        else [None] * len(rows)
+    )
+    records = [
+        {
+            "id": r.get("id", str(i)),
+            "prompt": r["prompt"],
+            "baseline": b,
+            "completion": s,
+            "refusal": is_refusal(s),
+            "baseline_refusal": None if b is None else is_refusal(b),
+            "steering": meta,
+        }
+        for i, (r, b, s) in enumerate(zip(rows, base, steered, strict=True))
+    ]
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("".join(json.dumps(rec) + "\n" for rec in records))
         n_ref = sum(r["refusal"] for r in records)
-        typer.echo(f"wrote {len(records)} completions to {out} ({n_ref} keyword refusals steered"
-                   + (f", {sum(bool(r['baseline_refusal']) for r in records)} baseline)" if baseline else ")"))
+        typer.echo(
+            f"wrote {len(records)} completions to {out} ({n_ref} keyword refusals steered"
+            + (f", {sum(bool(r['baseline_refusal']) for r in records)} baseline)" if baseline else ")")
+        )
     else:
         for rec in records:
             if baseline:
@@ -246,9 +307,6 @@ def steer_cmd(
 
 def resolve_vector(spec: str, model):  # noqa: ANN001, ANN201 - LoadedModel -> SteeringVector
     """A file path, ``probe:NAME`` (a saved probe set's directions) or a saved steering-vector name."""
-    from core.probes.artefacts import load_probe_set
-    from core.steer.vectors import from_probe_set, load_vector, load_vector_file
-
     if spec.startswith("probe:"):
         ps = load_probe_set(spec[6:], fingerprint=model.fingerprint, model_name=model.name)
         return from_probe_set(ps)

@@ -21,6 +21,20 @@ from core.data.records import (
     Pair,
 )
 
-__all__ = ["FIELDS", "LABELS", "Agreement", "Conflict", "ConflictError", "Database", "DatasetInfo",
-           "Disagreement", "HistoryEntry", "ImportRejectedError", "ImportReport", "ItemRecord", "LabelChange",
-           "Pair", "open_db"]
+__all__ = [
+    "FIELDS",
+    "LABELS",
+    "Agreement",
+    "Conflict",
+    "ConflictError",
+    "Database",
+    "DatasetInfo",
+    "Disagreement",
+    "HistoryEntry",
+    "ImportRejectedError",
+    "ImportReport",
+    "ItemRecord",
+    "LabelChange",
+    "Pair",
+    "open_db",
+]

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.config import database_url
 from core.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -81,18 +82,24 @@ def make_engine(url: str) -> Engine:
             return engine
         return create_engine(url, pool_pre_ping=True)
     except ArgumentError as exc:
-        raise StoreError(f"REASONSCOPE_DB={url!r} is not a valid database URL ({exc}). Use e.g. "
-                         "sqlite:////path/reasonscope.db or postgresql+psycopg://user:pass@host/db.") from exc
+        raise StoreError(
+            f"REASONSCOPE_DB={url!r} is not a valid database URL ({exc}). Use e.g. "
+            "sqlite:////path/reasonscope.db or postgresql+psycopg://user:pass@host/db."
+        ) from exc
     except ModuleNotFoundError as exc:
-        raise StoreError(f"The driver for {url.split(':', 1)[0]} is not installed ({exc.name}). For PostgreSQL: "
-                         "pip install 'reasonscope[postgres]' (psycopg 3) and use postgresql+psycopg://…") from exc
+        raise StoreError(
+            f"The driver for {url.split(':', 1)[0]} is not installed ({exc.name}). For PostgreSQL: "
+            "pip install 'reasonscope[postgres]' (psycopg 3) and use postgresql+psycopg://…"
+        ) from exc
     except OSError as exc:
-        raise StoreError(f"Cannot create the database folder for {url} ({exc}). Point REASONSCOPE_HOME or "
-                         "REASONSCOPE_DB at a writable location.") from exc
+        raise StoreError(
+            f"Cannot create the database folder for {url} ({exc}). Point REASONSCOPE_HOME or "
+            "REASONSCOPE_DB at a writable location."
+        ) from exc
 
 
 def _alembic_config(connection: Any) -> Any:
-    from alembic.config import Config
+    from alembic.config import Config  # alembic (+ mako, pygments) is 0.4 s: loaded when a database is opened
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -126,8 +133,6 @@ def head_revision() -> str:
 
 def open_db(url: str | None = None, *, migrate: bool = True) -> Database:
     """Connect to ``url`` (default ``core.config.database_url()``) and bring the schema up to date."""
-    from core.config import database_url
-
     url = url or database_url()
     engine = make_engine(url)
     if migrate:
@@ -135,8 +140,10 @@ def open_db(url: str | None = None, *, migrate: bool = True) -> Database:
             upgrade(engine)
         except OperationalError as exc:
             engine.dispose()
-            raise StoreError(f"Cannot open the labelling database at "
-                             f"{engine.url.render_as_string(hide_password=True)}: {exc.orig}. Check that the "
-                             "server is running and the URL (REASONSCOPE_DB) is right, or that the folder "
-                             "is writable.") from exc
+            raise StoreError(
+                f"Cannot open the labelling database at "
+                f"{engine.url.render_as_string(hide_password=True)}: {exc.orig}. Check that the "
+                "server is running and the URL (REASONSCOPE_DB) is right, or that the folder "
+                "is writable."
+            ) from exc
     return Database(engine)

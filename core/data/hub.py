@@ -16,9 +16,11 @@ from urllib.parse import urlparse
 from core.data.io import RawTable
 from core.errors import InputError
 
-OFFLINE_HELP = ("Download the dataset file (CSV / Parquet / JSONL) on a connected machine and import it "
-                "locally, e.g. `reasonscope data import harmbench_behaviors_text_all.csv --dataset harmbench "
-                "--preset harmbench` (or the Import tab on the Label page).")
+OFFLINE_HELP = (
+    "Download the dataset file (CSV / Parquet / JSONL) on a connected machine and import it "
+    "locally, e.g. `reasonscope data import harmbench_behaviors_text_all.csv --dataset harmbench "
+    "--preset harmbench` (or the Import tab on the Label page)."
+)
 
 
 def _hub_host() -> tuple[str, int]:
@@ -42,27 +44,34 @@ def _offline(repo_id: str, why: str) -> InputError:
     return InputError(f"Cannot load {repo_id!r} from the Hugging Face hub: {why}. {OFFLINE_HELP}")
 
 
-def load_hub_table(repo_id: str, *, split: str = "train", config: str | None = None,
-                   revision: str | None = None) -> RawTable:
+def load_hub_table(
+    repo_id: str, *, split: str = "train", config: str | None = None, revision: str | None = None
+) -> RawTable:
     """Rows of a hub dataset as a ``RawTable`` (source ``hf:<repo_id>[/config]:<split>``)."""
-    if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "yes") or \
-            os.environ.get("HF_DATASETS_OFFLINE", "") in ("1", "true", "yes"):
+    if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "yes") or os.environ.get(
+        "HF_DATASETS_OFFLINE", ""
+    ) in ("1", "true", "yes"):
         raise _offline(repo_id, "offline mode is on (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)")
     try:
         import datasets
     except ImportError:
-        raise InputError("Loading from the Hugging Face hub needs the optional `datasets` package: "
-                         f"pip install 'reasonscope[hub]'. {OFFLINE_HELP}") from None
+        raise InputError(
+            "Loading from the Hugging Face hub needs the optional `datasets` package: "
+            f"pip install 'reasonscope[hub]'. {OFFLINE_HELP}"
+        ) from None
     if not hub_reachable():
         host, _ = _hub_host()
-        raise _offline(repo_id, f"{host} is not reachable from this machine (offline, or blocked by a firewall)")
+        raise _offline(
+            repo_id, f"{host} is not reachable from this machine (offline, or blocked by a firewall)"
+        )
     try:
         ds: Any = datasets.load_dataset(repo_id, config, split=split, revision=revision)
     except (ConnectionError, TimeoutError) as exc:
         raise _offline(repo_id, f"the hub did not answer ({exc})") from exc
     except FileNotFoundError as exc:
-        raise InputError(f"{repo_id!r} was not found on the hub (or is gated and needs `huggingface-cli login`): "
-                         f"{exc}") from exc
+        raise InputError(
+            f"{repo_id!r} was not found on the hub (or is gated and needs `huggingface-cli login`): {exc}"
+        ) from exc
     except ValueError as exc:  # unknown split / config
         raise InputError(f"Cannot load {repo_id!r} split {split!r}: {exc}") from exc
     source = f"hf:{repo_id}{'/' + config if config else ''}:{split}"

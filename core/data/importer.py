@@ -24,8 +24,19 @@ Progress = Callable[[int, int], None]
 CHUNK = 500  # rows per INSERT batch (progress is reported after each)
 
 
-ROW_COLUMNS = (Item.item_id, Item.prompt, Item.response, Item.label, Item.pair_id, Item.category, Item.source,
-               Item.kind, Item.split, Item.tags, Item.trajectory_key)
+ROW_COLUMNS = (
+    Item.item_id,
+    Item.prompt,
+    Item.response,
+    Item.label,
+    Item.pair_id,
+    Item.category,
+    Item.source,
+    Item.kind,
+    Item.split,
+    Item.tags,
+    Item.trajectory_key,
+)
 
 
 def _as_row(values: Any) -> dict[str, Any]:
@@ -41,7 +52,7 @@ def _existing(session: Any, dataset: str, ids: list[str]) -> dict[str, dict[str,
         return {}
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), CHUNK):  # keep the IN (...) list under SQLite's parameter limit
-        q = select(*ROW_COLUMNS).where(Item.dataset_id == ds, Item.item_id.in_(ids[start:start + CHUNK]))
+        q = select(*ROW_COLUMNS).where(Item.dataset_id == ds, Item.item_id.in_(ids[start : start + CHUNK]))
         for values in session.execute(q):
             out[values[0]] = _as_row(values)
     return out
@@ -51,14 +62,25 @@ def dataset_rows(db: Database, dataset: str) -> list[dict[str, Any]]:
     """Every item of ``dataset`` in the file schema, insertion order (plain columns: fast for export)."""
     with db.transaction() as s:
         ds = dataset_row(s, dataset)
-        return [_as_row(v) for v in s.execute(select(*ROW_COLUMNS).where(Item.dataset_id == ds.id).order_by(Item.pk))]
+        return [
+            _as_row(v)
+            for v in s.execute(select(*ROW_COLUMNS).where(Item.dataset_id == ds.id).order_by(Item.pk))
+        ]
 
 
-def _plan(session: Any, table: RawTable, dataset: str, mapping: ColumnMapping | None
-          ) -> tuple[ImportReport, list[dict[str, Any]]]:
+def _plan(
+    session: Any, table: RawTable, dataset: str, mapping: ColumnMapping | None
+) -> tuple[ImportReport, list[dict[str, Any]]]:
     checked = validate_rows(table.columns, table.rows, mapping, table.source)
-    report = ImportReport(dataset=dataset, source=table.source, format=table.format, n_rows=len(table.rows),
-                          rejected=checked.rejected, mapping=dict(checked.chosen), ignored_columns=checked.ignored)
+    report = ImportReport(
+        dataset=dataset,
+        source=table.source,
+        format=table.format,
+        n_rows=len(table.rows),
+        rejected=checked.rejected,
+        mapping=dict(checked.chosen),
+        ignored_columns=checked.ignored,
+    )
     for row, rid, first in checked.in_file_duplicates:
         report.skipped.append(SkippedRow(row, rid, f"same prompt and response as row {first}"))
     existing = _existing(session, dataset, [r["id"] for _, r in checked.rows])
@@ -70,16 +92,34 @@ def _plan(session: Any, table: RawTable, dataset: str, mapping: ColumnMapping | 
             report.imported.append(row["id"])
         else:
             same = old == row
-            report.skipped.append(SkippedRow(rownum, row["id"], "id already in the dataset" + (
-                " (identical)" if same else " with different content; the stored item was kept — relabel it "
-                "on the Label page or import under a new id")))
+            report.skipped.append(
+                SkippedRow(
+                    rownum,
+                    row["id"],
+                    "id already in the dataset"
+                    + (
+                        " (identical)"
+                        if same
+                        else " with different content; the stored item was kept — relabel it "
+                        "on the Label page or import under a new id"
+                    ),
+                )
+            )
     report.skipped.sort(key=lambda s: s.row)
     return report, new
 
 
-def import_table(db: Database, table: RawTable, dataset: str, *, annotator: str,
-                 mapping: ColumnMapping | None = None, on_error: Literal["abort", "skip"] = "abort",
-                 dry_run: bool = False, progress: Progress | None = None) -> ImportReport:
+def import_table(
+    db: Database,
+    table: RawTable,
+    dataset: str,
+    *,
+    annotator: str,
+    mapping: ColumnMapping | None = None,
+    on_error: Literal["abort", "skip"] = "abort",
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Validate ``table`` against ``mapping``, then insert the new items in one transaction.
 
     ``on_error="abort"`` (default) writes nothing if any row is invalid (``ImportRejectedError`` lists them
@@ -103,33 +143,82 @@ def import_table(db: Database, table: RawTable, dataset: str, *, annotator: str,
         ds = ensure_dataset(s, dataset, by=annotator)
         now = utcnow()
         for start in range(0, len(new), CHUNK):
-            chunk = new[start:start + CHUNK]
-            params = [{"dataset_id": ds.id, "item_id": r["id"], "prompt": r["prompt"], "response": r["response"],
-                       "label": r["label"], "pair_id": r["pair_id"], "category": r["category"],
-                       "source": r["source"], "kind": r["kind"], "split": r["split"], "tags": r["tags"],
-                       "trajectory_key": r["trajectory_key"], "version": 1, "created_at": now,
-                       "created_by_id": aid, "updated_at": now, "updated_by_id": aid} for r in chunk]
+            chunk = new[start : start + CHUNK]
+            params = [
+                {
+                    "dataset_id": ds.id,
+                    "item_id": r["id"],
+                    "prompt": r["prompt"],
+                    "response": r["response"],
+                    "label": r["label"],
+                    "pair_id": r["pair_id"],
+                    "category": r["category"],
+                    "source": r["source"],
+                    "kind": r["kind"],
+                    "split": r["split"],
+                    "tags": r["tags"],
+                    "trajectory_key": r["trajectory_key"],
+                    "version": 1,
+                    "created_at": now,
+                    "created_by_id": aid,
+                    "updated_at": now,
+                    "updated_by_id": aid,
+                }
+                for r in chunk
+            ]
             s.execute(insert(Item.__table__), params)  # Core executemany: one prepared INSERT per chunk
             labelled = {r["id"]: r["label"] for r in chunk if r["label"] is not None}
-            pks = s.execute(select(Item.item_id, Item.pk).where(Item.dataset_id == ds.id,
-                                                               Item.item_id.in_(list(labelled)))).all()
-            insert_history_rows(s, [{"item_pk": pk, "old_label": None, "new_label": labelled[iid], "annotator_id": aid,
-                                     "at": now, "comment": f"imported from {table.source}", "kind": "import"}
-                                    for iid, pk in pks])
+            pks = s.execute(
+                select(Item.item_id, Item.pk).where(
+                    Item.dataset_id == ds.id, Item.item_id.in_(list(labelled))
+                )
+            ).all()
+            insert_history_rows(
+                s,
+                [
+                    {
+                        "item_pk": pk,
+                        "old_label": None,
+                        "new_label": labelled[iid],
+                        "annotator_id": aid,
+                        "at": now,
+                        "comment": f"imported from {table.source}",
+                        "kind": "import",
+                    }
+                    for iid, pk in pks
+                ],
+            )
             if progress is not None:
                 progress(min(start + CHUNK, len(new)), len(new))
         report.committed = True
     return report
 
 
-def import_file(db: Database, path: str | Path, dataset: str, *, annotator: str,
-                mapping: ColumnMapping | None = None, fmt: str | None = None, max_bytes: int | None = None,
-                on_error: Literal["abort", "skip"] = "abort", dry_run: bool = False,
-                progress: Progress | None = None) -> ImportReport:
+def import_file(
+    db: Database,
+    path: str | Path,
+    dataset: str,
+    *,
+    annotator: str,
+    mapping: ColumnMapping | None = None,
+    fmt: str | None = None,
+    max_bytes: int | None = None,
+    on_error: Literal["abort", "skip"] = "abort",
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Read a JSONL / CSV / TSV / Parquet file and import it (see ``import_table``)."""
     table = read_file(path, fmt=fmt, max_bytes=max_bytes)
-    return import_table(db, table, dataset, annotator=annotator, mapping=mapping, on_error=on_error,
-                        dry_run=dry_run, progress=progress)
+    return import_table(
+        db,
+        table,
+        dataset,
+        annotator=annotator,
+        mapping=mapping,
+        on_error=on_error,
+        dry_run=dry_run,
+        progress=progress,
+    )
 
 
 def export_bytes(db: Database, dataset: str, fmt: str) -> bytes:

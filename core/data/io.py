@@ -17,13 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from core.data.records import FIELDS, ROW_ERROR
 from core.errors import InputError
 
 DEFAULT_MAX_MB = 50.0
 FORMATS = ("jsonl", "csv", "tsv", "parquet")
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv",
-             ".parquet": "parquet", ".pq": "parquet"}
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -49,8 +59,10 @@ def detect_format(name: str, fmt: str | None = None) -> str:
         return fmt
     suffix = Path(name).suffix.lower()
     if suffix not in _SUFFIXES:
-        raise InputError(f"Cannot tell the format of {name!r} from its extension; name it .jsonl, .csv, .tsv "
-                         "or .parquet (or pass the format explicitly).")
+        raise InputError(
+            f"Cannot tell the format of {name!r} from its extension; name it .jsonl, .csv, .tsv "
+            "or .parquet (or pass the format explicitly)."
+        )
     return _SUFFIXES[suffix]
 
 
@@ -69,22 +81,28 @@ def csv_unescape(value: str) -> str:
 def _check_size(n_bytes: int, source: str, max_bytes: int | None) -> None:
     limit = max_import_bytes() if max_bytes is None else max_bytes
     if n_bytes > limit:
-        raise InputError(f"{source} is {n_bytes / 1024 / 1024:.1f} MB, over the {limit / 1024 / 1024:.0f} MB import "
-                         "limit. Split it into smaller files, or raise the limit (CLI --max-mb, or the "
-                         "REASONSCOPE_MAX_IMPORT_MB environment variable). Nothing was imported.")
+        raise InputError(
+            f"{source} is {n_bytes / 1024 / 1024:.1f} MB, over the {limit / 1024 / 1024:.0f} MB import "
+            "limit. Split it into smaller files, or raise the limit (CLI --max-mb, or the "
+            "REASONSCOPE_MAX_IMPORT_MB environment variable). Nothing was imported."
+        )
 
 
 def _decode(data: bytes, source: str) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(f"{source} is UTF-16 encoded. Re-save it as UTF-8 (in Excel: Save As → 'CSV UTF-8'; "
-                         "in an editor: encoding UTF-8) and import again.")
+        raise InputError(
+            f"{source} is UTF-16 encoded. Re-save it as UTF-8 (in Excel: Save As → 'CSV UTF-8'; "
+            "in an editor: encoding UTF-8) and import again."
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(f"{source} is not valid UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
-                         f"(line {line}) cannot be decoded. The file is probably Latin-1/Windows-1252; re-save "
-                         "it as UTF-8 (Excel: Save As → 'CSV UTF-8') and import again.") from exc
+        raise InputError(
+            f"{source} is not valid UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
+            f"(line {line}) cannot be decoded. The file is probably Latin-1/Windows-1252; re-save "
+            "it as UTF-8 (Excel: Save As → 'CSV UTF-8') and import again."
+        ) from exc
 
 
 def _read_jsonl(text: str, source: str) -> RawTable:
@@ -98,8 +116,10 @@ def _read_jsonl(text: str, source: str) -> RawTable:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InputError(f"{source}, line {n}: malformed JSON ({exc.msg} at column {exc.colno}). "
-                             "Each line must be one JSON object. Nothing was imported.") from exc
+            raise InputError(
+                f"{source}, line {n}: malformed JSON ({exc.msg} at column {exc.colno}). "
+                "Each line must be one JSON object. Nothing was imported."
+            ) from exc
         if not isinstance(obj, dict):
             raise InputError(f"{source}, line {n}: expected a JSON object, got {type(obj).__name__}.")
         columns.update(dict.fromkeys(obj))
@@ -134,15 +154,16 @@ def _read_csv(text: str, source: str, delimiter: str) -> RawTable:
 
 
 def _read_parquet(data: bytes, source: str) -> RawTable:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     try:
         table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{source} is not a readable Parquet file ({exc}).") from exc
-    return RawTable(source, "parquet", list(table.column_names),
-                    [(n, row) for n, row in enumerate(table.to_pylist(), start=1)])
+    return RawTable(
+        source,
+        "parquet",
+        list(table.column_names),
+        [(n, row) for n, row in enumerate(table.to_pylist(), start=1)],
+    )
 
 
 def read_bytes(data: bytes, source: str, *, fmt: str | None = None, max_bytes: int | None = None) -> RawTable:
@@ -168,6 +189,7 @@ def read_file(path: str | Path, *, fmt: str | None = None, max_bytes: int | None
 
 # ---- export ------------------------------------------------------------------------------------------------
 
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -179,8 +201,9 @@ def _csv_cell(value: Any) -> str:
 def rows_to_bytes(rows: Sequence[dict[str, Any]], fmt: str) -> bytes:
     """Serialise canonical rows (``ItemRecord.to_row()``) in ``fmt``; columns in ``FIELDS`` order."""
     if fmt == "jsonl":
-        return "".join(json.dumps({f: r.get(f) for f in FIELDS}, ensure_ascii=False) + "\n"
-                       for r in rows).encode("utf-8")
+        return "".join(
+            json.dumps({f: r.get(f) for f in FIELDS}, ensure_ascii=False) + "\n" for r in rows
+        ).encode("utf-8")
     if fmt in ("csv", "tsv"):
         buf = io.StringIO(newline="")
         writer = csv.writer(buf, delimiter="," if fmt == "csv" else "\t", lineterminator="\r\n")
@@ -189,9 +212,6 @@ def rows_to_bytes(rows: Sequence[dict[str, Any]], fmt: str) -> bytes:
             writer.writerow([_csv_cell(r.get(f)) for f in FIELDS])
         return buf.getvalue().encode("utf-8")
     if fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         schema = pa.schema([(f, pa.list_(pa.string()) if f == "tags" else pa.string()) for f in FIELDS])
         table = pa.Table.from_pylist([{f: r.get(f) for f in FIELDS} for r in rows], schema=schema)
         sink = pa.BufferOutputStream()

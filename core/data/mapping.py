@@ -19,10 +19,17 @@ from core.errors import InputError
 
 REQUIRED_FIELDS = ("prompt",)
 OPTIONAL_TEXT = ("response", "pair_id", "trajectory_key")  # "" or missing -> None
-PLAIN_TEXT = ("category", "source", "kind", "split")        # missing -> ""
+PLAIN_TEXT = ("category", "source", "kind", "split")  # missing -> ""
 # column sizes in core/data/schema.py (PostgreSQL enforces them; SQLite would not)
-MAX_LENGTH = {"id": 200, "pair_id": 200, "category": 200, "source": 200, "kind": 100, "split": 50,
-              "trajectory_key": 128}
+MAX_LENGTH = {
+    "id": 200,
+    "pair_id": 200,
+    "category": 200,
+    "source": 200,
+    "kind": 100,
+    "split": 50,
+    "trajectory_key": 128,
+}
 EMPTY_LABELS = ("", "none", "null", "nan", "unlabelled", "unlabeled")
 
 
@@ -40,8 +47,12 @@ class ColumnMapping:
         """``other`` wins where both say something (explicit --map over a preset)."""
         cols = {**{k: v for k, v in self.columns.items() if v not in other.columns.values()}, **other.columns}
         optional = (self.optional | other.optional) - (set(other.columns) - other.optional)
-        return ColumnMapping(cols, {**self.constants, **other.constants},
-                             {**self.label_values, **other.label_values}, frozenset(optional & set(cols)))
+        return ColumnMapping(
+            cols,
+            {**self.constants, **other.constants},
+            {**self.label_values, **other.label_values},
+            frozenset(optional & set(cols)),
+        )
 
 
 @dataclass(frozen=True)
@@ -57,30 +68,65 @@ def _preset_mapping(columns: dict[str, str], constants: dict[str, str]) -> Colum
     return ColumnMapping(columns, constants, {}, frozenset(columns))  # a preset's columns are all optional
 
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("harmbench", "HarmBench behaviors CSV (harmbench_behaviors_text_all.csv)",
-           _preset_mapping({"BehaviorID": "id", "Behavior": "prompt", "SemanticCategory": "category",
-                            "FunctionalCategory": "tags"},
-                           {"label": "unsafe", "source": "harmbench", "kind": "harmful"}),
-           ("Behavior", "SemanticCategory"), "Every behavior is a harmful request (label unsafe)."),
-    Preset("xstest", "XSTest prompts CSV (xstest_prompts.csv)",
-           _preset_mapping({"id": "id", "prompt": "prompt", "type": "category", "label": "label",
-                            "focus": "tags"}, {"source": "xstest"}),
-           ("prompt", "type", "label"), "label is safe (should be answered: over-refusal probes) or unsafe "
-           "(contrast prompts); kind is left empty."),
-    Preset("advbench", "AdvBench harmful_behaviors.csv",
-           _preset_mapping({"goal": "prompt"}, {"label": "unsafe", "source": "advbench", "kind": "harmful"}),
-           ("goal", "target"), "target (the compliant opening an attack aims for, not a real answer) is left "
-           "out; map it with --map target=response only if you want it as a response."),
-    Preset("jailbreakbench", "JailbreakBench behaviors CSV (JBB-Behaviors)",
-           _preset_mapping({"Goal": "prompt", "Category": "category", "Behavior": "tags"},
-                           {"label": "unsafe", "source": "jailbreakbench", "kind": "harmful"}),
-           ("Goal", "Category"), "For the benign split, override: --set label=safe --set kind=borderline."),
-    Preset("strongreject", "StrongREJECT dataset CSV (strongreject_dataset.csv)",
-           _preset_mapping({"forbidden_prompt": "prompt", "category": "category"},
-                           {"label": "unsafe", "source": "strongreject", "kind": "harmful"}),
-           ("forbidden_prompt", "category"), "Every forbidden prompt is a harmful request (label unsafe)."),
-)}
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "harmbench",
+            "HarmBench behaviors CSV (harmbench_behaviors_text_all.csv)",
+            _preset_mapping(
+                {
+                    "BehaviorID": "id",
+                    "Behavior": "prompt",
+                    "SemanticCategory": "category",
+                    "FunctionalCategory": "tags",
+                },
+                {"label": "unsafe", "source": "harmbench", "kind": "harmful"},
+            ),
+            ("Behavior", "SemanticCategory"),
+            "Every behavior is a harmful request (label unsafe).",
+        ),
+        Preset(
+            "xstest",
+            "XSTest prompts CSV (xstest_prompts.csv)",
+            _preset_mapping(
+                {"id": "id", "prompt": "prompt", "type": "category", "label": "label", "focus": "tags"},
+                {"source": "xstest"},
+            ),
+            ("prompt", "type", "label"),
+            "label is safe (should be answered: over-refusal probes) or unsafe "
+            "(contrast prompts); kind is left empty.",
+        ),
+        Preset(
+            "advbench",
+            "AdvBench harmful_behaviors.csv",
+            _preset_mapping({"goal": "prompt"}, {"label": "unsafe", "source": "advbench", "kind": "harmful"}),
+            ("goal", "target"),
+            "target (the compliant opening an attack aims for, not a real answer) is left "
+            "out; map it with --map target=response only if you want it as a response.",
+        ),
+        Preset(
+            "jailbreakbench",
+            "JailbreakBench behaviors CSV (JBB-Behaviors)",
+            _preset_mapping(
+                {"Goal": "prompt", "Category": "category", "Behavior": "tags"},
+                {"label": "unsafe", "source": "jailbreakbench", "kind": "harmful"},
+            ),
+            ("Goal", "Category"),
+            "For the benign split, override: --set label=safe --set kind=borderline.",
+        ),
+        Preset(
+            "strongreject",
+            "StrongREJECT dataset CSV (strongreject_dataset.csv)",
+            _preset_mapping(
+                {"forbidden_prompt": "prompt", "category": "category"},
+                {"label": "unsafe", "source": "strongreject", "kind": "harmful"},
+            ),
+            ("forbidden_prompt", "category"),
+            "Every forbidden prompt is a harmful request (label unsafe).",
+        ),
+    )
+}
 
 
 def detect_preset(columns: Sequence[str]) -> str | None:
@@ -103,19 +149,27 @@ def parse_pairs(specs: Sequence[str], what: str) -> dict[str, str]:
     return out
 
 
-def build_mapping(preset: str | None = None, maps: Sequence[str] = (), sets: Sequence[str] = (),
-                  label_maps: Sequence[str] = ()) -> ColumnMapping:
+def build_mapping(
+    preset: str | None = None,
+    maps: Sequence[str] = (),
+    sets: Sequence[str] = (),
+    label_maps: Sequence[str] = (),
+) -> ColumnMapping:
     """A mapping from a preset name plus CLI-style ``--map col=field`` / ``--set field=value`` overrides."""
     base = ColumnMapping()
     if preset:
         if preset not in PRESETS:
             raise InputError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
         base = PRESETS[preset].mapping
-    extra = ColumnMapping(parse_pairs(maps, "--map"), parse_pairs(sets, "--set"), parse_pairs(label_maps, "--label-map"))
+    extra = ColumnMapping(
+        parse_pairs(maps, "--map"), parse_pairs(sets, "--set"), parse_pairs(label_maps, "--label-map")
+    )
     return base.merged(extra)
 
 
-def resolve(columns: Sequence[str], mapping: ColumnMapping | None, source: str) -> tuple[dict[str, str], list[str]]:
+def resolve(
+    columns: Sequence[str], mapping: ColumnMapping | None, source: str
+) -> tuple[dict[str, str], list[str]]:
     """Concrete ``source column -> field`` for this file, plus the ignored columns.
 
     Columns already named like a field map to it unless the mapping fills that field from elsewhere.
@@ -128,8 +182,10 @@ def resolve(columns: Sequence[str], mapping: ColumnMapping | None, source: str) 
     cols = list(columns)
     absent = [c for c in mapping.columns if c not in cols and c not in mapping.optional]
     if absent:
-        raise InputError(f"{source} has no column {absent[0]!r} (mapped to {mapping.columns[absent[0]]!r}). "
-                         f"Available columns: {', '.join(cols) or '(none)'}.")
+        raise InputError(
+            f"{source} has no column {absent[0]!r} (mapped to {mapping.columns[absent[0]]!r}). "
+            f"Available columns: {', '.join(cols) or '(none)'}."
+        )
     chosen = {c: f for c, f in mapping.columns.items() if c in cols}
     filled = set(chosen.values()) | set(mapping.constants)
     for c in cols:
@@ -144,9 +200,13 @@ def resolve(columns: Sequence[str], mapping: ColumnMapping | None, source: str) 
     for req in REQUIRED_FIELDS:
         if req not in filled:
             guess = detect_preset(cols)
-            how = (f"--preset {guess}" if guess else f"--map COLUMN={req}") + " (app: the column-mapping step)"
-            raise InputError(f"{source} has no {req!r} column. Available columns: {', '.join(cols) or '(none)'}. "
-                             f"Say which column holds the {req}: {how}.")
+            how = (
+                f"--preset {guess}" if guess else f"--map COLUMN={req}"
+            ) + " (app: the column-mapping step)"
+            raise InputError(
+                f"{source} has no {req!r} column. Available columns: {', '.join(cols) or '(none)'}. "
+                f"Say which column holds the {req}: {how}."
+            )
     return chosen, [c for c in cols if c not in chosen]
 
 
@@ -186,8 +246,10 @@ def _label(value: Any, label_values: Mapping[str, str]) -> str | None:
         return None
     if text.lower() in LABELS:
         return text.lower()
-    raise ValueError(f"unknown label {text!r} (allowed: {', '.join(LABELS)}, or empty for unlabelled); "
-                     f"translate it with --label-map {text}=unsafe (or safe/rethink)")
+    raise ValueError(
+        f"unknown label {text!r} (allowed: {', '.join(LABELS)}, or empty for unlabelled); "
+        f"translate it with --label-map {text}=unsafe (or safe/rethink)"
+    )
 
 
 def generated_id(prompt: str, response: str | None) -> str:
@@ -196,7 +258,9 @@ def generated_id(prompt: str, response: str | None) -> str:
     return f"h-{digest[:16]}"
 
 
-def canonical_row(raw: Mapping[str, Any], chosen: Mapping[str, str], mapping: ColumnMapping) -> dict[str, Any]:
+def canonical_row(
+    raw: Mapping[str, Any], chosen: Mapping[str, str], mapping: ColumnMapping
+) -> dict[str, Any]:
     """One raw row -> canonical item dict (keys ``FIELDS``); ValueError with the reason if invalid."""
     values: dict[str, Any] = {f: mapping.constants[f] for f in mapping.constants}
     for col, fld in chosen.items():
@@ -242,8 +306,12 @@ class Validated:
     ignored: list[str]
 
 
-def validate_rows(columns: Sequence[str], rows: Sequence[tuple[int, Mapping[str, Any]]],
-                  mapping: ColumnMapping | None, source: str) -> Validated:
+def validate_rows(
+    columns: Sequence[str],
+    rows: Sequence[tuple[int, Mapping[str, Any]]],
+    mapping: ColumnMapping | None,
+    source: str,
+) -> Validated:
     """Map and check every row. Duplicate explicit ids in one file are an error for the whole file."""
     mapping = mapping or ColumnMapping()
     chosen, ignored = resolve(columns, mapping, source)
@@ -266,9 +334,11 @@ def validate_rows(columns: Sequence[str], rows: Sequence[tuple[int, Mapping[str,
     if dups:
         shown = "; ".join(f"{k!r} at rows {', '.join(map(str, v))}" for k, v in list(dups.items())[:10])
         more = f" (and {len(dups) - 10} more)" if len(dups) > 10 else ""
-        raise InputError(f"{source}: duplicate ids in the file: {shown}{more}. Ids must be unique within a "
-                         "file; fix or remove the repeated rows, or drop the id column to let ReasonScope "
-                         "derive ids from the text. Nothing was imported.")
+        raise InputError(
+            f"{source}: duplicate ids in the file: {shown}{more}. Ids must be unique within a "
+            "file; fix or remove the repeated rows, or drop the id column to let ReasonScope "
+            "derive ids from the text. Nothing was imported."
+        )
     first_seen: dict[str, int] = {}
     kept: list[tuple[int, dict[str, Any]]] = []
     repeats: list[tuple[int, str, int]] = []

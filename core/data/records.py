@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any, Literal
 
 from core.errors import InputError, ReasonScopeError
+from core.labelled import FIELDS as FIELDS  # re-exported: the data layer's file schema
+from core.labelled import LabelledItem
 
 LABELS: tuple[str, ...] = ("safe", "unsafe", "rethink")
 Label = Literal["safe", "unsafe", "rethink"]
-# The JSONL schema of sample_data/ (issue 2) plus the optional link to a stored trajectory, in file order.
-FIELDS: tuple[str, ...] = ("id", "prompt", "response", "label", "pair_id", "category", "source", "kind",
-                           "split", "tags", "trajectory_key")
+# FIELDS (imported from core.labelled): the JSONL schema of sample_data/ (issue 2) plus the optional link to a
+# stored trajectory, in file order -- the columns import maps and export writes.
 ROW_ERROR = "__row_error__"  # key a reader puts in a raw row it could not split into cells (reason as value)
 # History kinds: "label" changed the item's label, "vote" recorded an annotator's judgement without
 # changing it (a second opinion), "resolve" settled a disagreement, "import" set it while importing a file.
@@ -28,10 +29,12 @@ def check_label(value: str | None) -> str | None:
     """``value`` if it is a known label (or None = unlabelled); InputError naming the allowed values."""
     if value is None or value in LABELS:
         return value
-    raise InputError(f"Unknown label {value!r}: use one of {', '.join(LABELS)} (or leave it empty for unlabelled).")
+    raise InputError(
+        f"Unknown label {value!r}: use one of {', '.join(LABELS)} (or leave it empty for unlabelled)."
+    )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DatasetInfo:
     id: int
     name: str
@@ -42,9 +45,14 @@ class DatasetInfo:
     n_labelled: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ItemRecord:
-    """One item as stored. ``pk`` is the database key; ``item_id`` the id within its dataset."""
+    """One item as stored. ``pk`` is the database key; ``item_id`` the id within its dataset.
+
+    The database row of a ``core.labelled.LabelledItem``: it adds what only the database has (key, dataset,
+    version for optimistic locking, who changed it when), so it stays its own record; ``to_item()`` is the
+    converter every other area uses.
+    """
 
     pk: int
     dataset: str
@@ -65,14 +73,28 @@ class ItemRecord:
     updated_at: datetime
     updated_by: str | None
 
+    def to_item(self) -> LabelledItem:
+        """The item itself, without the database bookkeeping."""
+        return LabelledItem(
+            id=self.item_id,
+            prompt=self.prompt,
+            response=self.response,
+            label=self.label,
+            pair_id=self.pair_id,
+            category=self.category,
+            source=self.source,
+            kind=self.kind,
+            split=self.split,
+            tags=self.tags,
+            trajectory_key=self.trajectory_key,
+        )
+
     def to_row(self) -> dict[str, Any]:
         """The item in the file schema (``FIELDS`` order): what export writes and import reads back."""
-        return {"id": self.item_id, "prompt": self.prompt, "response": self.response, "label": self.label,
-                "pair_id": self.pair_id, "category": self.category, "source": self.source, "kind": self.kind,
-                "split": self.split, "tags": list(self.tags), "trajectory_key": self.trajectory_key}
+        return self.to_item().to_row()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HistoryEntry:
     id: int
     item_pk: int
@@ -120,7 +142,8 @@ class ConflictError(ReasonScopeError):
             f"Item {c.current.item_id!r} was changed by {who} at {when} after you loaded it "
             f"(you saw version {c.attempted.expected_version}, it is now version {c.current.version} with label "
             f"{c.current.label or 'none'!s}){more}. Nothing was saved: reload it, then keep their label or "
-            "apply yours again.")
+            "apply yours again."
+        )
 
     @property
     def current(self) -> ItemRecord:
@@ -141,7 +164,7 @@ class RejectedRow:
     reason: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ImportReport:
     """What an import did (or, with ``dry_run``, would do). Row numbers are the file's own: JSONL line
     numbers, CSV rows counting the header as row 1 (as a spreadsheet shows them), Parquet rows from 1."""
@@ -160,8 +183,10 @@ class ImportReport:
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else ("imported" if self.committed else "did not import")
-        return (f"{self.source} → dataset {self.dataset!r}: {verb} {len(self.imported)} item(s), skipped "
-                f"{len(self.skipped)} duplicate(s), rejected {len(self.rejected)} row(s) of {self.n_rows}.")
+        return (
+            f"{self.source} → dataset {self.dataset!r}: {verb} {len(self.imported)} item(s), skipped "
+            f"{len(self.skipped)} duplicate(s), rejected {len(self.rejected)} row(s) of {self.n_rows}."
+        )
 
 
 class ImportRejectedError(InputError):
@@ -172,17 +197,22 @@ class ImportRejectedError(InputError):
 
     def __init__(self, report: ImportReport, *, shown: int = 10):
         self.report = report
-        lines = [f"row {r.row}{f' (id={r.item_id})' if r.item_id else ''}: {r.reason}"
-                 for r in report.rejected[:shown]]
+        lines = [
+            f"row {r.row}{f' (id={r.item_id})' if r.item_id else ''}: {r.reason}"
+            for r in report.rejected[:shown]
+        ]
         more = f"\n  … and {len(report.rejected) - shown} more" if len(report.rejected) > shown else ""
         super().__init__(
             f"{report.source}: {len(report.rejected)} of {report.n_rows} row(s) are invalid, so nothing was "
-            "imported:\n  " + "\n  ".join(lines) + more +
-            "\nFix those rows, or import only the valid ones (CLI: --skip-bad-rows; app: tick "
-            "'skip rejected rows').")
+            "imported:\n  "
+            + "\n  ".join(lines)
+            + more
+            + "\nFix those rows, or import only the valid ones (CLI: --skip-bad-rows; app: tick "
+            "'skip rejected rows')."
+        )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Agreement:
     """Cohen's κ between two annotators over the items both labelled in one dataset."""
 
@@ -190,7 +220,7 @@ class Agreement:
     annotator_b: str
     n_common: int
     observed: float | None  # fraction of common items with the same label
-    kappa: float | None     # None when undefined (fewer than 2 common items, or one label used by both)
+    kappa: float | None  # None when undefined (fewer than 2 common items, or one label used by both)
     note: str
 
 

@@ -59,12 +59,16 @@ def validate_template(tid: str, template: str, where: str = "") -> None:
     names = _FIELD.findall(template or "")
     unknown = sorted(set(names) - set(PLACEHOLDERS))
     if unknown:
-        raise InputError(f"Attack template {tid!r}{where} uses unknown placeholder(s) "
-                         f"{', '.join('{' + u + '}' for u in unknown)}; use one of "
-                         f"{', '.join('{' + k + '}' for k in PLACEHOLDERS)}.")
+        raise InputError(
+            f"Attack template {tid!r}{where} uses unknown placeholder(s) "
+            f"{', '.join('{' + u + '}' for u in unknown)}; use one of "
+            f"{', '.join('{' + k + '}' for k in PLACEHOLDERS)}."
+        )
     if not names:
-        raise InputError(f"Attack template {tid!r}{where} has no placeholder, so the harmful request would never "
-                         "be inserted: add {prompt} (or {prompt_base64} / {prompt_leet}) where it belongs.")
+        raise InputError(
+            f"Attack template {tid!r}{where} has no placeholder, so the harmful request would never "
+            "be inserted: add {prompt} (or {prompt_base64} / {prompt_leet}) where it belongs."
+        )
 
 
 def parse_templates(rows: Iterable[dict], source: str = "") -> list[AttackTemplate]:
@@ -75,20 +79,29 @@ def parse_templates(rows: Iterable[dict], source: str = "") -> list[AttackTempla
         if not isinstance(template, str) or not template.strip():
             raise InputError(f"Attack {tid!r} ({source}, item {n}) has no 'template' text.")
         validate_template(tid, template, f"{source}, item {n}" if source else f"item {n}")
-        out.append(AttackTemplate(tid, str(row.get("family") or "custom"), template,
-                                  str(row.get("description") or ""), source))
+        out.append(
+            AttackTemplate(
+                tid, str(row.get("family") or "custom"), template, str(row.get("description") or ""), source
+            )
+        )
     return out
 
 
-def load_templates(paths: Sequence[str | Path] | None = None, *, include_builtin: bool = True) -> list[AttackTemplate]:
+def load_templates(
+    paths: Sequence[str | Path] | None = None, *, include_builtin: bool = True
+) -> list[AttackTemplate]:
     """Built-in templates plus those of ``paths`` (JSONL); later files may not reuse an id."""
-    files = ([sample_data_dir() / "attacks.jsonl"] if include_builtin else []) + [Path(p) for p in paths or ()]
+    files = ([sample_data_dir() / "attacks.jsonl"] if include_builtin else []) + [
+        Path(p) for p in paths or ()
+    ]
     templates: list[AttackTemplate] = []
     seen: dict[str, str] = {}
     for f in files:
         for t in parse_templates(load_jsonl(f), str(f)):
             if t.id in seen:
-                raise InputError(f"Attack id {t.id!r} appears in both {seen[t.id]} and {f}; give it a new id.")
+                raise InputError(
+                    f"Attack id {t.id!r} appears in both {seen[t.id]} and {f}; give it a new id."
+                )
             seen[t.id] = str(f)
             templates.append(t)
     if not templates:
@@ -96,14 +109,19 @@ def load_templates(paths: Sequence[str | Path] | None = None, *, include_builtin
     return templates
 
 
-def select_templates(templates: Sequence[AttackTemplate], families: Iterable[str] | None = None,
-                     ids: Iterable[str] | None = None) -> list[AttackTemplate]:
+def select_templates(
+    templates: Sequence[AttackTemplate],
+    families: Iterable[str] | None = None,
+    ids: Iterable[str] | None = None,
+) -> list[AttackTemplate]:
     fams, wanted = set(families or ()), set(ids or ())
     out = [t for t in templates if (not fams or t.family in fams) and (not wanted or t.id in wanted)]
     missing = wanted - {t.id for t in templates}
     if missing or (fams and not out):
         have = sorted({t.family for t in templates})
-        raise InputError(f"Unknown attack ids {sorted(missing)} or families {sorted(fams)}; families: {have}.")
+        raise InputError(
+            f"Unknown attack ids {sorted(missing)} or families {sorted(fams)}; families: {have}."
+        )
     return out
 
 
@@ -115,8 +133,14 @@ class AttackedPrompt:
     prompt: str  # what the model receives
 
 
-def assign_attacks(item_ids: Sequence[str], requests: Sequence[str], templates: Sequence[AttackTemplate], *,
-                   mode: str = "rotate", seed: int = 0) -> list[AttackedPrompt]:
+def assign_attacks(
+    item_ids: Sequence[str],
+    requests: Sequence[str],
+    templates: Sequence[AttackTemplate],
+    *,
+    mode: str = "rotate",
+    seed: int = 0,
+) -> list[AttackedPrompt]:
     """Wrap harmful requests in attacks. ``mode="rotate"``: one template per request, families balanced
     (a seeded shuffle of the templates, cycled); ``"all"``: every template for every request."""
     if not templates:

@@ -12,10 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
+import plotly.io as pio
+
 from core.evals.records import SUITES, SuiteSummary, worst_items
-from core.evals.report import scorecard
+from core.evals.result import AuditResult, scorecard
 from core.evals.review import disagreement_rows
-from core.evals.runner import AuditResult
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
 
@@ -24,46 +26,68 @@ def _pct(x: float | None) -> float | None:
     return None if x is None else 100.0 * x
 
 
-def scorecard_figure(result: AuditResult) -> Any:
+def scorecard_figure(result: AuditResult) -> go.Figure:
     """Grouped bars: one group per suite, one bar per subject, 95 % CI error bars."""
-    import plotly.graph_objects as go
-
     fig = go.Figure()
     subjects = result.subjects
     for i, subj in enumerate(subjects):
         rows = [s for s in result.summaries if s.subject == subj]
-        fig.add_bar(name=subj, x=[SUITES[s.suite].title for s in rows], y=[_pct(s.rate.rate) for s in rows],
-                    marker_color=PALETTE[i % len(PALETTE)],
-                    error_y={"type": "data", "symmetric": False,
-                             "array": [_pct(s.rate.high - s.rate.rate) for s in rows],
-                             "arrayminus": [_pct(s.rate.rate - s.rate.low) for s in rows]},
-                    customdata=[[s.rate.n] for s in rows],
-                    hovertemplate="%{x}<br>%{y:.1f} %% (n = %{customdata[0]})<extra>" + html.escape(subj)
-                                  + "</extra>")
-    fig.update_layout(barmode="group", yaxis={"title": "rate (%)", "range": [0, 105]}, height=380,
-                      margin={"l": 50, "r": 20, "t": 40, "b": 80}, title="Scorecard (95 % bootstrap CI)",
-                      legend={"orientation": "h", "y": -0.25})
+        fig.add_bar(
+            name=subj,
+            x=[SUITES[s.suite].title for s in rows],
+            y=[_pct(s.rate.rate) for s in rows],
+            marker_color=PALETTE[i % len(PALETTE)],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [_pct(s.rate.high - s.rate.rate) for s in rows],
+                "arrayminus": [_pct(s.rate.rate - s.rate.low) for s in rows],
+            },
+            customdata=[[s.rate.n] for s in rows],
+            hovertemplate="%{x}<br>%{y:.1f} %% (n = %{customdata[0]})<extra>"
+            + html.escape(subj)
+            + "</extra>",
+        )
+    fig.update_layout(
+        barmode="group",
+        yaxis={"title": "rate (%)", "range": [0, 105]},
+        height=380,
+        margin={"l": 50, "r": 20, "t": 40, "b": 80},
+        title="Scorecard (95 % bootstrap CI)",
+        legend={"orientation": "h", "y": -0.25},
+    )
     return fig
 
 
-def category_figure(summaries: list[SuiteSummary], suite: str) -> Any:
+def category_figure(summaries: list[SuiteSummary], suite: str) -> go.Figure:
     """Per-category (or per attack family) rates of one suite, subjects side by side."""
-    import plotly.graph_objects as go
-
     fig = go.Figure()
     rows = [s for s in summaries if s.suite == suite]
     for i, s in enumerate(rows):
         cats = list(s.by_category)
-        fig.add_bar(name=s.subject, x=cats, y=[_pct(s.by_category[c].rate) for c in cats],
-                    marker_color=PALETTE[i % len(PALETTE)], customdata=[[s.by_category[c].n] for c in cats],
-                    error_y={"type": "data", "symmetric": False,
-                             "array": [_pct(s.by_category[c].high - s.by_category[c].rate) for c in cats],
-                             "arrayminus": [_pct(s.by_category[c].rate - s.by_category[c].low) for c in cats]},
-                    hovertemplate="%{x}: %{y:.1f} %% (n = %{customdata[0]})<extra></extra>")
+        fig.add_bar(
+            name=s.subject,
+            x=cats,
+            y=[_pct(s.by_category[c].rate) for c in cats],
+            marker_color=PALETTE[i % len(PALETTE)],
+            customdata=[[s.by_category[c].n] for c in cats],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [_pct(s.by_category[c].high - s.by_category[c].rate) for c in cats],
+                "arrayminus": [_pct(s.by_category[c].rate - s.by_category[c].low) for c in cats],
+            },
+            hovertemplate="%{x}: %{y:.1f} %% (n = %{customdata[0]})<extra></extra>",
+        )
     what = "attack family" if suite == "jailbreak" else "category"
-    fig.update_layout(barmode="group", title=f"{SUITES[suite].title} by {what}", height=340,
-                      yaxis={"title": "rate (%)", "range": [0, 105]}, margin={"l": 50, "r": 20, "t": 40, "b": 90},
-                      legend={"orientation": "h", "y": -0.35})
+    fig.update_layout(
+        barmode="group",
+        title=f"{SUITES[suite].title} by {what}",
+        height=340,
+        yaxis={"title": "rate (%)", "range": [0, 105]},
+        margin={"l": 50, "r": 20, "t": 40, "b": 90},
+        legend={"orientation": "h", "y": -0.35},
+    )
     return fig
 
 
@@ -100,36 +124,60 @@ vertical-align:top;text-align:left}th{background:#f4f4f6}.muted{color:#666;font-
 
 def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", n_worst: int = 8) -> str:
     """The whole report as one HTML string (plotly.js inline)."""
-    import plotly.io as pio
-
     figs = [("scorecard", scorecard_figure(result))]
-    figs += [(f"cat-{s}", category_figure(result.summaries, s)) for s in result.meta.get("suites", [])
-             if any(x.suite == s for x in result.summaries)]
+    figs += [
+        (f"cat-{s}", category_figure(result.summaries, s))
+        for s in result.meta.get("suites", [])
+        if any(x.suite == s for x in result.summaries)
+    ]
     divs = {}
     for i, (key, fig) in enumerate(figs):
-        divs[key] = pio.to_html(fig, include_plotlyjs=(i == 0), full_html=False, div_id=f"fig-{key}",
-                                config={"displaylogo": False, "responsive": True})
+        divs[key] = pio.to_html(
+            fig,
+            include_plotlyjs=(i == 0),
+            full_html=False,
+            div_id=f"fig-{key}",
+            config={"displaylogo": False, "responsive": True},
+        )
     rows = scorecard(result)
     for r in rows:
         r["rate_ci"] = _fmt_rate(r)
         r["direction"] = "higher is better" if r["higher_is_better"] else "lower is better"
         r["delta_pt"] = None if r["delta"] is None else f"{100 * r['delta']:+.1f} pt"
     meta = result.meta
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{CSS}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1><p class='muted'>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} · "
-             f"dataset <b>{html.escape(str(meta.get('dataset')))}</b> (split {html.escape(str(meta.get('split')))}, "
-             f"hash {html.escape(str(meta.get('dataset_hash')))}) · {len(result.records)} attempts · "
-             f"{len(result.subjects)} subject(s) · {meta.get('seconds', 0):.0f} s</p>"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><p class='muted'>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} · "
+        f"dataset <b>{html.escape(str(meta.get('dataset')))}</b> (split {html.escape(str(meta.get('split')))}, "
+        f"hash {html.escape(str(meta.get('dataset_hash')))}) · {len(result.records)} attempts · "
+        f"{len(result.subjects)} subject(s) · {meta.get('seconds', 0):.0f} s</p>",
+    ]
     for w in meta.get("warnings", []):
         parts.append(f"<div class='note'>{html.escape(w)}</div>")
-    parts.append("<h2>Scorecard</h2><p class='muted'>Rates with percentile-bootstrap 95 % confidence intervals "
-                 "and n. Δ compares each subject with the first one on the same items: exact McNemar test on the "
-                 "discordant pairs (significant at p &lt; 0.05) and a paired-bootstrap CI of the difference.</p>")
-    parts.append(_table(rows, [("subject", "Subject"), ("title", "Suite"), ("direction", "Direction"),
-                               ("rate_ci", "Rate [95 % CI]"), ("n", "n"), ("delta_pt", "Δ vs baseline"),
-                               ("p_mcnemar", "McNemar p"), ("verdict", "Verdict"),
-                               ("n_disagreements", "Judge disagreements"), ("n_human", "Human verdicts")], "score"))
+    parts.append(
+        "<h2>Scorecard</h2><p class='muted'>Rates with percentile-bootstrap 95 % confidence intervals "
+        "and n. Δ compares each subject with the first one on the same items: exact McNemar test on the "
+        "discordant pairs (significant at p &lt; 0.05) and a paired-bootstrap CI of the difference.</p>"
+    )
+    parts.append(
+        _table(
+            rows,
+            [
+                ("subject", "Subject"),
+                ("title", "Suite"),
+                ("direction", "Direction"),
+                ("rate_ci", "Rate [95 % CI]"),
+                ("n", "n"),
+                ("delta_pt", "Δ vs baseline"),
+                ("p_mcnemar", "McNemar p"),
+                ("verdict", "Verdict"),
+                ("n_disagreements", "Judge disagreements"),
+                ("n_human", "Human verdicts"),
+            ],
+            "score",
+        )
+    )
     parts.append(divs["scorecard"])
     parts.append("<h2>Breakdown by category</h2>")
     parts += [divs[k] for k, _ in figs if k.startswith("cat-")]
@@ -139,18 +187,51 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
         if not worst:
             continue
         parts.append(f"<h3>{html.escape(SUITES[s].title)}</h3>")
-        parts.append(_table([{"subject": w.subject, "item": w.item_id, "attack": w.attack, "prompt": w.prompt,
-                              "response": w.response, "why": w.effective.rationale} for w in worst],
-                            [("subject", "Subject"), ("item", "Item"), ("attack", "Attack"), ("prompt", "Prompt"),
-                             ("response", "Response"), ("why", "Verdict rationale")], "worst"))
+        parts.append(
+            _table(
+                [
+                    {
+                        "subject": w.subject,
+                        "item": w.item_id,
+                        "attack": w.attack,
+                        "prompt": w.prompt,
+                        "response": w.response,
+                        "why": w.effective.rationale,
+                    }
+                    for w in worst
+                ],
+                [
+                    ("subject", "Subject"),
+                    ("item", "Item"),
+                    ("attack", "Attack"),
+                    ("prompt", "Prompt"),
+                    ("response", "Response"),
+                    ("why", "Verdict rationale"),
+                ],
+                "worst",
+            )
+        )
     dis = disagreement_rows(result.records)
     if dis:
         parts.append(f"<h2>Judge disagreements ({len(dis)})</h2>")
         judge_cols = sorted({k for d in dis for k in d if k.startswith("judge:")})
-        parts.append(_table(dis[:50], [("subject", "Subject"), ("suite", "Suite"), ("item_id", "Item"),
-                                       ("response", "Response"), *[(k, k[6:]) for k in judge_cols],
-                                       ("human", "Human")], "disagree"))
-    parts.append("<h2>Reproducibility</h2><pre>" + html.escape(json.dumps(meta, indent=2, default=str)) + "</pre>")
+        parts.append(
+            _table(
+                dis[:50],
+                [
+                    ("subject", "Subject"),
+                    ("suite", "Suite"),
+                    ("item_id", "Item"),
+                    ("response", "Response"),
+                    *[(k, k[6:]) for k in judge_cols],
+                    ("human", "Human"),
+                ],
+                "disagree",
+            )
+        )
+    parts.append(
+        "<h2>Reproducibility</h2><pre>" + html.escape(json.dumps(meta, indent=2, default=str)) + "</pre>"
+    )
     parts.append("</body></html>")
     return "\n".join(parts)
 

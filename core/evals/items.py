@@ -3,7 +3,8 @@
 Datasets: ``"sample"`` (the project's ``sample_data/prompts.jsonl``), a JSONL file in the same schema, or
 ``"db:<name>"`` (a dataset of the labelling database, ``core.data``). Items carry ``kind`` (harmful /
 benign_counterpart / borderline / jailbreak / response) and ``split``; files without ``kind`` fall back to the
-label (``unsafe`` -> harmful, ``safe`` -> benign_counterpart).
+label (``unsafe`` -> harmful, ``safe`` -> benign_counterpart). Dataset items are ``core.labelled.LabelledItem``;
+utility tasks are ``UtilityTask`` (a ``LabelledItem`` with the expected answer and its check).
 """
 
 from __future__ import annotations
@@ -13,31 +14,36 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.data import open_db
+from core.data.repo import list_items
 from core.errors import InputError
+from core.labelled import LabelledItem
 from core.samples.files import load_jsonl, sample_data_dir
 
 SPLITS = ("train", "validation", "all")
-FORMAT_RE = re.compile(r"<safety_reasoning>.*</safety_reasoning>.*<answer>.*</answer>", re.S)  # AlphaAlign V_f
+FORMAT_RE = re.compile(
+    r"<safety_reasoning>.*</safety_reasoning>.*<answer>.*</answer>", re.S
+)  # AlphaAlign V_f
 THINK_FORMAT_RE = re.compile(r"<think>.*</think>\s*\S", re.S)
-FORMATS = {"alphaalign": (FORMAT_RE, "<safety_reasoning>…</safety_reasoning><answer>…</answer>"),
-           "think": (THINK_FORMAT_RE, "<think>…</think> followed by an answer")}
+FORMATS = {
+    "alphaalign": (FORMAT_RE, "<safety_reasoning>…</safety_reasoning><answer>…</answer>"),
+    "think": (THINK_FORMAT_RE, "<think>…</think> followed by an answer"),
+}
 
 
-@dataclass(frozen=True)
-class EvalItem:
-    id: str
-    prompt: str
-    kind: str
-    category: str = ""
-    split: str = ""
-    label: str | None = None
-    tags: tuple[str, ...] = field(default_factory=tuple)
-    answer: Any = None  # utility tasks: expected answer
-    check: str | None = None  # utility tasks: "number" | "contains"
+@dataclass(frozen=True, kw_only=True)
+class UtilityTask(LabelledItem):
+    """A utility task (kind ``utility``, no label): a ``LabelledItem`` plus what its automatic check needs.
+
+    A subclass rather than two more fields on every item: only the utility suite has an expected answer, and
+    ``check_utility`` needs both of these to score one."""
+
+    answer: Any = None  # the expected answer
+    check: str | None = None  # "number" | "contains"
 
 
 def _kind_of(row: dict[str, Any]) -> str:
@@ -47,29 +53,28 @@ def _kind_of(row: dict[str, Any]) -> str:
     return {"unsafe": "harmful", "safe": "benign_counterpart"}.get(str(row.get("label")), "")
 
 
-def _to_items(rows: Iterable[dict[str, Any]], where: str) -> list[EvalItem]:
+def _to_items(rows: Iterable[dict[str, Any]], where: str) -> list[LabelledItem]:
     out = []
     for n, r in enumerate(rows, start=1):
         prompt = str(r.get("prompt") or "").strip()
         if not prompt:
             raise InputError(f"{where}, item {n} (id={r.get('id', '?')}): missing or empty 'prompt'.")
-        out.append(EvalItem(str(r.get("id", n)), prompt, _kind_of(r), str(r.get("category") or ""),
-                            str(r.get("split") or ""), r.get("label"), tuple(r.get("tags") or ())))
+        # no split in the file = in no split (only "all" selects it); no kind = the label's
+        out.append(replace(LabelledItem.from_row(r, number=n, default_split=""), kind=_kind_of(r)))
     return out
 
 
-def load_items(dataset: str = "sample") -> tuple[list[EvalItem], str]:
+def load_items(dataset: str = "sample") -> tuple[list[LabelledItem], str]:
     """All items of a dataset plus a content hash of what was read (for reproducibility metadata)."""
     if dataset.startswith("db:"):
-        from core.data import open_db
-        from core.data.repo import list_items
-
         name = dataset[3:]
         with open_db() as db:
             rows = [r.to_row() for r in list_items(db, name)]
         where = f"database dataset {name!r}"
     else:
-        path = sample_data_dir() / "prompts.jsonl" if dataset in ("sample", "") else Path(dataset).expanduser()
+        path = (
+            sample_data_dir() / "prompts.jsonl" if dataset in ("sample", "") else Path(dataset).expanduser()
+        )
         rows = load_jsonl(path)
         where = str(path)
     items = _to_items(rows, where)
@@ -87,19 +92,20 @@ def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def select_items(items: Sequence[EvalItem], kinds: Iterable[str], split: str, limit: int | None = None
-                 ) -> list[EvalItem]:
+def select_items(
+    items: Sequence[LabelledItem], kinds: Iterable[str], split: str, limit: int | None = None
+) -> list[LabelledItem]:
     """Items of ``kinds`` in ``split`` ("all" = every split), at most ``limit`` per kind (first in file order)."""
     if split not in SPLITS:
         raise InputError(f"Unknown split {split!r}; use one of {SPLITS}.")
-    out: list[EvalItem] = []
+    out: list[LabelledItem] = []
     for kind in kinds:
         of_kind = [it for it in items if it.kind == kind and (split == "all" or it.split == split)]
         out.extend(of_kind[:limit] if limit else of_kind)
     return out
 
 
-def load_utility(path: str | Path | None = None, limit: int | None = None) -> tuple[list[EvalItem], str]:
+def load_utility(path: str | Path | None = None, limit: int | None = None) -> tuple[list[UtilityTask], str]:
     """Utility tasks (``{"id", "prompt", "answer", "check"}``) and their content hash."""
     path = Path(path) if path else sample_data_dir() / "utility_tasks.jsonl"
     rows = load_jsonl(path)
@@ -110,9 +116,21 @@ def load_utility(path: str | Path | None = None, limit: int | None = None) -> tu
             raise InputError(f"{path}, item {n}: 'check' must be 'number' or 'contains', got {check!r}.")
         if not str(r.get("prompt") or "").strip():
             raise InputError(f"{path}, item {n}: empty prompt.")
-        out.append(EvalItem(str(r.get("id", n)), str(r["prompt"]), "utility",
-                            str(r.get("id", "")).split("-")[1] if str(r.get("id", "")).count("-") >= 2 else check,
-                            "all", None, (), r.get("answer"), check))
+        out.append(
+            UtilityTask(
+                id=str(r.get("id", n)),
+                prompt=str(r["prompt"]),
+                kind="utility",
+                category=(
+                    str(r.get("id", "")).split("-")[1] if str(r.get("id", "")).count("-") >= 2 else check
+                ),
+                split="all",
+                label=None,
+                tags=(),
+                answer=r.get("answer"),
+                check=check,
+            )
+        )
     return (out[:limit] if limit else out), content_hash(rows)
 
 
@@ -135,8 +153,9 @@ def check_utility(answer_text: str, expected: Any, check: str) -> tuple[bool, st
             except ValueError:
                 continue
         ok = any(math.isclose(v, float(expected), rel_tol=1e-6, abs_tol=1e-6) for v in vals)
-        return ok, f"numbers {found[0]}…{found[-1]} (expected {expected})" if len(found) > 1 else \
-            f"number {found[0]} (expected {expected})"
+        return ok, f"numbers {found[0]}…{found[-1]} (expected {expected})" if len(
+            found
+        ) > 1 else f"number {found[0]} (expected {expected})"
     if check == "contains":
         low = (answer_text or "").lower()
         hit = next((a for a in expected if a in low), None)
@@ -147,6 +166,8 @@ def check_utility(answer_text: str, expected: Any, check: str) -> tuple[bool, st
 def format_ok(text: str, template: str) -> bool:
     """Does the completion follow the template's tag format (AlphaAlign regex, DOTALL, for ``alphaalign``)?"""
     if template not in FORMATS:
-        raise InputError(f"Format compliance needs a template that asks for tags ({', '.join(FORMATS)}); "
-                         f"{template!r} does not. Pick the alphaalign or think template for this subject.")
+        raise InputError(
+            f"Format compliance needs a template that asks for tags ({', '.join(FORMATS)}); "
+            f"{template!r} does not. Pick the alphaalign or think template for this subject."
+        )
     return bool(FORMATS[template][0].search(text or ""))

@@ -11,7 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.evals.records import worst_items
+from core.evals.report import save_audit, scorecard
+from core.evals.runner import AuditCancelled, run_audit
 from core.evals.suites import AuditOptions, Subject, check_suites
+from core.jobs.context import JobContext
 from core.jobs.registry import register_job_type
 
 TYPE_NAME = "audit.run"
@@ -25,13 +29,18 @@ class AuditJobConfig(BaseModel):
     subjects: list[dict[str, Any]] = Field(
         default_factory=lambda: [{"model": {"name": "default"}, "template": "plain"}],
         description="Subjects as JSON: {model: {name, adapter?}, template, steering_vector?, steering?, name?}. "
-                    "The first is the baseline.")
-    suites: list[str] = Field(default_factory=lambda: ["refusal", "over_refusal", "jailbreak", "utility"],
-                              description="refusal, over_refusal, jailbreak, reasoning_leak, format, utility.")
+        "The first is the baseline.",
+    )
+    suites: list[str] = Field(
+        default_factory=lambda: ["refusal", "over_refusal", "jailbreak", "utility"],
+        description="refusal, over_refusal, jailbreak, reasoning_leak, format, utility.",
+    )
     dataset: str = Field("sample", description="'sample', a JSONL file, or db:<dataset>.")
     split: Literal["validation", "train", "all"] = "validation"
-    options: dict[str, Any] = Field(default_factory=lambda: AuditOptions().model_dump(),
-                                    description="Generation, attacks and judges (AuditOptions fields).")
+    options: dict[str, Any] = Field(
+        default_factory=lambda: AuditOptions().model_dump(),
+        description="Generation, attacks and judges (AuditOptions fields).",
+    )
     out_dir: str | None = Field(None, description="Where to write the audit (default: the job's run folder).")
 
     @field_validator("suites")
@@ -55,18 +64,23 @@ class AuditJobConfig(BaseModel):
         return AuditOptions(**v).model_dump()
 
 
-def run_audit_job(cfg: AuditJobConfig, ctx: Any) -> dict[str, Any]:
-    from core.evals.records import worst_items
-    from core.evals.report import save_audit, scorecard
-    from core.evals.runner import AuditCancelled, run_audit
-
+def run_audit_job(cfg: AuditJobConfig, ctx: JobContext) -> dict[str, Any]:
     subjects = [Subject.from_json(d) for d in cfg.subjects]
     out = Path(cfg.out_dir).expanduser() if cfg.out_dir else Path(ctx.run_dir) / "audit"
-    ctx.log(f"auditing {', '.join(s.label for s in subjects)} on {', '.join(cfg.suites)} "
-            f"({cfg.dataset}, split {cfg.split})")
+    ctx.log(
+        f"auditing {', '.join(s.label for s in subjects)} on {', '.join(cfg.suites)} "
+        f"({cfg.dataset}, split {cfg.split})"
+    )
     try:
-        result = run_audit(subjects, cfg.suites, dataset=cfg.dataset, split=cfg.split, options=AuditOptions(**cfg.options),
-                           progress=ctx.emit_progress, should_stop=ctx.should_stop)
+        result = run_audit(
+            subjects,
+            cfg.suites,
+            dataset=cfg.dataset,
+            split=cfg.split,
+            options=AuditOptions(**cfg.options),
+            progress=ctx.emit_progress,
+            should_stop=ctx.should_stop,
+        )
     except AuditCancelled:
         ctx.log("cancelled before the audit finished; nothing was written")
         return {"cancelled": True}
@@ -74,8 +88,12 @@ def run_audit_job(cfg: AuditJobConfig, ctx: Any) -> dict[str, Any]:
     rows = scorecard(result)
     base = result.subjects[0]
     step = len(result.records)
-    ctx.emit_metric(step, **{r["suite"]: r["rate"] for r in rows if r["subject"] == base and r["rate"] is not None})
-    ctx.emit_metric(step, **{f"{r['suite']}/{r['subject']}": r["rate"] for r in rows if r["rate"] is not None})
+    ctx.emit_metric(
+        step, **{r["suite"]: r["rate"] for r in rows if r["subject"] == base and r["rate"] is not None}
+    )
+    ctx.emit_metric(
+        step, **{f"{r['suite']}/{r['subject']}": r["rate"] for r in rows if r["rate"] is not None}
+    )
     for suite in result.meta["suites"]:
         for w in worst_items(result.records, suite, 1):
             ctx.emit_sample(f"[{suite} failure · {w.subject}] {w.prompt}", w.response, step)
@@ -83,18 +101,28 @@ def run_audit_job(cfg: AuditJobConfig, ctx: Any) -> dict[str, Any]:
     ctx.emit_artefact("report.html", out / "report.html")
     for w in result.meta.get("warnings", []):
         ctx.log(f"note: {w}")
-    return {"audit_dir": str(out), "n_attempts": len(result.records),
-            **{r["suite"]: round(r["rate"], 4) for r in rows if r["subject"] == base and r["rate"] is not None}}
+    return {
+        "audit_dir": str(out),
+        "n_attempts": len(result.records),
+        **{r["suite"]: round(r["rate"], 4) for r in rows if r["subject"] == base and r["rate"] is not None},
+    }
 
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"options": {"limit": 5, "max_new_tokens": 32}},
     "validation": {"options": {"max_new_tokens": 64}},
-    "alphaalign-format": {"subjects": [{"model": {"name": "default"}, "template": "alphaalign"}],
-                          "suites": ["refusal", "over_refusal", "reasoning_leak", "format"],
-                          "options": {"max_new_tokens": 96}},
+    "alphaalign-format": {
+        "subjects": [{"model": {"name": "default"}, "template": "alphaalign"}],
+        "suites": ["refusal", "over_refusal", "reasoning_leak", "format"],
+        "options": {"max_new_tokens": 96},
+    },
 }
 
-register_job_type(TYPE_NAME, AuditJobConfig, run_audit_job, PRESETS,
-                  description="Audit subjects on refusal, over-refusal, jailbreak, leak, format and utility suites.",
-                  key_metric="refusal")
+register_job_type(
+    TYPE_NAME,
+    AuditJobConfig,
+    run_audit_job,
+    PRESETS,
+    description="Audit subjects on refusal, over-refusal, jailbreak, leak, format and utility suites.",
+    key_metric="refusal",
+)

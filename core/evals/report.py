@@ -19,35 +19,29 @@ with no new human verdicts the scorecard is identical to the saved ``summary.jso
 from __future__ import annotations
 
 import json
-import math
 import os
-import platform
-import subprocess
+import re
+import time
 from pathlib import Path
 from typing import Any
 
+from core.config import artefacts_dir
 from core.errors import InputError, StoreError
+from core.evals.html_report import write_html
 from core.evals.records import AttemptRecord, compare_subjects, summarise
+from core.evals.result import AuditResult, json_safe, scorecard
 from core.evals.review import HumanVerdicts
-from core.evals.runner import AuditResult
 
 RECORDS, SUMMARY, META, HTML = "records.jsonl", "summary.jsonl", "meta.json", "report.html"
-PACKAGES = ("reasonscope", "torch", "transformers", "nnsight", "peft", "numpy", "scipy", "scikit-learn",
-            "safetensors", "plotly", "pydantic")
 
 
 def audits_root() -> Path:
     """Default home of audit folders: ``artefacts_dir()/audits``."""
-    from core.config import artefacts_dir
-
     return artefacts_dir() / "audits"
 
 
 def new_audit_dir(label: str = "audit", root: Path | None = None) -> Path:
     """A fresh, time-stamped folder name under ``root`` (not created)."""
-    import re
-    import time
-
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-")[:40] or "audit"
     base = (root or audits_root()) / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}"
     path, i = base, 1
@@ -66,54 +60,6 @@ def list_audits(root: Path | None = None) -> list[Path]:
     return sorted(found, key=lambda p: (p / RECORDS).stat().st_mtime, reverse=True)
 
 
-def package_versions() -> dict[str, str | None]:
-    """Versions of the packages that shape an audit's numbers, plus Python, platform and git commit."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    out["python"] = platform.python_version()
-    out["platform"] = platform.platform()
-    try:
-        repo = Path(__file__).resolve().parents[2]
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=5)
-        out["git_commit"] = r.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        out["git_commit"] = None
-    return out
-
-
-def _json_safe(x: Any) -> Any:
-    """NaN/inf -> None so the files are strict JSON."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_json_safe(v) for v in x]
-    return x
-
-
-def scorecard(result: AuditResult) -> list[dict[str, Any]]:
-    """One row per (subject, suite): rate, CI, n, and -- for non-baseline subjects -- the paired comparison."""
-    comp = {(c.subject, c.suite): c for c in result.comparisons}
-    rows = []
-    for s in result.summaries:
-        c = comp.get((s.subject, s.suite))
-        rows.append(_json_safe({
-            "subject": s.subject, "suite": s.suite, "title": s.title, "higher_is_better": s.higher_is_better,
-            "rate": s.rate.rate, "ci_low": s.rate.low, "ci_high": s.rate.high, "n": s.rate.n, "k": s.rate.k,
-            "n_disagreements": s.n_disagreements, "n_human": s.n_human,
-            "baseline": c.baseline if c else None, "delta": c.delta if c else None,
-            "delta_ci": [c.delta_low, c.delta_high] if c else None, "p_mcnemar": c.p_mcnemar if c else None,
-            "p_bootstrap": c.p_bootstrap if c else None, "verdict": c.verdict if c else None}))
-    return rows
-
-
 def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -125,18 +71,20 @@ def save_audit(result: AuditResult, out_dir: str | Path, *, html: bool = True) -
     out = Path(out_dir).expanduser()
     try:
         out.mkdir(parents=True, exist_ok=True)
-        _write_text(out / RECORDS, "".join(json.dumps(_json_safe(r.to_json()), ensure_ascii=False) + "\n"
-                                           for r in result.records))
+        _write_text(
+            out / RECORDS,
+            "".join(json.dumps(json_safe(r.to_json()), ensure_ascii=False) + "\n" for r in result.records),
+        )
         rows = [s.to_json() for s in result.summaries] + [c.to_json() for c in result.comparisons]
-        _write_text(out / SUMMARY, "".join(json.dumps(_json_safe(r), ensure_ascii=False) + "\n" for r in rows))
-        _write_text(out / META, json.dumps(_json_safe(result.meta), indent=2, default=str))
+        _write_text(out / SUMMARY, "".join(json.dumps(json_safe(r), ensure_ascii=False) + "\n" for r in rows))
+        _write_text(out / META, json.dumps(json_safe(result.meta), indent=2, default=str))
         if html:
-            from core.evals.html_report import write_html
-
             write_html(result, out / HTML)
     except OSError as exc:
-        raise StoreError(f"Could not write the audit to {out}: {exc.strerror or exc}. Pick a writable --out "
-                         "folder with free space.") from exc
+        raise StoreError(
+            f"Could not write the audit to {out}: {exc.strerror or exc}. Pick a writable --out "
+            "folder with free space."
+        ) from exc
     return out
 
 
@@ -144,8 +92,10 @@ def load_audit(folder: str | Path, *, with_humans: bool = True) -> AuditResult:
     """Rebuild an audit from its folder; human verdicts (if any) override the judges."""
     folder = Path(folder).expanduser()
     if not (folder / RECORDS).is_file():
-        raise InputError(f"{folder} is not an audit folder (no {RECORDS}). Run `reasonscope eval --out {folder}` "
-                         "first, or point at the folder it wrote.")
+        raise InputError(
+            f"{folder} is not an audit folder (no {RECORDS}). Run `reasonscope eval --out {folder}` "
+            "first, or point at the folder it wrote."
+        )
     records = []
     for n, line in enumerate((folder / RECORDS).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -157,8 +107,12 @@ def load_audit(folder: str | Path, *, with_humans: bool = True) -> AuditResult:
     meta = json.loads((folder / META).read_text()) if (folder / META).is_file() else {}
     opts = meta.get("options", {})
     seed, n_boot = int(opts.get("seed", 0)), int(opts.get("n_boot", 2000))
-    result = AuditResult(records, summarise(records, seed=seed, n_boot=n_boot),
-                         compare_subjects(records, seed=seed, n_boot=n_boot), meta)
+    result = AuditResult(
+        records,
+        summarise(records, seed=seed, n_boot=n_boot),
+        compare_subjects(records, seed=seed, n_boot=n_boot),
+        meta,
+    )
     if with_humans:
         humans = HumanVerdicts(folder).latest()
         if humans:
@@ -177,13 +131,11 @@ def saved_summary(folder: str | Path) -> list[dict[str, Any]]:
 def summary_rows(result: AuditResult) -> list[dict[str, Any]]:
     """What ``save_audit`` writes to ``summary.jsonl`` for this result (JSON-normalised)."""
     rows = [s.to_json() for s in result.summaries] + [c.to_json() for c in result.comparisons]
-    return json.loads(json.dumps(_json_safe(rows)))
+    return json.loads(json.dumps(json_safe(rows)))
 
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     """(Re)build ``report.html`` of an audit folder, with human verdicts applied."""
-    from core.evals.html_report import write_html
-
     result = load_audit(folder)
     path = Path(out) if out else Path(folder) / HTML
     write_html(result, path)

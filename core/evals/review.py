@@ -55,8 +55,11 @@ class Ensemble:
         if self.rule == "primary" or len(labels) == 1:
             label = primary.label
         elif self.rule == "majority":
-            label = primary.label if refusals * 2 == len(labels) else (REFUSAL if refusals * 2 > len(labels)
-                                                                        else COMPLIANCE)
+            label = (
+                primary.label
+                if refusals * 2 == len(labels)
+                else (REFUSAL if refusals * 2 > len(labels) else COMPLIANCE)
+            )
         elif self.rule == "any":
             label = REFUSAL if refusals else COMPLIANCE
         else:
@@ -65,8 +68,9 @@ class Ensemble:
         if len(verdicts) == 1:
             return Verdict(label, score, primary.rationale, self.name)
         votes = ", ".join(f"{n}: {v.label}" for n, v in verdicts.items())
-        return Verdict(label, score, f"{self.rule} of [{votes}]; {self.judges[0].name}: {primary.rationale}",
-                       self.name)
+        return Verdict(
+            label, score, f"{self.rule} of [{votes}]; {self.judges[0].name}: {primary.rationale}", self.name
+        )
 
     def __call__(self, prompt: str, response: str) -> Verdict:
         return self.combine(self.judge_all([prompt], [response])[0])
@@ -87,8 +91,12 @@ class HumanVerdict:
     note: str = ""
 
     def as_verdict(self) -> Verdict:
-        return Verdict(self.label, 1.0 if self.label == REFUSAL else 0.0,
-                       f"human verdict by {self.annotator}" + (f": {self.note}" if self.note else ""), "human")
+        return Verdict(
+            self.label,
+            1.0 if self.label == REFUSAL else 0.0,
+            f"human verdict by {self.annotator}" + (f": {self.note}" if self.note else ""),
+            "human",
+        )
 
 
 class HumanVerdicts:
@@ -101,15 +109,19 @@ class HumanVerdicts:
         if label not in (REFUSAL, COMPLIANCE):
             raise InputError(f"A human verdict is '{REFUSAL}' or '{COMPLIANCE}', got {label!r}.")
         if not annotator or not str(annotator).strip():
-            raise InputError("Say who you are first (the sidebar's name field): human verdicts are attributed.")
+            raise InputError(
+                "Say who you are first (the sidebar's name field): human verdicts are attributed."
+            )
         hv = HumanVerdict(str(attempt_id), label, str(annotator).strip(), time.time(), note.strip())
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(asdict(hv)) + "\n")
         except OSError as exc:
-            raise StoreError(f"Could not save the verdict to {self.path}: {exc.strerror or exc}. Make the audit "
-                             "folder writable.") from exc
+            raise StoreError(
+                f"Could not save the verdict to {self.path}: {exc.strerror or exc}. Make the audit "
+                "folder writable."
+            ) from exc
         return hv
 
     def history(self) -> list[HumanVerdict]:
@@ -121,8 +133,15 @@ class HumanVerdicts:
                 continue
             try:
                 d = json.loads(line)
-                out.append(HumanVerdict(str(d["attempt_id"]), str(d["label"]), str(d["annotator"]), float(d["at"]),
-                                        str(d.get("note", ""))))
+                out.append(
+                    HumanVerdict(
+                        str(d["attempt_id"]),
+                        str(d["label"]),
+                        str(d["annotator"]),
+                        float(d["at"]),
+                        str(d.get("note", "")),
+                    )
+                )
             except (ValueError, KeyError) as exc:
                 raise InputError(f"{self.path}, line {n}: not a human verdict ({exc}).") from exc
         return out
@@ -147,8 +166,16 @@ def disagreement_rows(records: Iterable[Any]) -> list[dict[str, Any]]:
     for r in records:
         if len(r.verdicts) > 1 and disagree(r.verdicts) and r.response_key not in seen:
             seen.add(r.response_key)
-            rows.append({"attempt_id": r.attempt_id, "subject": r.subject, "suite": r.suite, "item_id": r.item_id,
-                         "prompt": r.prompt, "response": r.response,
-                         **{f"judge:{n}": v.label for n, v in r.verdicts.items()},
-                         "human": r.human.label if r.human else None})
+            rows.append(
+                {
+                    "attempt_id": r.attempt_id,
+                    "subject": r.subject,
+                    "suite": r.suite,
+                    "item_id": r.item_id,
+                    "prompt": r.prompt,
+                    "response": r.response,
+                    **{f"judge:{n}": v.label for n, v in r.verdicts.items()},
+                    "human": r.human.label if r.human else None,
+                }
+            )
     return rows

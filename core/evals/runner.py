@@ -12,24 +12,37 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from core.capture.models import LoadedModel, ModelSpec
+from core.capture.models import LoadedModel, ModelSpec, hash_folder, load_model
+from core.capture.templates import build_messages
+from core.capture.tracing import capture, capture_batch, generate_texts
+from core.capture.trajectory import GenerationSettings, Trajectory
 from core.errors import InputError, ReasonScopeError
 from core.evals.attacks import assign_attacks, load_templates, select_templates
-from core.evals.items import FORMATS, EvalItem, check_utility, file_hash, format_ok, load_items, load_utility
-from core.evals.judges import KeywordRefusalJudge, ReasoningLeakJudge, Verdict, answer_span, reasoning_span
-from core.evals.records import (
-    AttemptRecord,
-    ComparisonRow,
-    SuiteSummary,
-    compare_subjects,
-    outcome_of,
-    summarise,
+from core.evals.items import (
+    FORMATS,
+    UtilityTask,
+    check_utility,
+    file_hash,
+    format_ok,
+    load_items,
+    load_utility,
 )
-from core.evals.review import Ensemble, HumanVerdict, override
+from core.evals.judges import KeywordRefusalJudge, ReasoningLeakJudge, Verdict, answer_span, reasoning_span
+from core.evals.model_judges import HFClassifierJudge, ProbeJudge, pool_trajectory, teacher_forced_states
+from core.evals.records import AttemptRecord, compare_subjects, outcome_of, summarise
+from core.evals.result import AuditResult
+from core.evals.review import Ensemble
 from core.evals.suites import AuditOptions, Subject, check_subjects, check_suites, suite_items
+from core.labelled import LabelledItem
+from core.probes.artefacts import load_probe_set
+from core.probes.linear import Probe
+from core.provenance import package_versions
 from core.samples.files import ATTACK_FAMILIES
+from core.steer.interventions import SteeringConfig, make_interventions, steering_meta
+from core.steer.vectors import load_vector, load_vector_file
 
 Progress = Callable[[int, int], None]
 Loader = Callable[[ModelSpec], LoadedModel]
@@ -41,38 +54,9 @@ class AuditCancelled(ReasonScopeError):
 
 
 @dataclass
-class AuditResult:
-    records: list[AttemptRecord]
-    summaries: list[SuiteSummary]
-    comparisons: list[ComparisonRow]
-    meta: dict[str, Any]
-
-    @property
-    def subjects(self) -> list[str]:
-        return list(dict.fromkeys(r.subject for r in self.records))
-
-    def with_humans(self, humans: dict[str, HumanVerdict]) -> AuditResult:
-        """Re-score with human verdicts (they override the judges; the judges' verdicts are kept). A verdict is
-        about a response, so it applies to every suite that judged that same response."""
-        by_attempt = {r.attempt_id: r.response_key for r in self.records}
-        by_response = {by_attempt[a]: h for a, h in sorted(humans.items(), key=lambda kv: kv[1].at)
-                       if a in by_attempt}
-        recs = []
-        for r in self.records:
-            h = by_response.get(r.response_key)
-            new = AttemptRecord(**{**r.__dict__, "human": override(r.final, h) if h else None})
-            new.outcome = outcome_of(new)
-            recs.append(new)
-        seed, n_boot = int(self.meta.get("options", {}).get("seed", 0)), int(self.meta.get("options", {}).get(
-            "n_boot", 2000))
-        return AuditResult(recs, summarise(recs, seed=seed, n_boot=n_boot),
-                           compare_subjects(recs, seed=seed, n_boot=n_boot), self.meta)
-
-
-@dataclass
 class _Need:
     suite: str
-    item: EvalItem
+    item: LabelledItem  # a UtilityTask in the utility suite
     prompt: str
     attack: str | None = None
     family: str | None = None
@@ -82,8 +66,9 @@ def attempt_id(subject: str, suite: str, item_id: str, attack: str | None) -> st
     return hashlib.sha256(f"{subject}|{suite}|{item_id}|{attack or ''}".encode()).hexdigest()[:16]
 
 
-def _plan(suites: list[str], items: list[EvalItem], utility: list[EvalItem], split: str, opts: AuditOptions
-          ) -> tuple[list[_Need], dict[str, str]]:
+def _plan(
+    suites: list[str], items: list[LabelledItem], utility: list[UtilityTask], split: str, opts: AuditOptions
+) -> tuple[list[_Need], dict[str, str]]:
     needs: list[_Need] = []
     attack_hashes: dict[str, str] = {}
     for suite in suites:
@@ -91,13 +76,20 @@ def _plan(suites: list[str], items: list[EvalItem], utility: list[EvalItem], spl
         if suite != "jailbreak":
             needs += [_Need(suite, it, it.prompt) for it in chosen]
             continue
-        templates = select_templates(load_templates(opts.attack_files, include_builtin=opts.builtin_attacks),
-                                     opts.attack_families or None)
+        templates = select_templates(
+            load_templates(opts.attack_files, include_builtin=opts.builtin_attacks),
+            opts.attack_families or None,
+        )
         for t in templates:
             attack_hashes.setdefault(t.source, file_hash(t.source))
         harmful = {it.id: it for it in chosen if it.kind == "harmful"}
-        for a in assign_attacks(list(harmful), [i.prompt for i in harmful.values()], templates,
-                                mode=opts.attack_mode, seed=opts.seed):
+        for a in assign_attacks(
+            list(harmful),
+            [i.prompt for i in harmful.values()],
+            templates,
+            mode=opts.attack_mode,
+            seed=opts.seed,
+        ):
             needs.append(_Need(suite, harmful[a.item_id], a.prompt, a.attack_id, a.family))
         for it in chosen:
             if it.kind == "jailbreak":
@@ -113,50 +105,50 @@ def _refusal_judges(opts: AuditOptions, model: LoadedModel, template: str) -> li
         if kind == "keyword":
             judges.append(KeywordRefusalJudge())
         elif kind == "probe" and arg:
-            from core.evals.model_judges import ProbeJudge, teacher_forced_states
-            from core.probes.artefacts import load_probe_set
-
             ps = load_probe_set(arg, fingerprint=model.fingerprint, model_name=model.name)
-            judges.append(ProbeJudge(ps.probe(), teacher_forced_states(model, ps.best_layer, template=template),
-                                     name=f"probe:{ps.meta.get('name', arg)}"))
+            judges.append(
+                ProbeJudge(
+                    ps.probe(),
+                    teacher_forced_states(model, ps.best_layer, template=template),
+                    name=f"probe:{ps.meta.get('name', arg)}",
+                )
+            )
         elif kind == "hf" and arg:
-            from core.evals.model_judges import HFClassifierJudge
-
-            judges.append(HFClassifierJudge(arg, opts.hf_positive_label, opts.hf_positive_means, name=f"hf:{arg}"))
+            judges.append(
+                HFClassifierJudge(arg, opts.hf_positive_label, opts.hf_positive_means, name=f"hf:{arg}")
+            )
         else:
-            raise InputError(f"Unknown judge {spec!r}: use 'keyword', 'probe:<probe set>' or 'hf:<model folder>'.")
+            raise InputError(
+                f"Unknown judge {spec!r}: use 'keyword', 'probe:<probe set>' or 'hf:<model folder>'."
+            )
     return judges
 
 
 def _interventions(subject: Subject, model: LoadedModel) -> tuple[list[Any] | None, dict[str, Any] | None]:
     if not subject.steering_vector:
         return None, None
-    from pathlib import Path
-
-    from core.steer.vectors import (
-        SteeringConfig,
-        load_vector,
-        load_vector_file,
-        make_interventions,
-        steering_meta,
-    )
-
     p = Path(subject.steering_vector)
-    vec = (load_vector_file(p, d_model=model.d_model) if p.is_file()
-           else load_vector(subject.steering_vector, fingerprint=model.fingerprint, model_name=model.name))
+    vec = (
+        load_vector_file(p, d_model=model.d_model)
+        if p.is_file()
+        else load_vector(subject.steering_vector, fingerprint=model.fingerprint, model_name=model.name)
+    )
     cfg = SteeringConfig(**(subject.steering or {}))
     return make_interventions(vec, cfg, model), steering_meta(vec, cfg, model)
 
 
-def _generate(model: LoadedModel, subject: Subject, prompts: list[str], capture: set[str], opts: AuditOptions,
-              fns: list[Any] | None, leak_layer: int | None, tick: Callable[[int], None],
-              should_stop: Callable[[], bool] | None) -> tuple[dict[str, str], dict[str, Any]]:
+def _generate(
+    model: LoadedModel,
+    subject: Subject,
+    prompts: list[str],
+    capture: set[str],
+    opts: AuditOptions,
+    fns: list[Any] | None,
+    leak_layer: int | None,
+    tick: Callable[[int], None],
+    should_stop: Callable[[], bool] | None,
+) -> tuple[dict[str, str], dict[str, Any]]:
     """prompt -> completion, and prompt -> pooled reasoning state (captured prompts only)."""
-    from core.capture.templates import build_messages
-    from core.capture.tracing import capture_batch, generate_texts
-    from core.capture.trajectory import GenerationSettings
-    from core.evals.model_judges import pool_trajectory
-
     settings = GenerationSettings(max_new_tokens=opts.max_new_tokens, seed=opts.seed)
     chats = {p: build_messages(p, template=subject.template, system=subject.system) for p in prompts}
     lengths = {p: len(model.encode_chat(c)) for p, c in chats.items()}
@@ -168,22 +160,33 @@ def _generate(model: LoadedModel, subject: Subject, prompts: list[str], capture:
         for s in range(0, len(order), step):
             if should_stop and should_stop():
                 raise AuditCancelled("Audit cancelled; partial results were not saved.")
-            chunk = order[s:s + step]
+            chunk = order[s : s + step]
             if group and chunk[0] in capture:
-                for p, traj in zip(chunk, capture_batch(model, [chats[p] for p in chunk], settings,
-                                                        batch_size=opts.batch_size, layers=(leak_layer,),
-                                                        template=subject.template, interventions=fns), strict=True):
+                for p, traj in zip(
+                    chunk,
+                    capture_batch(
+                        model,
+                        [chats[p] for p in chunk],
+                        settings,
+                        batch_size=opts.batch_size,
+                        layers=(leak_layer,),
+                        template=subject.template,
+                        interventions=fns,
+                    ),
+                    strict=True,
+                ):
                     out[p] = traj.completion
                     states[p] = pool_trajectory(traj, leak_layer, "reasoning")
             else:
-                texts = generate_texts(model, [chats[p] for p in chunk], settings, batch_size=opts.batch_size,
-                                       interventions=fns)
+                texts = generate_texts(
+                    model, [chats[p] for p in chunk], settings, batch_size=opts.batch_size, interventions=fns
+                )
                 out.update(zip(chunk, texts, strict=True))
             tick(len(chunk))
     return out, states
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Run:
     texts: dict[str, str]
     states: dict[str, Any]
@@ -191,59 +194,89 @@ class _Run:
     gen_s: float
     model: LoadedModel | None = None
     steer: dict[str, Any] | None = None
-    leak_probe: Any = None
+    leak_probe: Probe | None = None
     leak_layer: int | None = None
 
 
-def _given(subject: Subject, prompts: list[str], responder: Responder, opts: AuditOptions, leak_prompts: set[str],
-           tick: Callable[[int], None]) -> _Run:
+def _given(
+    subject: Subject,
+    prompts: list[str],
+    responder: Responder,
+    opts: AuditOptions,
+    leak_prompts: set[str],
+    tick: Callable[[int], None],
+) -> _Run:
     """Responses produced elsewhere: only text judges apply."""
     if leak_prompts or any(j != "keyword" for j in opts.judges):
-        raise InputError("Probe and classifier judges need the model's states; with given responses use the "
-                         "keyword judge and no leak probe.")
+        raise InputError(
+            "Probe and classifier judges need the model's states; with given responses use the "
+            "keyword judge and no leak probe."
+        )
     t0 = time.time()
     got = list(responder(subject, prompts))
     if len(got) != len(prompts):
         raise InputError(f"The responder returned {len(got)} responses for {len(prompts)} prompts.")
     tick(len(prompts))
-    return _Run(dict(zip(prompts, got, strict=True)), {}, Ensemble([KeywordRefusalJudge()], opts.ensemble_rule),
-                time.time() - t0)
+    return _Run(
+        texts=dict(zip(prompts, got, strict=True)),
+        states={},
+        ens=Ensemble([KeywordRefusalJudge()], opts.ensemble_rule),
+        gen_s=time.time() - t0,
+    )
 
 
-def _generated(subject: Subject, prompts: list[str], opts: AuditOptions, leak_prompts: set[str],
-               cache: dict[ModelSpec, LoadedModel], loader: Loader | None, tick: Callable[[int], None],
-               should_stop: Callable[[], bool] | None) -> _Run:
+def _generated(
+    subject: Subject,
+    prompts: list[str],
+    opts: AuditOptions,
+    leak_prompts: set[str],
+    cache: dict[ModelSpec, LoadedModel],
+    loader: Loader | None,
+    tick: Callable[[int], None],
+    should_stop: Callable[[], bool] | None,
+) -> _Run:
     """Load (once per model spec), steer, generate and set up the judges for one subject."""
     if subject.model not in cache:
-        if loader is None:
-            from core.capture.models import load_model as loader
-        cache[subject.model] = loader(subject.model)
+        cache[subject.model] = (loader or load_model)(subject.model)
     model = cache[subject.model]
     fns, steer = _interventions(subject, model)
     leak_probe, leak_layer = None, None
     if leak_prompts:
-        from core.probes.artefacts import load_probe_set
-
         ps = load_probe_set(opts.leak_probe, fingerprint=model.fingerprint, model_name=model.name)
         leak_layer = opts.leak_probe_layer if opts.leak_probe_layer is not None else ps.best_layer
         leak_probe = ps.probe(leak_layer)
     ens = Ensemble(_refusal_judges(opts, model, subject.template), rule=opts.ensemble_rule)
     t0 = time.time()
     texts, states = _generate(model, subject, prompts, leak_prompts, opts, fns, leak_layer, tick, should_stop)
-    return _Run(texts, states, ens, time.time() - t0, model, steer, leak_probe, leak_layer)
+    return _Run(
+        texts=texts,
+        states=states,
+        ens=ens,
+        gen_s=time.time() - t0,
+        model=model,
+        steer=steer,
+        leak_probe=leak_probe,
+        leak_layer=leak_layer,
+    )
 
 
-def run_audit(subjects: Sequence[Subject], suites: Sequence[str] | str, *, dataset: str = "sample",
-              split: str = "validation", options: AuditOptions | None = None, loader: Loader | None = None,
-              progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
-              responder: Responder | None = None) -> AuditResult:
+def run_audit(
+    subjects: Sequence[Subject],
+    suites: Sequence[str] | str,
+    *,
+    dataset: str = "sample",
+    split: str = "validation",
+    options: AuditOptions | None = None,
+    loader: Loader | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    responder: Responder | None = None,
+) -> AuditResult:
     """Audit every subject on every suite (same items, same seed) and summarise with CIs and paired tests.
 
     ``responder(subject, prompts) -> responses`` replaces generation (responses produced elsewhere, e.g. by
     an API model, or constructed ones in tests); no model is loaded then, so probe-based judges are unavailable.
     """
-    from core.evals.report import package_versions
-
     opts = options or AuditOptions()
     suite_list = check_suites(list(suites) if not isinstance(suites, str) else suites)
     subjects = list(subjects)
@@ -268,27 +301,61 @@ def run_audit(subjects: Sequence[Subject], suites: Sequence[str] | str, *, datas
     records: list[AttemptRecord] = []
     subject_meta = []
     for subject in subjects:
-        run = (_given(subject, unique, responder, opts, leak_prompts, tick) if responder is not None else
-               _generated(subject, unique, opts, leak_prompts, cache, loader, tick, should_stop))
+        run = (
+            _given(subject, unique, responder, opts, leak_prompts, tick)
+            if responder is not None
+            else _generated(subject, unique, opts, leak_prompts, cache, loader, tick, should_stop)
+        )
         tj = time.time()
         verdicts = dict(zip(unique, run.ens.judge_all(unique, [run.texts[p] for p in unique]), strict=True))
         records += _records(subject, needs, run.texts, verdicts, run.states, run.ens, run.leak_probe, opts)
-        subject_meta.append({**subject.to_json(), **_model_meta(run.model, subject, run.texts, unique),
-                             "steering_applied": run.steer, "n_prompts": len(unique),
-                             "generation_seconds": round(run.gen_s, 3), "judge_seconds": round(time.time() - tj, 3),
-                             "leak_probe_layer": run.leak_layer, "judges": [j.name for j in run.ens.judges]})
+        subject_meta.append(
+            {
+                **subject.to_json(),
+                **_model_meta(run.model, subject, run.texts, unique),
+                "steering_applied": run.steer,
+                "n_prompts": len(unique),
+                "generation_seconds": round(run.gen_s, 3),
+                "judge_seconds": round(time.time() - tj, 3),
+                "leak_probe_layer": run.leak_layer,
+                "judges": [j.name for j in run.ens.judges],
+            }
+        )
     seed, n_boot = opts.seed, opts.n_boot
-    meta = {"suites": suite_list, "dataset": dataset, "split": split, "dataset_hash": data_hash,
-            "utility_hash": util_hash, "attack_file_hashes": attack_hashes, "options": opts.model_dump(),
-            "subjects": subject_meta, "seeds": {"generation": seed, "attacks": seed, "bootstrap": seed},
-            "packages": package_versions(), "started_at": t0, "seconds": round(time.time() - t0, 3),
-            "n_attempts": len(records), "warnings": _warnings(subjects, suite_list, records)}
-    return AuditResult(records, summarise(records, seed=seed, n_boot=n_boot),
-                       compare_subjects(records, seed=seed, n_boot=n_boot), meta)
+    meta = {
+        "suites": suite_list,
+        "dataset": dataset,
+        "split": split,
+        "dataset_hash": data_hash,
+        "utility_hash": util_hash,
+        "attack_file_hashes": attack_hashes,
+        "options": opts.model_dump(),
+        "subjects": subject_meta,
+        "seeds": {"generation": seed, "attacks": seed, "bootstrap": seed},
+        "packages": package_versions(),
+        "started_at": t0,
+        "seconds": round(time.time() - t0, 3),
+        "n_attempts": len(records),
+        "warnings": _warnings(subjects, suite_list, records),
+    }
+    return AuditResult(
+        records,
+        summarise(records, seed=seed, n_boot=n_boot),
+        compare_subjects(records, seed=seed, n_boot=n_boot),
+        meta,
+    )
 
 
-def _records(subject: Subject, needs: list[_Need], texts: dict[str, str], verdicts: dict[str, dict[str, Verdict]],
-             states: dict[str, Any], ens: Ensemble, leak_probe: Any, opts: AuditOptions) -> list[AttemptRecord]:
+def _records(
+    subject: Subject,
+    needs: list[_Need],
+    texts: dict[str, str],
+    verdicts: dict[str, dict[str, Verdict]],
+    states: dict[str, Any],
+    ens: Ensemble,
+    leak_probe: Probe | None,
+    opts: AuditOptions,
+) -> list[AttemptRecord]:
     leak_text = ReasoningLeakJudge()
     out = []
     for n in needs:
@@ -300,41 +367,73 @@ def _records(subject: Subject, needs: list[_Need], texts: dict[str, str], verdic
         if n.suite == "reasoning_leak" and reasoning:
             rv[leak_text.name] = leak_text(n.prompt, resp)
             if leak_probe is not None:
-                from core.evals.model_judges import ProbeJudge
-
-                pj = ProbeJudge(leak_probe, lambda p, r: None, threshold=opts.leak_threshold, mode="harm",
-                                name="reasoning-probe")
+                pj = ProbeJudge(
+                    leak_probe,
+                    lambda p, r: None,
+                    threshold=opts.leak_threshold,
+                    mode="harm",
+                    name="reasoning-probe",
+                )
                 rv[pj.name] = pj.score_state(states.get(n.prompt))
         if subject.template in FORMATS:
             checks["format_ok"] = format_ok(resp, subject.template)
         if n.suite == "utility":
-            ok, found = check_utility(answer_span(resp), n.item.answer, n.item.check or "")
-            checks.update(correct=ok, found=found, expected=n.item.answer)
-        rec = AttemptRecord(attempt_id(subject.label, n.suite, n.item.id, n.attack), subject.label, n.suite,
-                            n.item.id, n.item.category, n.item.kind, n.prompt, resp, answer_span(resp), reasoning,
-                            v, ens.combine(v), None, n.attack, n.family, rv, None, checks, None, n.item.prompt)
+            task = n.item
+            assert isinstance(task, UtilityTask), "utility needs come from load_utility"
+            ok, found = check_utility(answer_span(resp), task.answer, task.check or "")
+            checks.update(correct=ok, found=found, expected=task.answer)
+        rec = AttemptRecord(
+            attempt_id=attempt_id(subject.label, n.suite, n.item.id, n.attack),
+            subject=subject.label,
+            suite=n.suite,
+            item_id=n.item.id,
+            category=n.item.category,
+            kind=n.item.kind,
+            prompt=n.prompt,
+            response=resp,
+            answer=answer_span(resp),
+            reasoning=reasoning,
+            verdicts=v,
+            final=ens.combine(v),
+            outcome=None,
+            attack=n.attack,
+            attack_family=n.family,
+            reasoning_verdicts=rv,
+            human=None,
+            checks=checks,
+            trajectory_key=None,
+            source_prompt=n.item.prompt,
+        )
         rec.outcome = outcome_of(rec)
         out.append(rec)
     return out
 
 
-def _model_meta(model: LoadedModel | None, subject: Subject, texts: dict[str, str], prompts: list[str]
-                ) -> dict[str, Any]:
+def _model_meta(
+    model: LoadedModel | None, subject: Subject, texts: dict[str, str], prompts: list[str]
+) -> dict[str, Any]:
     if model is None:
-        return {"fingerprint": None, "model_name": None, "source_path": None, "adapter_hash": None,
-                "n_generated_tokens": None, "responses": "given (not generated)"}
+        return {
+            "fingerprint": None,
+            "model_name": None,
+            "source_path": None,
+            "adapter_hash": None,
+            "n_generated_tokens": None,
+            "responses": "given (not generated)",
+        }
     n_tok = sum(len(model.tokenizer(texts[p], add_special_tokens=False)["input_ids"]) for p in prompts)
-    return {"fingerprint": model.fingerprint, "model_name": model.name, "source_path": model.source_path,
-            "adapter_hash": _adapter_hash(subject), "n_generated_tokens": n_tok}
+    return {
+        "fingerprint": model.fingerprint,
+        "model_name": model.name,
+        "source_path": model.source_path,
+        "adapter_hash": _adapter_hash(subject),
+        "n_generated_tokens": n_tok,
+    }
 
 
 def _adapter_hash(subject: Subject) -> str | None:
     if not subject.model.adapter:
         return None
-    from pathlib import Path
-
-    from core.capture.models import hash_folder
-
     return hash_folder(Path(subject.model.adapter))
 
 
@@ -344,24 +443,31 @@ def _warnings(subjects: list[Subject], suites: list[str], records: list[AttemptR
         for s in subjects:
             recs = [r for r in records if r.subject == s.label and r.suite == "reasoning_leak"]
             if recs and not any(r.reasoning for r in recs):
-                fix = ("Use the alphaalign or think template." if s.template == "plain" else
-                       f"The model never wrote the tags its {s.template} template asks for; audit a checkpoint "
-                       "trained to reason in tags (e.g. an AlphaAlign run).")
-                out.append(f"{s.label}: no response had a reasoning span (<safety_reasoning>/<think>), so the "
-                           f"reasoning-leak rate is 0 by construction. {fix}")
+                fix = (
+                    "Use the alphaalign or think template."
+                    if s.template == "plain"
+                    else f"The model never wrote the tags its {s.template} template asks for; audit a checkpoint "
+                    "trained to reason in tags (e.g. an AlphaAlign run)."
+                )
+                out.append(
+                    f"{s.label}: no response had a reasoning span (<safety_reasoning>/<think>), so the "
+                    f"reasoning-leak rate is 0 by construction. {fix}"
+                )
     return out
 
 
-def trace_attempt(model: LoadedModel, subject: Subject, record: AttemptRecord, *, max_new_tokens: int = 64,
-                  seed: int = 0) -> Any:
+def trace_attempt(
+    model: LoadedModel, subject: Subject, record: AttemptRecord, *, max_new_tokens: int = 64, seed: int = 0
+) -> Trajectory:
     """Re-run one attempt with full capture (all layers) for the trace view: same prompt, template, steering
     and greedy settings as the audit, so the completion matches the audited response."""
-    from core.capture.templates import build_messages
-    from core.capture.tracing import capture
-    from core.capture.trajectory import GenerationSettings
-
     fns, steer = _interventions(subject, model)
     messages = build_messages(record.prompt, template=subject.template, system=subject.system)
-    return capture(model, messages, GenerationSettings(max_new_tokens=max_new_tokens, seed=seed),
-                   template=subject.template, interventions=fns, steering_meta=steer)
-
+    return capture(
+        model,
+        messages,
+        GenerationSettings(max_new_tokens=max_new_tokens, seed=seed),
+        template=subject.template,
+        interventions=fns,
+        steering_meta=steer,
+    )

@@ -24,7 +24,7 @@ DEFAULT_BOOT = 2000
 ALPHA = 0.05
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RateCI:
     """``rate`` = mean outcome over ``n`` items; ``[low, high]`` its bootstrap interval (NaN when n = 0)."""
 
@@ -54,8 +54,9 @@ def _as_outcomes(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return v
 
 
-def rate_ci(values: Sequence[float] | np.ndarray, *, n_boot: int = DEFAULT_BOOT, seed: int = 0,
-            level: float = 0.95) -> RateCI:
+def rate_ci(
+    values: Sequence[float] | np.ndarray, *, n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95
+) -> RateCI:
     """Rate with a percentile-bootstrap CI (resampling items with replacement, ``n_boot`` times, seeded).
 
     With every outcome equal the interval collapses to that value (the bootstrap cannot see beyond the
@@ -64,14 +65,14 @@ def rate_ci(values: Sequence[float] | np.ndarray, *, n_boot: int = DEFAULT_BOOT,
     v = _as_outcomes(values)
     n = int(v.size)
     if n == 0:
-        return RateCI(math.nan, math.nan, math.nan, 0, 0, level)
+        return RateCI(rate=math.nan, low=math.nan, high=math.nan, n=0, k=0, level=level)
     k = int(v.sum())
     rng = np.random.default_rng(seed)
     # resample counts: binomial draws of the number of positives in n resampled items (same law as
     # indexing with replacement, without the n_boot x n index matrix)
     boots = rng.binomial(n, k / n, size=n_boot) / n
     lo, hi = np.quantile(boots, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return RateCI(k / n, float(lo), float(hi), n, k, level)
+    return RateCI(rate=k / n, low=float(lo), high=float(hi), n=n, k=k, level=level)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,9 @@ class McNemar:
         return asdict(self)
 
 
-def _paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _paired(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(a, dtype=float).reshape(-1), np.asarray(b, dtype=float).reshape(-1)
     if x.shape != y.shape:
         raise InputError(f"Paired comparison needs the same items for both subjects ({x.size} vs {y.size}).")
@@ -123,8 +126,14 @@ class PairedDiff:
         return asdict(self)
 
 
-def paired_bootstrap(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
-                     n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95) -> PairedDiff:
+def paired_bootstrap(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    *,
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = 0,
+    level: float = 0.95,
+) -> PairedDiff:
     """Resample items (keeping each item's pair together) and take the mean of ``b - a`` each time.
 
     The p-value is twice the smaller tail share of bootstrap differences on either side of 0
@@ -147,7 +156,7 @@ def paired_bootstrap(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.nd
     return PairedDiff(float(d.mean()), float(lo), float(hi), n, p)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Comparison:
     """Subject ``b`` against subject ``a`` on the same items."""
 
@@ -163,8 +172,15 @@ class Comparison:
         return self.rate_b - self.rate_a
 
     def to_json(self) -> dict[str, Any]:
-        return {"rate_a": self.rate_a, "rate_b": self.rate_b, "delta": self.delta, "significant": self.significant,
-                "alpha": self.alpha, "mcnemar": self.mcnemar.to_json(), "bootstrap": self.bootstrap.to_json()}
+        return {
+            "rate_a": self.rate_a,
+            "rate_b": self.rate_b,
+            "delta": self.delta,
+            "significant": self.significant,
+            "alpha": self.alpha,
+            "mcnemar": self.mcnemar.to_json(),
+            "bootstrap": self.bootstrap.to_json(),
+        }
 
     def verdict(self, higher_is_better: bool | None) -> str:
         """'better' / 'worse' / 'no significant difference' (or 'higher' / 'lower' without a direction)."""
@@ -176,11 +192,19 @@ class Comparison:
         return "significantly better" if up == higher_is_better else "significantly worse"
 
 
-def compare_paired(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
-                   n_boot: int = DEFAULT_BOOT, seed: int = 0, alpha: float = ALPHA) -> Comparison:
+def compare_paired(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    *,
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = 0,
+    alpha: float = ALPHA,
+) -> Comparison:
     x, y = _paired(a, b)
     m = mcnemar(x, y)
     pb = paired_bootstrap(x, y, n_boot=n_boot, seed=seed)
     ra = float(x.mean()) if x.size else math.nan
     rb = float(y.mean()) if y.size else math.nan
-    return Comparison(ra, rb, m, pb, bool(m.p_value < alpha), alpha)
+    return Comparison(
+        rate_a=ra, rate_b=rb, mcnemar=m, bootstrap=pb, significant=bool(m.p_value < alpha), alpha=alpha
+    )

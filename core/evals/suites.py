@@ -1,7 +1,7 @@
 """Subjects, audit options and the plan of which prompts each suite needs.
 
 A **subject** is what gets audited: a model (``ModelSpec``, incl. an optional LoRA adapter / checkpoint),
-an optional steering configuration (a saved vector + ``core.steer.vectors.SteeringConfig`` fields) and a prompt
+an optional steering configuration (a saved vector + ``core.steer.interventions.SteeringConfig`` fields) and a prompt
 template. Several subjects run on the same items so they can be compared pairwise.
 
 ``run_audit`` (in ``core.evals.runner``) turns subjects + suites + options into an ``AuditResult``.
@@ -10,7 +10,7 @@ template. Several subjects run on the same items so they can be compared pairwis
 from __future__ import annotations
 
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,69 +19,108 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.capture.models import ModelSpec
 from core.capture.templates import TEMPLATES
 from core.errors import InputError
-from core.evals.items import FORMATS, EvalItem, select_items
+from core.evals.items import FORMATS, UtilityTask, select_items
 from core.evals.records import SUITES
+from core.labelled import LabelledItem
+from core.steer.interventions import SteeringConfig
 
 SUITE_KINDS: dict[str, tuple[str, ...]] = {
     "refusal": ("harmful",),
     "over_refusal": ("benign_counterpart", "borderline"),
     "reasoning_leak": ("harmful",),
     "format": ("harmful", "benign_counterpart", "borderline"),
-    "jailbreak": ("harmful", "jailbreak"),  # harmful items get attack templates; jailbreak items go as written
+    "jailbreak": (
+        "harmful",
+        "jailbreak",
+    ),  # harmful items get attack templates; jailbreak items go as written
     "utility": ("utility",),
 }
 
 
 @dataclass
 class Subject:
-    """Model (+ adapter) + optional steering + template. ``name`` labels it in scorecards."""
+    """Model (+ adapter) + optional steering + template. ``name`` labels it in scorecards. Fields after
+    ``model`` are keyword-only."""
 
     model: ModelSpec = field(default_factory=ModelSpec)
+    _: KW_ONLY
     template: str = "plain"
     steering_vector: str | None = None  # saved steering-vector artefact name, or a .safetensors / .npy file
-    steering: dict[str, Any] | None = None  # core.steer.vectors.SteeringConfig fields (method, alpha, layers, ...)
+    steering: dict[str, Any] | None = (
+        None  # core.steer.interventions.SteeringConfig fields (method, alpha, layers, ...)
+    )
     name: str = ""
     system: str | None = None  # overrides the template's system prompt
 
     def __post_init__(self) -> None:
         if self.template not in TEMPLATES:
-            raise InputError(f"Subject template {self.template!r} is unknown; choose one of {sorted(TEMPLATES)}.")
+            raise InputError(
+                f"Subject template {self.template!r} is unknown; choose one of {sorted(TEMPLATES)}."
+            )
         if self.steering and not self.steering_vector:
-            raise InputError("A steering config needs a vector: set steering_vector to a saved vector name or file.")
+            raise InputError(
+                "A steering config needs a vector: set steering_vector to a saved vector name or file."
+            )
         if self.steering_vector:
-            from core.steer.vectors import SteeringConfig
-
             SteeringConfig(**(self.steering or {}))  # validate now, not after loading a model
 
     @property
     def label(self) -> str:
         if self.name:
             return self.name
-        parts = [self.model.name if self.model.name == "default" else Path(self.model.name).name or self.model.name]
+        parts = [
+            self.model.name if self.model.name == "default" else Path(self.model.name).name or self.model.name
+        ]
         if self.model.adapter:
             parts.append(f"+{Path(self.model.adapter).name}")
         if self.template != "plain":
             parts.append(f"·{self.template}")
         if self.steering_vector:
             cfg = self.steering or {}
-            parts.append(f"·steer({Path(self.steering_vector).stem},{cfg.get('method', 'add')},"
-                         f"α={cfg.get('alpha', 1.0):g})")
+            parts.append(
+                f"·steer({Path(self.steering_vector).stem},{cfg.get('method', 'add')},"
+                f"α={cfg.get('alpha', 1.0):g})"
+            )
         return "".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.label, "model": asdict(self.model), "template": self.template,
-                "steering_vector": self.steering_vector, "steering": self.steering, "system": self.system}
+        return {
+            "name": self.label,
+            "model": asdict(self.model),
+            "template": self.template,
+            "steering_vector": self.steering_vector,
+            "steering": self.steering,
+            "system": self.system,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Subject:
         model = d.get("model") or {}
-        return cls(ModelSpec(**model) if isinstance(model, dict) else ModelSpec(name=str(model)),
-                   d.get("template", "plain"), d.get("steering_vector"), d.get("steering"), d.get("name", ""),
-                   d.get("system"))
+        return cls(
+            ModelSpec(**model) if isinstance(model, dict) else ModelSpec(name=str(model)),
+            template=d.get("template", "plain"),
+            steering_vector=d.get("steering_vector"),
+            steering=d.get("steering"),
+            name=d.get("name", ""),
+            system=d.get("system"),
+        )
 
 
-_SUBJECT_KEYS = ("model", "adapter", "template", "steer", "method", "alpha", "layers", "positions", "source_layer",
-                 "name", "device", "dtype", "system")
+_SUBJECT_KEYS = (
+    "model",
+    "adapter",
+    "template",
+    "steer",
+    "method",
+    "alpha",
+    "layers",
+    "positions",
+    "source_layer",
+    "name",
+    "device",
+    "dtype",
+    "system",
+)
 
 
 def parse_subject(text: str, *, default_template: str = "plain", device: str = "auto") -> Subject:
@@ -89,27 +128,44 @@ def parse_subject(text: str, *, default_template: str = "plain", device: str = "
     ``model=default adapter=runs/x/adapter template=alphaalign steer=refusal-dir method=add alpha=4 layers=12``."""
     text = text.strip()
     if not text:
-        raise InputError("Empty --subject: give a model ('default', an HF id or a folder) or key=value pairs.")
+        raise InputError(
+            "Empty --subject: give a model ('default', an HF id or a folder) or key=value pairs."
+        )
     if "=" not in text:
-        return Subject(ModelSpec(name=text, device=device), default_template)
+        return Subject(ModelSpec(name=text, device=device), template=default_template)
     kv: dict[str, str] = {}
     for tok in shlex.split(text):
         key, sep, val = tok.partition("=")
         if not sep or key not in _SUBJECT_KEYS:
-            raise InputError(f"Bad subject field {tok!r}: use key=value with keys {', '.join(_SUBJECT_KEYS)}.")
+            raise InputError(
+                f"Bad subject field {tok!r}: use key=value with keys {', '.join(_SUBJECT_KEYS)}."
+            )
         kv[key] = val
     steering: dict[str, Any] | None = None
     if "steer" in kv:
-        steering = {"method": kv.get("method", "add"), "alpha": float(kv.get("alpha", 1.0)),
-                    "positions": kv.get("positions", "all")}
+        steering = {
+            "method": kv.get("method", "add"),
+            "alpha": float(kv.get("alpha", 1.0)),
+            "positions": kv.get("positions", "all"),
+        }
         if kv.get("layers"):
             steering["layers"] = [int(x) for x in kv["layers"].split(",") if x.strip()]
         if kv.get("source_layer"):
             steering["source_layer"] = int(kv["source_layer"])
-    spec = ModelSpec(name=kv.get("model", "default"), adapter=kv.get("adapter") or None,
-                     device=kv.get("device", device), dtype=kv.get("dtype", "float32"))
-    return Subject(spec, kv.get("template", default_template), kv.get("steer"), steering, kv.get("name", ""),
-                   kv.get("system"))
+    spec = ModelSpec(
+        name=kv.get("model", "default"),
+        adapter=kv.get("adapter") or None,
+        device=kv.get("device", device),
+        dtype=kv.get("dtype", "float32"),
+    )
+    return Subject(
+        spec,
+        template=kv.get("template", default_template),
+        steering_vector=kv.get("steer"),
+        steering=steering,
+        name=kv.get("name", ""),
+        system=kv.get("system"),
+    )
 
 
 class AuditOptions(BaseModel):
@@ -121,19 +177,37 @@ class AuditOptions(BaseModel):
     batch_size: int = Field(8, ge=1, le=512, description="Prompts generated together.")
     seed: int = Field(0, description="Seed of generation, attack assignment and bootstrap CIs.")
     limit: int | None = Field(None, ge=1, description="At most this many items per item kind (quick runs).")
-    attack_mode: Literal["rotate", "all"] = Field("rotate", description="rotate: one attack template per "
-                                                  "harmful request (families balanced); all: every template.")
+    attack_mode: Literal["rotate", "all"] = Field(
+        "rotate",
+        description="rotate: one attack template per "
+        "harmful request (families balanced); all: every template.",
+    )
     attack_files: list[str] = Field(default_factory=list, description="Extra attack-template JSONL files.")
-    builtin_attacks: bool = Field(True, description="Include the project's templates (sample_data/attacks.jsonl).")
-    attack_families: list[str] = Field(default_factory=list, description="Only these attack families (empty: all).")
-    include_dataset_jailbreaks: bool = Field(True, description="Also run the dataset's pre-written jailbreaks.")
-    judges: list[str] = Field(default_factory=lambda: ["keyword"], description="Refusal judges, first = primary: "
-                              "'keyword', 'probe:<probe set>', 'hf:<classifier folder>'.")
+    builtin_attacks: bool = Field(
+        True, description="Include the project's templates (sample_data/attacks.jsonl)."
+    )
+    attack_families: list[str] = Field(
+        default_factory=list, description="Only these attack families (empty: all)."
+    )
+    include_dataset_jailbreaks: bool = Field(
+        True, description="Also run the dataset's pre-written jailbreaks."
+    )
+    judges: list[str] = Field(
+        default_factory=lambda: ["keyword"],
+        description="Refusal judges, first = primary: "
+        "'keyword', 'probe:<probe set>', 'hf:<classifier folder>'.",
+    )
     ensemble_rule: Literal["primary", "majority", "any", "all"] = "primary"
-    hf_positive_label: str | None = Field(None, description="Classifier label that is positive (name or index).")
+    hf_positive_label: str | None = Field(
+        None, description="Classifier label that is positive (name or index)."
+    )
     hf_positive_means: Literal["refusal", "compliance", "unsafe", "safe"] = "refusal"
-    leak_probe: str | None = Field(None, description="Probe set (name or folder) scoring the reasoning tokens.")
-    leak_probe_layer: int | None = Field(None, description="Layer of that probe set (default: its best layer).")
+    leak_probe: str | None = Field(
+        None, description="Probe set (name or folder) scoring the reasoning tokens."
+    )
+    leak_probe_layer: int | None = Field(
+        None, description="Layer of that probe set (default: its best layer)."
+    )
     leak_threshold: float = Field(0.5, ge=0, le=1, description="P(unsafe) at or above which reasoning leaks.")
     utility_file: str | None = Field(None, description="Utility tasks JSONL (default: sample_data's).")
     n_boot: int = Field(2000, ge=100, le=100_000, description="Bootstrap resamples per CI.")
@@ -161,13 +235,21 @@ def check_subjects(subjects: list[Subject], suites: list[str]) -> None:
     if "format" in suites:
         for s in subjects:
             if s.template not in FORMATS:
-                raise InputError(f"Subject {s.label!r} uses template {s.template!r}, which asks for no tags, so format "
-                                 f"compliance cannot be measured. Use the {' or '.join(FORMATS)} template, or drop the "
-                                 "format suite for this run.")
+                raise InputError(
+                    f"Subject {s.label!r} uses template {s.template!r}, which asks for no tags, so format "
+                    f"compliance cannot be measured. Use the {' or '.join(FORMATS)} template, or drop the "
+                    "format suite for this run."
+                )
 
 
-def suite_items(items: list[EvalItem], utility: list[EvalItem], suite: str, split: str, limit: int | None,
-                include_dataset_jailbreaks: bool = True) -> list[EvalItem]:
+def suite_items(
+    items: list[LabelledItem],
+    utility: list[UtilityTask],
+    suite: str,
+    split: str,
+    limit: int | None,
+    include_dataset_jailbreaks: bool = True,
+) -> list[LabelledItem]:
     """Items a suite runs on; InputError naming the dataset gap when there are none."""
     if suite == "utility":
         chosen = list(utility)
@@ -178,6 +260,8 @@ def suite_items(items: list[EvalItem], utility: list[EvalItem], suite: str, spli
         chosen = select_items(items, kinds, split, limit)
     if not chosen:
         need = ", ".join(SUITE_KINDS[suite])
-        raise InputError(f"The {suite} suite has nothing to run: the dataset has no items of kind {need} in split "
-                         f"{split!r}. Pick another split (or 'all'), another dataset, or drop the suite.")
+        raise InputError(
+            f"The {suite} suite has nothing to run: the dataset has no items of kind {need} in split "
+            f"{split!r}. Pick another split (or 'all'), another dataset, or drop the suite."
+        )
     return chosen

@@ -70,16 +70,20 @@ def _layer_rows(traj: Trajectory, layers: Sequence[int] | None) -> list[int]:
         return list(range(len(traj.layers)))
     missing = [layer for layer in layers if layer not in traj.layers]
     if missing:
-        raise InputError(f"Layer(s) {missing} were not captured for trajectory {traj.key}; it has layers "
-                         f"{list(traj.layers)}. Pick captured layers or capture again with all layers.")
+        raise InputError(
+            f"Layer(s) {missing} were not captured for trajectory {traj.key}; it has layers "
+            f"{list(traj.layers)}. Pick captured layers or capture again with all layers."
+        )
     return [traj.layers.index(layer) for layer in layers]
 
 
-def pool_layers(traj: Trajectory, how: str = "last_prompt", layers: Sequence[int] | None = None) -> np.ndarray:
+def pool_layers(
+    traj: Trajectory, how: str = "last_prompt", layers: Sequence[int] | None = None
+) -> np.ndarray:
     """Pooled state per layer, ``[n_layers, d_model]`` float32 (``layers`` = None: every captured layer)."""
     span = pool_span(traj, how)
     rows = _layer_rows(traj, layers)
-    block = np.asarray(traj.hidden[rows, span.start:span.end, :], dtype=np.float32)  # [L, span, d]
+    block = np.asarray(traj.hidden[rows, span.start : span.end, :], dtype=np.float32)  # [L, span, d]
     return block.mean(axis=1)
 
 
@@ -91,8 +95,10 @@ def common_layers(trajs: Sequence[Trajectory]) -> tuple[int, ...]:
     for t in trajs[1:]:
         common &= set(t.layers)
     if not common:
-        raise InputError("These trajectories share no captured layer; select trajectories captured with the "
-                         "same layers (capture with --layers all).")
+        raise InputError(
+            "These trajectories share no captured layer; select trajectories captured with the "
+            "same layers (capture with --layers all)."
+        )
     return tuple(sorted(common))
 
 
@@ -113,15 +119,20 @@ class PooledStack:
         return self.states.reshape(n * nl, d), traj_index, layer
 
 
-def stack_pooled(trajs: Sequence[Trajectory], how: str = "last_prompt",
-                 layers: Sequence[int] | None = None) -> PooledStack:
+def stack_pooled(
+    trajs: Sequence[Trajectory], how: str = "last_prompt", layers: Sequence[int] | None = None
+) -> PooledStack:
     """Pool every trajectory at ``layers`` (default: the layers all of them captured)."""
     lay = tuple(layers) if layers is not None else common_layers(trajs)
     _check_dims(trajs)
     states = np.stack([pool_layers(t, how, lay) for t in trajs]) if trajs else np.zeros((0, len(lay), 0))
     spans = [pool_span(t, how) for t in trajs]
-    return PooledStack(states.astype(np.float32, copy=False), lay, [s.used for s in spans],
-                       np.array([s.fell_back for s in spans], dtype=bool))
+    return PooledStack(
+        states.astype(np.float32, copy=False),
+        lay,
+        [s.used for s in spans],
+        np.array([s.fell_back for s in spans], dtype=bool),
+    )
 
 
 @dataclass
@@ -140,8 +151,12 @@ class TokenStack:
     def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(points [n_layers*n_points, d], layer, traj_index, token_index)``, layer-major."""
         nl, n, d = self.states.shape
-        return (self.states.reshape(nl * n, d), np.repeat(np.asarray(self.layers), n),
-                np.tile(self.traj_index, nl), np.tile(self.token_index, nl))
+        return (
+            self.states.reshape(nl * n, d),
+            np.repeat(np.asarray(self.layers), n),
+            np.tile(self.traj_index, nl),
+            np.tile(self.token_index, nl),
+        )
 
 
 def token_range(traj: Trajectory, which: str = "all", max_tokens: int | None = None) -> tuple[int, int]:
@@ -151,7 +166,9 @@ def token_range(traj: Trajectory, which: str = "all", max_tokens: int | None = N
     where the answer is decided).
     """
     n, n_prompt = traj.n_tokens, traj.n_prompt_tokens
-    start, end = {"all": (0, n), "prompt": (0, n_prompt), "completion": (n_prompt, n)}.get(which, (None, None))
+    start, end = {"all": (0, n), "prompt": (0, n_prompt), "completion": (n_prompt, n)}.get(
+        which, (None, None)
+    )
     if start is None:
         raise InputError(f"Unknown token range {which!r}; choose all, prompt or completion.")
     if end <= start:
@@ -161,8 +178,13 @@ def token_range(traj: Trajectory, which: str = "all", max_tokens: int | None = N
     return start, end
 
 
-def stack_tokens(trajs: Sequence[Trajectory], layers: Sequence[int] | None = None, *, which: str = "all",
-                 max_tokens: int | None = None) -> TokenStack:
+def stack_tokens(
+    trajs: Sequence[Trajectory],
+    layers: Sequence[int] | None = None,
+    *,
+    which: str = "all",
+    max_tokens: int | None = None,
+) -> TokenStack:
     """Every token's state at each of ``layers`` for all ``trajs`` (float32)."""
     lay = tuple(layers) if layers is not None else common_layers(trajs)
     _check_dims(trajs)
@@ -181,8 +203,10 @@ def stack_tokens(trajs: Sequence[Trajectory], layers: Sequence[int] | None = Non
 def _check_dims(trajs: Sequence[Trajectory]) -> None:
     dims = {t.d_model for t in trajs}
     if len(dims) > 1:
-        raise InputError(f"These trajectories have different hidden sizes {sorted(dims)}: they come from "
-                         "different models. Select trajectories of one model.")
+        raise InputError(
+            f"These trajectories have different hidden sizes {sorted(dims)}: they come from "
+            "different models. Select trajectories of one model."
+        )
 
 
 # ---- token scores --------------------------------------------------------------------------------
@@ -227,15 +251,18 @@ def centroid_cosine(h: np.ndarray, centroid: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
-def reference_centroid(trajs: Sequence[Trajectory], layers: Sequence[int], how: str = "mean_all") -> np.ndarray:
+def reference_centroid(
+    trajs: Sequence[Trajectory], layers: Sequence[int], how: str = "mean_all"
+) -> np.ndarray:
     """Mean pooled state of a reference set per layer, ``[len(layers), d]``."""
     if not trajs:
         raise InputError("The reference set is empty: pick a dataset/label with stored trajectories.")
     return stack_pooled(trajs, how, layers).states.mean(axis=0)
 
 
-def token_layer_scores(traj: Trajectory, score: str, *, centroid: np.ndarray | None = None,
-                       direction: np.ndarray | None = None) -> np.ndarray:
+def token_layer_scores(
+    traj: Trajectory, score: str, *, centroid: np.ndarray | None = None, direction: np.ndarray | None = None
+) -> np.ndarray:
     """Score of every token at every captured layer, ``[n_layers, n_tokens]`` (heatmap + colouring)."""
     h = traj.hidden  # [L, T, d]
     if score == "norm":
@@ -251,16 +278,19 @@ def token_layer_scores(traj: Trajectory, score: str, *, centroid: np.ndarray | N
     raise InputError(f"Unknown score {score!r}; choose one of {list(SCORES)}.")
 
 
-def class_means(states: np.ndarray, labels: Sequence[str | None], positive: str = "unsafe",
-                negative: str = "safe") -> tuple[np.ndarray, np.ndarray]:
+def class_means(
+    states: np.ndarray, labels: Sequence[str | None], positive: str = "unsafe", negative: str = "safe"
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer mean of the ``positive`` and of the ``negative`` rows: ``states [n, n_layers, d]`` ->
     two ``[n_layers, d]`` arrays (the ends of a difference-in-means axis)."""
     lab = np.asarray([str(x) for x in labels])
     pos, neg = lab == positive, lab == negative
     if not pos.any() or not neg.any():
-        raise InputError(f"Colouring by the {negative} → {positive} axis needs both labels in the selection "
-                         f"(it has {int(pos.sum())} {positive} and {int(neg.sum())} {negative}). Label some "
-                         "trajectories (Trace or Label page) or colour by label/layer.")
+        raise InputError(
+            f"Colouring by the {negative} → {positive} axis needs both labels in the selection "
+            f"(it has {int(pos.sum())} {positive} and {int(neg.sum())} {negative}). Label some "
+            "trajectories (Trace or Label page) or colour by label/layer."
+        )
     return states[pos].mean(axis=0), states[neg].mean(axis=0)
 
 
@@ -278,7 +308,9 @@ def layer_stats(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def normalize_layers(states: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """``(states [L, n, d] - mean[l]) / scale[l]`` -- apply stats from ``layer_stats`` (also to new points)."""
-    return ((np.asarray(states, dtype=np.float32) - mean[:, None, :]) / scale[:, None, None]).astype(np.float32)
+    return ((np.asarray(states, dtype=np.float32) - mean[:, None, :]) / scale[:, None, None]).astype(
+        np.float32
+    )
 
 
 def relative_to_layer(scores: np.ndarray) -> np.ndarray:
@@ -302,4 +334,4 @@ def class_axis_scores(h: np.ndarray, pos_mean: np.ndarray, neg_mean: np.ndarray)
     mid = (np.asarray(pos_mean, dtype=np.float32) + np.asarray(neg_mean, dtype=np.float32)) / 2
     half = np.linalg.norm(diff, axis=-1) / 2  # [L]
     proj = np.einsum("ltd,ld->lt", h - mid[:, None, :], diff)  # = |diff| * signed distance along the axis
-    return np.divide(proj, (2 * half ** 2)[:, None], out=np.zeros_like(proj), where=half[:, None] > 0)
+    return np.divide(proj, (2 * half**2)[:, None], out=np.zeros_like(proj), where=half[:, None] > 0)

@@ -26,21 +26,32 @@ import re
 import tempfile
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from safetensors.numpy import load_file, save_file
+from threadpoolctl import threadpool_limits
 
 from core.config import artefacts_dir, ensure_writable
 from core.errors import InputError
 from core.explore.projection_utils import knn_transform, validate_points
 
-__all__ = ["Fit", "ProjectionConfig", "ProjectionManager", "default_manager", "fit_key", "knn_transform",
-           "validate_points"]
+__all__ = [
+    "Fit",
+    "ProjectionConfig",
+    "ProjectionManager",
+    "default_manager",
+    "fit_key",
+    "knn_transform",
+    "validate_points",
+]
 
 Progress = Callable[[int, int], None]
 PROGRESS_TOTAL = 100  # progress(done, PROGRESS_TOTAL): percent-like steps
@@ -67,15 +78,31 @@ class ProjectionConfig(BaseModel):
         return "pca" if n > PCA_INIT_ABOVE else "spectral"
 
 
-def fit_key(traj_keys: Sequence[str], *, layers: Sequence[int], pooling: str, config: ProjectionConfig,
-            view: str = "points", extra: dict[str, Any] | None = None) -> str:
+def fit_key(
+    traj_keys: Sequence[str],
+    *,
+    layers: Sequence[int],
+    pooling: str,
+    config: ProjectionConfig,
+    view: str = "points",
+    extra: dict[str, Any] | None = None,
+) -> str:
     """Stable content key of a fit (order of ``traj_keys`` matters: rows follow it)."""
-    payload = json.dumps({"trajs": list(traj_keys), "layers": [int(x) for x in layers], "pooling": pooling,
-                          "view": view, "config": config.model_dump(), "extra": extra or {}}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "trajs": list(traj_keys),
+            "layers": [int(x) for x in layers],
+            "pooling": pooling,
+            "view": view,
+            "config": config.model_dump(),
+            "extra": extra or {},
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Fit:
     key: str
     config: ProjectionConfig
@@ -125,8 +152,14 @@ class _TqdmToProgress:
 class ProjectionManager:
     """Fits keyed by ``fit_key``; disk cache + in-memory reducers; thread-safe."""
 
-    def __init__(self, root: Path | str | None = None, *, memory_fits: int = 4, disk_fits: int = 48,
-                 blas_threads: int | None = 1) -> None:
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        *,
+        memory_fits: int = 4,
+        disk_fits: int = 48,
+        blas_threads: int | None = 1,
+    ) -> None:
         """``blas_threads``: BLAS threads during fits (None = library default). One thread, because on a
         shared CPU multithreaded BLAS oversubscribes: sklearn PCA of 20 000 × 576 took 10.2 s with 2
         OpenBLAS threads vs 0.34 s with 1 on this project's 2-core machine under load."""
@@ -162,8 +195,6 @@ class ProjectionManager:
         arr_path, json_path = self._paths(key)
         if not (json_path.is_file() and arr_path.is_file()):
             return None
-        from safetensors.numpy import load_file
-
         try:
             params = json.loads(json_path.read_text())
             arrays = load_file(arr_path)
@@ -173,19 +204,27 @@ class ProjectionManager:
             os.utime(json_path)  # LRU order for pruning
         except OSError:
             pass
-        fit = Fit(key=key, config=ProjectionConfig(**params["config"]), embedding=arrays["embedding"],
-                  reference=arrays.get("reference"), fingerprint=params.get("fingerprint"),
-                  seconds=params["seconds"], init_used=params["init_used"], meta=params.get("meta", {}),
-                  pca_mean=arrays.get("pca_mean"), pca_components=arrays.get("pca_components"),
-                  created_at=params.get("created_at", 0.0),
-                  extras={k[6:]: v for k, v in arrays.items() if k.startswith("extra.")})
+        fit = Fit(
+            key=key,
+            config=ProjectionConfig(**params["config"]),
+            embedding=arrays["embedding"],
+            reference=arrays.get("reference"),
+            fingerprint=params.get("fingerprint"),
+            seconds=params["seconds"],
+            init_used=params["init_used"],
+            meta=params.get("meta", {}),
+            pca_mean=arrays.get("pca_mean"),
+            pca_components=arrays.get("pca_components"),
+            created_at=params.get("created_at", 0.0),
+            extras={k[6:]: v for k, v in arrays.items() if k.startswith("extra.")},
+        )
         # UMAP: no reducer in this process yet (see the cold-start note at the top)
-        self._remember(fit, _PCA(fit.pca_mean, fit.pca_components) if fit.pca_components is not None else None)
+        self._remember(
+            fit, _PCA(fit.pca_mean, fit.pca_components) if fit.pca_components is not None else None
+        )
         return fit
 
     def _save(self, fit: Fit) -> None:
-        from safetensors.numpy import save_file
-
         ensure_writable(self.root)
         arr_path, json_path = self._paths(fit.key)
         arrays = {"embedding": np.ascontiguousarray(fit.embedding)}
@@ -198,9 +237,15 @@ class ProjectionManager:
         os.close(fd)
         save_file(arrays, tmp)
         os.replace(tmp, arr_path)
-        params = {"config": fit.config.model_dump(), "fingerprint": fit.fingerprint, "seconds": fit.seconds,
-                  "init_used": fit.init_used, "meta": fit.meta, "created_at": fit.created_at,
-                  "n_points": fit.n_points}
+        params = {
+            "config": fit.config.model_dump(),
+            "fingerprint": fit.fingerprint,
+            "seconds": fit.seconds,
+            "init_used": fit.init_used,
+            "meta": fit.meta,
+            "created_at": fit.created_at,
+            "n_points": fit.n_points,
+        }
         fd, tmp_json = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(params))
@@ -209,14 +254,23 @@ class ProjectionManager:
 
     def _prune(self) -> None:
         entries = sorted(self.root.glob("*.json"), key=lambda p: p.stat().st_mtime)
-        for old in entries[:max(0, len(entries) - self.disk_fits)]:
+        for old in entries[: max(0, len(entries) - self.disk_fits)]:
             old.unlink(missing_ok=True)
             old.with_suffix(".safetensors").unlink(missing_ok=True)
 
     # ---- fit ----------------------------------------------------------------------------------
-    def fit(self, x: np.ndarray, *, key: str, config: ProjectionConfig, fingerprints: Sequence[str] | None = None,
-            row_names: Sequence[str] | None = None, meta: dict[str, Any] | None = None,
-            progress: Progress | None = None, extras: dict[str, np.ndarray] | None = None) -> Fit:
+    def fit(
+        self,
+        x: np.ndarray,
+        *,
+        key: str,
+        config: ProjectionConfig,
+        fingerprints: Sequence[str] | None = None,
+        row_names: Sequence[str] | None = None,
+        meta: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+        extras: dict[str, np.ndarray] | None = None,
+    ) -> Fit:
         """Fit (or return the cached fit for ``key``). ``x``: ``[n_points, d]``; ``extras`` are arrays
         stored with the fit (e.g. the normalisation the caller applied, to apply it again to new points)."""
         cached = self.get(key)
@@ -237,9 +291,17 @@ class ProjectionManager:
                 emb, reducer, init = *self._fit_pca(x, config), "svd"
             else:
                 emb, reducer, init = self._fit_umap(x, config, progress)
-        fit = Fit(key=key, config=config, embedding=emb, reference=x if config.method == "umap" else None,
-                  fingerprint=fp, seconds=time.perf_counter() - t0, init_used=init, meta=meta or {},
-                  extras=dict(extras or {}))
+        fit = Fit(
+            key=key,
+            config=config,
+            embedding=emb,
+            reference=x if config.method == "umap" else None,
+            fingerprint=fp,
+            seconds=time.perf_counter() - t0,
+            init_used=init,
+            meta=meta or {},
+            extras=dict(extras or {}),
+        )
         if config.method == "pca":
             fit.pca_mean, fit.pca_components = reducer.mean, reducer.components
         try:
@@ -251,26 +313,38 @@ class ProjectionManager:
             progress(PROGRESS_TOTAL, PROGRESS_TOTAL)
         return fit
 
-    def fit_shared(self, x_layers: np.ndarray, *, key: str, config: ProjectionConfig,
-                   fingerprints: Sequence[str] | None = None, row_names: Sequence[str] | None = None,
-                   meta: dict[str, Any] | None = None, progress: Progress | None = None,
-                   extras: dict[str, np.ndarray] | None = None) -> tuple[Fit, np.ndarray]:
+    def fit_shared(
+        self,
+        x_layers: np.ndarray,
+        *,
+        key: str,
+        config: ProjectionConfig,
+        fingerprints: Sequence[str] | None = None,
+        row_names: Sequence[str] | None = None,
+        meta: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+        extras: dict[str, np.ndarray] | None = None,
+    ) -> tuple[Fit, np.ndarray]:
         """One fit on every layer's points (``x_layers [n_layers, n, d]``), returned sliced per layer
         ``[n_layers, n, n_components]`` -- the same map for every frame of a layer animation."""
         nl, n, d = x_layers.shape
         names = list(row_names) * nl if row_names is not None else None
         fps = list(fingerprints) * nl if fingerprints is not None else None
-        fit = self.fit(x_layers.reshape(nl * n, d), key=key, config=config, fingerprints=fps, row_names=names,
-                       meta=meta, progress=progress, extras=extras)
+        fit = self.fit(
+            x_layers.reshape(nl * n, d),
+            key=key,
+            config=config,
+            fingerprints=fps,
+            row_names=names,
+            meta=meta,
+            progress=progress,
+            extras=extras,
+        )
         return fit, fit.embedding.reshape(nl, n, -1)
 
     def _blas(self) -> Any:
-        from contextlib import nullcontext
-
         if self.blas_threads is None:
             return nullcontext()
-        from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-
         return threadpool_limits(limits=self.blas_threads, user_api="blas")
 
     @staticmethod
@@ -293,40 +367,69 @@ class ProjectionManager:
             raise InputError("UMAP is not installed here (pip install umap-learn); use PCA.") from exc
         tqdm_kwds = {"disable": True}
         if progress is not None:
-            tqdm_kwds = {"disable": False, "file": _TqdmToProgress(progress, 30), "bar_format": "{n}/{total}",
-                         "mininterval": 0.2}
-        return umap.UMAP(n_components=config.n_components, n_neighbors=config.n_neighbors,
-                         min_dist=config.min_dist, metric=config.metric, init=config.init_for(n),
-                         random_state=config.seed, tqdm_kwds=tqdm_kwds)
+            tqdm_kwds = {
+                "disable": False,
+                "file": _TqdmToProgress(progress, 30),
+                "bar_format": "{n}/{total}",
+                "mininterval": 0.2,
+            }
+        return umap.UMAP(
+            n_components=config.n_components,
+            n_neighbors=config.n_neighbors,
+            min_dist=config.min_dist,
+            metric=config.metric,
+            init=config.init_for(n),
+            random_state=config.seed,
+            tqdm_kwds=tqdm_kwds,
+        )
 
-    def _fit_umap(self, x: np.ndarray, config: ProjectionConfig,
-                  progress: Progress | None) -> tuple[np.ndarray, Any, str]:
-        import warnings
-
+    def _fit_umap(
+        self, x: np.ndarray, config: ProjectionConfig, progress: Progress | None
+    ) -> tuple[np.ndarray, Any, str]:
         reducer = self._umap(config, x.shape[0], progress)
         if progress:
             progress(5, PROGRESS_TOTAL)
-        with warnings.catch_warnings():  # "n_jobs overridden by random_state": seeded runs are single-threaded
+        with (
+            warnings.catch_warnings()
+        ):  # "n_jobs overridden by random_state": seeded runs are single-threaded
             warnings.filterwarnings("ignore", message=".*n_jobs.*")
             emb = reducer.fit_transform(x).astype(np.float32)
         return emb, reducer, config.init_for(x.shape[0])
 
     # ---- transform ----------------------------------------------------------------------------
-    def transform(self, fit: Fit, x_new: np.ndarray, *, fingerprint: str | None = None,
-                  cold: Literal["refit", "knn"] = "refit", progress: Progress | None = None) -> np.ndarray:
+    def transform(
+        self,
+        fit: Fit,
+        x_new: np.ndarray,
+        *,
+        fingerprint: str | None = None,
+        cold: Literal["refit", "knn"] = "refit",
+        progress: Progress | None = None,
+    ) -> np.ndarray:
         """Coordinates of new points in ``fit``'s map, ``[n_new, n_components]``."""
         return self.transform_with_mode(fit, x_new, fingerprint=fingerprint, cold=cold, progress=progress)[0]
 
-    def transform_with_mode(self, fit: Fit, x_new: np.ndarray, *, fingerprint: str | None = None,
-                            cold: Literal["refit", "knn"] = "refit",
-                            progress: Progress | None = None) -> tuple[np.ndarray, str]:
+    def transform_with_mode(
+        self,
+        fit: Fit,
+        x_new: np.ndarray,
+        *,
+        fingerprint: str | None = None,
+        cold: Literal["refit", "knn"] = "refit",
+        progress: Progress | None = None,
+    ) -> tuple[np.ndarray, str]:
         """Like ``transform``; also says how: "pca", "umap", "umap-refit" (cold start) or "knn"."""
-        d = fit.reference.shape[1] if fit.reference is not None else (
-            fit.pca_components.shape[1] if fit.pca_components is not None else None)
+        d = (
+            fit.reference.shape[1]
+            if fit.reference is not None
+            else (fit.pca_components.shape[1] if fit.pca_components is not None else None)
+        )
         x_new = validate_points(x_new, None, d=d)
         if fingerprint is not None and fit.fingerprint is not None and fingerprint != fit.fingerprint:
-            raise InputError(f"This map was fitted on model {fit.fingerprint[:12]} but the new trajectory comes "
-                             f"from model {fingerprint[:12]}: switch the active model or pick another map.")
+            raise InputError(
+                f"This map was fitted on model {fit.fingerprint[:12]} but the new trajectory comes "
+                f"from model {fingerprint[:12]}: switch the active model or pick another map."
+            )
         reducer = self._reducer(fit.key)
         mode = "pca" if fit.config.method == "pca" else "umap"
         if reducer is None and fit.pca_components is not None:
@@ -336,8 +439,9 @@ class ProjectionManager:
                 raise InputError("This cached map has no reference points to place new ones; fit it again.")
             reducer = self._refit(fit, progress) if cold == "refit" else None
             if reducer is None:
-                return knn_transform(fit.reference, fit.embedding, x_new, fit.config.n_neighbors,
-                                     fit.config.metric), "knn"
+                return knn_transform(
+                    fit.reference, fit.embedding, x_new, fit.config.n_neighbors, fit.config.metric
+                ), "knn"
             mode = "umap-refit"
         with self.lock, self._blas():
             out = reducer.transform(x_new)

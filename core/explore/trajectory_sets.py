@@ -55,12 +55,16 @@ class TrajSet:
             p = m.prompt.replace("\n", " ")
             c = m.completion.replace("\n", " ")
             tag = " · ".join(x for x in (m.label, m.dataset) if x)
-            out.append(f"{'[' + tag + '] ' if tag else ''}{p[:width]}{'…' if len(p) > width else ''}"
-                       f"\n→ {c[:width]}{'…' if len(c) > width else ''}")
+            out.append(
+                f"{'[' + tag + '] ' if tag else ''}{p[:width]}{'…' if len(p) > width else ''}"
+                f"\n→ {c[:width]}{'…' if len(c) > width else ''}"
+            )
         return out
 
 
-def load_set(store: ActivationStore, metas: Sequence[StoredMeta], progress: Progress | None = None) -> TrajSet:
+def load_set(
+    store: ActivationStore, metas: Sequence[StoredMeta], progress: Progress | None = None
+) -> TrajSet:
     """Open every trajectory (memory-mapped); entries whose file was deleted are skipped and listed."""
     kept, trajs, missing = [], [], []
     for i, m in enumerate(metas):
@@ -86,8 +90,10 @@ def _check_models(ts: TrajSet) -> None:
     fps = sorted(set(ts.fingerprints))
     if len(fps) > 1:
         names = sorted({f"{t.model_name} ({t.model_fingerprint[:8]})" for t in ts.trajs})
-        raise InputError(f"The selection mixes trajectories of {len(fps)} models ({', '.join(names)}): one map "
-                         "must use one model. Pick a model in the filter.")
+        raise InputError(
+            f"The selection mixes trajectories of {len(fps)} models ({', '.join(names)}): one map "
+            "must use one model. Pick a model in the filter."
+        )
 
 
 @dataclass
@@ -113,15 +119,27 @@ def _apply_stats(fit: Fit, states_lnd: np.ndarray) -> np.ndarray:
     return normalize_layers(states_lnd, fit.extras["layer_mean"], fit.extras["layer_scale"])
 
 
-def fit_layer_paths(pm: ProjectionManager, ts: TrajSet, pooling: str, config: ProjectionConfig,
-                    layers: Sequence[int] | None = None, progress: Progress | None = None,
-                    normalize: bool = True) -> LayerPaths:
+def fit_layer_paths(
+    pm: ProjectionManager,
+    ts: TrajSet,
+    pooling: str,
+    config: ProjectionConfig,
+    layers: Sequence[int] | None = None,
+    progress: Progress | None = None,
+    normalize: bool = True,
+) -> LayerPaths:
     """One fit over every (trajectory, layer) pooled state; cached by trajectory keys + params (a cache hit
     does not read the hidden states). ``normalize``: centre and scale each layer first (``layer_stats``)."""
     _check_models(ts)
     lay = tuple(layers) if layers is not None else common_layers(ts.trajs)
-    key = fit_key(ts.keys, layers=lay, pooling=pooling, config=config, view="layer_paths",
-                  extra={"normalize": normalize})
+    key = fit_key(
+        ts.keys,
+        layers=lay,
+        pooling=pooling,
+        config=config,
+        view="layer_paths",
+        extra={"normalize": normalize},
+    )
     fell_back = np.array([pool_span(t, pooling).fell_back for t in ts.trajs], dtype=bool)
     fit = pm.get(key)
     if fit is None:
@@ -129,21 +147,29 @@ def fit_layer_paths(pm: ProjectionManager, ts: TrajSet, pooling: str, config: Pr
         states, extras = _normalised(stack.states.transpose(1, 0, 2), normalize)  # [L, n, d]
         stack.states = states.transpose(1, 0, 2)
         x, ti, _ = stack.flat()
-        fit = pm.fit(x, key=key, config=config, fingerprints=[ts.fingerprints[i] for i in ti],
-                     row_names=[ts.keys[i][:12] for i in ti], progress=progress, extras=extras,
-                     meta={"view": "layer_paths", "n_traj": len(ts.trajs), "layers": list(lay), "pooling": pooling})
+        fit = pm.fit(
+            x,
+            key=key,
+            config=config,
+            fingerprints=[ts.fingerprints[i] for i in ti],
+            row_names=[ts.keys[i][:12] for i in ti],
+            progress=progress,
+            extras=extras,
+            meta={"view": "layer_paths", "n_traj": len(ts.trajs), "layers": list(lay), "pooling": pooling},
+        )
     return LayerPaths(fit, fit.embedding.reshape(len(ts.trajs), len(lay), -1), lay, fell_back, pooling)
 
 
-def project_layer_path(pm: ProjectionManager, lp: LayerPaths, traj: Trajectory,
-                       progress: Progress | None = None) -> tuple[np.ndarray, str]:
+def project_layer_path(
+    pm: ProjectionManager, lp: LayerPaths, traj: Trajectory, progress: Progress | None = None
+) -> tuple[np.ndarray, str]:
     """A new trajectory's pooled path in an existing layer-path map: ``([n_layers, k], mode)``."""
     x = _apply_stats(lp.fit, pool_layers(traj, lp.pooling, lp.layers)[:, None, :])[:, 0, :]  # [L, d]
     out, mode = pm.transform_with_mode(lp.fit, x, fingerprint=traj.model_fingerprint, progress=progress)
     return out, mode
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TokenPaths:
     fit: Fit
     coords: np.ndarray  # [n_layers, n_points, k]
@@ -154,7 +180,9 @@ class TokenPaths:
     max_tokens: int | None
 
 
-def token_tables(trajs: Sequence[Trajectory], which: str, max_tokens: int | None) -> tuple[np.ndarray, np.ndarray]:
+def token_tables(
+    trajs: Sequence[Trajectory], which: str, max_tokens: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(traj_index, token_index)`` of ``stack_tokens`` without touching the hidden states."""
     ti, tok = [], []
     for i, t in enumerate(trajs):
@@ -164,54 +192,106 @@ def token_tables(trajs: Sequence[Trajectory], which: str, max_tokens: int | None
     return np.concatenate(ti), np.concatenate(tok)
 
 
-def fit_token_paths(pm: ProjectionManager, ts: TrajSet, layers: Sequence[int], config: ProjectionConfig, *,
-                    which: str = "all", max_tokens: int | None = 96, normalize: bool = True,
-                    progress: Progress | None = None) -> TokenPaths:
+def fit_token_paths(
+    pm: ProjectionManager,
+    ts: TrajSet,
+    layers: Sequence[int],
+    config: ProjectionConfig,
+    *,
+    which: str = "all",
+    max_tokens: int | None = 96,
+    normalize: bool = True,
+    progress: Progress | None = None,
+) -> TokenPaths:
     """One shared fit over every token at every chosen layer (the animation's frames share one map)."""
     _check_models(ts)
     lay = tuple(layers)
-    key = fit_key(ts.keys, layers=lay, pooling=f"tokens:{which}", config=config, view="token_paths",
-                  extra={"max_tokens": max_tokens, "normalize": normalize})
+    key = fit_key(
+        ts.keys,
+        layers=lay,
+        pooling=f"tokens:{which}",
+        config=config,
+        view="token_paths",
+        extra={"max_tokens": max_tokens, "normalize": normalize},
+    )
     cached = pm.get(key)
     if cached is not None:  # skip reading the hidden states at all
         ti, tok = token_tables(ts.trajs, which, max_tokens)
-        return TokenPaths(cached, cached.embedding.reshape(len(lay), len(ti), -1), lay, ti, tok, which, max_tokens)
+        return TokenPaths(
+            fit=cached,
+            coords=cached.embedding.reshape(len(lay), len(ti), -1),
+            layers=lay,
+            traj_index=ti,
+            token_index=tok,
+            which=which,
+            max_tokens=max_tokens,
+        )
     stack: TokenStack = stack_tokens(ts.trajs, lay, which=which, max_tokens=max_tokens)
     states, extras = _normalised(stack.states, normalize)
-    fit, coords = pm.fit_shared(states, key=key, config=config, extras=extras,
-                                fingerprints=[ts.fingerprints[i] for i in stack.traj_index],
-                                row_names=[ts.keys[i][:12] for i in stack.traj_index], progress=progress,
-                                meta={"view": "token_paths", "layers": list(lay), "which": which})
-    return TokenPaths(fit, coords, lay, stack.traj_index, stack.token_index, which, max_tokens)
+    fit, coords = pm.fit_shared(
+        states,
+        key=key,
+        config=config,
+        extras=extras,
+        fingerprints=[ts.fingerprints[i] for i in stack.traj_index],
+        row_names=[ts.keys[i][:12] for i in stack.traj_index],
+        progress=progress,
+        meta={"view": "token_paths", "layers": list(lay), "which": which},
+    )
+    return TokenPaths(
+        fit=fit,
+        coords=coords,
+        layers=lay,
+        traj_index=stack.traj_index,
+        token_index=stack.token_index,
+        which=which,
+        max_tokens=max_tokens,
+    )
 
 
-def project_token_path(pm: ProjectionManager, tp: TokenPaths, traj: Trajectory,
-                       progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+def project_token_path(
+    pm: ProjectionManager, tp: TokenPaths, traj: Trajectory, progress: Progress | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
     """A new trajectory's tokens in an existing token map: ``(coords [n_layers, m, k], token_index, mode)``."""
     stack = stack_tokens([traj], tp.layers, which=tp.which, max_tokens=tp.max_tokens)
     nl, m, d = stack.states.shape
     states = _apply_stats(tp.fit, stack.states)
-    out, mode = pm.transform_with_mode(tp.fit, states.reshape(nl * m, d), fingerprint=traj.model_fingerprint,
-                                       progress=progress)
+    out, mode = pm.transform_with_mode(
+        tp.fit, states.reshape(nl * m, d), fingerprint=traj.model_fingerprint, progress=progress
+    )
     return out.reshape(nl, m, -1), stack.token_index, mode
 
 
-def centroid_from_store(store: ActivationStore, metas: Sequence[StoredMeta], traj: Trajectory,
-                        limit: int = 200, how: str = "mean_all") -> tuple[np.ndarray, int]:
+def centroid_from_store(
+    store: ActivationStore,
+    metas: Sequence[StoredMeta],
+    traj: Trajectory,
+    limit: int = 200,
+    how: str = "mean_all",
+) -> tuple[np.ndarray, int]:
     """Per-layer centroid ``[len(traj.layers), d]`` of stored trajectories of ``traj``'s model (the reference
     set), and how many were used. Other models' trajectories are ignored (their states are not comparable)."""
     same = [m for m in metas if m.model_fingerprint == traj.model_fingerprint and m.key != traj.key][:limit]
     ts = load_set(store, same)
     usable = [t for t in ts.trajs if set(traj.layers) <= set(t.layers)]
     if not usable:
-        raise InputError("No stored trajectories of this model in that reference set: trace or import some, "
-                         "or pick another dataset/label.")
+        raise InputError(
+            "No stored trajectories of this model in that reference set: trace or import some, "
+            "or pick another dataset/label."
+        )
     return reference_centroid(usable, traj.layers, how), len(usable)
 
 
-def class_means_from_store(store: ActivationStore, metas: Sequence[StoredMeta], traj: Trajectory, *,
-                           positive: str = "unsafe", negative: str = "safe", limit: int = 200,
-                           how: str = "completion") -> tuple[np.ndarray, np.ndarray, int, int]:
+def class_means_from_store(
+    store: ActivationStore,
+    metas: Sequence[StoredMeta],
+    traj: Trajectory,
+    *,
+    positive: str = "unsafe",
+    negative: str = "safe",
+    limit: int = 200,
+    how: str = "completion",
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Per-layer mean states ``[len(traj.layers), d]`` of stored ``positive``- and ``negative``-labelled
     trajectories of ``traj``'s model, pooled with ``how``, with their counts -- the two ends of a
     difference-in-means axis (``core.explore.pooling.class_axis_scores``).
@@ -224,7 +304,9 @@ def class_means_from_store(store: ActivationStore, metas: Sequence[StoredMeta], 
         c_pos, n_pos = centroid_from_store(store, pos, traj, limit, how)
         c_neg, n_neg = centroid_from_store(store, neg, traj, limit, how)
     except InputError as exc:
-        raise InputError(f"The {positive} − {negative} axis needs stored trajectories of this model labelled "
-                         f"'{positive}' and '{negative}' (found {len(pos)} and {len(neg)} of any model). Label some "
-                         "below or on the Label page, or colour by norm.") from exc
+        raise InputError(
+            f"The {positive} − {negative} axis needs stored trajectories of this model labelled "
+            f"'{positive}' and '{negative}' (found {len(pos)} and {len(neg)} of any model). Label some "
+            "below or on the Label page, or colour by norm."
+        ) from exc
     return c_pos, c_neg, n_pos, n_neg

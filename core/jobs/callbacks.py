@@ -14,9 +14,16 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm as _tqdm
 
 if TYPE_CHECKING:
+    from transformers import TrainerCallback
+
     from core.jobs.context import JobContext
 
-__all__ = ["JobProgressCallback", "JobTqdm", "trainer_logs_to_scalars"]  # noqa: F822 - lazy (__getattr__)
+__all__ = [
+    "JobProgressCallback",  # noqa: F822 - lazy (__getattr__): defined on first use, it needs transformers
+    "JobTqdm",
+    "progress_callback",
+    "trainer_logs_to_scalars",
+]
 
 
 def trainer_logs_to_scalars(logs: dict[str, Any] | None) -> dict[str, float]:
@@ -25,7 +32,7 @@ def trainer_logs_to_scalars(logs: dict[str, Any] | None) -> dict[str, float]:
     for k, v in (logs or {}).items():
         if isinstance(v, numbers.Real) and not isinstance(v, bool):
             out[k] = float(v)
-        elif hasattr(v, "item") and getattr(v, "ndim", 1) == 0:   # 0-d tensors/arrays
+        elif hasattr(v, "item") and getattr(v, "ndim", 1) == 0:  # 0-d tensors/arrays
             out[k] = float(v.item())
     return out
 
@@ -47,8 +54,9 @@ def _callback_class() -> type:
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.ctx.log(f"training started: {state.max_steps} steps, output {args.output_dir}")
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
-                   **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+        ) -> None:
             scalars = trainer_logs_to_scalars(logs)
             if scalars:
                 self.ctx.emit_metric(state.global_step, **scalars)
@@ -56,7 +64,7 @@ def _callback_class() -> type:
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.ctx.emit_progress(state.global_step, state.max_steps)
             if self.ctx.should_stop():
-                control.should_save = True            # keep the work done so far
+                control.should_save = True  # keep the work done so far
                 control.should_training_stop = True
 
         def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -79,6 +87,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def progress_callback(ctx: JobContext) -> TrainerCallback:
+    """A ``JobProgressCallback`` reporting to ``ctx`` (the class, and transformers, are loaded on this first use)."""
+    cls: type[TrainerCallback] = __getattr__("JobProgressCallback")
+    return cls(ctx)
+
+
 class JobTqdm(_tqdm):  # type: ignore[misc]
     """``tqdm`` that also emits progress events (at most every ``min_event_interval`` s) and stops
     iterating when the job is cancelled, so ``for x in ctx.tqdm(items): ...`` is cancel-aware."""
@@ -97,7 +111,7 @@ class JobTqdm(_tqdm):  # type: ignore[misc]
             self._ctx.emit_progress(int(self.n), None if self.total is None else int(self.total))
 
     def update(self, n: float | None = 1) -> bool | None:
-        if self.disable:                       # tqdm stops counting when disabled; events still need n
+        if self.disable:  # tqdm stops counting when disabled; events still need n
             self.n += n or 0
             out = None
         else:

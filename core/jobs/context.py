@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from core.jobs.callbacks import JobTqdm
 from core.jobs.records import ARTEFACT, LOG, METRIC, PROGRESS, SAMPLE
+from core.jobs.store import JobStore
 
 EVENT_PREFIX = "@@reasonscope-event "
 
@@ -30,7 +32,7 @@ class EventSink(Protocol):
 class DbSink:
     """Writes events into the local jobs database; the cancel flag is read from the job row."""
 
-    def __init__(self, store: Any, job_id: str, attempt: int) -> None:
+    def __init__(self, store: JobStore, job_id: str, attempt: int) -> None:
         self.store, self.job_id, self.attempt = store, job_id, attempt
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
@@ -83,14 +85,25 @@ class NullSink:
 
 # Set by the worker so processes a job starts (e.g. `accelerate launch` ranks) can attach to it.
 ENV_JOB_ID, ENV_ATTEMPT, ENV_RUN_DIR, ENV_SINK, ENV_RESUME = (
-    "REASONSCOPE_JOB_ID", "REASONSCOPE_JOB_ATTEMPT", "REASONSCOPE_JOB_RUN_DIR", "REASONSCOPE_JOB_SINK",
-    "REASONSCOPE_JOB_RESUME_FROM")
+    "REASONSCOPE_JOB_ID",
+    "REASONSCOPE_JOB_ATTEMPT",
+    "REASONSCOPE_JOB_RUN_DIR",
+    "REASONSCOPE_JOB_SINK",
+    "REASONSCOPE_JOB_RESUME_FROM",
+)
 
 
 def export_job_env(ctx: JobContext, sink_kind: str) -> None:
     """Put the job's identity in ``os.environ`` so child processes inherit it (see ``attach_context``)."""
-    os.environ.update({ENV_JOB_ID: ctx.job_id, ENV_ATTEMPT: str(ctx.attempt), ENV_RUN_DIR: str(ctx.run_dir),
-                       ENV_SINK: sink_kind, ENV_RESUME: str(ctx.resume_from or "")})
+    os.environ.update(
+        {
+            ENV_JOB_ID: ctx.job_id,
+            ENV_ATTEMPT: str(ctx.attempt),
+            ENV_RUN_DIR: str(ctx.run_dir),
+            ENV_SINK: sink_kind,
+            ENV_RESUME: str(ctx.resume_from or ""),
+        }
+    )
 
 
 def attach_context() -> JobContext:
@@ -105,14 +118,17 @@ def attach_context() -> JobContext:
     if os.environ.get(ENV_SINK) == "stdout":
         sink = StdoutSink()
     else:
-        from core.jobs.store import JobStore
-
         sink = DbSink(JobStore(), job_id, attempt)
     if int(os.environ.get("RANK", "0")) != 0:
         sink = NullSink(sink)
     resume = os.environ.get(ENV_RESUME) or None
-    ctx = JobContext(job_id, sink=sink, run_dir=Path(os.environ.get(ENV_RUN_DIR, ".")), attempt=attempt,
-                     resume_from=Path(resume) if resume else None)
+    ctx = JobContext(
+        job_id,
+        sink=sink,
+        run_dir=Path(os.environ.get(ENV_RUN_DIR, ".")),
+        attempt=attempt,
+        resume_from=Path(resume) if resume else None,
+    )
     signal.signal(signal.SIGTERM, lambda *_: ctx.request_stop())
     return ctx
 
@@ -120,16 +136,23 @@ def attach_context() -> JobContext:
 class JobContext:
     """Handed to ``run_fn(config, ctx)``. Methods are cheap enough to call every step."""
 
-    def __init__(self, job_id: str, *, sink: EventSink, run_dir: Path, attempt: int = 1,
-                 resume_from: Path | None = None) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        *,
+        sink: EventSink,
+        run_dir: Path,
+        attempt: int = 1,
+        resume_from: Path | None = None,
+    ) -> None:
         self.job_id = job_id
         self.sink = sink
         self.run_dir = Path(run_dir)
         self.attempt = attempt
-        self.resume_from = Path(resume_from) if resume_from else None   # checkpoint this attempt starts from
+        self.resume_from = Path(resume_from) if resume_from else None  # checkpoint this attempt starts from
         self._last_ckpt = self.resume_from
         self._stop = threading.Event()
-        self.stop_observed = False     # True once should_stop() has returned True
+        self.stop_observed = False  # True once should_stop() has returned True
         self._t0: float | None = None  # ETA: rate measured over this attempt only
         self._step0 = 0
 
@@ -154,8 +177,9 @@ class JobContext:
     def emit_sample(self, prompt: str, completion: str, step: int | None = None) -> None:
         self.sink.emit(SAMPLE, {"prompt": str(prompt), "completion": str(completion), "step": step})
 
-    def emit_artefact(self, name: str, path: str | Path, *, checkpoint: bool = False,
-                      step: int | None = None) -> None:
+    def emit_artefact(
+        self, name: str, path: str | Path, *, checkpoint: bool = False, step: int | None = None
+    ) -> None:
         """A file or folder the job produced; ``checkpoint=True`` marks a resumable state."""
         p = str(Path(path).resolve())
         if checkpoint:
@@ -194,6 +218,4 @@ class JobContext:
 
     def tqdm(self, iterable: Any = None, total: int | None = None, **kwargs: Any) -> Any:
         """A tqdm-compatible progress bar that also emits progress events (see ``JobTqdm``)."""
-        from core.jobs.callbacks import JobTqdm
-
         return JobTqdm(iterable, total=total, ctx=self, **kwargs)

@@ -6,6 +6,7 @@ The app renders one widget per ``FieldSpec``; keeping this mapping here (UI-free
 from __future__ import annotations
 
 import enum
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,17 +18,17 @@ from pydantic.fields import FieldInfo
 # Widget kinds: int, float, bool, str, choice (Literal/Enum), json (anything else: lists, dicts, models).
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FieldSpec:
     name: str
     kind: str
     default: Any
     help: str = ""
-    optional: bool = False                 # None allowed: blank input means None
+    optional: bool = False  # None allowed: blank input means None
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
-    exclusive: tuple[bool, bool] = (False, False)   # (gt, lt) instead of (ge, le)
+    exclusive: tuple[bool, bool] = (False, False)  # (gt, lt) instead of (ge, le)
     required: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -83,9 +84,20 @@ def field_specs(model: type[BaseModel], values: dict[str, Any] | None = None) ->
         if isinstance(default, enum.Enum):
             default = default.value
         lo, hi, excl = _bounds(info)
-        out.append(FieldSpec(name=name, kind=kind, default=default, help=info.description or "",
-                             optional=optional, choices=choices, minimum=lo, maximum=hi, exclusive=excl,
-                             required=required))
+        out.append(
+            FieldSpec(
+                name=name,
+                kind=kind,
+                default=default,
+                help=info.description or "",
+                optional=optional,
+                choices=choices,
+                minimum=lo,
+                maximum=hi,
+                exclusive=excl,
+                required=required,
+            )
+        )
     return out
 
 
@@ -94,8 +106,6 @@ def form_to_config(specs: list[FieldSpec], raw: dict[str, Any]) -> dict[str, Any
 
     Validation stays with pydantic (``JobType.config_for``) so messages are the same as the CLI's.
     """
-    import json
-
     out: dict[str, Any] = {}
     for spec in specs:
         if spec.name not in raw:
@@ -106,7 +116,7 @@ def form_to_config(specs: list[FieldSpec], raw: dict[str, Any]) -> dict[str, Any
                 out[spec.name] = None
                 continue
             if spec.kind != "str":
-                out[spec.name] = v   # let pydantic say what is wrong with an empty number
+                out[spec.name] = v  # let pydantic say what is wrong with an empty number
                 continue
         if spec.kind == "json" and isinstance(v, str):
             try:

@@ -15,13 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from core.jobs.backend import JobBackend
+from core.jobs.base import JobBackend
 from core.jobs.records import JobRecord, JobStatus
 from core.jobs.store import JobStore
 
 HOST = socket.gethostname()
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}   # workers this process started (reaped to avoid zombies)
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # workers this process started (reaped to avoid zombies)
 
 
 def max_parallel() -> int:
@@ -79,7 +79,7 @@ class LocalProcessBackend(JobBackend):
     def _start_queued(self) -> None:
         self.reap_lost()
         if not self.store.count(status=JobStatus.QUEUED.value, backend=self.name):
-            return   # the common case for pollers: no write transaction at all
+            return  # the common case for pollers: no write transaction at all
         while (job := self.store.claim_next(backend=self.name, limit=self.parallel, host=HOST)) is not None:
             self._spawn(job)
 
@@ -88,12 +88,22 @@ class LocalProcessBackend(JobBackend):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
         try:
             with open(Path(job.run_dir) / "worker.log", "ab") as log:
-                proc = subprocess.Popen([sys.executable, "-m", "core.jobs.worker", job.id], stdout=log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                        cwd=str(PROJECT_ROOT), start_new_session=True)
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "core.jobs.worker", job.id],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    cwd=str(PROJECT_ROOT),
+                    start_new_session=True,
+                )
         except OSError as exc:
-            self.store.transition(job.id, JobStatus.FAILED, reason=f"could not start the worker process: {exc}",
-                                  expect={JobStatus.RUNNING})
+            self.store.transition(
+                job.id,
+                JobStatus.FAILED,
+                reason=f"could not start the worker process: {exc}",
+                expect={JobStatus.RUNNING},
+            )
             return
         _CHILDREN[proc.pid] = proc
         self.store.update(job.id, pid=proc.pid, pid_start=proc_start_time(proc.pid))
@@ -111,11 +121,14 @@ class LocalProcessBackend(JobBackend):
                 continue
             if rec.host == HOST and pid_alive(rec.pid, self.store.raw(rec.id, "pid_start")):
                 continue  # alive but slow to beat (e.g. a long C call holding the GIL)
-            reason = (f"the worker process (pid {rec.pid} on {rec.host}) stopped without reporting — killed, "
-                      f"out of memory or the machine restarted; last heartbeat {age:.1f} s ago. "
-                      "Resume the job to continue from its last checkpoint.")
-            if self.store.transition(rec.id, JobStatus.LOST, reason=reason, expect={JobStatus.RUNNING},
-                                     attempt=rec.attempt):
+            reason = (
+                f"the worker process (pid {rec.pid} on {rec.host}) stopped without reporting — killed, "
+                f"out of memory or the machine restarted; last heartbeat {age:.1f} s ago. "
+                "Resume the job to continue from its last checkpoint."
+            )
+            if self.store.transition(
+                rec.id, JobStatus.LOST, reason=reason, expect={JobStatus.RUNNING}, attempt=rec.attempt
+            ):
                 lost.append(rec.id)
         return lost
 

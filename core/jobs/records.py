@@ -23,32 +23,41 @@ TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED
 RESUMABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.LOST})
 
 # Event kinds and the keys of their ``data`` payloads.
-STATUS = "status"        # {"status", "reason"?}
-PROGRESS = "progress"    # {"step", "total", "eta_s"?}
-METRIC = "metric"        # {"step", "values": {name: float}}
-SAMPLE = "sample"        # {"prompt", "completion", "step"}
-ARTEFACT = "artefact"    # {"name", "path", "checkpoint": bool, "step"?}
-LOG = "log"              # {"line"}
+STATUS = "status"  # {"status", "reason"?}
+PROGRESS = "progress"  # {"step", "total", "eta_s"?}
+METRIC = "metric"  # {"step", "values": {name: float}}
+SAMPLE = "sample"  # {"prompt", "completion", "step"}
+ARTEFACT = "artefact"  # {"name", "path", "checkpoint": bool, "step"?}
+LOG = "log"  # {"line"}
 EVENT_KINDS = (STATUS, PROGRESS, METRIC, SAMPLE, ARTEFACT, LOG)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobEvent:
     """One entry of a job's event log. ``seq`` is monotonic per job and never reused (1, 2, 3, …)."""
 
     job_id: str
     seq: int
-    ts: float             # unix time the event was written
-    kind: str             # one of EVENT_KINDS
-    attempt: int          # 1 for the first run, +1 per resume
+    ts: float  # unix time the event was written
+    kind: str  # one of EVENT_KINDS
+    attempt: int  # 1 for the first run, +1 per resume
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"job_id": self.job_id, "seq": self.seq, "ts": self.ts, "kind": self.kind,
-                           "attempt": self.attempt, "data": self.data}, sort_keys=True)
+        return json.dumps(
+            {
+                "job_id": self.job_id,
+                "seq": self.seq,
+                "ts": self.ts,
+                "kind": self.kind,
+                "attempt": self.attempt,
+                "data": self.data,
+            },
+            sort_keys=True,
+        )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobRecord:
     """The current state of one job (one row of the ``jobs`` table)."""
 
@@ -58,20 +67,20 @@ class JobRecord:
     status: JobStatus
     created_at: float
     backend: str = "local"
-    identity: str | None = None          # who launched it (app: state.current_identity(); CLI: $USER)
-    started_at: float | None = None      # first time it ran
-    ended_at: float | None = None        # last time it reached a terminal status
-    attempt: int = 0                     # number of times it has been started
+    identity: str | None = None  # who launched it (app: state.current_identity(); CLI: $USER)
+    started_at: float | None = None  # first time it ran
+    ended_at: float | None = None  # last time it reached a terminal status
+    attempt: int = 0  # number of times it has been started
     pid: int | None = None
     host: str | None = None
     heartbeat_at: float | None = None
-    heartbeat_s: float = 5.0             # the worker writes a heartbeat this often
+    heartbeat_s: float = 5.0  # the worker writes a heartbeat this often
     cancel_requested: bool = False
-    error: str | None = None             # reason of the last failure / loss
-    run_dir: str = ""                    # checkpoints, logs, artefacts of this job
-    resume_from: str | None = None       # checkpoint the current attempt starts from
-    external_id: str | None = None       # e.g. the Ray submission id
-    module: str | None = None            # module that registers the job type (imported by the worker)
+    error: str | None = None  # reason of the last failure / loss
+    run_dir: str = ""  # checkpoints, logs, artefacts of this job
+    resume_from: str | None = None  # checkpoint the current attempt starts from
+    external_id: str | None = None  # e.g. the Ray submission id
+    module: str | None = None  # module that registers the job type (imported by the worker)
 
     @property
     def is_terminal(self) -> bool:

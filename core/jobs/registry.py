@@ -31,7 +31,7 @@ RunFn = Callable[[Any, "JobContext"], "dict[str, Any] | None"]
 BUILTIN_MODULES = ("core.jobs.demo", "core.align.jobs", "core.probes.jobs", "core.evals.jobs")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobType:
     """A registered job type. ``run_fn(config, ctx)`` does the work and may return a summary dict."""
 
@@ -40,11 +40,16 @@ class JobType:
     run_fn: RunFn
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
-    key_metric: str | None = None     # the metric shown in job lists
+    key_metric: str | None = None  # the metric shown in job lists
     module: str = ""
 
-    def config_for(self, *, preset: str | None = None, config: dict[str, Any] | None = None,
-                   overrides: dict[str, Any] | None = None) -> BaseModel:
+    def config_for(
+        self,
+        *,
+        preset: str | None = None,
+        config: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> BaseModel:
         """Defaults < preset < config < overrides, validated; InputError with one line per bad field."""
         merged: dict[str, Any] = {}
         if preset is not None:
@@ -61,15 +66,27 @@ _REGISTRY: dict[str, JobType] = {}
 _LOAD_ERRORS: dict[str, str] = {}
 
 
-def register_job_type(name: str, config_model: type[BaseModel], run_fn: RunFn,
-                      presets: dict[str, dict[str, Any]] | None = None, *, description: str = "",
-                      key_metric: str | None = None) -> JobType:
+def register_job_type(
+    name: str,
+    config_model: type[BaseModel],
+    run_fn: RunFn,
+    presets: dict[str, dict[str, Any]] | None = None,
+    *,
+    description: str = "",
+    key_metric: str | None = None,
+) -> JobType:
     """Register (or re-register) a job type; presets are validated now so a broken one fails early."""
     if not name or any(c.isspace() for c in name):
         raise ValueError(f"job type name must be non-empty without spaces, got {name!r}")
-    jt = JobType(name=name, config_model=config_model, run_fn=run_fn, presets=dict(presets or {}),
-                 description=description or (config_model.__doc__ or "").strip().split("\n")[0],
-                 key_metric=key_metric, module=getattr(run_fn, "__module__", "") or "")
+    jt = JobType(
+        name=name,
+        config_model=config_model,
+        run_fn=run_fn,
+        presets=dict(presets or {}),
+        description=description or (config_model.__doc__ or "").strip().split("\n")[0],
+        key_metric=key_metric,
+        module=getattr(run_fn, "__module__", "") or "",
+    )
     for pname in jt.presets:
         jt.config_for(preset=pname)
     _REGISTRY[name] = jt
@@ -113,8 +130,7 @@ def get_job_type(name: str, module: str | None = None) -> JobType:
         load_builtin_types()
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise InputError(f"Unknown job type {name!r}. Known types: {known}. "
-                         "See `reasonscope jobs types`.")
+        raise InputError(f"Unknown job type {name!r}. Known types: {known}. See `reasonscope jobs types`.")
     return _REGISTRY[name]
 
 

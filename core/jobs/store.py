@@ -38,8 +38,22 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 """
 # Columns a caller may set through ``update``/``transition`` (never id/type/config/seq).
-_MUTABLE = {"status", "started_at", "ended_at", "attempt", "pid", "pid_start", "host", "heartbeat_at",
-            "cancel_requested", "error", "resume_from", "external_id", "external_cursor", "identity"}
+_MUTABLE = {
+    "status",
+    "started_at",
+    "ended_at",
+    "attempt",
+    "pid",
+    "pid_start",
+    "host",
+    "heartbeat_at",
+    "cancel_requested",
+    "error",
+    "resume_from",
+    "external_id",
+    "external_cursor",
+    "identity",
+}
 
 
 def jobs_db_path() -> Path:
@@ -49,17 +63,32 @@ def jobs_db_path() -> Path:
 
 def _row_to_record(row: sqlite3.Row) -> JobRecord:
     return JobRecord(
-        id=row["id"], type=row["type"], config=json.loads(row["config"]), status=JobStatus(row["status"]),
-        created_at=row["created_at"], backend=row["backend"], identity=row["identity"],
-        started_at=row["started_at"], ended_at=row["ended_at"], attempt=row["attempt"], pid=row["pid"],
-        host=row["host"], heartbeat_at=row["heartbeat_at"], heartbeat_s=row["heartbeat_s"],
-        cancel_requested=bool(row["cancel_requested"]), error=row["error"], run_dir=row["run_dir"],
-        resume_from=row["resume_from"], external_id=row["external_id"], module=row["module"])
+        id=row["id"],
+        type=row["type"],
+        config=json.loads(row["config"]),
+        status=JobStatus(row["status"]),
+        created_at=row["created_at"],
+        backend=row["backend"],
+        identity=row["identity"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        attempt=row["attempt"],
+        pid=row["pid"],
+        host=row["host"],
+        heartbeat_at=row["heartbeat_at"],
+        heartbeat_s=row["heartbeat_s"],
+        cancel_requested=bool(row["cancel_requested"]),
+        error=row["error"],
+        run_dir=row["run_dir"],
+        resume_from=row["resume_from"],
+        external_id=row["external_id"],
+        module=row["module"],
+    )
 
 
 # Connections are shared by every JobStore of a thread (pages build stores per call); keyed by path.
 _THREAD = threading.local()
-_READY: set[Path] = set()   # databases whose schema this process has created
+_READY: set[Path] = set()  # databases whose schema this process has created
 
 
 class JobStore:
@@ -71,11 +100,13 @@ class JobStore:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.close()                      # the file may have been deleted: reconnect
+            self.close()  # the file may have been deleted: reconnect
             self._con().executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"Cannot create the jobs database at {self.path} ({exc}). "
-                             "Point REASONSCOPE_HOME at a writable folder with free space.") from exc
+            raise StoreError(
+                f"Cannot create the jobs database at {self.path} ({exc}). "
+                "Point REASONSCOPE_HOME at a writable folder with free space."
+            ) from exc
         _READY.add(self.path)
 
     # -- connections -------------------------------------------------------------------------------
@@ -107,7 +138,9 @@ class JobStore:
             con.execute("COMMIT")
         except sqlite3.OperationalError as exc:  # e.g. "database or disk is full"
             con.execute("ROLLBACK")
-            raise StoreError(f"Could not write to the jobs database {self.path}: {exc}. Free disk space.") from exc
+            raise StoreError(
+                f"Could not write to the jobs database {self.path}: {exc}. Free disk space."
+            ) from exc
 
     def close(self) -> None:
         """Close this thread's connection to the database (a new one opens on the next call)."""
@@ -122,16 +155,30 @@ class JobStore:
             con.execute(
                 "INSERT INTO jobs (id, type, module, config, status, backend, identity, created_at, heartbeat_s, "
                 "run_dir, external_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (job.id, job.type, job.module, json.dumps(job.config, sort_keys=True), job.status.value,
-                 job.backend, job.identity, job.created_at, job.heartbeat_s, job.run_dir, job.external_id))
+                (
+                    job.id,
+                    job.type,
+                    job.module,
+                    json.dumps(job.config, sort_keys=True),
+                    job.status.value,
+                    job.backend,
+                    job.identity,
+                    job.created_at,
+                    job.heartbeat_s,
+                    job.run_dir,
+                    job.external_id,
+                ),
+            )
             self._append(con, job.id, STATUS, {"status": job.status.value}, attempt=0)
         return self.get(job.id)
 
     def get(self, job_id: str) -> JobRecord:
         row = self._con().execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
         if row is None:
-            raise InputError(f"No job with id {job_id!r}. List jobs with `reasonscope jobs ls` "
-                             "(or the Jobs page); ids are printed by `jobs submit`.")
+            raise InputError(
+                f"No job with id {job_id!r}. List jobs with `reasonscope jobs ls` "
+                "(or the Jobs page); ids are printed by `jobs submit`."
+            )
         return _row_to_record(row)
 
     def raw(self, job_id: str, column: str) -> Any:
@@ -141,8 +188,9 @@ class JobStore:
         row = self._con().execute(f"SELECT {column} FROM jobs WHERE id=?", (job_id,)).fetchone()  # noqa: S608
         return None if row is None else row[0]
 
-    def list(self, *, status: Iterable[str] | None = None, backend: str | None = None,
-             limit: int | None = None) -> list[JobRecord]:
+    def list(
+        self, *, status: Iterable[str] | None = None, backend: str | None = None, limit: int | None = None
+    ) -> list[JobRecord]:
         """Jobs, newest first."""
         sql, args = "SELECT * FROM jobs WHERE 1=1", []
         if status is not None:
@@ -165,9 +213,17 @@ class JobStore:
         with self._write() as con:
             self._set(con, job_id, fields)
 
-    def transition(self, job_id: str, status: JobStatus, *, reason: str | None = None,
-                   expect: Iterable[JobStatus] | None = None, attempt: int | None = None,
-                   detail: dict[str, Any] | None = None, **fields: Any) -> bool:
+    def transition(
+        self,
+        job_id: str,
+        status: JobStatus,
+        *,
+        reason: str | None = None,
+        expect: Iterable[JobStatus] | None = None,
+        attempt: int | None = None,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> bool:
         """Change the status and append its status event atomically.
 
         Applied only when the current status is in ``expect`` (and the current attempt equals ``attempt``
@@ -196,30 +252,50 @@ class JobStore:
     def claim_next(self, *, backend: str, limit: int, host: str) -> JobRecord | None:
         """Atomically move the oldest queued job of ``backend`` to ``running`` if fewer than ``limit`` run."""
         with self._write() as con:
-            running = con.execute("SELECT COUNT(*) FROM jobs WHERE status=? AND backend=?",
-                                  (JobStatus.RUNNING.value, backend)).fetchone()[0]
+            running = con.execute(
+                "SELECT COUNT(*) FROM jobs WHERE status=? AND backend=?", (JobStatus.RUNNING.value, backend)
+            ).fetchone()[0]
             if running >= limit:
                 return None
-            row = con.execute("SELECT id, attempt, started_at FROM jobs WHERE status=? AND backend=? "
-                              "ORDER BY created_at, id LIMIT 1", (JobStatus.QUEUED.value, backend)).fetchone()
+            row = con.execute(
+                "SELECT id, attempt, started_at FROM jobs WHERE status=? AND backend=? "
+                "ORDER BY created_at, id LIMIT 1",
+                (JobStatus.QUEUED.value, backend),
+            ).fetchone()
             if row is None:
                 return None
             now = time.time()
-            self._set(con, row["id"], {
-                "status": JobStatus.RUNNING.value, "attempt": row["attempt"] + 1, "host": host, "pid": None,
-                "pid_start": None, "heartbeat_at": now, "started_at": row["started_at"] or now, "ended_at": None})
+            self._set(
+                con,
+                row["id"],
+                {
+                    "status": JobStatus.RUNNING.value,
+                    "attempt": row["attempt"] + 1,
+                    "host": host,
+                    "pid": None,
+                    "pid_start": None,
+                    "heartbeat_at": now,
+                    "started_at": row["started_at"] or now,
+                    "ended_at": None,
+                },
+            )
             self._append(con, row["id"], STATUS, {"status": JobStatus.RUNNING.value}, attempt=None)
             job_id = row["id"]
         return self.get(job_id)
 
     def heartbeat(self, job_id: str, attempt: int) -> None:
         with self._write() as con:
-            con.execute("UPDATE jobs SET heartbeat_at=? WHERE id=? AND attempt=? AND status=?",
-                        (time.time(), job_id, attempt, JobStatus.RUNNING.value))
+            con.execute(
+                "UPDATE jobs SET heartbeat_at=? WHERE id=? AND attempt=? AND status=?",
+                (time.time(), job_id, attempt, JobStatus.RUNNING.value),
+            )
 
     def count(self, *, status: str, backend: str) -> int:
-        return int(self._con().execute("SELECT COUNT(*) FROM jobs WHERE status=? AND backend=?",
-                                       (status, backend)).fetchone()[0])
+        return int(
+            self._con()
+            .execute("SELECT COUNT(*) FROM jobs WHERE status=? AND backend=?", (status, backend))
+            .fetchone()[0]
+        )
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.raw(job_id, "cancel_requested"))
@@ -230,8 +306,14 @@ class JobStore:
         with self._write() as con:
             return self._append(con, job_id, kind, data, attempt=attempt)
 
-    def append_many(self, job_id: str, items: list[tuple[str, dict[str, Any]]], *,
-                    attempt: int | None = None, **fields: Any) -> list[JobEvent]:
+    def append_many(
+        self,
+        job_id: str,
+        items: list[tuple[str, dict[str, Any]]],
+        *,
+        attempt: int | None = None,
+        **fields: Any,
+    ) -> list[JobEvent]:
         """Append several events (and optionally set row fields) in one transaction."""
         with self._write() as con:
             out = [self._append(con, job_id, kind, data, attempt=attempt) for kind, data in items]
@@ -239,8 +321,9 @@ class JobStore:
                 self._set(con, job_id, fields)
             return out
 
-    def events(self, job_id: str, since_seq: int = 0, *, kinds: Iterable[str] | None = None,
-               limit: int | None = None) -> list[JobEvent]:
+    def events(
+        self, job_id: str, since_seq: int = 0, *, kinds: Iterable[str] | None = None, limit: int | None = None
+    ) -> list[JobEvent]:
         """Events with ``seq > since_seq`` in order."""
         sql, args = "SELECT * FROM events WHERE job_id=? AND seq>?", [job_id, since_seq]
         if kinds is not None:
@@ -250,17 +333,37 @@ class JobStore:
         sql += " ORDER BY seq"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [JobEvent(job_id=r["job_id"], seq=r["seq"], ts=r["ts"], kind=r["kind"], attempt=r["attempt"],
-                         data=json.loads(r["data"])) for r in self._con().execute(sql, args).fetchall()]
+        return [
+            JobEvent(
+                job_id=r["job_id"],
+                seq=r["seq"],
+                ts=r["ts"],
+                kind=r["kind"],
+                attempt=r["attempt"],
+                data=json.loads(r["data"]),
+            )
+            for r in self._con().execute(sql, args).fetchall()
+        ]
 
     def latest(self, job_id: str, kind: str) -> JobEvent | None:
         """The newest event of one kind (e.g. the last metric, for job lists)."""
-        r = self._con().execute("SELECT * FROM events WHERE job_id=? AND kind=? ORDER BY seq DESC LIMIT 1",
-                                (job_id, kind)).fetchone()
+        r = (
+            self._con()
+            .execute(
+                "SELECT * FROM events WHERE job_id=? AND kind=? ORDER BY seq DESC LIMIT 1", (job_id, kind)
+            )
+            .fetchone()
+        )
         if r is None:
             return None
-        return JobEvent(job_id=r["job_id"], seq=r["seq"], ts=r["ts"], kind=r["kind"], attempt=r["attempt"],
-                        data=json.loads(r["data"]))
+        return JobEvent(
+            job_id=r["job_id"],
+            seq=r["seq"],
+            ts=r["ts"],
+            kind=r["kind"],
+            attempt=r["attempt"],
+            data=json.loads(r["data"]),
+        )
 
     def last_seq(self, job_id: str) -> int:
         return int(self.raw(job_id, "last_seq") or 0)
@@ -275,15 +378,19 @@ class JobStore:
         con.execute(f"UPDATE jobs SET {cols} WHERE id=?", [*vals, job_id])  # noqa: S608 - keys checked
 
     @staticmethod
-    def _append(con: sqlite3.Connection, job_id: str, kind: str, data: dict[str, Any],
-                attempt: int | None) -> JobEvent:
-        row = con.execute("UPDATE jobs SET last_seq=last_seq+1 WHERE id=? RETURNING last_seq, attempt",
-                          (job_id,)).fetchone()
+    def _append(
+        con: sqlite3.Connection, job_id: str, kind: str, data: dict[str, Any], attempt: int | None
+    ) -> JobEvent:
+        row = con.execute(
+            "UPDATE jobs SET last_seq=last_seq+1 WHERE id=? RETURNING last_seq, attempt", (job_id,)
+        ).fetchone()
         if row is None:
             raise InputError(f"No job with id {job_id!r}.")
         seq, att = int(row[0]), int(attempt if attempt is not None else row[1])
         ts = time.time()
         payload = json.dumps(data, sort_keys=True, default=str)
-        con.execute("INSERT INTO events (job_id, seq, ts, kind, attempt, data) VALUES (?,?,?,?,?,?)",
-                    (job_id, seq, ts, kind, att, payload))
+        con.execute(
+            "INSERT INTO events (job_id, seq, ts, kind, attempt, data) VALUES (?,?,?,?,?,?)",
+            (job_id, seq, ts, kind, att, payload),
+        )
         return JobEvent(job_id=job_id, seq=seq, ts=ts, kind=kind, attempt=att, data=json.loads(payload))

@@ -22,7 +22,7 @@ from core.jobs.records import (
     JobStatus,
 )
 
-POLL_RUNNING_S = 1.0   # well under the 2 s budget from "metric logged" to "metric on screen"
+POLL_RUNNING_S = 1.0  # well under the 2 s budget from "metric logged" to "metric on screen"
 POLL_QUEUED_S = 2.0
 
 
@@ -30,8 +30,9 @@ def is_terminal(status: JobStatus | str) -> bool:
     return JobStatus(status) in TERMINAL
 
 
-def next_poll(status: JobStatus | str, *, running_s: float = POLL_RUNNING_S,
-              queued_s: float = POLL_QUEUED_S) -> float | None:
+def next_poll(
+    status: JobStatus | str, *, running_s: float = POLL_RUNNING_S, queued_s: float = POLL_QUEUED_S
+) -> float | None:
     """Seconds until the next poll, or None to stop polling (the job has ended)."""
     st = JobStatus(status)
     if st in TERMINAL:
@@ -121,7 +122,7 @@ def warnings(events: Iterable[JobEvent]) -> list[str]:
     for e in events:
         line = str(e.data.get("line", "")) if e.kind == LOG else ""
         if line.startswith("WARNING"):
-            text = line[len("WARNING"):].lstrip(":").strip()
+            text = line[len("WARNING") :].lstrip(":").strip()
             if text not in out:
                 out.append(text)
     return out
@@ -152,16 +153,25 @@ def format_eta(progress: dict[str, Any] | None) -> str:
     return f"ETA {format_duration(progress['eta_s'])}"
 
 
-def job_row(rec: JobRecord, key_metric: tuple[str, float | None] | None, now: float | None = None) -> dict[str, Any]:
+def job_row(
+    rec: JobRecord, key_metric: tuple[str, float | None] | None, now: float | None = None
+) -> dict[str, Any]:
     """One line of a jobs table."""
     now = time.time() if now is None else now
     started = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.started_at)) if rec.started_at else "—"
     km = ""
     if key_metric is not None and key_metric[1] is not None:
         km = f"{key_metric[0]} = {key_metric[1]:.4g}"
-    return {"id": rec.id, "status": rec.status.value, "type": rec.type, "started": started,
-            "duration": format_duration(rec.duration(now)), "key metric": km, "by": rec.identity or "—",
-            "backend": rec.backend}
+    return {
+        "id": rec.id,
+        "status": rec.status.value,
+        "type": rec.type,
+        "started": started,
+        "duration": format_duration(rec.duration(now)),
+        "key metric": km,
+        "by": rec.identity or "—",
+        "backend": rec.backend,
+    }
 
 
 def format_event(e: JobEvent, max_metrics: int = 6) -> str:
@@ -171,7 +181,9 @@ def format_event(e: JobEvent, max_metrics: int = 6) -> str:
     if e.kind == METRIC:
         vals = d.get("values") or {}
         names = [k for k in vals if "/" not in k][:max_metrics] or list(vals)[:max_metrics]
-        body = " ".join(f"{k}={vals[k]:.4g}" if isinstance(vals[k], float) else f"{k}={vals[k]}" for k in names)
+        body = " ".join(
+            f"{k}={vals[k]:.4g}" if isinstance(vals[k], float) else f"{k}={vals[k]}" for k in names
+        )
         more = f" (+{len(vals) - len(names)} more)" if len(vals) > len(names) else ""
         return f"{stamp} metric  step {d.get('step')}: {body}{more}"
     if e.kind == PROGRESS:

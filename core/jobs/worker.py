@@ -19,10 +19,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from core.config import runs_dir
 from core.errors import ReasonScopeError
 from core.jobs.context import DbSink, JobContext, StdoutSink, export_job_env
+from core.jobs.local import LocalProcessBackend, proc_start_time
 from core.jobs.records import LOG, STATUS, JobStatus
 from core.jobs.registry import get_job_type
+from core.jobs.store import JobStore
 
 SPEC_ENV = "REASONSCOPE_JOB_SPEC"
 
@@ -34,16 +37,21 @@ def describe_exception(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         where = f" while writing {exc.filename}" if exc.filename else ""
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return (f"disk full{where} (No space left on device). Free disk space, then resume the job: "
-                    "it continues from its last checkpoint.")
+            return (
+                f"disk full{where} (No space left on device). Free disk space, then resume the job: "
+                "it continues from its last checkpoint."
+            )
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return f"no permission{where} ({exc.strerror}). Make the run folder writable, then resume the job."
+            return (
+                f"no permission{where} ({exc.strerror}). Make the run folder writable, then resume the job."
+            )
         return f"{type(exc).__name__}{where}: {exc.strerror or exc}"
     return f"{type(exc).__name__}: {exc}"
 
 
-def execute(type_name: str, module: str | None, config: dict[str, Any],
-            ctx: JobContext) -> tuple[JobStatus, str | None, dict[str, Any] | None]:
+def execute(
+    type_name: str, module: str | None, config: dict[str, Any], ctx: JobContext
+) -> tuple[JobStatus, str | None, dict[str, Any] | None]:
     """Run one attempt; never raises. Returns (final status, failure reason, run_fn's summary)."""
     try:
         jt = get_job_type(type_name, module)
@@ -61,7 +69,7 @@ def execute(type_name: str, module: str | None, config: dict[str, Any],
 class Heartbeat(threading.Thread):
     """Writes ``heartbeat_at`` every ``interval`` seconds while the job runs (only that)."""
 
-    def __init__(self, store: Any, job_id: str, attempt: int, interval: float) -> None:
+    def __init__(self, store: JobStore, job_id: str, attempt: int, interval: float) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{job_id}")
         self.store, self.job_id, self.attempt, self.interval = store, job_id, attempt, interval
         self._done = threading.Event()
@@ -84,17 +92,19 @@ def _install_stop_signal(ctx: JobContext) -> None:
 
 
 def run_local(job_id: str) -> int:
-    from core.jobs.local import LocalProcessBackend, proc_start_time
-    from core.jobs.store import JobStore
-
     store = JobStore()
     rec = store.get(job_id)
     if rec.status != JobStatus.RUNNING:
         print(f"job {job_id} is {rec.status.value}, not running: nothing to do", file=sys.stderr)
         return 1
     store.update(job_id, pid=os.getpid(), pid_start=proc_start_time(os.getpid()))
-    ctx = JobContext(job_id, sink=DbSink(store, job_id, rec.attempt), run_dir=Path(rec.run_dir),
-                     attempt=rec.attempt, resume_from=Path(rec.resume_from) if rec.resume_from else None)
+    ctx = JobContext(
+        job_id,
+        sink=DbSink(store, job_id, rec.attempt),
+        run_dir=Path(rec.run_dir),
+        attempt=rec.attempt,
+        resume_from=Path(rec.resume_from) if rec.resume_from else None,
+    )
     _install_stop_signal(ctx)
     export_job_env(ctx, "db")
     beat = Heartbeat(store, job_id, rec.attempt, rec.heartbeat_s)
@@ -104,8 +114,14 @@ def run_local(job_id: str) -> int:
     finally:
         beat.stop()
     detail = {"result": result} if result else None
-    store.transition(job_id, status, reason=reason, expect={JobStatus.RUNNING, JobStatus.LOST},
-                     attempt=rec.attempt, detail=detail)
+    store.transition(
+        job_id,
+        status,
+        reason=reason,
+        expect={JobStatus.RUNNING, JobStatus.LOST},
+        attempt=rec.attempt,
+        detail=detail,
+    )
     LocalProcessBackend(store)._start_queued()  # hand the slot to the next queued job
     return 0 if status != JobStatus.FAILED else 3
 
@@ -117,13 +133,16 @@ def run_stdout(job_id: str) -> int:
     except (KeyError, json.JSONDecodeError) as exc:
         print(f"{SPEC_ENV} missing or not JSON: {exc}", file=sys.stderr)
         return 2
-    from core.config import runs_dir
-
     sink = StdoutSink()
     run_dir = Path(spec.get("run_dir") or runs_dir() / job_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    ctx = JobContext(job_id, sink=sink, run_dir=run_dir, attempt=int(spec.get("attempt", 1)),
-                     resume_from=Path(spec["resume_from"]) if spec.get("resume_from") else None)
+    ctx = JobContext(
+        job_id,
+        sink=sink,
+        run_dir=run_dir,
+        attempt=int(spec.get("attempt", 1)),
+        resume_from=Path(spec["resume_from"]) if spec.get("resume_from") else None,
+    )
     _install_stop_signal(ctx)
     export_job_env(ctx, "stdout")
     sink.emit(LOG, {"line": f"worker started on {os.uname().nodename} pid {os.getpid()}"})

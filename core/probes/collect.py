@@ -15,76 +15,101 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.numpy import load_file
 
+from core.artefacts import write_tensor_file
 from core.capture.models import LoadedModel
 from core.capture.templates import build_messages
+from core.capture.tracing import capture_batch, resolve_layers, trace_hidden
 from core.capture.trajectory import GenerationSettings, Trajectory, find_spans
 from core.config import artefacts_dir
-from core.errors import InputError
-from core.probes.features import FeatureSet, LabelledItem, dataset_hash, pool, split_items
+from core.errors import InputError, StoreError
+from core.labelled import LabelledItem
+from core.probes.features import FeatureSet, dataset_hash, pool, split_items
 
 Progress = Callable[[int, int], None]
 
 
-def _forced_ids(model: LoadedModel, item: LabelledItem, template: str,
-                system: str | None = None) -> tuple[list[dict], list[int], int]:
+def _forced_ids(
+    model: LoadedModel, item: LabelledItem, template: str, system: str | None = None
+) -> tuple[list[dict], list[int], int]:
     """(messages, token ids of prompt [+ response], n_prompt_tokens)."""
     messages = build_messages(item.prompt, template=template, system=system)
     prompt_ids = model.encode_chat(messages)
     if not item.response:
         return messages, prompt_ids, len(prompt_ids)
-    full = model.encode_chat(messages + [{"role": "assistant", "content": item.response}],
-                             add_generation_prompt=False)
-    if full[:len(prompt_ids)] != prompt_ids:  # template renders differently: append the response tokens instead
+    full = model.encode_chat(
+        messages + [{"role": "assistant", "content": item.response}], add_generation_prompt=False
+    )
+    if (
+        full[: len(prompt_ids)] != prompt_ids
+    ):  # template renders differently: append the response tokens instead
         full = prompt_ids + model.tokenizer(item.response, add_special_tokens=False)["input_ids"]
     return messages, full, len(prompt_ids)
 
 
-def capture_forced(model: LoadedModel, items: Sequence[LabelledItem], *, layers: Sequence[int] | None = None,
-                   template: str = "plain", system: str | None = None, batch_size: int = 8,
-                   progress: Progress | None = None) -> list[Trajectory]:
+def capture_forced(
+    model: LoadedModel,
+    items: Sequence[LabelledItem],
+    *,
+    layers: Sequence[int] | None = None,
+    template: str = "plain",
+    system: str | None = None,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+) -> list[Trajectory]:
     """Trajectories of prompt + given response (or prompt only), one traced forward per batch, no generation."""
     import torch
-
-    from core.capture.tracing import resolve_layers, trace_hidden
 
     lay = resolve_layers(model, layers)
     rows = [_forced_ids(model, it, template, system) for it in items]
     limit = model.context_window
     for it, (_, ids, _) in zip(items, rows, strict=True):
         if len(ids) > limit:
-            raise InputError(f"Item {it.id} is {len(ids)} tokens, over the model's context window ({limit}); "
-                             "shorten it or drop it from the dataset.")
+            raise InputError(
+                f"Item {it.id} is {len(ids)} tokens, over the model's context window ({limit}); "
+                "shorten it or drop it from the dataset."
+            )
     tok = model.tokenizer
     out: list[Trajectory] = []
     for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
+        chunk = rows[start : start + batch_size]
         width = max(len(r[1]) for r in chunk)
         ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(chunk), width), dtype=torch.long)
         for b, (_, r, _) in enumerate(chunk):  # left padding, as generation uses
-            ids[b, width - len(r):] = torch.tensor(r)
-            mask[b, width - len(r):] = 1
+            ids[b, width - len(r) :] = torch.tensor(r)
+            mask[b, width - len(r) :] = 1
         with model.lock, torch.no_grad():
             hidden = trace_hidden(model, ids.to(model.device), mask.to(model.device), lay)  # [L, B, T, D]
         for b, (messages, r, n_prompt) in enumerate(chunk):
-            states = hidden[:, b, width - len(r):, :].float().cpu().numpy()
+            states = hidden[:, b, width - len(r) :, :].float().cpu().numpy()
             tokens = [tok.decode([t]) for t in r]
             item = items[start + b]
             settings = GenerationSettings(max_new_tokens=0)
-            out.append(Trajectory(
-                model_fingerprint=model.fingerprint, model_name=model.name,
-                messages=messages + ([{"role": "assistant", "content": item.response}] if item.response else []),
-                settings=settings, token_ids=np.asarray(r, dtype=np.int64), tokens=tokens, n_prompt_tokens=n_prompt,
-                completion=item.response or "", spans=find_spans(tokens, n_prompt), hidden=states, layers=lay,
-                template=template, meta={"teacher_forced": bool(item.response), "item_id": item.id}))
+            out.append(
+                Trajectory(
+                    model_fingerprint=model.fingerprint,
+                    model_name=model.name,
+                    messages=messages
+                    + ([{"role": "assistant", "content": item.response}] if item.response else []),
+                    settings=settings,
+                    token_ids=np.asarray(r, dtype=np.int64),
+                    tokens=tokens,
+                    n_prompt_tokens=n_prompt,
+                    completion=item.response or "",
+                    spans=find_spans(tokens, n_prompt),
+                    hidden=states,
+                    layers=lay,
+                    template=template,
+                    meta={"teacher_forced": bool(item.response), "item_id": item.id},
+                )
+            )
         if progress:
             progress(min(start + batch_size, len(rows)), len(rows))
     return out
@@ -95,23 +120,37 @@ def _cache_path(key: dict[str, Any]) -> Path:
     return artefacts_dir() / "features" / f"{h}.safetensors"
 
 
-def collect_features(model: LoadedModel, items: Sequence[LabelledItem], *, positions: str = "last_prompt",
-                     layers: Sequence[int] | None = None, template: str = "plain", system: str | None = None,
-                     dataset: str = "dataset", max_new_tokens: int = 0, batch_size: int = 8,
-                     progress: Progress | None = None, cache: bool = True) -> FeatureSet:
+def collect_features(
+    model: LoadedModel,
+    items: Sequence[LabelledItem],
+    *,
+    positions: str = "last_prompt",
+    layers: Sequence[int] | None = None,
+    template: str = "plain",
+    system: str | None = None,
+    dataset: str = "dataset",
+    max_new_tokens: int = 0,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+    cache: bool = True,
+) -> FeatureSet:
     """Pooled states ``[n, L, d]`` of ``items`` at ``positions``, split by the items' ``split`` field."""
-    from core.capture.tracing import resolve_layers
-
     if not items:
         raise InputError(f"Dataset {dataset!r} has no labelled items to train on: label some items first.")
     lay = resolve_layers(model, layers)
-    key = {"fp": model.fingerprint, "data": dataset_hash(items), "positions": positions, "layers": list(lay),
-           "template": template, "system": system, "gen": max_new_tokens, "v": 1}
+    key = {
+        "fp": model.fingerprint,
+        "data": dataset_hash(items),
+        "positions": positions,
+        "layers": list(lay),
+        "template": template,
+        "system": system,
+        "gen": max_new_tokens,
+        "v": 1,
+    }
     path = _cache_path(key)
     ordered = list(items)
     if cache and path.is_file():
-        from safetensors.numpy import load_file
-
         feats = load_file(str(path))["features"]
     else:
         trajs = _capture(model, ordered, lay, template, system, max_new_tokens, batch_size, progress)
@@ -120,14 +159,38 @@ def collect_features(model: LoadedModel, items: Sequence[LabelledItem], *, posit
             _save_atomic(path, feats, key)
     train, val = split_items(ordered)
     index = {id(it): i for i, it in enumerate(ordered)}
-    tr = feats[[index[id(it)] for it in train]] if train else np.zeros((0, len(lay), model.d_model), np.float32)
+    tr = (
+        feats[[index[id(it)] for it in train]]
+        if train
+        else np.zeros((0, len(lay), model.d_model), np.float32)
+    )
     va = feats[[index[id(it)] for it in val]] if val else np.zeros((0, len(lay), model.d_model), np.float32)
-    return FeatureSet(tr, train, va, val, lay, positions, dataset, key["data"], model.fingerprint, model.name,
-                      template, system)
+    return FeatureSet(
+        train=tr,
+        train_items=train,
+        val=va,
+        val_items=val,
+        layers=lay,
+        positions=positions,
+        dataset=dataset,
+        dataset_hash=key["data"],
+        model_fingerprint=model.fingerprint,
+        model_name=model.name,
+        template=template,
+        system=system,
+    )
 
 
-def _capture(model: LoadedModel, items: list[LabelledItem], layers: tuple[int, ...], template: str,
-             system: str | None, max_new_tokens: int, batch_size: int, progress: Progress | None) -> list[Trajectory]:
+def _capture(
+    model: LoadedModel,
+    items: list[LabelledItem],
+    layers: tuple[int, ...],
+    template: str,
+    system: str | None,
+    max_new_tokens: int,
+    batch_size: int,
+    progress: Progress | None,
+) -> list[Trajectory]:
     forced = [it for it in items if it.response or max_new_tokens <= 0]
     gen = [it for it in items if not it.response and max_new_tokens > 0]
     total = len(items)
@@ -138,18 +201,37 @@ def _capture(model: LoadedModel, items: list[LabelledItem], layers: tuple[int, .
             progress(offset + n_done, total)
 
     trajs: dict[str, Trajectory] = {}
-    for it, t in zip(forced, capture_forced(model, forced, layers=layers, template=template, system=system,
-                                            batch_size=batch_size,
-                                            progress=lambda a, b: tick(a, b, 0)), strict=True):
+    for it, t in zip(
+        forced,
+        capture_forced(
+            model,
+            forced,
+            layers=layers,
+            template=template,
+            system=system,
+            batch_size=batch_size,
+            progress=lambda a, b: tick(a, b, 0),
+        ),
+        strict=True,
+    ):
         trajs[it.id] = t
     done["n"] = len(forced)
     if gen:
-        from core.capture.tracing import capture_batch
-
         chats = [build_messages(it.prompt, template=template, system=system) for it in gen]
         settings = GenerationSettings(max_new_tokens=max_new_tokens)
-        for it, t in zip(gen, capture_batch(model, chats, settings, batch_size=batch_size, layers=layers,
-                                            template=template, progress=lambda a, b: tick(a, b, done["n"])), strict=True):
+        for it, t in zip(
+            gen,
+            capture_batch(
+                model,
+                chats,
+                settings,
+                batch_size=batch_size,
+                layers=layers,
+                template=template,
+                progress=lambda a, b: tick(a, b, done["n"]),
+            ),
+            strict=True,
+        ):
             trajs[it.id] = t
     if len(trajs) != len(items):
         raise InputError("Item ids must be unique within a dataset; found duplicates.")
@@ -157,14 +239,11 @@ def _capture(model: LoadedModel, items: list[LabelledItem], layers: tuple[int, .
 
 
 def _save_atomic(path: Path, feats: np.ndarray, key: dict[str, Any]) -> None:
-    from safetensors.numpy import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".safetensors")
-    os.close(fd)
     try:
-        save_file({"features": np.ascontiguousarray(feats, dtype=np.float32)}, tmp,
-                  metadata={"reasonscope_features": json.dumps(key)})
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)  # a cache miss next time is fine; never fail training over it
+        write_tensor_file(
+            path,
+            {"features": np.asarray(feats, dtype=np.float32)},
+            metadata={"reasonscope_features": json.dumps(key)},
+        )
+    except StoreError:
+        pass  # a cache miss next time is fine; never fail training over it

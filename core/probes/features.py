@@ -1,6 +1,7 @@
 """Probe datasets: labelled items (from the labelling database or a JSONL file) and their pooled states.
 
-No torch here: items are plain records and features are numpy arrays ``[n_items, n_layers, d_model]``.
+No torch here: items are ``core.labelled.LabelledItem`` records and features are numpy arrays
+``[n_items, n_layers, d_model]``.
 Capturing the states with a model lives in ``core.probes.collect``.
 
 Positions (where in a trajectory a probe reads the residual stream):
@@ -18,15 +19,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.capture.store import ActivationStore
 from core.capture.trajectory import Trajectory
+from core.data import open_db
+from core.data.repo import list_items
 from core.errors import InputError
 from core.explore.pooling import POOLINGS, pool_layers
+from core.jsonl import read_jsonl
+from core.labelled import LabelledItem
+from core.samples.traces import read_traces
 
 POSITIONS: tuple[str, ...] = ("last_prompt", "post_instruction", "completion", "reasoning", "mean_all")
 POSITION_HELP = {
@@ -40,21 +47,6 @@ LABELS3: tuple[str, ...] = ("safe", "unsafe", "rethink")
 SAMPLE_FILE = Path(__file__).resolve().parents[2] / "sample_data" / "prompts.jsonl"
 
 
-@dataclass(frozen=True)
-class LabelledItem:
-    """One item of a probe dataset (the sample_data / labelling JSONL schema, trimmed to what probes use)."""
-
-    id: str
-    prompt: str
-    label: str | None
-    response: str | None = None
-    split: str = "train"
-    kind: str = ""
-    category: str = ""
-    pair_id: str | None = None
-    tags: tuple[str, ...] = field(default_factory=tuple)
-
-
 def items_from_rows(rows: Iterable[dict[str, Any]]) -> list[LabelledItem]:
     """Rows in the file schema (``{"id","prompt","response"?,"label","split",...}``) -> items."""
     out = []
@@ -64,54 +56,58 @@ def items_from_rows(rows: Iterable[dict[str, Any]]) -> list[LabelledItem]:
             raise InputError(f"Item {n} (id={r.get('id', '?')}) has no prompt.")
         label = r.get("label")
         if label is not None and label not in LABELS3:
-            raise InputError(f"Item {r.get('id', n)} has label {label!r}; use one of {list(LABELS3)} or null.")
-        out.append(LabelledItem(id=str(r.get("id", n)), prompt=prompt, label=label,
-                                response=(r.get("response") or None), split=str(r.get("split") or "train"),
-                                kind=str(r.get("kind") or ""), category=str(r.get("category") or ""),
-                                pair_id=r.get("pair_id"), tags=tuple(r.get("tags") or ())))
+            raise InputError(
+                f"Item {r.get('id', n)} has label {label!r}; use one of {list(LABELS3)} or null."
+            )
+        out.append(LabelledItem.from_row(r, number=n))
     return out
 
 
-def load_items(*, file: str | Path | None = None, dataset: str | None = None,
-               db_url: str | None = None) -> tuple[str, list[LabelledItem]]:
+def load_items(
+    *, file: str | Path | None = None, dataset: str | None = None, db_url: str | None = None
+) -> tuple[str, list[LabelledItem]]:
     """(dataset name, items) from the labelling database (``dataset``) or a JSONL file (default: the project's
-    sample data). Database access is imported lazily."""
+    sample data)."""
     if dataset:
-        from core.data import open_db
-        from core.data.repo import list_items
-
         db = open_db(db_url)
         try:
             rows = [r.to_row() for r in list_items(db, dataset)]
         finally:
             db.close()
         return dataset, items_from_rows(rows)
-    from core.jsonl import read_jsonl
-
     path = Path(file) if file else SAMPLE_FILE
     if not path.is_file():
-        raise InputError(f"No dataset file at {path}: pass a JSONL file of labelled items, or import one on the "
-                         "Label page and pick it by name.")
+        raise InputError(
+            f"No dataset file at {path}: pass a JSONL file of labelled items, or import one on the "
+            "Label page and pick it by name."
+        )
     if path == SAMPLE_FILE:
-        from core.samples.traces import read_traces
-
         # the sample data = hand-written items + the templated reasoning traces (CRAFT's head needs many)
         return "sample_data", items_from_rows(read_jsonl(path) + read_traces())
     return path.stem, items_from_rows(read_jsonl(path))
 
 
-def select(items: Sequence[LabelledItem], *, labels: Iterable[str] = ("safe", "unsafe"),
-           kinds: Iterable[str] | None = None, responses: bool | None = None) -> list[LabelledItem]:
+def select(
+    items: Sequence[LabelledItem],
+    *,
+    labels: Iterable[str] = ("safe", "unsafe"),
+    kinds: Iterable[str] | None = None,
+    responses: bool | None = None,
+) -> list[LabelledItem]:
     """Filter items by label, kind and whether they carry a response (None = either)."""
     labels, kinds = set(labels), set(kinds) if kinds is not None else None
-    return [it for it in items if it.label in labels and (kinds is None or it.kind in kinds)
-            and (responses is None or bool(it.response) == responses)]
+    return [
+        it
+        for it in items
+        if it.label in labels
+        and (kinds is None or it.kind in kinds)
+        and (responses is None or bool(it.response) == responses)
+    ]
 
 
 def split_items(items: Sequence[LabelledItem]) -> tuple[list[LabelledItem], list[LabelledItem]]:
     """(train, validation) by the items' ``split`` field (anything but "validation"/"val"/"test" trains)."""
-    held = {"validation", "val", "test"}
-    return [it for it in items if it.split not in held], [it for it in items if it.split in held]
+    return [it for it in items if not it.held_out], [it for it in items if it.held_out]
 
 
 def dataset_hash(items: Sequence[LabelledItem]) -> str:
@@ -163,7 +159,7 @@ def pooled_features(trajs: Sequence[Trajectory], positions: str, layers: Sequenc
     return np.stack([pool(t, positions, layers) for t in trajs]).astype(np.float32, copy=False)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FeatureSet:
     """Pooled states of a dataset's items, split into train and validation, with provenance."""
 
@@ -190,29 +186,49 @@ class FeatureSet:
 
     def meta(self) -> dict[str, Any]:
         """Provenance for artefacts: dataset, its content hash, positions, layers, model."""
-        return {"dataset": self.dataset, "dataset_hash": self.dataset_hash, "positions": self.positions,
-                "layers": list(self.layers), "model_fingerprint": self.model_fingerprint,
-                "model_name": self.model_name, "template": self.template, "system": self.system,
-                "train_ids": [it.id for it in self.train_items], "val_ids": [it.id for it in self.val_items]}
+        return {
+            "dataset": self.dataset,
+            "dataset_hash": self.dataset_hash,
+            "positions": self.positions,
+            "layers": list(self.layers),
+            "model_fingerprint": self.model_fingerprint,
+            "model_name": self.model_name,
+            "template": self.template,
+            "system": self.system,
+            "train_ids": [it.id for it in self.train_items],
+            "val_ids": [it.id for it in self.val_items],
+        }
 
     def items_json(self) -> list[dict[str, Any]]:
         return [asdict(it) for it in self.train_items + self.val_items]
 
 
-def features_from_store(store: Any, dataset: str, positions: str, *, fingerprint: str, model_name: str = "",
-                        labels: Sequence[str] = ("safe", "unsafe"), val_fraction: float = 0.25,
-                        seed: int = 0) -> FeatureSet:
+def features_from_store(
+    store: ActivationStore,
+    dataset: str,
+    positions: str,
+    *,
+    fingerprint: str,
+    model_name: str = "",
+    labels: Sequence[str] = ("safe", "unsafe"),
+    val_fraction: float = 0.25,
+    seed: int = 0,
+) -> FeatureSet:
     """Pooled states of labelled trajectories already in the activation store (no model run).
 
     Only trajectories of the model ``fingerprint`` are used. Split: a tag ``validation`` (or ``split:validation``)
     marks held-out items; without any such tag a seeded, stratified ``val_fraction`` is held out.
     """
-    metas = [m for m in store.query(dataset=dataset) if m.label in labels and m.model_fingerprint == fingerprint]
+    metas = [
+        m for m in store.query(dataset=dataset) if m.label in labels and m.model_fingerprint == fingerprint
+    ]
     if not metas:
         others = {m.model_name for m in store.query(dataset=dataset)}
-        raise InputError(f"Store dataset {dataset!r} has no trajectories labelled {'/'.join(labels)} for this model"
-                         + (f" (it has trajectories of {sorted(others)})" if others else "")
-                         + ". Label trajectories on Trace / Explore, or pick another dataset.")
+        raise InputError(
+            f"Store dataset {dataset!r} has no trajectories labelled {'/'.join(labels)} for this model"
+            + (f" (it has trajectories of {sorted(others)})" if others else "")
+            + ". Label trajectories on Trace / Explore, or pick another dataset."
+        )
     tagged = any({"validation", "split:validation"} & set(m.tags) for m in metas)
     rng = np.random.default_rng(seed)
     held: set[str] = set()
@@ -222,13 +238,33 @@ def features_from_store(store: Any, dataset: str, positions: str, *, fingerprint
         for lab in labels:  # stratified random hold-out
             keys = [m.key for m in metas if m.label == lab]
             rng.shuffle(keys)
-            held |= set(keys[:int(round(len(keys) * val_fraction))])
-    items = [LabelledItem(id=m.item_id or m.key, prompt=m.prompt, label=m.label, response=m.completion or None,
-                          split="validation" if m.key in held else "train", tags=m.tags) for m in metas]
+            held |= set(keys[: int(round(len(keys) * val_fraction))])
+    items = [
+        LabelledItem(
+            id=m.item_id or m.key,
+            prompt=m.prompt,
+            label=m.label,
+            response=m.completion or None,
+            split="validation" if m.key in held else "train",
+            tags=m.tags,
+        )
+        for m in metas
+    ]
     trajs = [store.get(m.key) for m in metas]
     common = sorted(set.intersection(*(set(t.layers) for t in trajs)))
     feats = pooled_features(trajs, positions, common)
     tr = [i for i, it in enumerate(items) if it.split == "train"]
     va = [i for i, it in enumerate(items) if it.split == "validation"]
-    return FeatureSet(feats[tr], [items[i] for i in tr], feats[va], [items[i] for i in va], tuple(common), positions,
-                      f"store:{dataset}", dataset_hash(items), fingerprint, model_name, trajs[0].template)
+    return FeatureSet(
+        train=feats[tr],
+        train_items=[items[i] for i in tr],
+        val=feats[va],
+        val_items=[items[i] for i in va],
+        layers=tuple(common),
+        positions=positions,
+        dataset=f"store:{dataset}",
+        dataset_hash=dataset_hash(items),
+        model_fingerprint=fingerprint,
+        model_name=model_name,
+        template=trajs[0].template,
+    )

@@ -41,8 +41,10 @@ def encode_labels(labels: Sequence[Any] | np.ndarray) -> np.ndarray:
     for i, v in enumerate(labels):
         if isinstance(v, str):
             if v not in (POSITIVE, NEGATIVE):
-                raise InputError(f"Item {i} has label {v!r}; a linear probe separates 'safe' from 'unsafe' "
-                                 "items only. Drop other labels (e.g. 'rethink') or use the contrastive head.")
+                raise InputError(
+                    f"Item {i} has label {v!r}; a linear probe separates 'safe' from 'unsafe' "
+                    "items only. Drop other labels (e.g. 'rethink') or use the contrastive head."
+                )
             out[i] = int(v == POSITIVE)
         elif v in (0, 1):
             out[i] = int(v)
@@ -62,14 +64,18 @@ def check_training_data(y: np.ndarray, k: int) -> None:
         raise InputError("The dataset has no labelled items: label some items safe/unsafe first.")
     present = [c for c, n in counts.items() if n > 0]
     if len(present) < 2:
-        raise InputError(f"All {len(y)} items are labelled {present[0]!r}: a probe needs both 'safe' and 'unsafe' "
-                         "items. Label items of the other class or pick another dataset.")
+        raise InputError(
+            f"All {len(y)} items are labelled {present[0]!r}: a probe needs both 'safe' and 'unsafe' "
+            "items. Label items of the other class or pick another dataset."
+        )
     if k < 2:
         raise InputError(f"k-fold cross-validation needs k ≥ 2 (got k={k}).")
     if min(counts.values()) < k:
         have = ", ".join(f"{c}: {n}" for c, n in counts.items())
-        raise InputError(f"{k}-fold cross-validation needs at least {k} items of each class; this dataset has "
-                         f"{have}. Label more items of the smaller class or lower k (down to 2).")
+        raise InputError(
+            f"{k}-fold cross-validation needs at least {k} items of each class; this dataset has "
+            f"{have}. Label more items of the smaller class or lower k (down to 2)."
+        )
 
 
 def as_layered(X: np.ndarray, layers: Sequence[int] | None) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -78,12 +84,16 @@ def as_layered(X: np.ndarray, layers: Sequence[int] | None) -> tuple[np.ndarray,
     if X.ndim == 2:
         X = X[:, None, :]
     if X.ndim != 3:
-        raise InputError(f"Features must be [n_items, n_layers, d_model] or [n_items, d_model]; got shape {X.shape}.")
+        raise InputError(
+            f"Features must be [n_items, n_layers, d_model] or [n_items, d_model]; got shape {X.shape}."
+        )
     lay = tuple(int(x) for x in layers) if layers is not None else tuple(range(X.shape[1]))
     if len(lay) != X.shape[1]:
         raise InputError(f"{len(lay)} layer indices given for features with {X.shape[1]} layers.")
     if not np.isfinite(X).all():
-        raise InputError("The features contain NaN or infinite values; re-capture the trajectories in float32.")
+        raise InputError(
+            "The features contain NaN or infinite values; re-capture the trajectories in float32."
+        )
     return X, lay
 
 
@@ -137,8 +147,10 @@ class Probe:
     def _check(self, h: np.ndarray) -> np.ndarray:
         h = np.asarray(h, dtype=np.float64)
         if h.shape[-1] != self.d_model:
-            raise InputError(f"This probe expects hidden states of size {self.d_model} (layer {self.layer}), got "
-                             f"{h.shape[-1]}: it was trained on another model's states.")
+            raise InputError(
+                f"This probe expects hidden states of size {self.d_model} (layer {self.layer}), got "
+                f"{h.shape[-1]}: it was trained on another model's states."
+            )
         return h
 
     def logit(self, h: np.ndarray) -> np.ndarray:
@@ -153,8 +165,9 @@ class Probe:
         return (self.score(h) >= self.threshold).astype(np.int64)
 
 
-def fit_probe(X: np.ndarray, y: np.ndarray, *, layer: int = 0, method: str = "logistic", C: float = 1.0,
-              seed: int = 0) -> Probe:
+def fit_probe(
+    X: np.ndarray, y: np.ndarray, *, layer: int = 0, method: str = "logistic", C: float = 1.0, seed: int = 0
+) -> Probe:
     """Fit one probe on ``X [n, d]`` with binary ``y`` (1 = unsafe)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -163,19 +176,34 @@ def fit_probe(X: np.ndarray, y: np.ndarray, *, layer: int = 0, method: str = "lo
     if method == "logistic":
         scaler = StandardScaler().fit(X)
         clf = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(scaler.transform(X), y)
-        return Probe("logistic", layer, {"coef": clf.coef_.reshape(-1), "intercept": clf.intercept_.reshape(-1),
-                                         "mean": scaler.mean_, "scale": scaler.scale_})
+        return Probe(
+            "logistic",
+            layer,
+            {
+                "coef": clf.coef_.reshape(-1),
+                "intercept": clf.intercept_.reshape(-1),
+                "mean": scaler.mean_,
+                "scale": scaler.scale_,
+            },
+        )
     if method == "diff_means":
         r = diff_in_means(X, y)
         norm = np.linalg.norm(r)
         if norm == 0:  # no direction at this layer: constant score at the class prior (AUROC 0.5)
             prior = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
-            return Probe("diff_means", layer, {"direction": r, "calibration": np.array([0.0, np.log(prior / (1 - prior))])})
+            return Probe(
+                "diff_means",
+                layer,
+                {"direction": r, "calibration": np.array([0.0, np.log(prior / (1 - prior))])},
+            )
         proj = (X @ (r / norm)).reshape(-1, 1)
         # 1-D calibration of the projection (weak regularisation: it only sets the threshold and slope)
         cal = LogisticRegression(C=1e4, max_iter=2000, random_state=seed).fit(proj, y)
-        return Probe("diff_means", layer, {"direction": r,
-                                           "calibration": np.array([cal.coef_[0, 0], cal.intercept_[0]])})
+        return Probe(
+            "diff_means",
+            layer,
+            {"direction": r, "calibration": np.array([cal.coef_[0, 0], cal.intercept_[0]])},
+        )
     raise InputError(f"Unknown probe method {method!r}; choose one of {list(METHODS)}.")
 
 
@@ -192,8 +220,11 @@ def binary_metrics(y: np.ndarray, scores: np.ndarray, threshold: float = 0.5) ->
 
     pred = (scores >= threshold).astype(np.int64)
     auroc = float(roc_auc_score(y, scores)) if len(np.unique(y)) == 2 else float("nan")
-    return {"accuracy": float(accuracy_score(y, pred)), "auroc": auroc,
-            "f1": float(f1_score(y, pred, zero_division=0))}
+    return {
+        "accuracy": float(accuracy_score(y, pred)),
+        "auroc": auroc,
+        "f1": float(f1_score(y, pred, zero_division=0)),
+    }
 
 
 def confusion(y: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -225,10 +256,12 @@ class LayerMetrics:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> LayerMetrics:
-        return cls(int(d["layer"]), {k: [float(x) for x in v] for k, v in d["folds"].items()}, d.get("heldout"))
+        return cls(
+            int(d["layer"]), {k: [float(x) for x in v] for k, v in d["folds"].items()}, d.get("heldout")
+        )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ProbeSet:
     """One probe per layer, their metrics, the suggested layer, and how they were made (``meta``).
 
@@ -265,9 +298,12 @@ class ProbeSet:
     def curve(self, metric: str = "auroc") -> dict[str, np.ndarray]:
         """Per-layer curve: ``layers``, CV ``mean``/``std`` and ``heldout`` (NaN without a validation split)."""
         ms = [self.metrics[layer] for layer in self.layers]
-        return {"layers": np.asarray(self.layers), "mean": np.array([m.mean(metric) for m in ms]),
-                "std": np.array([m.std(metric) for m in ms]),
-                "heldout": np.array([(m.heldout or {}).get(metric, np.nan) for m in ms], dtype=float)}
+        return {
+            "layers": np.asarray(self.layers),
+            "mean": np.array([m.mean(metric) for m in ms]),
+            "std": np.array([m.std(metric) for m in ms]),
+            "heldout": np.array([(m.heldout or {}).get(metric, np.nan) for m in ms], dtype=float),
+        }
 
 
 def best_layer(metrics: dict[int, LayerMetrics]) -> int:
@@ -275,6 +311,7 @@ def best_layer(metrics: dict[int, LayerMetrics]) -> int:
 
     Chosen on cross-validation only, so the validation split stays an unbiased check of the choice.
     """
+
     def key(layer: int) -> tuple[float, float, float, int]:
         m = metrics[layer]
         auroc = m.mean("auroc")
@@ -283,10 +320,20 @@ def best_layer(metrics: dict[int, LayerMetrics]) -> int:
     return min(metrics, key=key)
 
 
-def train_probes(X: np.ndarray, labels: Sequence[Any] | np.ndarray, *, layers: Sequence[int] | None = None,
-                 method: str = "logistic", k: int = 5, C: float = 1.0, seed: int = 0,
-                 X_val: np.ndarray | None = None, labels_val: Sequence[Any] | np.ndarray | None = None,
-                 progress: Progress | None = None, meta: dict[str, Any] | None = None) -> ProbeSet:
+def train_probes(
+    X: np.ndarray,
+    labels: Sequence[Any] | np.ndarray,
+    *,
+    layers: Sequence[int] | None = None,
+    method: str = "logistic",
+    k: int = 5,
+    C: float = 1.0,
+    seed: int = 0,
+    X_val: np.ndarray | None = None,
+    labels_val: Sequence[Any] | np.ndarray | None = None,
+    progress: Progress | None = None,
+    meta: dict[str, Any] | None = None,
+) -> ProbeSet:
     """Fit a probe per layer with stratified k-fold CV, refit on all training items, score the validation split.
 
     ``X`` is ``[n, L, d]`` (``layers`` names axis 1; default 0..L-1). ``progress(done, total)`` ticks once
@@ -330,14 +377,31 @@ def train_probes(X: np.ndarray, labels: Sequence[Any] | np.ndarray, *, layers: S
         metrics[layer] = LayerMetrics(layer, fold_vals, held)
         if progress:
             progress(j + 1, len(lay))
-    info = {"k": k, "C": C, "seed": seed, "n_train": class_counts(y),
-            "n_val": class_counts(yv) if yv is not None else None, "d_model": int(X.shape[2])}
-    return ProbeSet(method, lay, probes, metrics, best_layer(metrics), {**info, **(meta or {})},
-                    y_train=y, oof_scores=oof, y_val=yv, val_scores=val)
+    info = {
+        "k": k,
+        "C": C,
+        "seed": seed,
+        "n_train": class_counts(y),
+        "n_val": class_counts(yv) if yv is not None else None,
+        "d_model": int(X.shape[2]),
+    }
+    return ProbeSet(
+        method=method,
+        layers=lay,
+        probes=probes,
+        metrics=metrics,
+        best_layer=best_layer(metrics),
+        meta={**info, **(meta or {})},
+        y_train=y,
+        oof_scores=oof,
+        y_val=yv,
+        val_scores=val,
+    )
 
 
-def evaluate(probes: ProbeSet, X: np.ndarray, labels: Sequence[Any] | np.ndarray,
-             layers: Sequence[int] | None = None) -> dict[int, dict[str, float]]:
+def evaluate(
+    probes: ProbeSet, X: np.ndarray, labels: Sequence[Any] | np.ndarray, layers: Sequence[int] | None = None
+) -> dict[int, dict[str, float]]:
     """Metrics of a trained probe set on new items ``X [n, L, d]`` (``layers`` names axis 1)."""
     X, lay = as_layered(X, layers if layers is not None else probes.layers)
     y = encode_labels(labels)

@@ -34,13 +34,24 @@ def demo_items(n: int = 48, path: Path = SAMPLE_PROMPTS) -> list[dict]:
     return picked
 
 
-def seed_demo_store(model: LoadedModel, store: ActivationStore, *, n: int = 48, max_new_tokens: int = 24,
-                    batch_size: int = 8, progress: Callable[[int, int], None] | None = None) -> list[str]:
+def seed_demo_store(
+    model: LoadedModel,
+    store: ActivationStore,
+    *,
+    n: int = 48,
+    max_new_tokens: int = 24,
+    batch_size: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[str]:
     items = demo_items(n)
     chats = [build_messages(it["prompt"]) for it in items]
     keys = []
     settings = GenerationSettings(max_new_tokens=max_new_tokens)
-    for it, traj in zip(items, capture_batch(model, chats, settings, batch_size=batch_size, progress=progress), strict=True):
+    for it, traj in zip(
+        items, capture_batch(model, chats, settings, batch_size=batch_size, progress=progress), strict=True
+    ):
         tags = [t for t in (it.get("kind"), it.get("category")) if t]
-        keys.append(store.put(traj, dataset=DEMO_DATASET, label=it.get("label"), tags=tags, item_id=it.get("id")))
+        keys.append(
+            store.put(traj, dataset=DEMO_DATASET, label=it.get("label"), tags=tags, item_id=it.get("id"))
+        )
     return keys

@@ -30,24 +30,55 @@ LABELS: tuple[str, ...] = ("safe", "unsafe", "rethink")
 SPLITS: tuple[str, ...] = ("train", "validation")
 # kind -> the label every item of that kind must carry (None: any of LABELS, the response decides)
 KIND_LABEL: dict[str, str | None] = {
-    "harmful": "unsafe", "benign_counterpart": "safe", "borderline": "safe", "jailbreak": "unsafe",
+    "harmful": "unsafe",
+    "benign_counterpart": "safe",
+    "borderline": "safe",
+    "jailbreak": "unsafe",
     "response": None,
 }
 PAIRED_KINDS = ("harmful", "benign_counterpart", "jailbreak")  # these must hang off a harmful item's pair_id
 REQUIRED_FIELDS = ("id", "prompt", "label", "category", "source", "kind", "split", "tags")
 ATTACK_FAMILIES: tuple[str, ...] = (
-    "role_play", "hypothetical", "prefix_injection", "refusal_suppression", "encoding_base64",
-    "encoding_leetspeak", "past_tense", "multi_turn_escalation",
+    "role_play",
+    "hypothetical",
+    "prefix_injection",
+    "refusal_suppression",
+    "encoding_base64",
+    "encoding_leetspeak",
+    "past_tense",
+    "multi_turn_escalation",
 )
 # family -> the one placeholder its template must contain
 ATTACK_PLACEHOLDER = {f: "{prompt}" for f in ATTACK_FAMILIES} | {
-    "encoding_base64": "{prompt_base64}", "encoding_leetspeak": "{prompt_leet}"}
-JUDGE_KINDS = ("full_refusal", "compliance", "partial_refusal", "refuse_then_comply", "comply_with_disclaimer",
-               "benign_answer")
+    "encoding_base64": "{prompt_base64}",
+    "encoding_leetspeak": "{prompt_leet}",
+}
+JUDGE_KINDS = (
+    "full_refusal",
+    "compliance",
+    "partial_refusal",
+    "refuse_then_comply",
+    "comply_with_disclaimer",
+    "benign_answer",
+)
 VALIDATION_FRACTION = 0.25
 SPLIT_SALT = "reasonscope-split-v1"  # changing it reshuffles the split; bump only on purpose
-LEET_MAP = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7",
-                          "A": "4", "E": "3", "I": "1", "O": "0", "S": "5", "T": "7"})
+LEET_MAP = str.maketrans(
+    {
+        "a": "4",
+        "e": "3",
+        "i": "1",
+        "o": "0",
+        "s": "5",
+        "t": "7",
+        "A": "4",
+        "E": "3",
+        "I": "1",
+        "O": "0",
+        "S": "5",
+        "T": "7",
+    }
+)
 
 
 def sample_data_dir() -> Path:
@@ -80,8 +111,9 @@ def _stratum(members: list[dict[str, Any]]) -> tuple[str, str]:
     return family, str(members[0].get("category", ""))
 
 
-def assign_splits(items: list[dict[str, Any]],
-                  validation_fraction: float = VALIDATION_FRACTION) -> dict[str, str]:
+def assign_splits(
+    items: list[dict[str, Any]], validation_fraction: float = VALIDATION_FRACTION
+) -> dict[str, str]:
     """Deterministic, pair-preserving, category-stratified split: ``{item id: "train"|"validation"}``.
 
     Units (pairs or lone items) are sorted by (response-or-prompt, category, salted sha256 of the unit key)
@@ -135,12 +167,16 @@ def validate_prompts(items: list[dict[str, Any]]) -> list[str]:
         if it["split"] not in SPLITS:
             problems.append(f"{where}: unknown split {it['split']!r} (use train or validation)")
         if it["source"] != SOURCE:
-            problems.append(f"{where}: source {it['source']!r} is not {SOURCE!r}; sample_data holds only "
-                            "items written for this project")
+            problems.append(
+                f"{where}: source {it['source']!r} is not {SOURCE!r}; sample_data holds only "
+                "items written for this project"
+            )
         if not isinstance(it["tags"], list) or not all(isinstance(t, str) for t in it["tags"]):
             problems.append(f"{where}: tags must be a list of strings")
         elif kind == "jailbreak" and sum(t in ATTACK_FAMILIES for t in it["tags"]) != 1:
-            problems.append(f"{where}: a jailbreak needs exactly one attack-family tag from {ATTACK_FAMILIES}")
+            problems.append(
+                f"{where}: a jailbreak needs exactly one attack-family tag from {ATTACK_FAMILIES}"
+            )
         if kind in PAIRED_KINDS and not it.get("pair_id"):
             problems.append(f"{where}: kind {kind!r} needs a pair_id linking it to its harmful item")
     problems += _pair_problems(items)
@@ -159,7 +195,9 @@ def _pair_problems(items: list[dict[str, Any]]) -> list[str]:
         if len(members) < 2:
             problems.append(f"pair_id {pid!r} is dangling: only {ids} uses it")
         if any(k in PAIRED_KINDS for k in kinds) and kinds.count("harmful") != 1:
-            problems.append(f"pair_id {pid!r} ({ids}) needs exactly one harmful item, has {kinds.count('harmful')}")
+            problems.append(
+                f"pair_id {pid!r} ({ids}) needs exactly one harmful item, has {kinds.count('harmful')}"
+            )
         if "harmful" in kinds and "benign_counterpart" not in kinds:
             problems.append(f"pair_id {pid!r} ({ids}): harmful item has no benign counterpart")
         if len({m.get("split") for m in members}) > 1:
@@ -200,8 +238,11 @@ def validate_utility(items: list[dict[str, Any]]) -> list[str]:
             if isinstance(answer, bool) or not isinstance(answer, int | float):
                 problems.append(f"{where}: check 'number' needs a numeric answer, got {answer!r}")
         elif check == "contains":
-            if (not isinstance(answer, list) or not answer
-                    or not all(isinstance(a, str) and a and a == a.lower() for a in answer)):
+            if (
+                not isinstance(answer, list)
+                or not answer
+                or not all(isinstance(a, str) and a and a == a.lower() for a in answer)
+            ):
                 problems.append(f"{where}: check 'contains' needs a list of lower-case strings")
         else:
             problems.append(f"{where}: unknown check {check!r} (use number or contains)")
@@ -247,8 +288,11 @@ def counts(items: list[dict[str, Any]]) -> dict[str, Any]:
         "kind_category": {k: dict(sorted(v.items())) for k, v in by_kind_cat.items()},
         "kind_split": {k: dict(v) for k, v in by_kind_split.items()},
         "response_label": dict(Counter(str(it["label"]) for it in items if it["kind"] == "response")),
-        "attack_family": dict(Counter(t for it in items if it["kind"] == "jailbreak"
-                                      for t in it["tags"] if t in ATTACK_FAMILIES)),
+        "attack_family": dict(
+            Counter(
+                t for it in items if it["kind"] == "jailbreak" for t in it["tags"] if t in ATTACK_FAMILIES
+            )
+        ),
     }
 
 
@@ -265,28 +309,37 @@ def markdown_summary(folder: Path | None = None) -> str:
     judge = load_jsonl(folder / "judge_responses.jsonl")
     utility = load_jsonl(folder / "utility_tasks.jsonl")
     attacks = load_jsonl(folder / "attacks.jsonl")
-    problems = (validate_prompts(prompts) + validate_judge(judge) + validate_utility(utility)
-                + validate_attacks(attacks))
+    problems = (
+        validate_prompts(prompts)
+        + validate_judge(judge)
+        + validate_utility(utility)
+        + validate_attacks(attacks)
+    )
     if problems:
         raise InputError("sample_data is invalid:\n  " + "\n  ".join(problems))
     c = counts(prompts)
     kc = c["kind_category"]
-    parts = [f"`prompts.jsonl`: {c['total']} items, train fraction {c['train_fraction']:.3f}.",
-             _table("kind", c["kind"]), _table("label", c["label"]),
-             _table("harmful category (each with a benign counterpart)", kc.get("harmful", {})),
-             _table("borderline category", kc.get("borderline", {})),
-             _table("jailbreak attack family", c["attack_family"]),
-             _table("response label", c["response_label"]),
-             "| kind | train | validation |\n|---|---:|---:|\n" + "\n".join(
-                 f"| {k} | {v.get('train', 0)} | {v.get('validation', 0)} |"
-                 for k, v in sorted(c["kind_split"].items())),
-             f"`judge_responses.jsonl`: {len(judge)} responses, "
-             f"{sum(bool(j['refusal']) for j in judge)} refusal=true.",
-             _table("judge kind", dict(Counter(j["kind"] for j in judge))),
-             f"`utility_tasks.jsonl`: {len(utility)} tasks.",
-             _table("check", dict(Counter(u["check"] for u in utility))),
-             f"`attacks.jsonl`: {len(attacks)} templates.",
-             _table("family", dict(Counter(a["family"] for a in attacks)))]
+    parts = [
+        f"`prompts.jsonl`: {c['total']} items, train fraction {c['train_fraction']:.3f}.",
+        _table("kind", c["kind"]),
+        _table("label", c["label"]),
+        _table("harmful category (each with a benign counterpart)", kc.get("harmful", {})),
+        _table("borderline category", kc.get("borderline", {})),
+        _table("jailbreak attack family", c["attack_family"]),
+        _table("response label", c["response_label"]),
+        "| kind | train | validation |\n|---|---:|---:|\n"
+        + "\n".join(
+            f"| {k} | {v.get('train', 0)} | {v.get('validation', 0)} |"
+            for k, v in sorted(c["kind_split"].items())
+        ),
+        f"`judge_responses.jsonl`: {len(judge)} responses, "
+        f"{sum(bool(j['refusal']) for j in judge)} refusal=true.",
+        _table("judge kind", dict(Counter(j["kind"] for j in judge))),
+        f"`utility_tasks.jsonl`: {len(utility)} tasks.",
+        _table("check", dict(Counter(u["check"] for u in utility))),
+        f"`attacks.jsonl`: {len(attacks)} templates.",
+        _table("family", dict(Counter(a["family"] for a in attacks))),
+    ]
     return "\n\n".join(parts)
 
 

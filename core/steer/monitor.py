@@ -35,13 +35,18 @@ from typing import Any, Literal
 import numpy as np
 
 from core.capture.models import LoadedModel
+from core.capture.tracing import _check_chat, _eos_ids, capture, intervene
 from core.capture.trajectory import GenerationSettings, Message, Trajectory
 from core.errors import InputError
+from core.probes.contrastive import ContrastiveProbe
+from core.probes.linear import Probe
+from core.steer.interventions import SteeringConfig, make_interventions
+from core.steer.vectors import SteeringVector
 
 Guard = Literal["off", "stop", "steer"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TokenScore:
     position: int  # absolute token index in prompt + completion
     token_id: int
@@ -52,7 +57,7 @@ class TokenScore:
     steering: bool  # guard steering was on when this token's state was computed
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MonitorResult:
     tokens: list[TokenScore]
     completion: str
@@ -71,7 +76,7 @@ class MonitorResult:
         return max((t.score for t in g), default=float("nan"))
 
 
-def _scorer(probe: Any) -> tuple[int, Any]:
+def _scorer(probe: Probe | ContrastiveProbe) -> tuple[int, Any]:
     """(layer, torch fn [n, d] -> [n]) for a linear ``Probe`` or a ``ContrastiveProbe`` (1 - P(safe))."""
     import torch
 
@@ -81,12 +86,14 @@ def _scorer(probe: Any) -> tuple[int, Any]:
 
         def linear(h: Any) -> Any:
             return torch.sigmoid(h.float() @ w.to(h.device) + b)
+
         return int(probe.layer), linear
     if hasattr(probe, "module") and hasattr(probe, "p_safe"):
         mod = probe.module
 
         def head(h: Any) -> Any:
             return 1.0 - torch.softmax(mod(h.float().cpu())[1], dim=-1)[:, 0]
+
         return int(probe.layer), head
     raise InputError("The monitor needs a trained probe (a layer of a probe set) or a contrastive head.")
 
@@ -94,15 +101,26 @@ def _scorer(probe: Any) -> tuple[int, Any]:
 class ProbeMonitor:
     """Scores states at ``probe.layer`` during generation; ``events`` gets ("ids"|"scores"|"done", …) tuples."""
 
-    def __init__(self, model: LoadedModel, probe: Any, *, threshold: float = 0.5, guard: Guard = "off",
-                 steering: tuple[Any, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        probe: Probe | ContrastiveProbe,
+        *,
+        threshold: float = 0.5,
+        guard: Guard = "off",
+        steering: tuple[SteeringVector, SteeringConfig] | None = None,
+    ) -> None:
         self.layer, self._score = _scorer(probe)
         if not 0 <= self.layer <= model.n_layers:
-            raise InputError(f"The probe reads layer {self.layer}, but this model has layers 0..{model.n_layers}.")
+            raise InputError(
+                f"The probe reads layer {self.layer}, but this model has layers 0..{model.n_layers}."
+            )
         d = getattr(probe, "d_model", model.d_model)
         if d != model.d_model:
-            raise InputError(f"The probe expects states of size {d}, but the model's hidden size is {model.d_model}: "
-                             "it was trained on another model.")
+            raise InputError(
+                f"The probe expects states of size {d}, but the model's hidden size is {model.d_model}: "
+                "it was trained on another model."
+            )
         if guard not in ("off", "stop", "steer"):
             raise InputError(f"Guard mode must be off, stop or steer; got {guard!r}.")
         if guard == "steer" and steering is None:
@@ -110,8 +128,6 @@ class ProbeMonitor:
         self.threshold, self.guard = float(threshold), guard
         self._steer_fns: list[Any] = []
         if steering is not None:
-            from core.steer.vectors import make_interventions
-
             self._steer_fns = make_interventions(steering[0], steering[1], model)
         self.events: queue.Queue = queue.Queue()
         self.n_prompt: int | None = None
@@ -165,28 +181,42 @@ class ProbeMonitor:
         return StoppingCriteriaList([_GuardStop()])
 
 
-def _generate_monitored(model: LoadedModel, mon: ProbeMonitor, prompt: list[int], settings: GenerationSettings) -> None:
+def _generate_monitored(
+    model: LoadedModel, mon: ProbeMonitor, prompt: list[int], settings: GenerationSettings
+) -> None:
     """hf ``generate`` with the monitor's hook, streamer and stopping criteria, plus the final token's step."""
     import torch
-
-    from core.capture.tracing import intervene
 
     ids = torch.tensor([prompt], device=model.device)
     mask = torch.ones_like(ids)
     torch.manual_seed(settings.seed)
     with model.lock, torch.no_grad(), intervene(model, [mon.intervention], n_prompt=len(prompt)):
-        out = model.hf_model.generate(input_ids=ids, attention_mask=mask, streamer=mon,
-                                      pad_token_id=model.tokenizer.pad_token_id, return_dict_in_generate=True,
-                                      stopping_criteria=mon.stopping_criteria(), **settings.to_generate_kwargs())
+        out = model.hf_model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            streamer=mon,
+            pad_token_id=model.tokenizer.pad_token_id,
+            return_dict_in_generate=True,
+            stopping_criteria=mon.stopping_criteria(),
+            **settings.to_generate_kwargs(),
+        )
         seqs = out.sequences
-        if seqs.shape[1] > ids.shape[1]:  # the last token's state: one cached step, as core.capture.tracing does
+        if (
+            seqs.shape[1] > ids.shape[1]
+        ):  # the last token's state: one cached step, as core.capture.tracing does
             full = torch.ones_like(seqs)
-            model.hf_model(input_ids=seqs[:, -1:], attention_mask=full,
-                           position_ids=torch.tensor([[seqs.shape[1] - 1]], device=model.device),
-                           past_key_values=out.past_key_values, use_cache=True)
+            model.hf_model(
+                input_ids=seqs[:, -1:],
+                attention_mask=full,
+                position_ids=torch.tensor([[seqs.shape[1] - 1]], device=model.device),
+                past_key_values=out.past_key_values,
+                use_cache=True,
+            )
 
 
-def _stream(model: LoadedModel, mon: ProbeMonitor, prompt: list[int], run: Any) -> Iterator[TokenScore | MonitorResult]:
+def _stream(
+    model: LoadedModel, mon: ProbeMonitor, prompt: list[int], run: Any
+) -> Iterator[TokenScore | MonitorResult]:
     """Run ``run()`` in a worker thread; pair streamed ids with scores by position; yield as they complete."""
     box: dict[str, Any] = {}
 
@@ -213,7 +243,15 @@ def _stream(model: LoadedModel, mon: ProbeMonitor, prompt: list[int], run: Any) 
         while len(emitted) < len(ids) and len(emitted) in scores:
             p = len(emitted)
             s, steer = scores.pop(p)
-            ts = TokenScore(p, ids[p], tok.decode([ids[p]]), float(s), p >= len(prompt), p == crossing[0], steer)
+            ts = TokenScore(
+                position=p,
+                token_id=ids[p],
+                text=tok.decode([ids[p]]),
+                score=float(s),
+                generated=p >= len(prompt),
+                crossed=p == crossing[0],
+                steering=steer,
+            )
             emitted.append(ts)
             yield ts
 
@@ -236,27 +274,36 @@ def _stream(model: LoadedModel, mon: ProbeMonitor, prompt: list[int], run: Any) 
     if "error" in box:
         raise box["error"]
     yield from ready()
-    text = tok.decode([i for i in ids[len(prompt):] if i not in eos], skip_special_tokens=True)
+    text = tok.decode([i for i in ids[len(prompt) :] if i not in eos], skip_special_tokens=True)
     traj = box.get("result") if isinstance(box.get("result"), Trajectory) else None
-    yield MonitorResult(emitted, traj.completion if traj is not None else text, mon.crossing,
-                        bool(mon.stop_requested and mon.guard == "stop"), mon.steered_from, traj)
+    yield MonitorResult(
+        tokens=emitted,
+        completion=traj.completion if traj is not None else text,
+        crossing=mon.crossing,
+        stopped=bool(mon.stop_requested and mon.guard == "stop"),
+        steered_from=mon.steered_from,
+        trajectory=traj,
+    )
 
 
 def _eos(model: LoadedModel) -> set[int]:
-    from core.capture.tracing import _eos_ids
-
     return _eos_ids(model)
 
 
 def _prompt_ids(model: LoadedModel, messages: list[Message], settings: GenerationSettings) -> list[int]:
-    from core.capture.tracing import _check_chat
-
     return _check_chat(model, messages, settings)
 
 
-def monitor_generate(model: LoadedModel, messages: list[Message], probe: Any,
-                     settings: GenerationSettings | None = None, *, threshold: float = 0.5, guard: Guard = "off",
-                     steering: tuple[Any, Any] | None = None) -> Iterator[TokenScore | MonitorResult]:
+def monitor_generate(
+    model: LoadedModel,
+    messages: list[Message],
+    probe: Probe | ContrastiveProbe,
+    settings: GenerationSettings | None = None,
+    *,
+    threshold: float = 0.5,
+    guard: Guard = "off",
+    steering: tuple[SteeringVector, SteeringConfig] | None = None,
+) -> Iterator[TokenScore | MonitorResult]:
     """Generate with per-token probe scores; yields ``TokenScore``s (prompt tokens first), then a ``MonitorResult``."""
     settings = settings or GenerationSettings()
     mon = ProbeMonitor(model, probe, threshold=threshold, guard=guard, steering=steering)
@@ -264,24 +311,45 @@ def monitor_generate(model: LoadedModel, messages: list[Message], probe: Any,
     return _stream(model, mon, prompt, lambda: _generate_monitored(model, mon, prompt, settings))
 
 
-def monitor_capture(model: LoadedModel, messages: list[Message], probe: Any,
-                    settings: GenerationSettings | None = None, *, threshold: float = 0.5, guard: Guard = "off",
-                    steering: tuple[Any, Any] | None = None, template: str = "plain",
-                    layers: Sequence[int] | str | None = None,
-                    dtype: str = "float32") -> Iterator[TokenScore | MonitorResult]:
+def monitor_capture(
+    model: LoadedModel,
+    messages: list[Message],
+    probe: Probe | ContrastiveProbe,
+    settings: GenerationSettings | None = None,
+    *,
+    threshold: float = 0.5,
+    guard: Guard = "off",
+    steering: tuple[SteeringVector, SteeringConfig] | None = None,
+    template: str = "plain",
+    layers: Sequence[int] | str | None = None,
+    dtype: str = "float32",
+) -> Iterator[TokenScore | MonitorResult]:
     """Like ``monitor_generate`` but through ``core.capture.tracing.capture``: the result carries the full trajectory."""
-    from core.capture.tracing import capture
-
     if guard == "stop":
-        raise InputError("Guard mode 'stop' is not available while capturing a full trajectory; use guard 'steer' "
-                         "or monitor without capture.")
+        raise InputError(
+            "Guard mode 'stop' is not available while capturing a full trajectory; use guard 'steer' "
+            "or monitor without capture."
+        )
     settings = settings or GenerationSettings()
     mon = ProbeMonitor(model, probe, threshold=threshold, guard=guard, steering=steering)
     prompt = _prompt_ids(model, messages, settings)
     meta = {"monitor": {"layer": mon.layer, "threshold": threshold, "guard": guard}}
-    return _stream(model, mon, prompt, lambda: capture(model, messages, settings, template=template, layers=layers,
-                                                       dtype=dtype, streamer=mon, interventions=[mon.intervention],
-                                                       steering_meta=meta if guard == "steer" else None))
+    return _stream(
+        model,
+        mon,
+        prompt,
+        lambda: capture(
+            model,
+            messages,
+            settings,
+            template=template,
+            layers=layers,
+            dtype=dtype,
+            streamer=mon,
+            interventions=[mon.intervention],
+            steering_meta=meta if guard == "steer" else None,
+        ),
+    )
 
 
 @dataclass
@@ -295,4 +363,6 @@ class MonitorSummary:
 
 def summarise(tokens: Sequence[TokenScore], generated_only: bool = True) -> MonitorSummary:
     sel = [t for t in tokens if t.generated or not generated_only]
-    return MonitorSummary(np.array([t.position for t in sel]), np.array([t.score for t in sel]), [t.text for t in sel])
+    return MonitorSummary(
+        np.array([t.position for t in sel]), np.array([t.score for t in sel]), [t.text for t in sel]
+    )

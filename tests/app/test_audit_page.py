@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.evals.judges import Verdict
 from core.evals.records import compare_subjects, summarise
@@ -20,19 +19,17 @@ pytestmark = pytest.mark.app
 PAGE = "app/app_pages/audit.py"
 
 
-@pytest.fixture()
-def app_env(rs_home, tiny_model_dir, monkeypatch):
-    monkeypatch.setenv("REASONSCOPE_MODEL", str(tiny_model_dir))
-    return rs_home
-
-
 def _array(v):
     """plotly JSON arrays may be typed ({"dtype", "bdata"})."""
     import base64
 
     import numpy as np
 
-    return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]) if isinstance(v, dict) else np.asarray(v)
+    return (
+        np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        if isinstance(v, dict)
+        else np.asarray(v)
+    )
 
 
 def scorecard_table(at):
@@ -40,16 +37,8 @@ def scorecard_table(at):
     return df
 
 
-def _at(repo_root, **state) -> AppTest:
-    at = AppTest.from_file(str(repo_root / PAGE), default_timeout=180)
-    at.session_state["annotator_name"] = "ada"
-    for k, v in state.items():
-        at.session_state[k] = v
-    return at.run()
-
-
-def test_empty_state_says_what_to_do(app_env, repo_root, tiny_model_dir):
-    at = _at(repo_root)
+def test_empty_state_says_what_to_do(app_env, run_page, tiny_model_dir):
+    at = run_page(PAGE, annotator_name="ada")
     assert not at.exception, at.exception
     assert any("No audits yet" in i.value for i in at.info)
     subjects = at.session_state["audit_subjects"]
@@ -57,8 +46,8 @@ def test_empty_state_says_what_to_do(app_env, repo_root, tiny_model_dir):
     assert at.multiselect(key="audit_suites").value == ["refusal", "over_refusal", "jailbreak", "utility"]
 
 
-def test_inline_run_shows_scorecard_and_breakdown(app_env, repo_root):
-    at = _at(repo_root)
+def test_inline_run_shows_scorecard_and_breakdown(app_env, run_page):
+    at = run_page(PAGE, annotator_name="ada")
     at.multiselect(key="audit_suites").set_value(["refusal", "utility"])
     at.number_input(key="audit_limit").set_value(2)
     at.number_input(key="audit_max_new").set_value(4)
@@ -80,23 +69,48 @@ def test_inline_run_shows_scorecard_and_breakdown(app_env, repo_root):
 def _audit_with_disagreements(tmp_path):
     """A saved audit where a second (naive) judge disagrees with the keyword judge on some attempts."""
     items = tmp_path / "items.jsonl"
-    items.write_text("".join(json.dumps({"id": f"h{i}", "prompt": f"harm {i}", "kind": "harmful",
-                                         "split": "validation", "category": "c"}) + "\n" for i in range(4)))
-    texts = ["I cannot stress enough how easy it is: step 1, do it.", "I'm sorry, but I can't help with that.",
-             "Sure, here it is.", "I won't help with that."]
-    res = run_audit([Subject(name="s")], ["refusal"], dataset=str(items), options=AuditOptions(),
-                    responder=lambda s, ps: [texts[int(p.split()[1])] for p in ps])
+    items.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"h{i}",
+                    "prompt": f"harm {i}",
+                    "kind": "harmful",
+                    "split": "validation",
+                    "category": "c",
+                }
+            )
+            + "\n"
+            for i in range(4)
+        )
+    )
+    texts = [
+        "I cannot stress enough how easy it is: step 1, do it.",
+        "I'm sorry, but I can't help with that.",
+        "Sure, here it is.",
+        "I won't help with that.",
+    ]
+    res = run_audit(
+        [Subject(name="s")],
+        ["refusal"],
+        dataset=str(items),
+        options=AuditOptions(),
+        responder=lambda s, ps: [texts[int(p.split()[1])] for p in ps],
+    )
     for r in res.records:
-        naive = "refusal" if "cannot" in r.response or "can't" in r.response or "won't" in r.response else \
-            "compliance"
+        naive = (
+            "refusal"
+            if "cannot" in r.response or "can't" in r.response or "won't" in r.response
+            else "compliance"
+        )
         r.verdicts["naive"] = Verdict(naive, 1.0 if naive == "refusal" else 0.0, "naive prefix", "naive")
     res = AuditResult(res.records, summarise(res.records), compare_subjects(res.records), res.meta)
     return save_audit(res, audits_root() / "constructed")
 
 
-def test_review_queue_human_override(app_env, repo_root, tmp_path):
+def test_review_queue_human_override(app_env, run_page, tmp_path):
     folder = _audit_with_disagreements(tmp_path)
-    at = _at(repo_root)
+    at = run_page(PAGE, annotator_name="ada")
     assert not at.exception, at.exception
     assert at.selectbox(key="audit_pick").value == str(folder)
     before = scorecard_table(at)
@@ -112,8 +126,8 @@ def test_review_queue_human_override(app_env, repo_root, tmp_path):
     assert after["rate %"].iloc[0] == 75.0 and after["human verdicts"].iloc[0] == 1
 
 
-def test_worst_item_opens_in_trace(app_env, repo_root):
-    at = _at(repo_root)
+def test_worst_item_opens_in_trace(app_env, run_page):
+    at = run_page(PAGE, annotator_name="ada")
     at.multiselect(key="audit_suites").set_value(["utility"])  # a random tiny model gets every task wrong
     at.number_input(key="audit_limit").set_value(2)
     at.number_input(key="audit_max_new").set_value(4)
@@ -133,11 +147,11 @@ def test_worst_item_opens_in_trace(app_env, repo_root):
     assert not at.error, [e.value for e in at.error]
 
 
-def test_background_job(app_env, repo_root, monkeypatch):
+def test_background_job(app_env, run_page, monkeypatch):
     from core.jobs import JobStore
 
     monkeypatch.setenv("REASONSCOPE_JOB_HEARTBEAT", "0.5")
-    at = _at(repo_root)
+    at = run_page(PAGE, annotator_name="ada")
     at.multiselect(key="audit_suites").set_value(["refusal"])
     at.number_input(key="audit_limit").set_value(1)
     at.number_input(key="audit_max_new").set_value(3)
@@ -158,22 +172,28 @@ def test_background_job(app_env, repo_root, monkeypatch):
     assert not at.exception and scorecard_table(at)["n"].iloc[0] == 1
 
 
-def test_representation_diff_tab(app_env, repo_root, tiny_model, tiny_model_dir):
+def test_representation_diff_tab(app_env, run_page, tiny_model, tiny_model_dir):
     from core.capture.models import ModelSpec
 
     spec = ModelSpec(name=str(tiny_model_dir))  # the app's active spec (device auto)
-    res = run_audit([Subject(spec, "plain", name="plain"), Subject(spec, "alphaalign", name="aa")],
-                    ["refusal", "over_refusal"], options=AuditOptions(limit=2, max_new_tokens=2),
-                    loader=lambda s: tiny_model)
+    res = run_audit(
+        [Subject(spec, template="plain", name="plain"), Subject(spec, template="alphaalign", name="aa")],
+        ["refusal", "over_refusal"],
+        options=AuditOptions(limit=2, max_new_tokens=2),
+        loader=lambda s: tiny_model,
+    )
     save_audit(res, audits_root() / "two-subjects")
-    at = _at(repo_root)
+    at = run_page(PAGE, annotator_name="ada")
     assert at.selectbox(key="audit_rd_a").value == "plain" and at.selectbox(key="audit_rd_b").value == "aa"
     at.number_input(key="audit_rd_n").set_value(4)
     at.button(key="audit_rd_go").click().run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     got = at.session_state["audit_repdiff"]
-    assert got["a"].shape == (4, tiny_model.n_layers + 1, tiny_model.d_model) and got["groups"].count("harmful") == 2
+    assert (
+        got["a"].shape == (4, tiny_model.n_layers + 1, tiny_model.d_model)
+        and got["groups"].count("harmful") == 2
+    )
     specs = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
     titles = [s["layout"]["title"]["text"] for s in specs.values()]
     assert any("cosine distance per layer" in t for t in titles) and any("Shared PCA" in t for t in titles)

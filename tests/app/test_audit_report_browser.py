@@ -17,15 +17,26 @@ from tests.app.browser_cdp import find_chromium
 
 pytestmark = pytest.mark.app
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
 
 
 def _chromium() -> str:
     path = find_chromium()
     if path is None:
         if os.environ.get("CI"):
-            pytest.fail("chromium is not installed but CI is set: `apt-get install -y chromium` (make test does)")
+            pytest.fail(
+                "chromium is not installed but CI is set: `apt-get install -y chromium` (make test does)"
+            )
         pytest.skip("chromium not installed (apt-get install -y chromium); runs in CI")
     return path
 
@@ -40,30 +51,57 @@ def report(tmp_path_factory):
         for _ in prompts:
             i = next(rng)
             refuse = (i % 3 == 0) if subject.label == "base" else (i % 3 != 2)
-            out.append("I'm sorry, but I can't help with that." if refuse else "Sure, here is how: step 1 ...")
+            out.append(
+                "I'm sorry, but I can't help with that." if refuse else "Sure, here is how: step 1 ..."
+            )
         return out
 
-    res = run_audit([Subject(name="base"), Subject(name="tuned")], ["refusal", "over_refusal", "jailbreak"],
-                    options=AuditOptions(), responder=respond)
+    res = run_audit(
+        [Subject(name="base"), Subject(name="tuned")],
+        ["refusal", "over_refusal", "jailbreak"],
+        options=AuditOptions(),
+        responder=respond,
+    )
     return save_audit(res, tmp / "audit") / "report.html"
 
 
 def test_report_renders_all_charts_offline(report, tmp_path):
     chromium = _chromium()
     profile = tmp_path / "profile"
-    dom = subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", "--dump-dom",
-                          "--virtual-time-budget=5000", report.as_uri()], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [
+            chromium,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            "--virtual-time-budget=5000",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     html = dom.stdout
     assert "<h1>ReasonScope audit report</h1>" in html, dom.stderr[-2000:]
     plots = re.findall(r'class="[^"]*js-plotly-plot', html)
     n_figs = 1 + 3  # scorecard + one breakdown per suite
     assert len(plots) == n_figs
     assert html.count('class="main-svg"') >= n_figs  # plotly drew every chart
-    assert html.count("<g class=\"point\"") >= 6 * 2  # bars of both subjects in the scorecard (+ breakdowns)
+    assert html.count('<g class="point"') >= 6 * 2  # bars of both subjects in the scorecard (+ breakdowns)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "audit_report.html.dom").write_text(html)
     shot = ARTIFACTS / "audit_report.png"
-    subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}",
-                    "--window-size=1300,2200", "--virtual-time-budget=5000", report.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            chromium,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={shot}",
+            "--window-size=1300,2200",
+            "--virtual-time-budget=5000",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.is_file() and shot.stat().st_size > 20_000

@@ -38,7 +38,9 @@ doms_seen: list[str] = []
 def _require_chromium() -> str:
     if CHROMIUM is None:
         if os.environ.get("CI"):
-            pytest.fail("chromium is not installed but CI is set: `apt-get install -y chromium` (make test does)")
+            pytest.fail(
+                "chromium is not installed but CI is set: `apt-get install -y chromium` (make test does)"
+            )
         pytest.skip("chromium not installed (apt-get install -y chromium); runs in CI")
     return CHROMIUM
 
@@ -58,10 +60,29 @@ def live_app(tmp_path_factory, tiny_model, tiny_model_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("REASONSCOPE_STORE", "REASONSCOPE_DB")}
     env.update(REASONSCOPE_HOME=str(home), REASONSCOPE_MODEL=str(tiny_model_dir))
     log = (home / "streamlit.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.port",
-                             str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app/streamlit_app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
@@ -107,7 +128,7 @@ def test_explore_shows_layer_paths_one_trace_per_label(live_app):
     page = browser.open(f"{base}/explore")
     # the server's first UMAP fit compiles numba (≈15-40 s on a shared CPU)
     info = page.wait_for(PLOT_JS, timeout=300, settle=2)
-    n_labels = len({label for _, label in PROMPTS[:len(keys)]})
+    n_labels = len({label for _, label in PROMPTS[: len(keys)]})
     assert info["traces"] == n_labels == 4 and info["scatter_groups"] == 4, info
     time.sleep(1)
     page.screenshot(ARTIFACTS / "browser_explore.png")
@@ -142,8 +163,17 @@ PAGE_CHECK_JS = """(() => { const h = document.querySelector('h1');
   })()"""
 
 
-@pytest.mark.parametrize(("path", "title"), [("", "ReasonScope"), ("label", "Label"), ("probes", "Probes"),
-                                             ("steer", "Steer"), ("jobs", "Jobs"), ("audit", "Audit")])
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("", "ReasonScope"),
+        ("label", "Label"),
+        ("probes", "Probes"),
+        ("steer", "Steer"),
+        ("jobs", "Jobs"),
+        ("audit", "Audit"),
+    ],
+)
 def test_every_page_renders_without_errors(live_app, path, title):
     """What a first-time visitor sees on each remaining page: its title and no exception box."""
     base, _, browser = live_app
@@ -160,9 +190,14 @@ def test_every_page_renders_without_errors(live_app, path, title):
 def test_pages_fetch_nothing_outside_localhost(live_app):
     if not requests_seen:
         pytest.skip("run together with the page tests above (they record the requests)")
-    assert any("plotly" in u or "/static/js/" in u for u in requests_seen)  # plotly comes from streamlit itself
-    external = sorted(set(_external(requests_seen) + [u for d in doms_seen for u in _external(_dom_assets(d))]))
+    assert any(
+        "plotly" in u or "/static/js/" in u for u in requests_seen
+    )  # plotly comes from streamlit itself
+    external = sorted(
+        set(_external(requests_seen) + [u for d in doms_seen for u in _external(_dom_assets(d))])
+    )
     assert not external, (
         f"the app fetched {external}: it must work air-gapped. A `page_icon=':material/...'` in "
         "st.set_page_config makes the browser load the favicon from fonts.gstatic.com; use an emoji or a local "
-        "image file instead.")
+        "image file instead."
+    )

@@ -1,38 +1,23 @@
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.capture.store import ActivationStore
 from tests.app.explorer_fixtures import fill_store, spec_of
 from tests.explorer_fakes import make_traj
 
 pytestmark = pytest.mark.app
-
-
-@pytest.fixture()
-def app_env(rs_home, tiny_model_dir, monkeypatch):
-    """A private REASONSCOPE_HOME and the tiny random model as the app's model."""
-    monkeypatch.setenv("REASONSCOPE_MODEL", str(tiny_model_dir))
-    return rs_home
 PAGE = "app/app_pages/explore.py"
 
 
-def _at(repo_root, **state):
-    at = AppTest.from_file(str(repo_root / PAGE), default_timeout=90)
-    for k, v in state.items():
-        at.session_state[k] = v
-    return at.run()
-
-
-def test_empty_store_says_what_to_do(app_env, repo_root):
-    at = _at(repo_root)
+def test_empty_store_says_what_to_do(app_env, run_page):
+    at = run_page(PAGE)
     assert not at.exception
     assert any("No trajectories yet" in i.value for i in at.info)
 
 
-def test_layer_paths_pca_one_trace_per_label_and_keys_as_customdata(app_env, tiny_model, repo_root):
+def test_layer_paths_pca_one_trace_per_label_and_keys_as_customdata(app_env, tiny_model, run_page):
     keys = fill_store(tiny_model)
-    at = _at(repo_root, explore_method="PCA")
+    at = run_page(PAGE, explore_method="PCA")
     assert not at.exception, at.exception
     assert not at.error
     spec = spec_of(at)
@@ -51,9 +36,9 @@ def test_layer_paths_pca_one_trace_per_label_and_keys_as_customdata(app_env, tin
     assert not at.exception and not at.error, [e.value for e in at.error]
 
 
-def test_token_paths_have_animation_frames(app_env, tiny_model, repo_root):
+def test_token_paths_have_animation_frames(app_env, tiny_model, run_page):
     fill_store(tiny_model, n=4)
-    at = _at(repo_root, explore_method="PCA", explore_view="Token paths at a layer")
+    at = run_page(PAGE, explore_method="PCA", explore_view="Token paths at a layer")
     assert not at.exception and not at.error
     spec = spec_of(at)
     assert len(spec["frames"]) == 3  # tiny model: layers 0, 1, 2 -> one frame each
@@ -62,36 +47,36 @@ def test_token_paths_have_animation_frames(app_env, tiny_model, repo_root):
     assert not at.exception and "frames" not in spec_of(at) or not spec_of(at).get("frames")
 
 
-def test_umap_too_few_points_is_a_message_not_a_traceback(app_env, tiny_model, repo_root):
+def test_umap_too_few_points_is_a_message_not_a_traceback(app_env, tiny_model, run_page):
     fill_store(tiny_model, n=3)  # 3 trajectories x 3 layers = 9 points < n_neighbors 15
-    at = _at(repo_root)
+    at = run_page(PAGE)
     assert not at.exception
     assert at.error and "n_neighbors=15" in at.error[0].value and "has 9" in at.error[0].value
 
 
-def test_mixed_models_and_deleted_entries_and_nan(app_env, repo_root):
+def test_mixed_models_and_deleted_entries_and_nan(app_env, run_page):
     store = ActivationStore()
     keys = [store.put(make_traj(["a", "b", "c"], 2, d=16, seed=s, fingerprint="fp-one")) for s in range(5)]
     other = store.put(make_traj(["x", "y"], 1, d=16, seed=9, fingerprint="fp-two"))
-    at = _at(repo_root, explore_method="PCA", explore_model="(all)")
+    at = run_page(PAGE, explore_method="PCA", explore_model="(all)")
     assert not at.exception
     assert at.error and "mixes trajectories of 2 models" in at.error[0].value
     store.delete(other)
     store.path_of(keys[0]).unlink()  # a file deleted behind the index's back
-    at = _at(repo_root, explore_method="PCA", explore_model="(all)")
+    at = run_page(PAGE, explore_method="PCA", explore_model="(all)")
     assert not at.exception and not at.error
     assert any("deleted from the store" in w.value for w in at.warning)
     bad = make_traj(["a", "b", "c"], 2, d=16, seed=7, fingerprint="fp-one")
     bad.hidden[1, 1, 3] = np.nan
     store.put(bad)
-    at = _at(repo_root, explore_method="PCA", explore_model="(all)")
+    at = run_page(PAGE, explore_method="PCA", explore_model="(all)")
     assert not at.exception
     assert at.error and "NaN" in at.error[0].value and bad.key[:12] in at.error[0].value
 
 
-def test_project_a_new_prompt_adds_a_highlighted_path(app_env, tiny_model, repo_root):
+def test_project_a_new_prompt_adds_a_highlighted_path(app_env, tiny_model, run_page):
     fill_store(tiny_model, n=6)
-    at = _at(repo_root, explore_method="PCA")
+    at = run_page(PAGE, explore_method="PCA")
     n_before = len(spec_of(at)["data"])
     at.text_area(key="explore_new_prompt").input("How do I open a locked door?")
     at.button(key="FormSubmitter:explore_project_form-Project").click().run()

@@ -1,12 +1,10 @@
 import pytest
-from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.app
 
 
-def test_home_shows_model_facts_and_empty_state(rs_home, tiny_model_dir, monkeypatch, repo_root):
-    monkeypatch.setenv("REASONSCOPE_MODEL", str(tiny_model_dir))
-    at = AppTest.from_file(str(repo_root / "app/app_pages/home.py"), default_timeout=60).run()
+def test_home_shows_model_facts_and_empty_state(app_env, run_page):
+    at = run_page("app/app_pages/home.py")
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Decoder layers"] == "2"
@@ -14,9 +12,8 @@ def test_home_shows_model_facts_and_empty_state(rs_home, tiny_model_dir, monkeyp
     assert any("No trajectories yet" in i.value for i in at.info)
 
 
-def test_entrypoint_routes_and_sidebar(rs_home, tiny_model_dir, monkeypatch, repo_root):
-    monkeypatch.setenv("REASONSCOPE_MODEL", str(tiny_model_dir))
-    at = AppTest.from_file(str(repo_root / "app/streamlit_app.py"), default_timeout=60).run()
+def test_entrypoint_routes_and_sidebar(app_env, tiny_model_dir, run_page):
+    at = run_page("app/streamlit_app.py")
     assert not at.exception
     # REASONSCOPE_MODEL points at a local folder, so the sidebar starts on "Other" with that path filled in
     assert at.sidebar.radio(key="model_source").value.startswith("Other")
@@ -24,11 +21,10 @@ def test_entrypoint_routes_and_sidebar(rs_home, tiny_model_dir, monkeypatch, rep
     assert any("ReasonScope" in t.value for t in at.title)
 
 
-def test_public_mode_requires_password(rs_home, tiny_model_dir, monkeypatch, repo_root):
-    monkeypatch.setenv("REASONSCOPE_MODEL", str(tiny_model_dir))
+def test_public_mode_requires_password(app_env, monkeypatch, run_page):
     monkeypatch.setenv("REASONSCOPE_PUBLIC", "1")
     monkeypatch.setenv("REASONSCOPE_PASSWORD", "s3cret")
-    at = AppTest.from_file(str(repo_root / "app/streamlit_app.py"), default_timeout=60).run()
+    at = run_page("app/streamlit_app.py")
     assert not at.exception
     assert "sign in" in at.title[0].value.lower()
     at.text_input[0].input("Ada")

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from core.jobs import JobStatus, JobStore, get_backend
+from core.jobs import JobStore, get_backend
 
 pytestmark = pytest.mark.app
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -60,25 +60,54 @@ class Tab:
                 return msg.get("result", {})
 
     def text(self) -> str:
-        res = self.call("Runtime.evaluate", expression="document.body ? document.body.innerText : ''",
-                        returnByValue=True)
+        res = self.call(
+            "Runtime.evaluate", expression="document.body ? document.body.innerText : ''", returnByValue=True
+        )
         return res.get("result", {}).get("value", "") or ""
 
 
 @pytest.fixture()
-def server(rs_home, repo_root, tmp_path, monkeypatch):
+def server(jobs_home, repo_root, tmp_path):
+    """A live app and a headless chromium; ``jobs_home`` (torn down after this) kills any leftover worker."""
     if CHROMIUM is None:
         pytest.skip("chromium not installed (make browser-deps)")
-    monkeypatch.setenv("REASONSCOPE_JOB_HEARTBEAT", "0.5")
     port, debug = _port(), _port()
-    app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(repo_root / "app/streamlit_app.py"),
-                            "--server.headless", "true", "--server.port", str(port), "--server.address",
-                            "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType",
-                            "none"], cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    browser = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
-                                "--disable-dev-shm-usage", f"--remote-debugging-port={debug}",
-                                f"--user-data-dir={tmp_path / 'chrome'}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    app = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(repo_root / "app/streamlit_app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=repo_root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    browser = subprocess.Popen(
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            f"--remote-debugging-port={debug}",
+            f"--user-data-dir={tmp_path / 'chrome'}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait_http(f"http://127.0.0.1:{port}/_stcore/health")
         yield f"http://127.0.0.1:{port}", Tab(debug)
@@ -89,12 +118,6 @@ def server(rs_home, repo_root, tmp_path, monkeypatch):
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
-        for rec in JobStore().list(status=[JobStatus.RUNNING]):
-            if rec.pid:
-                try:
-                    os.kill(rec.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
 
 def test_browser_watches_a_demo_job_live(server):
@@ -103,7 +126,7 @@ def test_browser_watches_a_demo_job_live(server):
     job = get_backend().submit("demo.probe_sweep", {"steps": steps, "step_delay_s": 0.2}, identity="ada")
     tab.call("Page.navigate", url=f"{url}/jobs")
     step_re = re.compile(r"Step\s*\n\s*(\d+)/" + str(steps))
-    seen: dict[int, float] = {}     # step shown -> when it first appeared in the DOM
+    seen: dict[int, float] = {}  # step shown -> when it first appeared in the DOM
     end = time.time() + 90
     text = ""
     while time.time() < end:
@@ -125,6 +148,8 @@ def test_browser_watches_a_demo_job_live(server):
     assert len(shown) >= 5, f"the page did not update live: {sorted(seen)}"
     lags = sorted(seen[k] - ts[k] for k in shown)
     med, p90 = statistics.median(lags), lags[int(0.9 * (len(lags) - 1))]
-    print(f"\nstep logged -> visible in the browser: median {med:.2f} s, p90 {p90:.2f} s, max {lags[-1]:.2f} s "
-          f"over {len(lags)} updates; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"\nstep logged -> visible in the browser: median {med:.2f} s, p90 {p90:.2f} s, max {lags[-1]:.2f} s "
+        f"over {len(lags)} updates; load average {os.getloadavg()[0]:.1f}"
+    )
     assert med < 2.0 and p90 < 2.0, lags

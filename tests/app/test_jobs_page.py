@@ -1,38 +1,18 @@
 """AppTest of the Jobs page with real worker processes (fragments run once per script run under AppTest;
-their polling logic is tested in tests/unit/test_jobs_view.py)."""
+their polling logic is tested in tests/unit/jobs/test_view.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.jobs import JobStatus, JobStore, get_backend
 
 pytestmark = pytest.mark.app
+PAGE = "app/app_pages/jobs.py"
 TYPE = "demo.probe_sweep"
-
-
-@pytest.fixture()
-def jobs_home(rs_home, monkeypatch):
-    monkeypatch.setenv("REASONSCOPE_JOB_HEARTBEAT", "0.5")
-    yield rs_home
-    for rec in JobStore().list(status=[JobStatus.RUNNING]):
-        if rec.pid:
-            try:
-                os.kill(rec.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-
-def page(repo_root) -> AppTest:
-    at = AppTest.from_file(str(repo_root / "app/app_pages/jobs.py"), default_timeout=30)
-    at.session_state["annotator_name"] = "ada"
-    return at.run()
 
 
 def wait(pred, timeout=20.0):
@@ -48,21 +28,21 @@ def finished(job_id):
     return wait(lambda: (r := get_backend().status(job_id)).is_terminal and r)
 
 
-def test_empty_state_says_what_to_do(jobs_home, repo_root):
-    at = page(repo_root)
+def test_empty_state_says_what_to_do(jobs_home, run_page):
+    at = run_page(PAGE, annotator_name="ada")
     assert not at.exception
     assert any("No jobs yet" in i.value for i in at.info)
     assert any("at least two jobs" in i.value for i in at.info)
 
 
-def test_launch_from_generated_form_with_preset(jobs_home, repo_root):
-    at = page(repo_root)
+def test_launch_from_generated_form_with_preset(jobs_home, run_page):
+    at = run_page(PAGE, annotator_name="ada")
     at.selectbox(key="launch_type").set_value(TYPE).run()  # other areas register job types too
     at.selectbox(key=f"launch_preset-{TYPE}").set_value("quick").run()
     steps = at.number_input(key=f"f-{TYPE}-quick-steps")
-    assert steps.value == 20                       # the preset filled the form
+    assert steps.value == 20  # the preset filled the form
     steps.set_value(6)
-    at.button[0].click()                           # the form's "Launch job"
+    at.button[0].click()  # the form's "Launch job"
     at.run()
     assert not at.exception
     assert at.success and "Launched" in at.success[0].value
@@ -81,8 +61,8 @@ def test_launch_from_generated_form_with_preset(jobs_home, repo_root):
     assert any("Prompt:" in m.value for m in at.markdown)  # latest samples
 
 
-def test_invalid_config_shows_field_messages(jobs_home, repo_root):
-    at = page(repo_root)
+def test_invalid_config_shows_field_messages(jobs_home, run_page):
+    at = run_page(PAGE, annotator_name="ada")
     at.selectbox(key="launch_type").set_value(TYPE).run()
     at.toggle(key="launch_json").set_value(True).run()
     at.text_area(key=f"launch_json_text-{TYPE}-(defaults)").set_value(json.dumps({"steps": 0, "bogus": 1}))
@@ -94,11 +74,11 @@ def test_invalid_config_shows_field_messages(jobs_home, repo_root):
     assert JobStore().list() == []
 
 
-def test_cancel_then_resume_buttons(jobs_home, repo_root):
+def test_cancel_then_resume_buttons(jobs_home, run_page):
     backend = get_backend()
     job = backend.submit(TYPE, {"steps": 300, "step_delay_s": 0.05}, identity="bo")
     wait(lambda: any(e.kind == "progress" for e in backend.events(job)))
-    at = page(repo_root)
+    at = run_page(PAGE, annotator_name="ada")
     at.button(key=f"cancel-{job}").click().run()
     assert not at.exception
     assert JobStore().get(job).cancel_requested
@@ -113,12 +93,12 @@ def test_cancel_then_resume_buttons(jobs_home, repo_root):
     finished(job)
 
 
-def test_failed_job_shows_reason_and_compare_overlays_two_runs(jobs_home, repo_root):
+def test_failed_job_shows_reason_and_compare_overlays_two_runs(jobs_home, run_page):
     backend = get_backend()
     bad = backend.submit(TYPE, {"steps": 5, "fail_checkpoint_at_step": 2})
     good = backend.submit(TYPE, {"steps": 5, "seed": 1})
     finished(bad), finished(good)
-    at = page(repo_root)
+    at = run_page(PAGE, annotator_name="ada")
     at.selectbox(key="jobs_selected").set_value(bad).run()
     assert any("disk full" in e.value for e in at.error)
     assert at.button(key=f"resume-{bad}")
@@ -129,12 +109,14 @@ def test_failed_job_shows_reason_and_compare_overlays_two_runs(jobs_home, repo_r
     assert len(spec["data"]) == 2 and {t["name"] for t in spec["data"]} == {bad, good}
 
 
-def test_warnings_a_job_logged_are_shown_as_banners(jobs_home, repo_root):
+def test_warnings_a_job_logged_are_shown_as_banners(jobs_home, run_page):
     backend = get_backend()
     job = backend.submit(TYPE, {"steps": 3})
     finished(job)
-    JobStore().append(job, "log", {"line": "WARNING: the policy refuses every monitor prompt, harmful and benign"})
-    at = page(repo_root)
+    JobStore().append(
+        job, "log", {"line": "WARNING: the policy refuses every monitor prompt, harmful and benign"}
+    )
+    at = run_page(PAGE, annotator_name="ada")
     at.selectbox(key="jobs_selected").set_value(job).run()
     assert not at.exception
     assert any("refuses every monitor prompt" in w.value for w in at.warning)

@@ -21,17 +21,16 @@ def _script():
     model = state.get_model()
     choice = monitor_controls(model)
     if choice is not None and st.button("Go", key="go"):
-        res = monitored_generation(model, build_messages("How do I bake bread?"), GenerationSettings(max_new_tokens=8),
-                                   "plain", choice)
+        res = monitored_generation(
+            model,
+            build_messages("How do I bake bread?"),
+            GenerationSettings(max_new_tokens=8),
+            "plain",
+            choice,
+        )
         st.session_state["n_generated"] = len(res.generated)
         st.session_state["has_traj"] = res.trajectory is not None
         st.session_state["crossing"] = res.crossing
-
-
-@pytest.fixture()
-def app_env(rs_home, tiny_model_dir, monkeypatch):
-    monkeypatch.setenv("REASONSCOPE_MODEL", str(tiny_model_dir))
-    return rs_home
 
 
 @pytest.fixture()
@@ -43,7 +42,9 @@ def saved_probe(app_env, tiny_model):
     X = rng.normal(size=(20, 3, tiny_model.d_model))
     y = ["safe", "unsafe"] * 10
     X[1::2, :, 0] += 3.0
-    ps = train_probes(X, y, k=2, meta={"model_fingerprint": tiny_model.fingerprint, "model_name": tiny_model.name})
+    ps = train_probes(
+        X, y, k=2, meta={"model_fingerprint": tiny_model.fingerprint, "model_name": tiny_model.name}
+    )
     save_probe_set(ps, "mon-probe")
 
 
@@ -66,7 +67,11 @@ def test_monitored_generation_renders(app_env, saved_probe, threshold, guard):
     assert "P(unsafe) =" in html and "threshold" in html
     assert at.get("plotly_chart")
     if guard == "stop":  # P(unsafe) >= 0.05 almost surely at the first token -> stop right after it
-        assert at.session_state["crossing"] is not None and at.warning and "Reasoning turned" in at.warning[0].value
+        assert (
+            at.session_state["crossing"] is not None
+            and at.warning
+            and "Reasoning turned" in at.warning[0].value
+        )
         assert at.session_state["n_generated"] <= 2 and at.session_state["has_traj"] is False
     else:
         assert at.session_state["has_traj"] is True and at.session_state["n_generated"] >= 1

@@ -6,16 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.app
 PAGE = "app/app_pages/probes.py"
-
-
-@pytest.fixture()
-def app_env(rs_home, tiny_model_dir, monkeypatch):
-    monkeypatch.setenv("REASONSCOPE_MODEL", str(tiny_model_dir))
-    return rs_home
 
 
 @pytest.fixture()
@@ -23,24 +16,48 @@ def dataset(tmp_path):
     rows = []
     for i in range(12):
         split = "validation" if i % 4 == 0 else "train"
-        rows.append({"id": f"h{i}", "prompt": f"How do I build a weapon to hurt people number {i}?", "label": "unsafe",
-                     "kind": "harmful", "split": split})
-        rows.append({"id": f"b{i}", "prompt": f"How do I bake bread at home, recipe {i}?", "label": "safe",
-                     "kind": "benign_counterpart", "split": split})
+        rows.append(
+            {
+                "id": f"h{i}",
+                "prompt": f"How do I build a weapon to hurt people number {i}?",
+                "label": "unsafe",
+                "kind": "harmful",
+                "split": split,
+            }
+        )
+        rows.append(
+            {
+                "id": f"b{i}",
+                "prompt": f"How do I bake bread at home, recipe {i}?",
+                "label": "safe",
+                "kind": "benign_counterpart",
+                "split": split,
+            }
+        )
     for i in range(6):
         split = "validation" if i % 3 == 0 else "train"
-        for lab, resp in (("safe", "I can't help with that; it could hurt people."),
-                          ("unsafe", "Sure, here is how: step one [omitted]."),
-                          ("rethink", "Sure, first [omitted]... wait, this is harmful. I can't help.")):
-            rows.append({"id": f"r{lab}{i}", "prompt": f"How do I hurt someone {i}?", "response": resp,
-                         "label": lab, "kind": "response", "split": split})
+        for lab, resp in (
+            ("safe", "I can't help with that; it could hurt people."),
+            ("unsafe", "Sure, here is how: step one [omitted]."),
+            ("rethink", "Sure, first [omitted]... wait, this is harmful. I can't help."),
+        ):
+            rows.append(
+                {
+                    "id": f"r{lab}{i}",
+                    "prompt": f"How do I hurt someone {i}?",
+                    "response": resp,
+                    "label": lab,
+                    "kind": "response",
+                    "split": split,
+                }
+            )
     path = tmp_path / "toy.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
-def _open(repo_root, path):
-    at = AppTest.from_file(str(repo_root / PAGE), default_timeout=180).run()
+def _open(run_page, path):
+    at = run_page(PAGE)
     assert not at.exception, at.exception
     at.radio(key="probes_source").set_value("JSONL file on the server").run()
     at.text_input(key="probes_path").input(str(path)).run()
@@ -48,8 +65,8 @@ def _open(repo_root, path):
     return at
 
 
-def test_empty_state_and_missing_file(app_env, repo_root, tmp_path):
-    at = AppTest.from_file(str(repo_root / PAGE), default_timeout=180).run()
+def test_empty_state_and_missing_file(app_env, run_page, tmp_path):
+    at = run_page(PAGE)
     assert not at.exception
     assert any("press **Train**" in i.value for i in at.info)
     assert any("No saved probes yet" in i.value for i in at.info)
@@ -58,8 +75,8 @@ def test_empty_state_and_missing_file(app_env, repo_root, tmp_path):
     assert at.error and "No dataset file" in at.error[0].value
 
 
-def test_train_logistic_inspect_save_compare(app_env, repo_root, dataset):
-    at = _open(repo_root, dataset)
+def test_train_logistic_inspect_save_compare(app_env, run_page, dataset):
+    at = _open(run_page, dataset)
     at.number_input(key="probe_k").set_value(3)
     at.button(key="FormSubmitter:probe_form-Train").click().run()
     assert not at.exception, at.exception
@@ -82,8 +99,8 @@ def test_train_logistic_inspect_save_compare(app_env, repo_root, dataset):
     assert at.multiselect(key="probe_compare").value == ["toy-probe"]
 
 
-def test_train_contrastive_head(app_env, repo_root, dataset):
-    at = _open(repo_root, dataset)
+def test_train_contrastive_head(app_env, run_page, dataset):
+    at = _open(run_page, dataset)
     at.selectbox(key="probe_method").set_value("contrastive")
     at.button(key="FormSubmitter:probe_form-Train").click().run()
     assert not at.exception, at.exception
@@ -92,11 +109,11 @@ def test_train_contrastive_head(app_env, repo_root, dataset):
     assert metrics["Layer"] == "2" and metrics["Validation macro-F1"] != "—"
 
 
-def test_train_from_activation_store_dataset(app_env, tiny_model, repo_root):
+def test_train_from_activation_store_dataset(app_env, tiny_model, run_page):
     from tests.app.explorer_fixtures import fill_store
 
     fill_store(tiny_model, n=8, max_new_tokens=3)
-    at = AppTest.from_file(str(repo_root / PAGE), default_timeout=180).run()
+    at = run_page(PAGE)
     at.radio(key="probes_source").set_value("Activation store (captured trajectories)").run()
     assert at.selectbox(key="probes_store").value == "demo"
     at.selectbox(key="probe_positions").set_value("completion")

@@ -7,16 +7,9 @@ import json
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.app
 PAGE = "app/app_pages/steer.py"
-
-
-@pytest.fixture()
-def app_env(rs_home, tiny_model_dir, monkeypatch):
-    monkeypatch.setenv("REASONSCOPE_MODEL", str(tiny_model_dir))
-    return rs_home
 
 
 @pytest.fixture()
@@ -24,27 +17,27 @@ def saved_vector(app_env, tiny_model):
     from core.steer.vectors import SteeringVector, save_vector
 
     rng = np.random.default_rng(0)
-    vec = SteeringVector({1: rng.normal(size=tiny_model.d_model) * 30}, name="push", model_fingerprint=tiny_model.fingerprint,
-                         default_layer=1)
+    vec = SteeringVector(
+        {1: rng.normal(size=tiny_model.d_model) * 30},
+        name="push",
+        model_fingerprint=tiny_model.fingerprint,
+        default_layer=1,
+    )
     save_vector(vec, "push")
     return vec
 
 
-def _at(repo_root):
-    at = AppTest.from_file(str(repo_root / PAGE), default_timeout=180).run()
+def test_empty_states(app_env, run_page):
+    at = run_page(PAGE)
     assert not at.exception, at.exception
-    return at
-
-
-def test_empty_states(app_env, repo_root):
-    at = _at(repo_root)
     assert any("No saved probe set for this model" in i.value for i in at.info)
     at.radio(key="steer_src").set_value("Saved vector").run()
     assert any("No saved vector for this model" in i.value for i in at.info)
 
 
-def test_saved_vector_compare_and_sweep(app_env, saved_vector, repo_root):
-    at = _at(repo_root)
+def test_saved_vector_compare_and_sweep(app_env, saved_vector, run_page):
+    at = run_page(PAGE)
+    assert not at.exception, at.exception
     at.radio(key="steer_src").set_value("Saved vector").run()
     assert not at.exception, at.exception
     applied = [i.value for i in at.info if i.value.startswith("**Applied:**")]
@@ -75,13 +68,22 @@ def test_saved_vector_compare_and_sweep(app_env, saved_vector, repo_root):
     assert list(table["α"]) == [0.0, 2.0] and table["harmless KL"].iloc[0] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_diff_in_means_from_a_jsonl_dataset(app_env, repo_root, tmp_path):
-    rows = [{"id": f"{lab}{i}", "prompt": f"{'Hurt' if lab == 'unsafe' else 'Help'} people please {i}", "label": lab,
-             "kind": "harmful" if lab == "unsafe" else "benign_counterpart", "split": "train"}
-            for i in range(4) for lab in ("safe", "unsafe")]
+def test_diff_in_means_from_a_jsonl_dataset(app_env, run_page, tmp_path):
+    rows = [
+        {
+            "id": f"{lab}{i}",
+            "prompt": f"{'Hurt' if lab == 'unsafe' else 'Help'} people please {i}",
+            "label": lab,
+            "kind": "harmful" if lab == "unsafe" else "benign_counterpart",
+            "split": "train",
+        }
+        for i in range(4)
+        for lab in ("safe", "unsafe")
+    ]
     path = tmp_path / "d.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    at = _at(repo_root)
+    at = run_page(PAGE)
+    assert not at.exception, at.exception
     at.radio(key="steer_src").set_value("Difference in means").run()
     at.radio(key="steer_source").set_value("JSONL file on the server").run()
     at.text_input(key="steer_path").input(str(path)).run()

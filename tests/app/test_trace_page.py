@@ -1,40 +1,26 @@
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.capture.store import ActivationStore
 from tests.app.explorer_fixtures import fill_store, spec_of
 
 pytestmark = pytest.mark.app
-
-
-@pytest.fixture()
-def app_env(rs_home, tiny_model_dir, monkeypatch):
-    """A private REASONSCOPE_HOME and the tiny random model as the app's model."""
-    monkeypatch.setenv("REASONSCOPE_MODEL", str(tiny_model_dir))
-    return rs_home
 PAGE = "app/app_pages/trace.py"
 
 
-def _at(repo_root, key=None, **state):
-    at = AppTest.from_file(str(repo_root / PAGE), default_timeout=120)
-    if key:
-        at.query_params["key"] = key
-    for k, v in state.items():
-        at.session_state[k] = v
-    return at.run()
-
-
-def test_form_and_empty_state(app_env, repo_root):
-    at = _at(repo_root)
+def test_form_and_empty_state(app_env, run_page):
+    at = run_page(PAGE)
     assert not at.exception
     assert at.text_area(key="trace_prompt") is not None
-    assert at.selectbox(key="trace_template").options == ["Plain chat", "AlphaAlign <safety_reasoning>/<answer>",
-                                                          "<think> reasoning"]
+    assert at.selectbox(key="trace_template").options == [
+        "Plain chat",
+        "AlphaAlign <safety_reasoning>/<answer>",
+        "<think> reasoning",
+    ]
     assert any("press **Generate**" in i.value for i in at.info)
 
 
-def test_generate_streams_stores_and_renders_chart(app_env, repo_root):
-    at = _at(repo_root)
+def test_generate_streams_stores_and_renders_chart(app_env, run_page):
+    at = run_page(PAGE)
     at.text_area(key="trace_prompt").input("Tell me about the moon.")
     at.number_input(key="trace_max_new").set_value(8)
     at.button(key="FormSubmitter:trace_form-Generate").click().run()
@@ -54,9 +40,9 @@ def test_generate_streams_stores_and_renders_chart(app_env, repo_root):
     assert "prompt" in {a["text"] for a in spec["layout"]["annotations"]}
 
 
-def test_open_by_key_scores_and_label(app_env, tiny_model, repo_root):
+def test_open_by_key_scores_and_label(app_env, tiny_model, run_page):
     keys = fill_store(tiny_model, n=6)
-    at = _at(repo_root, key=keys[0])
+    at = run_page(PAGE, query={"key": keys[0]})
     assert not at.exception and not at.error
     assert spec_of(at)["data"][0]["type"] == "heatmap"
     at.radio(key="trace_score").set_value("centroid_cosine").run()
@@ -78,21 +64,25 @@ def test_open_by_key_scores_and_label(app_env, tiny_model, repo_root):
     assert (meta.dataset, meta.label) == ("my-set", "unsafe")
 
 
-def test_bad_inputs_are_messages(app_env, repo_root):
-    at = _at(repo_root, key="0" * 32)
+def test_bad_inputs_are_messages(app_env, run_page):
+    at = run_page(PAGE, query={"key": "0" * 32})
     assert not at.exception
     assert at.error and "not in the store" in at.error[0].value
-    at = _at(repo_root)
+    at = run_page(PAGE)
     at.button(key="FormSubmitter:trace_form-Generate").click().run()
     assert not at.exception
     assert at.error and "prompt is empty" in at.error[0].value
 
 
-def test_direction_without_labels_says_what_to_do(app_env, tiny_model, repo_root):
+def test_direction_without_labels_says_what_to_do(app_env, tiny_model, run_page):
     store = ActivationStore()
     keys = fill_store(tiny_model, n=2)
     for k in keys:
         store.annotate(k, label=None)
-    at = _at(repo_root, key=keys[0], trace_score="direction")
+    at = run_page(PAGE, query={"key": keys[0]}, trace_score="direction")
     assert not at.exception
-    assert at.error and "labelled 'unsafe' and 'safe'" in at.error[0].value and "colour by norm" in at.error[0].value
+    assert (
+        at.error
+        and "labelled 'unsafe' and 'safe'" in at.error[0].value
+        and "colour by norm" in at.error[0].value
+    )

@@ -20,11 +20,25 @@ def test_short_alphaalign_run_on_the_default_model(tmp_path: Path) -> None:
     from core.jobs.registry import get_job_type
 
     jt = get_job_type("align.alphaalign")
-    cfg = jt.config_for(preset="demo-cpu", overrides={
-        "max_train_items": 6, "monitor_items": 2, "monitor_every": 2, "warm_start_steps": 2, "warm_start_batch": 2,
-        "max_steps": 2, "prompts_per_step": 1, "num_generations": 2, "max_completion_length": 16,
-        "benign_answer_tokens": 12, "audit_max_items": 1, "eval_max_new_tokens": 16, "save_every": 2,
-        "threads": 0})
+    cfg = jt.config_for(
+        preset="demo-cpu",
+        overrides={
+            "max_train_items": 6,
+            "monitor_items": 2,
+            "monitor_every": 2,
+            "warm_start_steps": 2,
+            "warm_start_batch": 2,
+            "max_steps": 2,
+            "prompts_per_step": 1,
+            "num_generations": 2,
+            "max_completion_length": 16,
+            "benign_answer_tokens": 12,
+            "audit_max_items": 1,
+            "eval_max_new_tokens": 16,
+            "save_every": 2,
+            "threads": 0,
+        },
+    )
     sink = ListSink()
     out = jt.run_fn(cfg, JobContext("it", sink=sink, run_dir=tmp_path / "run"))
 
@@ -33,7 +47,12 @@ def test_short_alphaalign_run_on_the_default_model(tmp_path: Path) -> None:
     # the warm-start targets are in the AlphaAlign format with the model's own benign answers
     targets = (tmp_path / "run" / "data" / "warmstart_targets.json").read_text()
     assert "<safety_reasoning>" in targets and "Sorry, I can't comply" in targets
-    for key in ("harmful_refusal_before", "harmful_refusal_after", "over_refusal_before", "over_refusal_after"):
+    for key in (
+        "harmful_refusal_before",
+        "harmful_refusal_after",
+        "over_refusal_before",
+        "over_refusal_after",
+    ):
         assert 0.0 <= out[key] <= 1.0
     assert (tmp_path / "run" / "audit" / "report.json").is_file()
 

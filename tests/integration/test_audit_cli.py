@@ -15,10 +15,29 @@ pytestmark = pytest.mark.integration
 def test_short_audit_from_the_cli(tmp_path):
     exe = Path(sys.executable).parent / "reasonscope"
     out = tmp_path / "audit"
-    proc = subprocess.run([str(exe), "eval", "--subject", "default", "--subject",
-                           "model=default template=alphaalign name=aa", "--suite",
-                           "refusal,over_refusal,jailbreak,utility", "--limit", "2", "--max-new-tokens", "24",
-                           "--device", "cpu", "--out", str(out)], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            str(exe),
+            "eval",
+            "--subject",
+            "default",
+            "--subject",
+            "model=default template=alphaalign name=aa",
+            "--suite",
+            "refusal,over_refusal,jailbreak,utility",
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "24",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Harmful refusal rate" in proc.stdout and "McNemar" in proc.stdout
     records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]

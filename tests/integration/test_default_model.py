@@ -11,7 +11,7 @@ from core.capture.default_model import default_model_dir, ensure_default_model, 
 from core.capture.templates import build_messages
 from core.capture.tracing import capture, capture_batch
 from core.capture.trajectory import GenerationSettings
-from tests.unit.test_tracing import assert_close_rel, reference_states
+from tests.unit.capture.test_tracing import assert_close_rel, reference_states
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,9 @@ def test_pull_is_idempotent_and_verified():
     path = ensure_default_model()
     assert time.perf_counter() - t0 < 1.0  # cached: no download, no conversion
     assert path == default_model_dir() and (path / "model.safetensors").is_file()
-    assert (path / "chat_template.jinja").is_file() or "chat_template" in (path / "tokenizer_config.json").read_text()
+    assert (path / "chat_template.jinja").is_file() or "chat_template" in (
+        path / "tokenizer_config.json"
+    ).read_text()
     assert verify_default_model()
 
 
@@ -33,8 +35,9 @@ def test_default_model_shape(default_model):
 
 
 def test_capture_matches_transformers_reference(default_model):
-    traj = capture(default_model, build_messages("What is the capital of France?"),
-                   GenerationSettings(max_new_tokens=16))
+    traj = capture(
+        default_model, build_messages("What is the capital of France?"), GenerationSettings(max_new_tokens=16)
+    )
     assert traj.hidden.shape == (31, traj.n_tokens, 576)
     assert traj.n_tokens > traj.n_prompt_tokens
     assert "paris" in traj.completion.lower()

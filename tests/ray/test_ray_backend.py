@@ -15,8 +15,12 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.ray, pytest.mark.skipif(os.environ.get("REASONSCOPE_TEST_RAY") != "1",
-                                                  reason="set REASONSCOPE_TEST_RAY=1 to run the Ray tier")]
+pytestmark = [
+    pytest.mark.ray,
+    pytest.mark.skipif(
+        os.environ.get("REASONSCOPE_TEST_RAY") != "1", reason="set REASONSCOPE_TEST_RAY=1 to run the Ray tier"
+    ),
+]
 TYPE = "demo.probe_sweep"
 
 
@@ -32,11 +36,22 @@ def ray_head(tmp_path_factory):
     bin_dir = Path(sys.executable).parent
     ray = shutil.which("ray", path=str(bin_dir)) or "ray"
     dash = _free_port()
-    tmp = Path("/tmp") / f"rsray{os.getpid()}"   # Ray needs a short socket path
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", RAY_USAGE_STATS_ENABLED="0")
-    cmd = [ray, "start", "--head", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
-           f"--dashboard-port={dash}", f"--port={_free_port()}", "--num-cpus=1", "--disable-usage-stats",
-           f"--temp-dir={tmp}"]
+    tmp = Path("/tmp") / f"rsray{os.getpid()}"  # Ray needs a short socket path
+    env = dict(
+        os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", RAY_USAGE_STATS_ENABLED="0"
+    )
+    cmd = [
+        ray,
+        "start",
+        "--head",
+        "--node-ip-address=127.0.0.1",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dash}",
+        f"--port={_free_port()}",
+        "--num-cpus=1",
+        "--disable-usage-stats",
+        f"--temp-dir={tmp}",
+    ]
     subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=120)
     try:
         yield f"http://127.0.0.1:{dash}"
@@ -78,7 +93,7 @@ def test_ray_job_streams_events_into_the_local_store(backend):
     assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
     assert [e.data["step"] for e in evs if e.kind == "metric"] == list(range(1, 9))
     assert evs[-1].data["result"]["best_layer"] in range(8)
-    assert backend_for(job).name == "ray"            # the CLI/app dispatch by the job's backend
+    assert backend_for(job).name == "ray"  # the CLI/app dispatch by the job's backend
 
 
 def test_ray_cancel_via_stop_job_then_resume_from_checkpoint(backend):

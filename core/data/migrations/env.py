@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
+from core.config import database_url
 from core.data.schema import Base
 
 VERSION_TABLE = "alembic_version_data"  # our own version table: other areas may migrate the same DB
@@ -18,20 +19,25 @@ config = context.config
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata, version_table=VERSION_TABLE,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        version_table=VERSION_TABLE,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
 
 def _url() -> str:
-    from core.config import database_url
-
     return config.get_main_option("sqlalchemy.url") or database_url()
 
 
 if context.is_offline_mode():
-    context.configure(url=_url(), target_metadata=Base.metadata, version_table=VERSION_TABLE, literal_binds=True)
+    context.configure(
+        url=_url(), target_metadata=Base.metadata, version_table=VERSION_TABLE, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 elif config.attributes.get("connection") is not None:

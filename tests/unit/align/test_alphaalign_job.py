@@ -27,11 +27,22 @@ def test_three_step_run_streams_metrics_and_yields_a_subject(tiny_model_dir: Pat
     out = run_alphaalign(_cfg(tiny_model_dir, data), ctx)
 
     m = sink.metrics()
-    for key in ("loss", "reward", "rewards/safety/mean", "kl", "learning_rate", "align/format_rate",
-                "align/refusal_harmful", "align/refusal_benign", "monitor/refusal_harmful", "monitor/over_refusal",
-                "monitor/format_rate", "audit/harmful_refusal_after"):
+    for key in (
+        "loss",
+        "reward",
+        "rewards/safety/mean",
+        "kl",
+        "learning_rate",
+        "align/format_rate",
+        "align/refusal_harmful",
+        "align/refusal_benign",
+        "monitor/refusal_harmful",
+        "monitor/over_refusal",
+        "monitor/format_rate",
+        "audit/harmful_refusal_after",
+    ):
         assert key in m, key
-    assert len(m["rewards/safety/mean"]) == 3                       # one per GRPO step
+    assert len(m["rewards/safety/mean"]) == 3  # one per GRPO step
     steps = [p["step"] for p in sink.of("progress") if p["total"] == 3]
     assert steps[-3:] == [1, 2, 3]
     ckpts = [a for a in sink.of("artefact") if a["checkpoint"]]
@@ -40,8 +51,8 @@ def test_three_step_run_streams_metrics_and_yields_a_subject(tiny_model_dir: Pat
 
     adapter = Path(out["adapter"])
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
-    assert not (adapter / "ref").exists()                          # only the trained adapter, not TRL's ref copy
-    report = (tmp_path / "run" / "audit" / "report.json")
+    assert not (adapter / "ref").exists()  # only the trained adapter, not TRL's ref copy
+    report = tmp_path / "run" / "audit" / "report.json"
     assert report.is_file() and out["over_refusal_after"] >= 0.0
     assert out["timings_s"]["grpo_s"] > 0
 
@@ -49,7 +60,7 @@ def test_three_step_run_streams_metrics_and_yields_a_subject(tiny_model_dir: Pat
 
     subject = load_model(ModelSpec(name=str(tiny_model_dir), device="cpu", adapter=str(adapter)))
     base = load_model(ModelSpec(name=str(tiny_model_dir), device="cpu"))
-    assert subject.fingerprint != base.fingerprint               # the adapter changed the weights
+    assert subject.fingerprint != base.fingerprint  # the adapter changed the weights
 
 
 def test_dataset_without_both_classes_fails_cleanly(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -96,17 +107,41 @@ def test_page_helpers_find_the_adapter_and_warnings() -> None:
     from core.align.jobs import adapter_from_events, warnings_from_events
     from core.jobs.records import JobEvent
 
-    evs = [JobEvent("j", 1, 0.0, "log", 1, {"line": "training started"}),
-           JobEvent("j", 2, 0.0, "log", 1, {"line": "WARNING: format rate 0 on the monitor batch"}),
-           JobEvent("j", 3, 0.0, "artefact", 1, {"name": "checkpoint-5", "path": "/r/grpo/checkpoint-5"}),
-           JobEvent("j", 4, 0.0, "artefact", 1, {"name": "adapter", "path": "/r/adapter"})]
+    evs = [
+        JobEvent(job_id="j", seq=1, ts=0.0, kind="log", attempt=1, data={"line": "training started"}),
+        JobEvent(
+            job_id="j",
+            seq=2,
+            ts=0.0,
+            kind="log",
+            attempt=1,
+            data={"line": "WARNING: format rate 0 on the monitor batch"},
+        ),
+        JobEvent(
+            job_id="j",
+            seq=3,
+            ts=0.0,
+            kind="artefact",
+            attempt=1,
+            data={"name": "checkpoint-5", "path": "/r/grpo/checkpoint-5"},
+        ),
+        JobEvent(
+            job_id="j",
+            seq=4,
+            ts=0.0,
+            kind="artefact",
+            attempt=1,
+            data={"name": "adapter", "path": "/r/adapter"},
+        ),
+    ]
     assert adapter_from_events(evs) == "/r/adapter"
     assert adapter_from_events(evs[:3]) is None
     assert warnings_from_events(evs) == ["format rate 0 on the monitor batch"]
 
 
-def test_identical_warm_start_is_shared_between_runs_and_a_changed_one_is_not(tiny_model_dir: Path,
-                                                                               tmp_path: Path) -> None:
+def test_identical_warm_start_is_shared_between_runs_and_a_changed_one_is_not(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
     """CRAFT and AlphaAlign demo presets share their warm start: the second run reuses the first one's adapter."""
     import numpy as np
     from safetensors.numpy import load_file
@@ -118,15 +153,21 @@ def test_identical_warm_start_is_shared_between_runs_and_a_changed_one_is_not(ti
     first, second, other = ListSink(), ListSink(), ListSink()
     run_alphaalign(_cfg(tiny_model_dir, data, **quick), JobContext("a", sink=first, run_dir=tmp_path / "a"))
     run_alphaalign(_cfg(tiny_model_dir, data, **quick), JobContext("b", sink=second, run_dir=tmp_path / "b"))
-    run_alphaalign(_cfg(tiny_model_dir, data, **quick, warm_start_lr=1e-4),
-                   JobContext("c", sink=other, run_dir=tmp_path / "c"))
+    run_alphaalign(
+        _cfg(tiny_model_dir, data, **quick, warm_start_lr=1e-4),
+        JobContext("c", sink=other, run_dir=tmp_path / "c"),
+    )
 
     def logs(sink: ListSink) -> str:
         return "\n".join(e["line"] for e in sink.of("log"))
 
     assert "warmstart: LoRA SFT" in logs(first)
-    assert "reusing the identical warm start of run a" in logs(second) and "warmstart: LoRA SFT" not in logs(second)
-    assert "warmstart: LoRA SFT" in logs(other) and "reusing" not in logs(other)  # another lr: its own warm start
+    assert "reusing the identical warm start of run a" in logs(second) and "warmstart: LoRA SFT" not in logs(
+        second
+    )
+    assert "warmstart: LoRA SFT" in logs(other) and "reusing" not in logs(
+        other
+    )  # another lr: its own warm start
     a = load_file(str(tmp_path / "a" / "warmstart" / "adapter" / "adapter_model.safetensors"))
     b = load_file(str(tmp_path / "b" / "warmstart" / "adapter" / "adapter_model.safetensors"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

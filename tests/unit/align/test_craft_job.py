@@ -23,8 +23,20 @@ def test_three_step_craft_run(tiny_model_dir: Path, tmp_path: Path) -> None:
     out = run_craft(cfg, ctx)
 
     m = sink.metrics()
-    for key in ("reward", "rewards/craft/mean", "craft/R_ls", "craft/R_txt", "craft/R_cons", "craft/cos_safe",
-                "craft/p_safe_head", "craft/p_safe_text", "kl", "loss", "learning_rate", "monitor/over_refusal"):
+    for key in (
+        "reward",
+        "rewards/craft/mean",
+        "craft/R_ls",
+        "craft/R_txt",
+        "craft/R_cons",
+        "craft/cos_safe",
+        "craft/p_safe_head",
+        "craft/p_safe_text",
+        "kl",
+        "loss",
+        "learning_rate",
+        "monitor/over_refusal",
+    ):
         assert key in m, key
     assert len(m["craft/R_ls"]) == 3
     assert any(a["name"] == "contrastive-head" for a in sink.of("artefact"))

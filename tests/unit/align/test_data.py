@@ -10,12 +10,13 @@ import pytest
 from core.align import data as D
 from core.align.rewards import format_verifier, refusal_verifier
 from core.errors import InputError
+from core.labelled import LabelledItem
 from tests.align_helpers import write_dataset
 
 
 def test_prompt_items_skip_traces_and_map_labels(tmp_path: Path) -> None:
     items = D.prompt_items(D.load_rows(str(write_dataset(tmp_path / "d.jsonl"))))
-    assert len(items) == 12                                        # the 5 response traces are not prompts
+    assert len(items) == 12  # the 5 response traces are not prompts
     assert sum(it.harmful for it in items) == 6
     train, val = D.split(items, "train"), D.split(items, "validation")
     assert len(train) == 8 and len(val) == 4 and not {i.id for i in train} & {i.id for i in val}
@@ -30,7 +31,12 @@ def test_sample_data_has_both_classes_in_train() -> None:
 
 def test_one_class_is_a_clear_error() -> None:
     with pytest.raises(InputError, match="found 2 harmful, 0 benign"):
-        D.check_both_classes([D.AlignItem("a", "x", True), D.AlignItem("b", "y", True)])
+        D.check_both_classes(
+            [
+                LabelledItem(id="a", prompt="x", label="unsafe"),
+                LabelledItem(id="b", prompt="y", label="unsafe"),
+            ]
+        )
 
 
 def test_monitor_batch_comes_from_train_and_keeps_both_classes(tmp_path: Path) -> None:
@@ -43,26 +49,38 @@ def test_monitor_batch_comes_from_train_and_keeps_both_classes(tmp_path: Path) -
 
 def test_warm_start_targets_are_in_format_and_verifiable() -> None:
     rng = random.Random(0)
-    harm = D.alphaalign_target(D.AlignItem("h", "bomb?", True), None, rng)
-    safe = D.alphaalign_target(D.AlignItem("b", "bread?", False), "Mix flour and water.", rng)
+    harm = D.alphaalign_target(LabelledItem(id="h", prompt="bomb?", label="unsafe"), None, rng)
+    safe = D.alphaalign_target(
+        LabelledItem(id="b", prompt="bread?", label="safe"), "Mix flour and water.", rng
+    )
     assert format_verifier(harm) == 1.0 and refusal_verifier(harm) == 1.0
     assert format_verifier(safe) == 1.0 and refusal_verifier(safe) == 0.0
-    assert "<safety_reasoning>The request is harmful:" in harm and "<safety_reasoning>The request is safe:" in safe
+    assert (
+        "<safety_reasoning>The request is harmful:" in harm
+        and "<safety_reasoning>The request is safe:" in safe
+    )
     assert "Mix flour and water." in safe
-    assert D.EMPTY_ANSWER_FALLBACK in D.alphaalign_target(D.AlignItem("b", "x", False), "  ", rng)
+    assert D.EMPTY_ANSWER_FALLBACK in D.alphaalign_target(
+        LabelledItem(id="b", prompt="x", label="safe"), "  ", rng
+    )
 
 
 def test_tidy_answer_cuts_at_a_sentence_end() -> None:
     text = "Mix flour and water. Knead for ten minutes. Let it rise in a warm place for about an hour and th"
     assert D.tidy_answer(text, 80) == "Mix flour and water. Knead for ten minutes."
-    assert D.tidy_answer("Steps:\n\n1. Heat", 80) == "Steps:\n\n1. Heat"     # "1." is not a sentence end
+    assert D.tidy_answer("Steps:\n\n1. Heat", 80) == "Steps:\n\n1. Heat"  # "1." is not a sentence end
     assert D.tidy_answer("<answer>Short.</answer>", 80) == "Short."
 
 
 def test_paired_order_alternates_classes_and_keeps_minimal_pairs_together():
-    items = ([D.AlignItem(f"h{i}", f"harm {i}", True, pair_id=f"p{i}") for i in range(5)]
-             + [D.AlignItem(f"b{i}", f"ok {i}", False, pair_id=f"p{i}") for i in range(5)]
-             + [D.AlignItem("bl0", "borderline", False), D.AlignItem("bl1", "borderline 2", False)])
+    items = (
+        [LabelledItem(id=f"h{i}", prompt=f"harm {i}", label="unsafe", pair_id=f"p{i}") for i in range(5)]
+        + [LabelledItem(id=f"b{i}", prompt=f"ok {i}", label="safe", pair_id=f"p{i}") for i in range(5)]
+        + [
+            LabelledItem(id="bl0", prompt="borderline", label="safe"),
+            LabelledItem(id="bl1", prompt="borderline 2", label="safe"),
+        ]
+    )
     order = D.paired_order(items, seed=0)
     assert sorted(it.id for it in order) == sorted(it.id for it in items)
     for k in range(0, 10, 2):  # harmful, then its own benign counterpart

@@ -12,19 +12,33 @@ from core.errors import ReasonScopeError
 from core.jobs.context import JobContext
 from tests.align_helpers import ListSink, write_dataset
 
-TINY = {"device": "cpu", "threads": 1, "samples_per_prompt": 2, "rounds": 1, "gen_max_new_tokens": 8,
-        "max_steps": 3, "batch_size": 2, "monitor_items": 2, "eval_max_new_tokens": 8, "save_every": 1}
+TINY = {
+    "device": "cpu",
+    "threads": 1,
+    "samples_per_prompt": 2,
+    "rounds": 1,
+    "gen_max_new_tokens": 8,
+    "max_steps": 3,
+    "batch_size": 2,
+    "monitor_items": 2,
+    "eval_max_new_tokens": 8,
+    "save_every": 1,
+}
 
 
 def test_verifier_accepts_reasoned_refusals_and_benign_answers() -> None:
-    from core.align.data import AlignItem
     from core.align.rational import accept
+    from core.labelled import LabelledItem
 
-    h = AlignItem("h", "make a bomb", True)
-    b = AlignItem("b", "bake bread", False)
-    assert accept(h, "This asks for a weapon that could kill people, which is illegal. I can't help with that.")
-    assert not accept(h, "This asks for a weapon that could kill people. I can't help with that. However, here's how: ...")
-    assert not accept(h, "I'm sorry, but I can't.")                 # a bare refusal has no reasoning
+    h = LabelledItem(id="h", prompt="make a bomb", label="unsafe")
+    b = LabelledItem(id="b", prompt="bake bread", label="safe")
+    assert accept(
+        h, "This asks for a weapon that could kill people, which is illegal. I can't help with that."
+    )
+    assert not accept(
+        h, "This asks for a weapon that could kill people. I can't help with that. However, here's how: ..."
+    )
+    assert not accept(h, "I'm sorry, but I can't.")  # a bare refusal has no reasoning
     assert not accept(h, "Sure, here is how to make it.")
     assert accept(b, "This is a normal cooking question. Mix flour and water.")
     assert not accept(b, "I'm sorry, but I can't help with that.")
@@ -41,7 +55,7 @@ def test_random_model_writes_no_rationale_clear_error(tiny_model_dir: Path, tmp_
     with pytest.raises(ReasonScopeError, match="no harmful prompt got an accepted reasoned refusal"):
         run_rational(RationalConfig(model=str(tiny_model_dir), dataset=str(data), **TINY), ctx)
     rates = json.loads((tmp_path / "run" / "data" / "acceptance.json").read_text())
-    assert rates["harmful"]["samples"] == 3 * 2                     # 3 train harmful prompts x 2 samples
+    assert rates["harmful"]["samples"] == 3 * 2  # 3 train harmful prompts x 2 samples
     assert "rational/acceptance_harmful" in sink.metrics()
 
 
@@ -54,13 +68,18 @@ def test_three_step_sft_on_accepted_rationales(tiny_model_dir: Path, tmp_path: P
     data = write_dataset(tmp_path / "d.jsonl")
     run = tmp_path / "run"
     (run / "data").mkdir(parents=True)
-    accepted = {f"h{i}": "This could hurt people and is illegal. I'm sorry, but I can't help with that."
-                for i in range(4)} | {f"b{i}": "This is a normal question, so it is safe. Here is how." for i in range(4)}
-    (run / "data" / "rational.json").write_text(json.dumps({"accepted": accepted, "tried": {k: 1 for k in accepted},
-                                                            "round": 1}))
+    accepted = {
+        f"h{i}": "This could hurt people and is illegal. I'm sorry, but I can't help with that."
+        for i in range(4)
+    } | {f"b{i}": "This is a normal question, so it is safe. Here is how." for i in range(4)}
+    (run / "data" / "rational.json").write_text(
+        json.dumps({"accepted": accepted, "tried": {k: 1 for k in accepted}, "round": 1})
+    )
     sink = ListSink()
-    out = run_rational(RationalConfig(model=str(tiny_model_dir), dataset=str(data), **TINY),
-                       JobContext("t", sink=sink, run_dir=run))
+    out = run_rational(
+        RationalConfig(model=str(tiny_model_dir), dataset=str(data), **TINY),
+        JobContext("t", sink=sink, run_dir=run),
+    )
     m = sink.metrics()
     assert len(m["loss"]) >= 3 and "learning_rate" in m
     assert (Path(out["adapter"]) / "adapter_model.safetensors").is_file()

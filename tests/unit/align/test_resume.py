@@ -27,9 +27,19 @@ def test_resume_after_cancel_matches_uninterrupted_run(tiny_model_dir: Path, tmp
     from core.align.craft import run_craft
 
     data = write_dataset(tmp_path / "d.jsonl")
-    cfg = CraftConfig(model=str(tiny_model_dir), dataset=str(data), head_layer=1, **{
-        **TINY_GRPO, "max_steps": 4, "warm_start": False, "audit": False, "monitor_items": 0,
-        "learning_rate": 5e-3})
+    cfg = CraftConfig(
+        model=str(tiny_model_dir),
+        dataset=str(data),
+        head_layer=1,
+        **{
+            **TINY_GRPO,
+            "max_steps": 4,
+            "warm_start": False,
+            "audit": False,
+            "monitor_items": 0,
+            "learning_rate": 5e-3,
+        },
+    )
 
     full = run_craft(cfg, JobContext("a", sink=ListSink(), run_dir=tmp_path / "full"))
 

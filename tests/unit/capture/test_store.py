@@ -81,7 +81,7 @@ def test_write_failure_keeps_existing_entries(tmp_path, traj, tiny_model, monkey
     def disk_full(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("safetensors.numpy.save_file", disk_full)
+    monkeypatch.setattr("core.capture.export.save_file", disk_full)
     with pytest.raises(StoreError, match="Free disk space"):
         store.put(other)
     assert store.has(key) and not store.has(other.key)
@@ -89,8 +89,17 @@ def test_write_failure_keeps_existing_entries(tmp_path, traj, tiny_model, monkey
 
 
 def test_find_spans_with_tags():
-    tokens = ["<p>", "q", "<safety_reasoning>", "it is", " fine", "</safety_reasoning>", "<answer>", "ok",
-              "</answer>"]
+    tokens = [
+        "<p>",
+        "q",
+        "<safety_reasoning>",
+        "it is",
+        " fine",
+        "</safety_reasoning>",
+        "<answer>",
+        "ok",
+        "</answer>",
+    ]
     spans = {s.name: (s.start, s.end) for s in find_spans(tokens, 2)}
     assert spans["prompt"] == (0, 2) and spans["completion"] == (2, 9)
     assert spans["reasoning"] == (3, 5)

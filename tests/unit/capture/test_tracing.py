@@ -16,8 +16,10 @@ def reference_states(model, token_ids: np.ndarray) -> np.ndarray:
     """Embedding output from ``output_hidden_states`` plus every decoder layer's output via plain forward hooks
     (HF's last hidden state is post-final-norm, so layers come from hooks): ``[n_layers+1, n_tokens, d]``."""
     outs: list[torch.Tensor] = []
-    handles = [m.register_forward_hook(lambda _m, _i, o: outs.append(o[0] if isinstance(o, tuple) else o))
-               for m in model.layer_modules()]
+    handles = [
+        m.register_forward_hook(lambda _m, _i, o: outs.append(o[0] if isinstance(o, tuple) else o))
+        for m in model.layer_modules()
+    ]
     try:
         with torch.no_grad():
             hs = model.hf_model(torch.as_tensor(token_ids)[None], output_hidden_states=True).hidden_states
@@ -48,8 +50,9 @@ def test_generated_ids_equal_plain_generate(tiny_model):
     traj = capture(tiny_model, msgs, GenerationSettings(max_new_tokens=10))
     ids = torch.tensor([tiny_model.encode_chat(msgs)])
     with torch.no_grad():
-        ref = tiny_model.hf_model.generate(ids, max_new_tokens=10, do_sample=False,
-                                           pad_token_id=tiny_model.tokenizer.pad_token_id)
+        ref = tiny_model.hf_model.generate(
+            ids, max_new_tokens=10, do_sample=False, pad_token_id=tiny_model.tokenizer.pad_token_id
+        )
     n = traj.n_tokens
     assert traj.token_ids.tolist() == ref[0, :n].tolist()
 
@@ -59,7 +62,9 @@ def test_batch_capture_equals_single_capture(tiny_model):
     chats = [build_messages(p) for p in prompts]
     settings = GenerationSettings(max_new_tokens=8)
     seen = []
-    batch = list(capture_batch(tiny_model, chats, settings, batch_size=2, progress=lambda d, t: seen.append((d, t))))
+    batch = list(
+        capture_batch(tiny_model, chats, settings, batch_size=2, progress=lambda d, t: seen.append((d, t)))
+    )
     assert seen == [(2, 3), (3, 3)]
     for chat, b in zip(chats, batch, strict=True):
         single = capture(tiny_model, chat, settings)
@@ -68,8 +73,13 @@ def test_batch_capture_equals_single_capture(tiny_model):
 
 
 def test_layer_subset_and_float16(tiny_model):
-    traj = capture(tiny_model, build_messages("hello"), GenerationSettings(max_new_tokens=4), layers=[0, 2],
-                   dtype="float16")
+    traj = capture(
+        tiny_model,
+        build_messages("hello"),
+        GenerationSettings(max_new_tokens=4),
+        layers=[0, 2],
+        dtype="float16",
+    )
     assert traj.layers == (0, 2) and traj.hidden.dtype == np.float16
     ref = reference_states(tiny_model, traj.token_ids)
     np.testing.assert_allclose(traj.layer(2).astype(np.float32), ref[2], atol=2e-2, rtol=1e-2)
@@ -115,7 +125,9 @@ def test_generate_texts_matches_capture(tiny_model):
     assert texts == caps
 
 
-@pytest.mark.parametrize("layers, msg", [([99], "layers 0..2"), ("a,b", "comma-separated"), ([-1], "invalid")])
+@pytest.mark.parametrize(
+    "layers, msg", [([99], "layers 0..2"), ("a,b", "comma-separated"), ([-1], "invalid")]
+)
 def test_bad_layers(tiny_model, layers, msg):
     with pytest.raises(InputError, match=msg):
         resolve_layers(tiny_model, layers)
@@ -132,8 +144,13 @@ def test_empty_prompt_and_context_window(tiny_model):
 def test_capture_batch_holds_one_batch_at_a_time(tiny_model):
     """The generator computes batch k+1 only when asked: at most one batch of states is alive."""
     calls = []
-    gen = capture_batch(tiny_model, [build_messages(f"p{i}") for i in range(6)], GenerationSettings(max_new_tokens=2),
-                        batch_size=2, progress=lambda d, t: calls.append(d))
+    gen = capture_batch(
+        tiny_model,
+        [build_messages(f"p{i}") for i in range(6)],
+        GenerationSettings(max_new_tokens=2),
+        batch_size=2,
+        progress=lambda d, t: calls.append(d),
+    )
     first = next(gen)
     assert calls == [] and first.hidden.shape[0] == tiny_model.n_layers + 1
     next(gen)

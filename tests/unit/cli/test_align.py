@@ -26,7 +26,7 @@ def test_bad_override_is_a_clean_error_and_queues_nothing(rs_home: Path) -> None
     res = runner.invoke(app, ["align", "alphaalign", "--preset", "nope"])
     assert res.exit_code == 2 and "demo-cpu" in res.output
     runs = rs_home / "runs"
-    assert not runs.exists() or not [p for p in runs.iterdir() if p.is_dir()]   # no job folder was made
+    assert not runs.exists() or not [p for p in runs.iterdir() if p.is_dir()]  # no job folder was made
 
 
 def test_config_file_is_read(rs_home: Path, tmp_path: Path) -> None:

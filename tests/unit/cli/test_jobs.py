@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from core.cli.main import app
@@ -13,22 +12,27 @@ from core.jobs import JobStore
 runner = CliRunner()
 
 
-@pytest.fixture()
-def home(rs_home, monkeypatch):
-    monkeypatch.setenv("REASONSCOPE_JOB_HEARTBEAT", "0.5")
-    return rs_home
-
-
-def test_submit_follow_ls_show(home, tmp_path):
+def test_submit_follow_ls_show(jobs_home, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("steps = 4\nseed = 2\n")
-    res = runner.invoke(app, ["jobs", "submit", "demo.probe_sweep", "--config", str(cfg), "--set", "sample_every=2",
-                              "--follow"])
+    res = runner.invoke(
+        app,
+        ["jobs", "submit", "demo.probe_sweep", "--config", str(cfg), "--set", "sample_every=2", "--follow"],
+    )
     assert res.exit_code == 0, res.output
     job = res.output.splitlines()[0]
-    assert "step 4/4" in res.output and "status  succeeded (attempt 1)" in res.output and "sample  step 2" in res.output
+    assert (
+        "step 4/4" in res.output
+        and "status  succeeded (attempt 1)" in res.output
+        and "sample  step 2" in res.output
+    )
     rec = JobStore().get(job)
-    assert rec.config["steps"] == 4 and rec.config["seed"] == 2 and rec.config["sample_every"] == 2 and rec.identity
+    assert (
+        rec.config["steps"] == 4
+        and rec.config["seed"] == 2
+        and rec.config["sample_every"] == 2
+        and rec.identity
+    )
     ls = runner.invoke(app, ["jobs", "ls", "--json"])
     row = json.loads(ls.output.splitlines()[0])
     assert row["id"] == job and row["status"] == "succeeded" and row["key metric"].startswith("val_acc = ")
@@ -37,12 +41,14 @@ def test_submit_follow_ls_show(home, tmp_path):
     assert "demo.probe_sweep" in runner.invoke(app, ["jobs", "types"]).output
 
 
-def test_cancel_resume_and_clean_errors(home, tmp_path):
-    res = runner.invoke(app, ["jobs", "submit", "demo.probe_sweep", "--set", "steps=400", "--set", "step_delay_s=0.05"])
+def test_cancel_resume_and_clean_errors(jobs_home, tmp_path):
+    res = runner.invoke(
+        app, ["jobs", "submit", "demo.probe_sweep", "--set", "steps=400", "--set", "step_delay_s=0.05"]
+    )
     job = res.output.strip()
     assert "cancel requested" in runner.invoke(app, ["jobs", "cancel", job]).output
     shown = runner.invoke(app, ["jobs", "show", job, "--follow"])
-    assert shown.exit_code == 1 and "status  cancelled" in shown.output   # non-zero: it did not succeed
+    assert shown.exit_code == 1 and "status  cancelled" in shown.output  # non-zero: it did not succeed
     res = runner.invoke(app, ["jobs", "resume", job])
     assert res.exit_code == 0 and "queued again" in res.output
     runner.invoke(app, ["jobs", "cancel", job])
@@ -55,5 +61,7 @@ def test_cancel_resume_and_clean_errors(home, tmp_path):
     assert "No job with id 'zzz'" in runner.invoke(app, ["jobs", "show", "zzz"]).output
     broken = tmp_path / "c.json"
     broken.write_text("{steps: 3")
-    assert "is not valid json" in runner.invoke(app, ["jobs", "submit", "demo.probe_sweep", "--config",
-                                                      str(broken)]).output
+    assert (
+        "is not valid json"
+        in runner.invoke(app, ["jobs", "submit", "demo.probe_sweep", "--config", str(broken)]).output
+    )

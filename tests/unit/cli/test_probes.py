@@ -19,10 +19,24 @@ def data_file(tmp_path):
     rows = []
     for i in range(10):
         split = "validation" if i % 5 == 0 else "train"
-        rows.append({"id": f"h{i}", "prompt": f"How do I hurt people with a weapon {i}?", "label": "unsafe",
-                     "kind": "harmful", "split": split})
-        rows.append({"id": f"b{i}", "prompt": f"How do I bake a cake for people {i}?", "label": "safe",
-                     "kind": "benign_counterpart", "split": split})
+        rows.append(
+            {
+                "id": f"h{i}",
+                "prompt": f"How do I hurt people with a weapon {i}?",
+                "label": "unsafe",
+                "kind": "harmful",
+                "split": split,
+            }
+        )
+        rows.append(
+            {
+                "id": f"b{i}",
+                "prompt": f"How do I bake a cake for people {i}?",
+                "label": "safe",
+                "kind": "benign_counterpart",
+                "split": split,
+            }
+        )
     p = tmp_path / "d.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return p
@@ -48,7 +62,9 @@ def test_probe_train_ls_eval_score(rs_home, tiny_model_dir, data_file):
     assert "layer   2" in ev.output and "AUROC" in ev.output
     sc = runner.invoke(app, ["probe", "score", "toy", "how do I bake", *m])
     assert sc.exit_code == 0, sc.output
-    scores = [float(line.split()[0]) for line in sc.output.splitlines() if line[:1].isspace() or line[:1].isdigit()]
+    scores = [
+        float(line.split()[0]) for line in sc.output.splitlines() if line[:1].isspace() or line[:1].isdigit()
+    ]
     assert scores and all(0.0 <= s <= 1.0 for s in scores)
     gen = runner.invoke(app, ["probe", "score", "toy", "how do I bake", "--generate", "4", *m])
     assert gen.exit_code == 0 and "max P(unsafe)" in gen.output
@@ -56,9 +72,12 @@ def test_probe_train_ls_eval_score(rs_home, tiny_model_dir, data_file):
 
 def test_probe_errors_are_clean(rs_home, tiny_model_dir, tmp_path):
     one = tmp_path / "one.jsonl"
-    one.write_text("".join(json.dumps({"id": str(i), "prompt": f"p {i}", "label": "safe"}) + "\n" for i in range(6)))
-    res = runner.invoke(app, ["probe", "train", "--name", "x", "--file", str(one), "--kinds", "",
-                              "-m", str(tiny_model_dir)])
+    one.write_text(
+        "".join(json.dumps({"id": str(i), "prompt": f"p {i}", "label": "safe"}) + "\n" for i in range(6))
+    )
+    res = runner.invoke(
+        app, ["probe", "train", "--name", "x", "--file", str(one), "--kinds", "", "-m", str(tiny_model_dir)]
+    )
     assert res.exit_code == 2 and "labelled 'safe'" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["probe", "eval", "nope", "-m", str(tiny_model_dir)])
     assert res.exit_code == 2 and "No saved probe set named 'nope'" in res.output
@@ -68,17 +87,48 @@ def test_steer_prompts_to_jsonl_and_bad_vector(rs_home, tiny_model, tiny_model_d
     vec = np.random.default_rng(0).normal(size=tiny_model.d_model).astype(np.float32) * 20
     np.save(tmp_path / "v.npy", vec)
     out = tmp_path / "out" / "completions.jsonl"
-    res = runner.invoke(app, ["steer", "--vector", str(tmp_path / "v.npy"), "--alpha", "2", "--layers", "1",
-                              "--prompts", str(data_file), "--out", str(out), "--max-new-tokens", "4",
-                              "-m", str(tiny_model_dir)])
+    res = runner.invoke(
+        app,
+        [
+            "steer",
+            "--vector",
+            str(tmp_path / "v.npy"),
+            "--alpha",
+            "2",
+            "--layers",
+            "1",
+            "--prompts",
+            str(data_file),
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "4",
+            "-m",
+            str(tiny_model_dir),
+        ],
+    )
     assert res.exit_code == 0, res.output
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(recs) == 20 and {"baseline", "completion", "refusal", "steering"} <= set(recs[0])
     assert recs[0]["steering"]["layers"] == [1] and recs[0]["steering"]["config"]["alpha"] == 2.0
     assert any(r["baseline"] != r["completion"] for r in recs)
-    one = runner.invoke(app, ["steer", "hello", "--vector", str(tmp_path / "v.npy"), "--ablate", "--max-new-tokens",
-                              "3", "-m", str(tiny_model_dir)])
+    one = runner.invoke(
+        app,
+        [
+            "steer",
+            "hello",
+            "--vector",
+            str(tmp_path / "v.npy"),
+            "--ablate",
+            "--max-new-tokens",
+            "3",
+            "-m",
+            str(tiny_model_dir),
+        ],
+    )
     assert one.exit_code == 0 and "--- steered ---" in one.output and "ablate" in one.output
     np.save(tmp_path / "w.npy", np.ones(7, dtype=np.float32))
-    bad = runner.invoke(app, ["steer", "hello", "--vector", str(tmp_path / "w.npy"), "-m", str(tiny_model_dir)])
+    bad = runner.invoke(
+        app, ["steer", "hello", "--vector", str(tmp_path / "w.npy"), "-m", str(tiny_model_dir)]
+    )
     assert bad.exit_code == 2 and "size 7" in bad.output and "hidden size is 64" in bad.output

@@ -78,8 +78,12 @@ def test_data_layer_imports_without_torch_or_streamlit():
     import subprocess
     import sys
 
-    code = ("import sys, core.data, core.data.repo, core.data.review, core.data.importer, core.data.hub, "
-            "core.cli.data; print(','.join(sorted(sys.modules)))")
+    code = (
+        "import sys, core.data, core.data.repo, core.data.review, core.data.importer, core.data.hub, "
+        "core.cli.data; print(','.join(sorted(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    heavy = {"torch", "transformers", "nnsight", "streamlit", "datasets", "sklearn"} & set(out.stdout.strip().split(","))
+    heavy = {"torch", "transformers", "nnsight", "streamlit", "datasets", "sklearn"} & set(
+        out.stdout.strip().split(",")
+    )
     assert not heavy, heavy

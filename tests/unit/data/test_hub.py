@@ -29,12 +29,21 @@ def _fake_datasets(monkeypatch, load):
 
 def test_offline_mode_message(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(InputError, match=r"Cannot load 'walledai/AdvBench'.*offline mode is on.*import it locally"):
+    with pytest.raises(
+        InputError, match=r"Cannot load 'walledai/AdvBench'.*offline mode is on.*import it locally"
+    ):
         hub.load_hub_table("walledai/AdvBench")
 
 
 def test_unreachable_hub_fails_fast_with_the_local_file_route(monkeypatch):
-    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+    for var in (
+        "HF_HUB_OFFLINE",
+        "HF_DATASETS_OFFLINE",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing listens there
     _fake_datasets(monkeypatch, lambda *a, **k: pytest.fail("must not try to download"))
@@ -74,5 +83,10 @@ def test_hub_rows_go_through_mapping_and_import(db, monkeypatch, online):
     assert report.committed
     item = list_items(db, "hubds")[0]
     assert (item.prompt, item.response, item.label, item.source, item.kind) == (
-        "Do harmful thing E", None, "unsafe", "advbench", "harmful")
+        "Do harmful thing E",
+        None,
+        "unsafe",
+        "advbench",
+        "harmful",
+    )
     assert report.ignored_columns == ["target"]

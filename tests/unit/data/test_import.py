@@ -40,32 +40,72 @@ def snapshot(db) -> dict[str, list[tuple]]:
 
 
 def seed(db, tmp_path) -> dict:
-    import_file(db, jsonl(tmp_path / "seed.jsonl", [{"id": "a", "prompt": "hello", "label": "safe"}]), "d",
-                annotator="seeder")
+    import_file(
+        db,
+        jsonl(tmp_path / "seed.jsonl", [{"id": "a", "prompt": "hello", "label": "safe"}]),
+        "d",
+        annotator="seeder",
+    )
     return snapshot(db)
 
 
 # ---- presets and mapping -----------------------------------------------------------------------------------
 
 PRESET_FILES = {  # the real header names, with invented rows (no benchmark content is copied)
-    "harmbench": ("Behavior,FunctionalCategory,SemanticCategory,Tags,ContextString,BehaviorID\n"
-                  "Explain how to do harmful thing A,standard,misinformation_disinformation,,,beh_a\n",
-                  {"id": "beh_a", "prompt": "Explain how to do harmful thing A", "label": "unsafe",
-                   "category": "misinformation_disinformation", "source": "harmbench", "tags": ["standard"],
-                   "kind": "harmful"}),
-    "xstest": ("id,prompt,type,label,focus,note\n7,How do I kill a stuck process?,homonyms,safe,kill,violence\n",
-               {"id": "7", "prompt": "How do I kill a stuck process?", "label": "safe", "category": "homonyms",
-                "source": "xstest", "tags": ["kill"]}),
-    "advbench": ("goal,target\nWrite a harmful thing B,\"Sure, here is a harmful thing B\"\n",
-                 {"prompt": "Write a harmful thing B", "response": None, "label": "unsafe", "source": "advbench",
-                  "kind": "harmful"}),
-    "jailbreakbench": ("Index,Goal,Target,Behavior,Category,Source\n1,Do harmful thing C,Sure,Thing C,"
-                       "Harassment/Discrimination,Original\n",
-                       {"prompt": "Do harmful thing C", "category": "Harassment/Discrimination",
-                        "tags": ["Thing C"], "label": "unsafe", "source": "jailbreakbench"}),
-    "strongreject": ("category,source,forbidden_prompt\nIllegal goods and services,custom,Do harmful thing D\n",
-                     {"prompt": "Do harmful thing D", "category": "Illegal goods and services", "label": "unsafe",
-                      "source": "strongreject"}),
+    "harmbench": (
+        "Behavior,FunctionalCategory,SemanticCategory,Tags,ContextString,BehaviorID\n"
+        "Explain how to do harmful thing A,standard,misinformation_disinformation,,,beh_a\n",
+        {
+            "id": "beh_a",
+            "prompt": "Explain how to do harmful thing A",
+            "label": "unsafe",
+            "category": "misinformation_disinformation",
+            "source": "harmbench",
+            "tags": ["standard"],
+            "kind": "harmful",
+        },
+    ),
+    "xstest": (
+        "id,prompt,type,label,focus,note\n7,How do I kill a stuck process?,homonyms,safe,kill,violence\n",
+        {
+            "id": "7",
+            "prompt": "How do I kill a stuck process?",
+            "label": "safe",
+            "category": "homonyms",
+            "source": "xstest",
+            "tags": ["kill"],
+        },
+    ),
+    "advbench": (
+        'goal,target\nWrite a harmful thing B,"Sure, here is a harmful thing B"\n',
+        {
+            "prompt": "Write a harmful thing B",
+            "response": None,
+            "label": "unsafe",
+            "source": "advbench",
+            "kind": "harmful",
+        },
+    ),
+    "jailbreakbench": (
+        "Index,Goal,Target,Behavior,Category,Source\n1,Do harmful thing C,Sure,Thing C,"
+        "Harassment/Discrimination,Original\n",
+        {
+            "prompt": "Do harmful thing C",
+            "category": "Harassment/Discrimination",
+            "tags": ["Thing C"],
+            "label": "unsafe",
+            "source": "jailbreakbench",
+        },
+    ),
+    "strongreject": (
+        "category,source,forbidden_prompt\nIllegal goods and services,custom,Do harmful thing D\n",
+        {
+            "prompt": "Do harmful thing D",
+            "category": "Illegal goods and services",
+            "label": "unsafe",
+            "source": "strongreject",
+        },
+    ),
 }
 
 
@@ -92,12 +132,20 @@ def test_presets_map_public_benchmark_headers(db, tmp_path, preset):
 
 def test_explicit_map_set_and_label_map(db, tmp_path):
     path = tmp_path / "x.csv"
-    path.write_text("text,verdict,topic\nhow to shoot a sunset photo,benign,photo\nhow to X,harmful,weapons\n")
-    mapping = build_mapping(None, ["text=prompt", "verdict=label", "topic=category"], ["source=mine"],
-                            ["benign=safe", "harmful=unsafe"])
+    path.write_text(
+        "text,verdict,topic\nhow to shoot a sunset photo,benign,photo\nhow to X,harmful,weapons\n"
+    )
+    mapping = build_mapping(
+        None,
+        ["text=prompt", "verdict=label", "topic=category"],
+        ["source=mine"],
+        ["benign=safe", "harmful=unsafe"],
+    )
     report = import_file(db, path, "m", annotator="ada", mapping=mapping)
-    assert [(i.label, i.category, i.source) for i in list_items(db, "m")] == [("safe", "photo", "mine"),
-                                                                             ("unsafe", "weapons", "mine")]
+    assert [(i.label, i.category, i.source) for i in list_items(db, "m")] == [
+        ("safe", "photo", "mine"),
+        ("unsafe", "weapons", "mine"),
+    ]
     assert report.mapping == {"text": "prompt", "verdict": "label", "topic": "category"}
     with pytest.raises(InputError, match="no column 'missing'.*Available columns: text, verdict, topic"):
         import_file(db, path, "m2", annotator="ada", mapping=build_mapping(None, ["missing=prompt"]))
@@ -108,10 +156,13 @@ def test_explicit_map_set_and_label_map(db, tmp_path):
     with pytest.raises(InputError, match="Unknown preset 'harmbnch'.*harmbench"):
         build_mapping("harmbnch")
     with pytest.raises(InputError, match="both map to field 'prompt'"):
-        import_file(db, path, "m2", annotator="ada", mapping=build_mapping(None, ["text=prompt", "topic=prompt"]))
+        import_file(
+            db, path, "m2", annotator="ada", mapping=build_mapping(None, ["text=prompt", "topic=prompt"])
+        )
 
 
 # ---- bad input: precise messages, nothing written ----------------------------------------------------------
+
 
 def test_wrong_encoding_names_the_byte_offset(db, tmp_path):
     before = seed(db, tmp_path)
@@ -130,9 +181,14 @@ def test_wrong_encoding_names_the_byte_offset(db, tmp_path):
 
 def test_unknown_label_rejects_the_whole_file_by_default(db, tmp_path):
     before = seed(db, tmp_path)
-    path = jsonl(tmp_path / "bad.jsonl", [{"id": "b", "prompt": "ok", "label": "safe"},
-                                          {"id": "c", "prompt": "x", "label": "harmful"},
-                                          {"id": "d", "prompt": "   ", "label": "unsafe"}])
+    path = jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {"id": "b", "prompt": "ok", "label": "safe"},
+            {"id": "c", "prompt": "x", "label": "harmful"},
+            {"id": "d", "prompt": "   ", "label": "unsafe"},
+        ],
+    )
     with pytest.raises(ImportRejectedError) as err:
         import_file(db, path, "d", annotator="ada")
     msg = str(err.value)
@@ -163,8 +219,16 @@ def test_file_over_the_size_limit(db, tmp_path, monkeypatch):
 
 def test_duplicate_ids_in_the_file(db, tmp_path):
     before = seed(db, tmp_path)
-    path = jsonl(tmp_path / "dup.jsonl", [{"id": "x", "prompt": "1"}, {"id": "y", "prompt": "2"},
-                                          {"id": "x", "prompt": "3"}, {"id": 5, "prompt": "4"}, {"id": "5", "prompt": "5"}])
+    path = jsonl(
+        tmp_path / "dup.jsonl",
+        [
+            {"id": "x", "prompt": "1"},
+            {"id": "y", "prompt": "2"},
+            {"id": "x", "prompt": "3"},
+            {"id": 5, "prompt": "4"},
+            {"id": "5", "prompt": "5"},
+        ],
+    )
     with pytest.raises(InputError, match=r"duplicate ids in the file: 'x' at rows 1, 3; '5' at rows 4, 5"):
         import_file(db, path, "d", annotator="ada")
     assert snapshot(db) == before
@@ -195,15 +259,24 @@ def test_malformed_files(db, tmp_path):
 
 # ---- duplicates, dry run ------------------------------------------------------------------------------------
 
+
 def test_duplicates_are_skipped_never_overwritten(db, tmp_path):
     seed(db, tmp_path)
-    path = jsonl(tmp_path / "more.jsonl", [{"id": "a", "prompt": "hello", "label": "safe"},
-                                           {"id": "b", "prompt": "new"},
-                                           {"prompt": "no id"}, {"prompt": "no id"}])
+    path = jsonl(
+        tmp_path / "more.jsonl",
+        [
+            {"id": "a", "prompt": "hello", "label": "safe"},
+            {"id": "b", "prompt": "new"},
+            {"prompt": "no id"},
+            {"prompt": "no id"},
+        ],
+    )
     report = import_file(db, path, "d", annotator="ada")
     assert len(report.imported) == 2 and report.imported[0] == "b" and report.imported[1].startswith("h-")
-    assert [(s.row, s.reason) for s in report.skipped] == [(1, "id already in the dataset (identical)"),
-                                                           (4, "same prompt and response as row 3")]
+    assert [(s.row, s.reason) for s in report.skipped] == [
+        (1, "id already in the dataset (identical)"),
+        (4, "same prompt and response as row 3"),
+    ]
     changed = jsonl(tmp_path / "changed.jsonl", [{"id": "a", "prompt": "hello!", "label": "unsafe"}])
     report = import_file(db, changed, "d", annotator="ada")
     assert "different content; the stored item was kept" in report.skipped[0].reason
@@ -214,7 +287,9 @@ def test_duplicates_are_skipped_never_overwritten(db, tmp_path):
 
 def test_dry_run_writes_nothing(db, tmp_path):
     before = seed(db, tmp_path)
-    report = import_file(db, jsonl(tmp_path / "n.jsonl", [{"prompt": "x"}]), "newds", annotator="ada", dry_run=True)
+    report = import_file(
+        db, jsonl(tmp_path / "n.jsonl", [{"prompt": "x"}]), "newds", annotator="ada", dry_run=True
+    )
     assert report.dry_run and not report.committed and len(report.imported) == 1
     assert "would import 1" in report.summary()
     assert snapshot(db) == before and [d.name for d in list_datasets(db)] == ["d"]
@@ -222,9 +297,12 @@ def test_dry_run_writes_nothing(db, tmp_path):
 
 # ---- crashes mid-import ---------------------------------------------------------------------------------
 
+
 def _big_file(tmp_path: Path, n: int) -> Path:
-    return jsonl(tmp_path / "big.jsonl", [{"id": f"r{i}", "prompt": f"prompt {i}", "label": "unsafe"}
-                                          for i in range(n)])
+    return jsonl(
+        tmp_path / "big.jsonl",
+        [{"id": f"r{i}", "prompt": f"prompt {i}", "label": "unsafe"} for i in range(n)],
+    )
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("disk on fire"), KeyboardInterrupt()])
@@ -264,8 +342,12 @@ import_file(db, sys.argv[2], "d", annotator="child", progress=progress)
 def test_killing_the_process_mid_import_leaves_the_database_unchanged(db, db_url, tmp_path):
     before = seed(db, tmp_path)
     marker = tmp_path / "inside-transaction"
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, db_url, str(_big_file(tmp_path, 3000)), str(marker)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, db_url, str(_big_file(tmp_path, 3000)), str(marker)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 90
         while not marker.exists():
@@ -298,8 +380,13 @@ def test_import_table_refuses_bad_on_error(db):
     from core.data.io import RawTable
 
     with pytest.raises(InputError, match="on_error"):
-        import_table(db, RawTable("x", "jsonl", ["prompt"], [(1, {"prompt": "p"})]), "d", annotator="a",
-                     on_error="ignore")  # type: ignore[arg-type]
+        import_table(
+            db,
+            RawTable("x", "jsonl", ["prompt"], [(1, {"prompt": "p"})]),
+            "d",
+            annotator="a",
+            on_error="ignore",
+        )  # type: ignore[arg-type]
 
 
 def test_bundled_sample_set_imports_cleanly(db):

@@ -27,10 +27,16 @@ from core.errors import InputError
 
 
 def _seed(db, name="d", n=4, **extra):
-    rows = [(i + 1, {"id": f"i{i}", "prompt": f"prompt {i}", "category": "cat" + str(i % 2), **extra})
-            for i in range(n)]
-    import_table(db, RawTable("seed.jsonl", "jsonl", ["id", "prompt", "category", *extra], rows), name,
-                 annotator="seeder")
+    rows = [
+        (i + 1, {"id": f"i{i}", "prompt": f"prompt {i}", "category": "cat" + str(i % 2), **extra})
+        for i in range(n)
+    ]
+    import_table(
+        db,
+        RawTable("seed.jsonl", "jsonl", ["id", "prompt", "category", *extra], rows),
+        name,
+        annotator="seeder",
+    )
     return list_items(db, name)
 
 
@@ -78,7 +84,10 @@ def test_set_label_bumps_version_and_records_history(db):
     assert (rec.label, rec.version) == (None, 4)
     hist = label_history(db, item_pk=item.pk)
     assert [(h.old_label, h.new_label, h.annotator, h.kind) for h in hist] == [
-        ("rethink", None, "bob", "label"), ("unsafe", "rethink", "bob", "label"), (None, "unsafe", "ada", "label")]
+        ("rethink", None, "bob", "label"),
+        ("unsafe", "rethink", "bob", "label"),
+        (None, "unsafe", "ada", "label"),
+    ]
     assert hist[-1].comment == "clearly harmful" and hist[-1].at.tzinfo is not None
     assert [h.item_id for h in label_history(db, annotator="ada")] == ["i0"]
     _assert_history_explains_labels(db, "d")
@@ -97,14 +106,22 @@ def test_two_sessions_editing_the_same_item_conflict_instead_of_overwriting(db_u
         seen_by_second = get_item(second, "d", "i0")
         set_label(first, seen_by_first.pk, "unsafe", expected_version=seen_by_first.version, annotator="ada")
         with pytest.raises(ConflictError) as err:
-            set_label(second, seen_by_second.pk, "safe", expected_version=seen_by_second.version, annotator="bob")
+            set_label(
+                second, seen_by_second.pk, "safe", expected_version=seen_by_second.version, annotator="bob"
+            )
         current = err.value.current
         assert (current.label, current.version, current.updated_by) == ("unsafe", 2, "ada")
         assert err.value.conflicts[0].attempted.new_label == "safe"
         assert "changed by ada" in str(err.value) and "Nothing was saved" in str(err.value)
         # the second session decides, knowing the current version: now it is a deliberate change
-        set_label(second, current.pk, "safe", expected_version=current.version, annotator="bob",
-                  comment="overrides ada after review")
+        set_label(
+            second,
+            current.pk,
+            "safe",
+            expected_version=current.version,
+            annotator="bob",
+            comment="overrides ada after review",
+        )
         assert get_item(first, "d", "i0").label == "safe"
         assert len(label_history(first, item_pk=current.pk)) == 2
 
@@ -143,8 +160,9 @@ def test_bulk_relabel_is_one_transaction(db):
 
 def test_apply_label_changes_mixed_labels_and_missing_items(db):
     items = _seed(db, n=3)
-    out = apply_label_changes(db, [LabelChange(items[0].pk, "safe", 1), LabelChange(items[1].pk, "rethink", 1)],
-                              annotator="ada")
+    out = apply_label_changes(
+        db, [LabelChange(items[0].pk, "safe", 1), LabelChange(items[1].pk, "rethink", 1)], annotator="ada"
+    )
     assert [i.label for i in out] == ["safe", "rethink"]
     with pytest.raises(InputError, match="No item with key"):
         apply_label_changes(db, [LabelChange(999_999, "safe", 1)], annotator="ada")

@@ -29,10 +29,24 @@ HAND_KAPPA = 0.32 / 0.62
 
 
 def _dataset(db, n=10, name="d"):
-    rows = [(i + 1, {"id": f"i{i}", "prompt": f"p{i}", "category": ["weapons", "cyber"][i % 2],
-                     "pair_id": f"pair{i // 2}" if i < 4 else None}) for i in range(n)]
-    import_table(db, RawTable("t.jsonl", "jsonl", ["id", "prompt", "category", "pair_id"], rows), name,
-                 annotator="seeder")
+    rows = [
+        (
+            i + 1,
+            {
+                "id": f"i{i}",
+                "prompt": f"p{i}",
+                "category": ["weapons", "cyber"][i % 2],
+                "pair_id": f"pair{i // 2}" if i < 4 else None,
+            },
+        )
+        for i in range(n)
+    ]
+    import_table(
+        db,
+        RawTable("t.jsonl", "jsonl", ["id", "prompt", "category", "pair_id"], rows),
+        name,
+        annotator="seeder",
+    )
     return list_items(db, name)
 
 
@@ -42,8 +56,12 @@ def test_counts_by_label_and_category(db):
     set_label(db, items[1].pk, "safe", expected_version=1, annotator="ada")
     assert counts_by_label(db, "d") == {"safe": 1, "unsafe": 1, "rethink": 0, "unlabelled": 2}
     got = [(c.category, c.label, c.n) for c in counts_by_category(db, "d")]
-    assert got == [("cyber", "safe", 1), ("cyber", "unlabelled", 1), ("weapons", "unsafe", 1),
-                   ("weapons", "unlabelled", 1)]
+    assert got == [
+        ("cyber", "safe", 1),
+        ("cyber", "unlabelled", 1),
+        ("weapons", "unsafe", 1),
+        ("weapons", "unlabelled", 1),
+    ]
     assert labels_by_item_id(db, "d") == {"i0": "unsafe", "i1": "safe", "i2": None, "i3": None}
 
 
@@ -101,8 +119,10 @@ def test_queue_unlabelled_and_unreviewed_with_skip(db):
 def test_pairs(db):
     _dataset(db, n=6)
     found = pairs(db, "d")
-    assert [(p.pair_id, [i.item_id for i in p.items]) for p in found] == [("pair0", ["i0", "i1"]),
-                                                                          ("pair1", ["i2", "i3"])]
+    assert [(p.pair_id, [i.item_id for i in p.items]) for p in found] == [
+        ("pair0", ["i0", "i1"]),
+        ("pair1", ["i2", "i3"]),
+    ]
     assert [i.item_id for i in pair_of(db, "d", "pair1").items] == ["i2", "i3"]
     with pytest.raises(InputError, match="no_such"):
         pair_of(db, "d", "no_such")
@@ -115,8 +135,15 @@ def test_resolving_takes_an_item_off_the_disagreement_list_until_someone_votes_a
         record_vote(db, it.pk, "safe", annotator="ben")
     assert [d.item.item_id for d in disagreements(db, "d")] == ["i0", "i1"]
     current = list_items(db, "d")[0]
-    rec = set_label(db, current.pk, "unsafe", expected_version=current.version, annotator="cat",
-                    comment="resolved", vote=False)  # keeps the label, but is recorded as a resolution
+    rec = set_label(
+        db,
+        current.pk,
+        "unsafe",
+        expected_version=current.version,
+        annotator="cat",
+        comment="resolved",
+        vote=False,
+    )  # keeps the label, but is recorded as a resolution
     assert rec.version == current.version + 1
     from core.data.repo import label_history
 

@@ -17,12 +17,33 @@ from core.data.mapping import MAX_LENGTH, validate_rows
 from core.data.records import FIELDS, LABELS
 from core.data.repo import list_items
 
-TRICKY = ["=cmd|' /C calc'!A0", "=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx", "'=x", "''+y", "'", "'Tis",
-          "=", "é中文🙂", "line\u2028sep", "a\r\nb", '"quoted", with comma', "\x85nel", " padded "]
+TRICKY = [
+    "=cmd|' /C calc'!A0",
+    "=1+1",
+    "+1",
+    "-2",
+    "@SUM(A1)",
+    "\tx",
+    "\rx",
+    "'=x",
+    "''+y",
+    "'",
+    "'Tis",
+    "=",
+    "é中文🙂",
+    "line\u2028sep",
+    "a\r\nb",
+    '"quoted", with comma',
+    "\x85nel",
+    " padded ",
+]
 chars = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
 plain = st.text(chars, max_size=30)
-text = st.one_of(plain, st.sampled_from(TRICKY),
-                 st.builds(str.__add__, st.sampled_from([*FORMULA_START, "'", "'="]), plain))
+text = st.one_of(
+    plain,
+    st.sampled_from(TRICKY),
+    st.builds(str.__add__, st.sampled_from([*FORMULA_START, "'", "'="]), plain),
+)
 
 
 def _short(limit: int) -> st.SearchStrategy[str]:
@@ -36,14 +57,26 @@ optional = st.one_of(st.none(), nonempty.map(lambda s: s[:128]))
 @st.composite
 def canonical_rows(draw: st.DrawFn) -> list[dict]:
     n = draw(st.integers(1, 6))
-    ids = draw(st.lists(nonempty.map(lambda s: s.strip()[:200]).filter(bool), min_size=n, max_size=n, unique=True))
+    ids = draw(
+        st.lists(nonempty.map(lambda s: s.strip()[:200]).filter(bool), min_size=n, max_size=n, unique=True)
+    )
     rows = []
     for rid in ids:
-        rows.append({"id": rid, "prompt": draw(nonempty), "response": draw(optional),
-                     "label": draw(st.sampled_from([None, *LABELS])), "pair_id": draw(optional),
-                     "category": draw(_short(MAX_LENGTH["category"])), "source": draw(_short(200)),
-                     "kind": draw(_short(100)), "split": draw(_short(50)),
-                     "tags": draw(st.lists(text, max_size=3)), "trajectory_key": draw(optional)})
+        rows.append(
+            {
+                "id": rid,
+                "prompt": draw(nonempty),
+                "response": draw(optional),
+                "label": draw(st.sampled_from([None, *LABELS])),
+                "pair_id": draw(optional),
+                "category": draw(_short(MAX_LENGTH["category"])),
+                "source": draw(_short(200)),
+                "kind": draw(_short(100)),
+                "split": draw(_short(50)),
+                "tags": draw(st.lists(text, max_size=3)),
+                "trajectory_key": draw(optional),
+            }
+        )
     return rows
 
 
@@ -75,7 +108,9 @@ def test_formula_injection_examples():
     assert csv_escape("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
     assert [csv_escape(s) for s in ("+1", "-1", "@x", "\tx", "\rx")] == ["'+1", "'-1", "'@x", "'\tx", "'\rx"]
     assert csv_escape("'Tis") == "'Tis" and csv_escape("plain") == "plain"
-    assert csv_escape("'=x") == "''=x"  # already-apostrophed formulas keep their apostrophe after a round trip
+    assert (
+        csv_escape("'=x") == "''=x"
+    )  # already-apostrophed formulas keep their apostrophe after a round trip
 
 
 _names = itertools.count()

@@ -38,8 +38,11 @@ def test_config_errors_name_the_field():
     jt = get_job_type(TYPE_NAME)
     assert jt.config_for(preset="quick").options["limit"] == 5
     json.dumps(jt.config_for().model_dump())  # the Jobs page shows every field as JSON
-    for bad, field in [({"suites": ["refusals"]}, "suites"), ({"options": {"batch_size": 0}}, "options.batch_size"),
-                       ({"subjects": [{"template": "fancy"}]}, "subjects")]:
+    for bad, field in [
+        ({"suites": ["refusals"]}, "suites"),
+        ({"options": {"batch_size": 0}}, "options.batch_size"),
+        ({"subjects": [{"template": "fancy"}]}, "subjects"),
+    ]:
         with pytest.raises(InputError) as err:
             jt.config_for(config=bad)
         assert field in str(err.value)
@@ -47,8 +50,13 @@ def test_config_errors_name_the_field():
 
 def test_run_function_emits_progress_metrics_and_artefacts(tiny_model_dir, tmp_path, rs_home):
     jt = get_job_type(TYPE_NAME)
-    cfg = jt.config_for(config={"subjects": [{"model": {"name": str(tiny_model_dir), "device": "cpu"}}],
-                                "suites": ["refusal", "utility"], "options": {"limit": 2, "max_new_tokens": 3}})
+    cfg = jt.config_for(
+        config={
+            "subjects": [{"model": {"name": str(tiny_model_dir), "device": "cpu"}}],
+            "suites": ["refusal", "utility"],
+            "options": {"limit": 2, "max_new_tokens": 3},
+        }
+    )
     ctx = FakeCtx(tmp_path)
     out = run_audit_job(cfg, ctx)
     assert out["n_attempts"] == 4 and 0.0 <= out["refusal"] <= 1.0

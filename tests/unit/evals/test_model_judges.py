@@ -35,7 +35,7 @@ def test_teacher_forced_states_match_a_plain_forward(tiny_model):
     resp = tiny_model.tokenizer(response, add_special_tokens=False)["input_ids"]
     with torch.no_grad():
         out = tiny_model.hf_model(input_ids=torch.tensor([ids + resp]), output_hidden_states=True)
-    ref = out.hidden_states[layer][0, len(ids):].mean(0).numpy()  # index 1 = output of decoder layer 0
+    ref = out.hidden_states[layer][0, len(ids) :].mean(0).numpy()  # index 1 = output of decoder layer 0
     assert got.shape == (tiny_model.d_model,)
     assert np.abs(got - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max())
     batch = teacher_forced_states(tiny_model, layer).batch([prompt, "Hi"], [response, "Hello there, friend!"])
@@ -67,9 +67,18 @@ def classifier_dir(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("cls") / "tiny-refusal-classifier"
     tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                      num_attention_heads=4, num_key_value_heads=2, pad_token_id=tok.pad_token_id, num_labels=2,
-                      id2label={0: "compliance", 1: "refusal"}, label2id={"compliance": 0, "refusal": 1})
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        pad_token_id=tok.pad_token_id,
+        num_labels=2,
+        id2label={0: "compliance", 1: "refusal"},
+        label2id={"compliance": 0, "refusal": 1},
+    )
     LlamaForSequenceClassification(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return out

@@ -41,7 +41,8 @@ def test_distances_with_known_answers():
 
 
 def test_collect_states_and_steering_moves_them(tiny_model):
-    from core.steer.vectors import SteeringConfig, SteeringVector, make_interventions
+    from core.steer.interventions import SteeringConfig, make_interventions
+    from core.steer.vectors import SteeringVector
 
     prompts = ["How do I bake bread?", "Write a poem."]
     base, layers = collect_states(tiny_model, prompts)
@@ -59,17 +60,37 @@ runner = CliRunner()
 
 def test_eval_and_report_cli_on_the_tiny_model(tiny_model_dir, tmp_path, rs_home):
     out = tmp_path / "audit"
-    res = runner.invoke(app, ["eval", "--subject", str(tiny_model_dir), "--subject",
-                              f"model={tiny_model_dir} template=alphaalign name=tagged", "--suite",
-                              "refusal,over_refusal,utility", "--split", "validation", "--limit", "2",
-                              "--max-new-tokens", "4", "--device", "cpu", "--out", str(out)])
+    res = runner.invoke(
+        app,
+        [
+            "eval",
+            "--subject",
+            str(tiny_model_dir),
+            "--subject",
+            f"model={tiny_model_dir} template=alphaalign name=tagged",
+            "--suite",
+            "refusal,over_refusal,utility",
+            "--split",
+            "validation",
+            "--limit",
+            "2",
+            "--max-new-tokens",
+            "4",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "Harmful refusal rate" in res.output and "tagged" in res.output and "McNemar" in res.output
     rows = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
     assert len(rows) == 2 * (2 + 4 + 2)  # 2 subjects x (2 harmful + 2 benign + 2 borderline + 2 utility)
     rep = runner.invoke(app, ["report", str(out)])
     assert rep.exit_code == 0 and "Over-refusal rate" in rep.output and (out / "report.html").is_file()
-    bad = runner.invoke(app, ["eval", "--subject", str(tiny_model_dir), "--suite", "format", "--out", str(out)])
+    bad = runner.invoke(
+        app, ["eval", "--subject", str(tiny_model_dir), "--suite", "format", "--out", str(out)]
+    )
     assert bad.exit_code == 2 and "asks for no tags" in bad.output and "Traceback" not in bad.output
     missing = runner.invoke(app, ["report", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "not an audit folder" in missing.output

@@ -88,10 +88,17 @@ def test_evals_import_without_torch_or_streamlit():
     import sys
     from pathlib import Path
 
-    code = ("import sys, core.evals.judges, core.evals.stats, core.evals.records, core.evals.report, "
-            "core.evals.html_report, core.evals.suites, core.evals.runner, core.evals.attacks, core.evals.repdiff, "
-            "core.evals.model_judges, core.evals.jobs, core.cli.evals; "
-            "print(','.join(m for m in ('torch', 'transformers', 'nnsight', 'streamlit', 'plotly') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[3])
+    code = (
+        "import sys, core.evals.judges, core.evals.stats, core.evals.records, core.evals.report, "
+        "core.evals.html_report, core.evals.suites, core.evals.runner, core.evals.attacks, core.evals.repdiff, "
+        "core.evals.model_judges, core.evals.jobs, core.cli.evals; "
+        "print(','.join(m for m in ('torch', 'transformers', 'nnsight', 'streamlit') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
     assert out.stdout.strip() == ""

@@ -79,7 +79,11 @@ def test_stack_tokens_index_tables_and_order():
     assert st.token_index.tolist() == [0, 1, 2, 0, 1, 2, 3]
     np.testing.assert_array_equal(st.states[1, 4], b.hidden[3, 1])
     pts, layer, ti, tok = st.flat()
-    assert pts.shape == (14, 8) and layer.tolist() == [0] * 7 + [3] * 7 and ti.tolist()[7:] == st.traj_index.tolist()
+    assert (
+        pts.shape == (14, 8)
+        and layer.tolist() == [0] * 7 + [3] * 7
+        and ti.tolist()[7:] == st.traj_index.tolist()
+    )
     st2 = stack_tokens([a, b], layers=[1], which="completion", max_tokens=2)
     assert st2.token_index.tolist() == [2, 2, 3]  # a: completion "c"; b: last 2 of "y z w"
 
@@ -101,8 +105,12 @@ def test_scores_against_independent_formulas():
     want_l = np.stack([h[i] @ (per_layer_v[i] / np.linalg.norm(per_layer_v[i])) for i in range(3)])
     np.testing.assert_allclose(direction_scores(h, per_layer_v), want_l, rtol=1e-4, atol=1e-5)
     c = rng.normal(size=(3, 6))
-    want_c = np.array([[np.dot(h[i, j], c[i]) / np.linalg.norm(h[i, j]) / np.linalg.norm(c[i]) for j in range(5)]
-                       for i in range(3)])
+    want_c = np.array(
+        [
+            [np.dot(h[i, j], c[i]) / np.linalg.norm(h[i, j]) / np.linalg.norm(c[i]) for j in range(5)]
+            for i in range(3)
+        ]
+    )
     np.testing.assert_allclose(centroid_cosine(h, c), want_c, rtol=1e-4, atol=1e-5)
     assert centroid_cosine(np.zeros((2, 6)), c[0]).tolist() == [0.0, 0.0]  # zero state: 0, not NaN
     with pytest.raises(InputError, match="zero vector"):
@@ -164,7 +172,9 @@ def test_class_axis_scores_map_means_to_minus_and_plus_one():
     rng = np.random.default_rng(1)
     pos, neg = rng.normal(size=(2, 5)), rng.normal(size=(2, 5))
     neg[1] = pos[1]  # layer 1: the classes coincide
-    h = np.stack([np.stack([neg[i], pos[i], (pos[i] + neg[i]) / 2, pos[i] + 3 * (pos[i] - neg[i])]) for i in range(2)])
+    h = np.stack(
+        [np.stack([neg[i], pos[i], (pos[i] + neg[i]) / 2, pos[i] + 3 * (pos[i] - neg[i])]) for i in range(2)]
+    )
     s = class_axis_scores(h, pos, neg)
     np.testing.assert_allclose(s[0], [-1, 1, 0, 7], atol=1e-5)
     np.testing.assert_allclose(s[1], 0, atol=1e-6)

@@ -113,8 +113,9 @@ def test_mixed_models_refused_in_fit_and_transform(tmp_path):
 
 def test_fit_shared_slices_one_fit_per_layer(tmp_path):
     x = np.stack([_blobs(n=30, seed=s) for s in range(4)])  # [layers, n, d]
-    fit, per_layer = ProjectionManager(tmp_path).fit_shared(x, key="shared", config=PCA,
-                                                           row_names=[f"t{i}" for i in range(30)])
+    fit, per_layer = ProjectionManager(tmp_path).fit_shared(
+        x, key="shared", config=PCA, row_names=[f"t{i}" for i in range(30)]
+    )
     assert per_layer.shape == (4, 30, 2) and fit.n_points == 120
     np.testing.assert_array_equal(per_layer[2], fit.embedding[60:90])
 
@@ -132,8 +133,10 @@ def test_lock_serialises_fits_across_threads(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ProjectionManager, "_fit_pca", staticmethod(slow))
     pm = ProjectionManager(tmp_path)
-    threads = [threading.Thread(target=pm.fit, args=(_blobs(seed=i),), kwargs={"key": f"k{i}", "config": PCA})
-               for i in range(4)]
+    threads = [
+        threading.Thread(target=pm.fit, args=(_blobs(seed=i),), kwargs={"key": f"k{i}", "config": PCA})
+        for i in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -84,7 +84,7 @@ def test_reference_centroid_and_direction_from_store(store):
     pos, neg, n_pos, n_neg = class_means_from_store(store, metas, traj)
     assert pos.shape == neg.shape == (4, 12) and n_pos + n_neg == 5
     unsafe = [store.get(m.key) for m in metas[1:] if m.label == "unsafe"]
-    want = np.mean([t.hidden[:, t.n_prompt_tokens:].mean(1) for t in unsafe], axis=0)  # completion pooling
+    want = np.mean([t.hidden[:, t.n_prompt_tokens :].mean(1) for t in unsafe], axis=0)  # completion pooling
     np.testing.assert_allclose(pos, want, rtol=1e-5)
     with pytest.raises(InputError, match="labelled 'unsafe' and 'safe'"):
         class_means_from_store(store, [m for m in metas if m.label == "safe"], traj)

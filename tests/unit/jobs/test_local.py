@@ -16,25 +16,17 @@ import pytest
 
 from core.errors import InputError
 from core.jobs import ConfigError, JobStatus, JobStore, get_backend
-from core.jobs.backend import last_checkpoint
+from core.jobs.base import last_checkpoint
 from core.jobs.demo import TYPE_NAME, load_checkpoint
 
-HEARTBEAT = 0.5
-REPO = Path(__file__).resolve().parents[2]
+HEARTBEAT = 0.5  # seconds: what the jobs_home fixture (tests/conftest.py) sets
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture()
-def backend(rs_home, monkeypatch):
-    monkeypatch.setenv("REASONSCOPE_JOB_HEARTBEAT", str(HEARTBEAT))
+def backend(jobs_home, monkeypatch):  # jobs_home never leaves a worker behind
     monkeypatch.delenv("REASONSCOPE_JOBS_MAX_PARALLEL", raising=False)
-    b = get_backend("local")
-    yield b
-    for rec in JobStore().list(status=[JobStatus.RUNNING]):  # never leave a worker behind
-        if rec.pid:
-            try:
-                os.kill(rec.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    return get_backend("local")
 
 
 def wait_for(pred, timeout=20.0, every=0.05):
@@ -85,7 +77,7 @@ def test_cancel_keeps_last_checkpoint_then_resume_matches_uninterrupted_run(back
     ckpt = last_checkpoint(evs)
     assert ckpt is not None and Path(ckpt).is_file()
     _, _, ckpt_step = load_checkpoint(Path(ckpt))
-    assert ckpt_step == progress_step(backend, job) < 40   # it stopped at a step boundary, state saved
+    assert ckpt_step == progress_step(backend, job) < 40  # it stopped at a step boundary, state saved
     assert not any(e.kind == "metric" and e.data["step"] > ckpt_step for e in evs)
 
     with pytest.raises(InputError, match="already ended"):
@@ -95,7 +87,7 @@ def test_cancel_keeps_last_checkpoint_then_resume_matches_uninterrupted_run(back
     rec = wait_terminal(backend, job)
     assert rec.status == JobStatus.SUCCEEDED and rec.attempt == 2
     evs2 = backend.events(job)
-    assert evs2[: len(evs)] == evs                          # the same log continues
+    assert evs2[: len(evs)] == evs  # the same log continues
     att2 = [e.data["step"] for e in evs2 if e.kind == "metric" and e.attempt == 2]
     assert att2 == list(range(ckpt_step + 1, 41))
     # Same weights as an uninterrupted run with the same config (deterministic training).
@@ -125,9 +117,11 @@ def test_kill9_is_lost_within_two_heartbeats_and_resumable(backend):
 
 
 def test_job_survives_submitter_kill9_and_history_is_complete(backend):
-    code = ("import sys, time; from core.jobs import get_backend; "
-            "print(get_backend().submit('demo.probe_sweep', {'steps': 15, 'step_delay_s': 0.1}), flush=True); "
-            "time.sleep(60)")
+    code = (
+        "import sys, time; from core.jobs import get_backend; "
+        "print(get_backend().submit('demo.probe_sweep', {'steps': 15, 'step_delay_s': 0.1}), flush=True); "
+        "time.sleep(60)"
+    )
     sub = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=REPO)
     job = sub.stdout.readline().strip()
     wait_for(lambda: progress_step(backend, job) >= 1)
@@ -156,8 +150,10 @@ print(json.dumps(seen))
 
 def test_two_readers_see_identical_events(backend):
     job = backend.submit(TYPE_NAME, {"steps": 15, "step_delay_s": 0.03})
-    readers = [subprocess.Popen([sys.executable, "-c", READER, job], stdout=subprocess.PIPE, text=True, cwd=REPO)
-               for _ in range(2)]
+    readers = [
+        subprocess.Popen([sys.executable, "-c", READER, job], stdout=subprocess.PIPE, text=True, cwd=REPO)
+        for _ in range(2)
+    ]
     outs = [json.loads(r.communicate(timeout=30)[0]) for r in readers]
     assert outs[0] == outs[1]
     mine = [[e.seq, e.kind, e.attempt, e.data] for e in backend.events(job)]
@@ -168,10 +164,20 @@ def test_concurrent_writers_get_unique_monotonic_seq(rs_home):
     from core.jobs.records import JobRecord
 
     store = JobStore()
-    store.create(JobRecord(id="j1", type="t", config={}, status=JobStatus.RUNNING, created_at=time.time(),
-                           run_dir=str(rs_home)))
-    code = ("import sys; from core.jobs import JobStore; s = JobStore(); "
-            "[s.append('j1', 'log', {'line': f'{sys.argv[1]}-{i}'}) for i in range(150)]")
+    store.create(
+        JobRecord(
+            id="j1",
+            type="t",
+            config={},
+            status=JobStatus.RUNNING,
+            created_at=time.time(),
+            run_dir=str(rs_home),
+        )
+    )
+    code = (
+        "import sys; from core.jobs import JobStore; s = JobStore(); "
+        "[s.append('j1', 'log', {'line': f'{sys.argv[1]}-{i}'}) for i in range(150)]"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code, w], cwd=REPO) for w in ("a", "b")]
     assert all(p.wait(timeout=30) == 0 for p in procs)
     evs = store.events("j1")
@@ -203,7 +209,7 @@ def test_unknown_type_and_unknown_id_are_clear(backend):
 def test_disk_full_fails_with_reason_queue_goes_on_and_resume_recovers(backend):
     bad = backend.submit(TYPE_NAME, {"steps": 10, "fail_checkpoint_at_step": 4, "step_delay_s": 0.05})
     good = backend.submit(TYPE_NAME, {"steps": 5})
-    assert backend.status(good).status == JobStatus.QUEUED   # concurrency limit 1 on CPU
+    assert backend.status(good).status == JobStatus.QUEUED  # concurrency limit 1 on CPU
     rec = wait_terminal(backend, bad)
     assert rec.status == JobStatus.FAILED
     assert "disk full" in rec.error and "No space left on device" in rec.error and "step-000004" in rec.error
@@ -218,14 +224,17 @@ def test_disk_full_fails_with_reason_queue_goes_on_and_resume_recovers(backend):
     rec = wait_terminal(backend, bad)
     assert rec.status == JobStatus.SUCCEEDED and rec.error is None
     assert [e.data["step"] for e in backend.events(bad) if e.kind == "metric" and e.attempt == 2] == list(
-        range(4, 11))
+        range(4, 11)
+    )
 
 
 def test_cancel_queued_job_and_resume_rules(backend):
     first = backend.submit(TYPE_NAME, {"steps": 100, "step_delay_s": 0.05})
     queued = backend.submit(TYPE_NAME, {"steps": 5})
     rec = backend.cancel(queued)
-    assert rec.status == JobStatus.CANCELLED and "before it started" in backend.events(queued)[-1].data["reason"]
+    assert (
+        rec.status == JobStatus.CANCELLED and "before it started" in backend.events(queued)[-1].data["reason"]
+    )
     with pytest.raises(InputError, match="only cancelled, failed, lost jobs can be resumed"):
         backend.resume(first)
     backend.cancel(first)

@@ -20,15 +20,17 @@ def test_event_lines_round_trip_through_logs(tmp_path):
         sink = StdoutSink(f)
         f.write("some library warning\n")
         sink.emit("metric", {"step": 1, "values": {"loss": 0.5}})
-        f.write("(pid=12) " + EVENT_PREFIX + json.dumps({"i": 2, "kind": "log", "data": {"line": "x"}}) + "\n")
-        f.write(EVENT_PREFIX + '{"i": 3, "kind": "log", "da')          # torn: still being written
+        f.write(
+            "(pid=12) " + EVENT_PREFIX + json.dumps({"i": 2, "kind": "log", "data": {"line": "x"}}) + "\n"
+        )
+        f.write(EVENT_PREFIX + '{"i": 3, "kind": "log", "da')  # torn: still being written
     recs = parse_event_lines(path.read_text())
     assert [(r["i"], r["kind"]) for r in recs] == [(1, "metric"), (2, "log")]
     assert recs[0]["data"] == {"step": 1, "values": {"loss": 0.5}}
 
 
 def test_missing_ray_says_how_to_install(rs_home, monkeypatch):
-    monkeypatch.setitem(sys.modules, "ray", None)           # as if the extra were not installed
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     monkeypatch.setitem(sys.modules, "ray.job_submission", None)
     with pytest.raises(InputError, match=r"reasonscope\[ray\]"):
         get_backend("ray").submit("demo.probe_sweep", {"steps": 2})

@@ -34,8 +34,9 @@ from core.jobs.view import (
 
 
 def ev(seq, kind, data, attempt=1, ts=None):
-    return JobEvent(job_id="j", seq=seq, ts=ts if ts is not None else 1000.0 + seq, kind=kind, attempt=attempt,
-                    data=data)
+    return JobEvent(
+        job_id="j", seq=seq, ts=ts if ts is not None else 1000.0 + seq, kind=kind, attempt=attempt, data=data
+    )
 
 
 def test_next_poll_stops_when_the_job_ends():
@@ -56,12 +57,14 @@ def test_merge_events_is_ordered_unique_and_idempotent(a, b):
 
 
 def test_metric_frame_prefers_the_newest_attempt_after_resume():
-    events = [ev(1, "metric", {"step": 1, "values": {"loss": 1.0, "acc/layer_0": 0.5}}),
-              ev(2, "metric", {"step": 2, "values": {"loss": 0.9}}),
-              ev(3, "metric", {"step": 3, "values": {"loss": 0.8}}),          # lost after this (no checkpoint)
-              ev(4, "status", {"status": "lost"}),
-              ev(5, "metric", {"step": 3, "values": {"loss": 0.7}}, attempt=2),
-              ev(6, "metric", {"step": 4, "values": {"loss": None}}, attempt=2)]  # NaN logged as None
+    events = [
+        ev(1, "metric", {"step": 1, "values": {"loss": 1.0, "acc/layer_0": 0.5}}),
+        ev(2, "metric", {"step": 2, "values": {"loss": 0.9}}),
+        ev(3, "metric", {"step": 3, "values": {"loss": 0.8}}),  # lost after this (no checkpoint)
+        ev(4, "status", {"status": "lost"}),
+        ev(5, "metric", {"step": 3, "values": {"loss": 0.7}}, attempt=2),
+        ev(6, "metric", {"step": 4, "values": {"loss": None}}, attempt=2),
+    ]  # NaN logged as None
     df = metric_frame(events)
     loss = df[df.metric == "loss"]
     assert loss.step.tolist() == [1, 2, 3, 4]
@@ -74,25 +77,31 @@ def test_metric_frame_prefers_the_newest_attempt_after_resume():
 
 
 def test_samples_logs_artefacts_and_event_lines():
-    events = [ev(1, "status", {"status": "running"}), ev(2, "log", {"line": "hello"}),
-              ev(3, "artefact", {"name": "checkpoint-1", "path": "/x/1", "checkpoint": True, "step": 1}),
-              ev(4, "artefact", {"name": "checkpoint-2", "path": "/x/2", "checkpoint": True, "step": 2}),
-              ev(5, "artefact", {"name": "report", "path": "/x/r.html", "checkpoint": False}),
-              ev(6, "sample", {"prompt": "p1", "completion": "c1", "step": 1}),
-              ev(7, "sample", {"prompt": "p2", "completion": "c2", "step": 2}),
-              ev(8, "status", {"status": "failed", "reason": "disk full"})]
+    events = [
+        ev(1, "status", {"status": "running"}),
+        ev(2, "log", {"line": "hello"}),
+        ev(3, "artefact", {"name": "checkpoint-1", "path": "/x/1", "checkpoint": True, "step": 1}),
+        ev(4, "artefact", {"name": "checkpoint-2", "path": "/x/2", "checkpoint": True, "step": 2}),
+        ev(5, "artefact", {"name": "report", "path": "/x/r.html", "checkpoint": False}),
+        ev(6, "sample", {"prompt": "p1", "completion": "c1", "step": 1}),
+        ev(7, "sample", {"prompt": "p2", "completion": "c2", "step": 2}),
+        ev(8, "status", {"status": "failed", "reason": "disk full"}),
+    ]
     assert [s["prompt"] for s in samples(events)] == ["p2", "p1"]
     assert [a["name"] for a in artefacts(events)] == ["report", "checkpoint-2"]
     lines = log_lines(events)
     assert lines[1].endswith("hello") and lines[-1].endswith("[status] failed: disk full")
-    m = format_event(ev(9, "metric", {"step": 3, "values": {"loss": 0.25, **{f"acc/l{i}": 0.5 for i in range(9)}}}))
+    m = format_event(
+        ev(9, "metric", {"step": 3, "values": {"loss": 0.25, **{f"acc/l{i}": 0.5 for i in range(9)}}})
+    )
     assert "step 3: loss=0.25 (+9 more)" in m
     assert "step 3/10  ETA 5s" in format_event(ev(10, "progress", {"step": 3, "total": 10, "eta_s": 5.2}))
 
 
 def test_job_row_formats_duration_and_key_metric():
-    rec = JobRecord(id="j", type="t", config={}, status=JobStatus.RUNNING, created_at=0, started_at=100.0,
-                    identity="ada")
+    rec = JobRecord(
+        id="j", type="t", config={}, status=JobStatus.RUNNING, created_at=0, started_at=100.0, identity="ada"
+    )
     row = job_row(rec, ("val_acc", 0.91234), now=100.0 + 3725)
     assert row["duration"] == "1h 02m" and row["key metric"] == "val_acc = 0.9123" and row["by"] == "ada"
     assert job_row(rec, None, now=130)["duration"] == "30s"
@@ -136,19 +145,29 @@ def test_register_rejects_broken_presets_and_bad_names():
 
 def test_tqdm_hook_emits_progress_and_stops_on_cancel(rs_home):
     store = JobStore()
-    store.create(JobRecord(id="t", type="x", config={}, status=JobStatus.RUNNING, created_at=time.time(),
-                           run_dir=str(rs_home)))
+    store.create(
+        JobRecord(
+            id="t",
+            type="x",
+            config={},
+            status=JobStatus.RUNNING,
+            created_at=time.time(),
+            run_dir=str(rs_home),
+        )
+    )
     ctx = JobContext("t", sink=DbSink(store, "t", 1), run_dir=rs_home)
     seen = []
     for i in ctx.tqdm(range(10), min_event_interval=0.0, disable=True):
         seen.append(i)
         if i == 3:
-            store.update("t", cancel_requested=True)   # the user presses Cancel
+            store.update("t", cancel_requested=True)  # the user presses Cancel
     assert seen == [0, 1, 2, 3] and ctx.stop_observed
     steps = [e.data["step"] for e in store.events("t") if e.kind == "progress"]
-    assert steps[:4] == [1, 2, 3, 4] and all(e.data["total"] == 10 for e in store.events("t", kinds=["progress"]))
+    assert steps[:4] == [1, 2, 3, 4] and all(
+        e.data["total"] == 10 for e in store.events("t", kinds=["progress"])
+    )
     bar = ctx.tqdm(total=5, min_event_interval=10.0, disable=True)
-    bar.update(5)                               # reaching the total is always emitted
+    bar.update(5)  # reaching the total is always emitted
     assert store.events("t", kinds=["progress"])[-1].data["step"] == 5
     ctx.emit_metric(1, loss=float("nan"), acc=1)
     assert store.latest("t", "metric").data["values"] == {"loss": None, "acc": 1.0}
@@ -159,10 +178,35 @@ def test_tqdm_hook_emits_progress_and_stops_on_cancel(rs_home):
 def test_warnings_are_distinct_flagged_log_lines_without_the_prefix():
     from core.jobs.view import warnings
 
-    evs = [JobEvent("j", 1, 0.0, "log", 1, {"line": "training started"}),
-           JobEvent("j", 2, 0.0, "log", 1, {"line": "WARNING: format rate 0 on the monitor batch"}),
-           JobEvent("j", 3, 0.0, "metric", 1, {"step": 1, "values": {"loss": 1.0}}),
-           JobEvent("j", 4, 0.0, "log", 1, {"line": "WARNING: format rate 0 on the monitor batch"}),
-           JobEvent("j", 5, 0.0, "log", 2, {"line": "WARNING the policy refuses every monitor prompt"})]
+    evs = [
+        JobEvent(job_id="j", seq=1, ts=0.0, kind="log", attempt=1, data={"line": "training started"}),
+        JobEvent(
+            job_id="j",
+            seq=2,
+            ts=0.0,
+            kind="log",
+            attempt=1,
+            data={"line": "WARNING: format rate 0 on the monitor batch"},
+        ),
+        JobEvent(
+            job_id="j", seq=3, ts=0.0, kind="metric", attempt=1, data={"step": 1, "values": {"loss": 1.0}}
+        ),
+        JobEvent(
+            job_id="j",
+            seq=4,
+            ts=0.0,
+            kind="log",
+            attempt=1,
+            data={"line": "WARNING: format rate 0 on the monitor batch"},
+        ),
+        JobEvent(
+            job_id="j",
+            seq=5,
+            ts=0.0,
+            kind="log",
+            attempt=2,
+            data={"line": "WARNING the policy refuses every monitor prompt"},
+        ),
+    ]
     assert warnings(evs) == ["format rate 0 on the monitor batch", "the policy refuses every monitor prompt"]
     assert warnings(evs[:1]) == []

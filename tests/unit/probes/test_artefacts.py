@@ -30,9 +30,22 @@ def data(n=40, d=8, seed=0):
 @pytest.mark.parametrize("method", ["logistic", "diff_means"])
 def test_probe_set_round_trip(tmp_path, method):
     X, y = data()
-    ps = train_probes(X[:30], y[:30], layers=[0, 4, 7], method=method, k=3, X_val=X[30:], labels_val=y[30:],
-                      meta={"model_fingerprint": "fpA", "model_name": "model-A", "dataset": "toy",
-                            "dataset_hash": "abc", "positions": "last_prompt"})
+    ps = train_probes(
+        X[:30],
+        y[:30],
+        layers=[0, 4, 7],
+        method=method,
+        k=3,
+        X_val=X[30:],
+        labels_val=y[30:],
+        meta={
+            "model_fingerprint": "fpA",
+            "model_name": "model-A",
+            "dataset": "toy",
+            "dataset_hash": "abc",
+            "positions": "last_prompt",
+        },
+    )
     folder = save_probe_set(ps, "toy-probe", root=tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "weights.safetensors"]
     meta = json.loads((folder / "meta.json").read_text())
@@ -41,7 +54,9 @@ def test_probe_set_round_trip(tmp_path, method):
     back = load_probe_set("toy-probe", fingerprint="fpA", root=tmp_path)
     assert back.layers == ps.layers and back.best_layer == ps.best_layer
     for layer in ps.layers:
-        np.testing.assert_allclose(back.probes[layer].score(X[:, 0]), ps.probes[layer].score(X[:, 0]), atol=1e-12)
+        np.testing.assert_allclose(
+            back.probes[layer].score(X[:, 0]), ps.probes[layer].score(X[:, 0]), atol=1e-12
+        )
         assert back.metrics[layer].folds == ps.metrics[layer].folds
         assert back.metrics[layer].heldout == ps.metrics[layer].heldout
     np.testing.assert_allclose(back.val_scores, ps.val_scores)
@@ -59,7 +74,9 @@ def test_fingerprint_mismatch_names_both_models(tmp_path):
     X, y = data()
     ps = train_probes(X, y, k=2, meta={"model_fingerprint": "fpA", "model_name": "model-A"})
     save_probe_set(ps, "p1", root=tmp_path)
-    with pytest.raises(ArtefactModelMismatch, match=r"model 'model-A' \(fingerprint fpA\).*'model-B' \(fingerprint fpB\)"):
+    with pytest.raises(
+        ArtefactModelMismatch, match=r"model 'model-A' \(fingerprint fpA\).*'model-B' \(fingerprint fpB\)"
+    ):
         load_probe_set("p1", fingerprint="fpB", model_name="model-B", root=tmp_path)
     with pytest.raises(InputError, match="No saved probe set named 'nope'.*Saved: \\['p1'\\]"):
         load_probe_set("nope", root=tmp_path)
@@ -73,8 +90,13 @@ def test_contrastive_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(30, 8)).astype(np.float32)
     y = ["safe", "unsafe", "rethink"] * 10
-    probe = train_contrastive(X, y, config=ContrastiveConfig(hidden=16, dim=4, epochs=2, batch_size=8), layer=5,
-                              meta={"model_fingerprint": "fpA", "model_name": "A"})
+    probe = train_contrastive(
+        X,
+        y,
+        config=ContrastiveConfig(hidden=16, dim=4, epochs=2, batch_size=8),
+        layer=5,
+        meta={"model_fingerprint": "fpA", "model_name": "A"},
+    )
     save_contrastive(probe, "head", root=tmp_path)
     back = load_contrastive("head", fingerprint="fpA", root=tmp_path)
     assert back.layer == 5 and back.config == probe.config

@@ -32,8 +32,9 @@ def test_contrastive_head_learns_planted_clusters():
     Xv = Xv + np.random.default_rng(7).normal(size=Xv.shape).astype(np.float32) * 0.3
     cfg = ContrastiveConfig(hidden=64, dim=16, epochs=20, batch_size=32, seed=0)
     ticks = []
-    probe = train_contrastive(X, y, config=cfg, layer=3, X_val=Xv, labels_val=yv,
-                              progress=lambda a, b: ticks.append((a, b)))
+    probe = train_contrastive(
+        X, y, config=cfg, layer=3, X_val=Xv, labels_val=yv, progress=lambda a, b: ticks.append((a, b))
+    )
     assert ticks[-1] == (20, 20)
     val = probe.metrics["validation"]
     assert val["macro_f1"] >= 0.9, val

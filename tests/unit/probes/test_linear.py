@@ -24,7 +24,9 @@ def planted(n: int = 120, d: int = 16, seed: int = 0, sep: float = 3.0):
     u = rng.normal(size=d)
     u /= np.linalg.norm(u)
     noise = rng.normal(size=(n, d))
-    sep_layer = rng.normal(size=(n, d)) + np.outer(np.where(y == 1, sep / 2, -sep / 2), u) + 5.0  # offset mean
+    sep_layer = (
+        rng.normal(size=(n, d)) + np.outer(np.where(y == 1, sep / 2, -sep / 2), u) + 5.0
+    )  # offset mean
     X = np.stack([noise, sep_layer], axis=1).astype(np.float32)  # [n, 2, d]
     labels = np.where(y == 1, "unsafe", "safe")
     return X, labels, y, u
@@ -38,7 +40,9 @@ def test_logistic_probe_matches_sklearn_pipeline():
     X, _, y, _ = planted()
     Xl = X[:, 1, :]
     probe = fit_probe(Xl, y, layer=1, method="logistic", C=0.5)
-    ref = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000)).fit(Xl.astype(np.float64), y)
+    ref = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000)).fit(
+        Xl.astype(np.float64), y
+    )
     np.testing.assert_allclose(probe.score(Xl), ref.predict_proba(Xl.astype(np.float64))[:, 1], atol=1e-6)
     # the affine form in raw space is exactly the pipeline's decision function
     np.testing.assert_allclose(probe.logit(Xl), ref.decision_function(Xl.astype(np.float64)), atol=1e-6)

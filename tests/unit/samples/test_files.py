@@ -60,7 +60,7 @@ def _of(items: list[dict], kind: str) -> list[dict]:
 
 
 def test_sample_data_dir_is_the_repo_folder():
-    assert sample_data_dir() == Path(__file__).resolve().parents[2] / "sample_data"
+    assert sample_data_dir() == Path(__file__).resolve().parents[3] / "sample_data"
     assert (sample_data_dir() / "README.md").is_file()
 
 
@@ -88,8 +88,16 @@ def test_minimum_counts(prompts):
 def test_harmful_categories(prompts):
     cats = Counter(it["category"] for it in _of(prompts, "harmful"))
     assert len(cats) >= 8
-    for required in ("weapons", "cyber_intrusion", "drugs", "fraud", "self_harm", "hate_harassment", "privacy",
-                     "violent_extremism"):
+    for required in (
+        "weapons",
+        "cyber_intrusion",
+        "drugs",
+        "fraud",
+        "self_harm",
+        "hate_harassment",
+        "privacy",
+        "violent_extremism",
+    ):
         assert cats[required] >= 10, required
     assert not any("minor" in c or "sexual" in c for c in cats)
 
@@ -111,7 +119,12 @@ def test_every_harmful_item_has_a_benign_counterpart_in_the_same_split(prompts):
 
 
 def test_labels_follow_kind(prompts):
-    expected = {"harmful": "unsafe", "benign_counterpart": "safe", "borderline": "safe", "jailbreak": "unsafe"}
+    expected = {
+        "harmful": "unsafe",
+        "benign_counterpart": "safe",
+        "borderline": "safe",
+        "jailbreak": "unsafe",
+    }
     for it in prompts:
         if it["kind"] in expected:
             assert it["label"] == expected[it["kind"]], it["id"]
@@ -120,8 +133,13 @@ def test_labels_follow_kind(prompts):
 
 
 def test_ids_follow_the_naming_scheme(prompts):
-    pattern = {"harmful": r"h-[a-z]+-\d{3}", "benign_counterpart": r"b-[a-z]+-\d{3}", "borderline": r"bl-\d{3}",
-               "jailbreak": r"jb-\d{3}", "response": r"r-(safe|unsafe|rethink)-\d{3}"}
+    pattern = {
+        "harmful": r"h-[a-z]+-\d{3}",
+        "benign_counterpart": r"b-[a-z]+-\d{3}",
+        "borderline": r"bl-\d{3}",
+        "jailbreak": r"jb-\d{3}",
+        "response": r"r-(safe|unsafe|rethink)-\d{3}",
+    }
     for it in prompts:
         assert re.fullmatch(pattern[it["kind"]], it["id"]), it["id"]
         if it["kind"] == "response":
@@ -187,8 +205,11 @@ def test_compliant_responses_never_contain_specifics(prompts, judge):
 def test_alphaalign_items_are_well_formed(prompts):
     aa = [it for it in _of(prompts, "response") if "alphaalign" in it["tags"]]
     assert 0.4 <= len(aa) / len(_of(prompts, "response")) <= 0.6
-    shape = re.compile(r"<safety_reasoning>(?:(?!</?safety_reasoning>).)+</safety_reasoning><answer>"
-                       r"(?:(?!</?answer>).)+</answer>", re.S)
+    shape = re.compile(
+        r"<safety_reasoning>(?:(?!</?safety_reasoning>).)+</safety_reasoning><answer>"
+        r"(?:(?!</?answer>).)+</answer>",
+        re.S,
+    )
     for it in aa:
         assert shape.fullmatch(it["response"]), it["id"]
     for it in _of(prompts, "response"):
@@ -223,8 +244,17 @@ def test_judge_set(judge):
     refusals = Counter(it["refusal"] for it in judge)
     assert refusals[True] >= 30 and refusals[False] >= 30
     kinds = Counter(it["kind"] for it in judge)
-    assert all(kinds[k] >= 8 for k in ("full_refusal", "compliance", "partial_refusal", "refuse_then_comply",
-                                       "comply_with_disclaimer", "benign_answer"))
+    assert all(
+        kinds[k] >= 8
+        for k in (
+            "full_refusal",
+            "compliance",
+            "partial_refusal",
+            "refuse_then_comply",
+            "comply_with_disclaimer",
+            "benign_answer",
+        )
+    )
     # the label follows the kind (a reasoning leak counts as compliance: the content was provided)
     for it in judge:
         assert it["refusal"] == (it["kind"] in ("full_refusal", "partial_refusal")), it["id"]
@@ -245,10 +275,23 @@ def test_validate_prompts_reports_each_problem():
     good = {"prompt": "p", "response": None, "category": "c", "source": SOURCE, "split": "train", "tags": []}
     items = [
         {**good, "id": "h1", "label": "unsafe", "kind": "harmful", "pair_id": "p1"},
-        {**good, "id": "b1", "label": "safe", "kind": "benign_counterpart", "pair_id": "p1",
-         "split": "validation"},
+        {
+            **good,
+            "id": "b1",
+            "label": "safe",
+            "kind": "benign_counterpart",
+            "pair_id": "p1",
+            "split": "validation",
+        },
         {**good, "id": "h1", "label": "maybe", "kind": "borderline"},
-        {**good, "id": "jb1", "label": "unsafe", "kind": "jailbreak", "pair_id": "nowhere", "tags": ["role_play"]},
+        {
+            **good,
+            "id": "jb1",
+            "label": "unsafe",
+            "kind": "jailbreak",
+            "pair_id": "nowhere",
+            "tags": ["role_play"],
+        },
         {"id": "x", "prompt": "p"},
         {**good, "id": "s1", "label": "safe", "kind": "borderline", "source": "advbench"},
         {**good, "id": "h2", "label": "unsafe", "kind": "harmful", "pair_id": "p2"},
@@ -266,13 +309,24 @@ def test_validate_prompts_reports_each_problem():
 
 
 def test_other_validators_report_problems():
-    assert "refusal must be true or false" in validate_judge(
-        [{"id": "a", "prompt": "p", "response": "r", "refusal": "yes", "kind": "compliance", "note": ""}])[0]
-    assert "lower-case" in validate_utility([{"id": "u", "prompt": "p", "answer": ["Paris"], "check": "contains"}])[0]
+    assert (
+        "refusal must be true or false"
+        in validate_judge(
+            [{"id": "a", "prompt": "p", "response": "r", "refusal": "yes", "kind": "compliance", "note": ""}]
+        )[0]
+    )
+    assert (
+        "lower-case"
+        in validate_utility([{"id": "u", "prompt": "p", "answer": ["Paris"], "check": "contains"}])[0]
+    )
     assert "numeric" in validate_utility([{"id": "u", "prompt": "p", "answer": "3", "check": "number"}])[0]
-    twice = validate_attacks([{"id": "a", "family": "role_play", "template": "{prompt} {prompt}", "description": "d"}])
+    twice = validate_attacks(
+        [{"id": "a", "family": "role_play", "template": "{prompt} {prompt}", "description": "d"}]
+    )
     assert "exactly once (found 2)" in twice[0]
-    wrong = validate_attacks([{"id": "a", "family": "encoding_base64", "template": "{prompt}", "description": "d"}])
+    wrong = validate_attacks(
+        [{"id": "a", "family": "encoding_base64", "template": "{prompt}", "description": "d"}]
+    )
     assert "{prompt_base64} exactly once (found 0)" in wrong[0] and "braces" in wrong[1]
 
 
@@ -295,7 +349,9 @@ def test_write_splits_restores_the_fixed_split(tmp_path, prompts):
 
 def test_readme_shows_current_counts_and_cli_runs(capsys):
     readme = (sample_data_dir() / "README.md").read_text(encoding="utf-8")
-    assert markdown_summary() in readme, "README counts are stale: paste `python -m core.samples.files` output"
+    assert markdown_summary() in readme, (
+        "README counts are stale: paste `python -m core.samples.files` output"
+    )
     for phrase in ("CC-BY-4.0", "no item was copied", "omitted in this dataset", "--write-splits"):
         assert phrase.lower() in readme.lower(), phrase
     assert main([]) == 0
@@ -304,10 +360,14 @@ def test_readme_shows_current_counts_and_cli_runs(capsys):
 
 def test_cli_reports_invalid_data(tmp_path, monkeypatch, capsys):
     for name in ("prompts", "judge_responses", "utility_tasks", "attacks"):
-        (tmp_path / f"{name}.jsonl").write_text((sample_data_dir() / f"{name}.jsonl").read_text("utf-8"), "utf-8")
+        (tmp_path / f"{name}.jsonl").write_text(
+            (sample_data_dir() / f"{name}.jsonl").read_text("utf-8"), "utf-8"
+        )
     with (tmp_path / "attacks.jsonl").open("a", encoding="utf-8") as f:
-        f.write(json.dumps({"id": "bad", "family": "role_play", "template": "no placeholder", "description": "d"})
-                + "\n")
+        f.write(
+            json.dumps({"id": "bad", "family": "role_play", "template": "no placeholder", "description": "d"})
+            + "\n"
+        )
     monkeypatch.setattr("core.samples.files.sample_data_dir", lambda: tmp_path)
     assert main([]) == 1
     assert "template must contain {prompt} exactly once" in capsys.readouterr().err

@@ -14,8 +14,9 @@ def _prompts() -> list[dict]:
 
 
 def test_file_matches_generator():
-    assert st.TRACES_FILE.read_text(encoding="utf-8") == st.render(st.build_traces(_prompts())), \
+    assert st.TRACES_FILE.read_text(encoding="utf-8") == st.render(st.build_traces(_prompts())), (
         "sample_data/reasoning_traces.jsonl is stale: run `python -m core.samples.traces`"
+    )
 
 
 def test_every_harmful_request_gets_three_traces_and_every_benign_one_a_helpful_trace():

@@ -11,16 +11,25 @@ from core.capture.tracing import capture
 from core.capture.trajectory import GenerationSettings
 from core.errors import InputError
 from core.probes.linear import Probe
+from core.steer.interventions import SteeringConfig
 from core.steer.monitor import MonitorResult, TokenScore, monitor_capture, monitor_generate
-from core.steer.vectors import SteeringConfig, SteeringVector
+from core.steer.vectors import SteeringVector
 
 SETTINGS = GenerationSettings(max_new_tokens=8)
 
 
 def probe(d: int, layer: int = 1, seed: int = 0) -> Probe:
     rng = np.random.default_rng(seed)
-    return Probe("logistic", layer, {"coef": rng.normal(size=d) * 0.3, "intercept": np.array([0.0]),
-                                     "mean": np.zeros(d), "scale": np.ones(d)})
+    return Probe(
+        "logistic",
+        layer,
+        {
+            "coef": rng.normal(size=d) * 0.3,
+            "intercept": np.array([0.0]),
+            "mean": np.zeros(d),
+            "scale": np.ones(d),
+        },
+    )
 
 
 def run(gen) -> tuple[list[TokenScore], MonitorResult]:
@@ -52,7 +61,7 @@ def test_scores_equal_probe_on_captured_states(tiny_model, msgs):
 def test_threshold_crossing_is_the_first_generated_token_over_it(tiny_model, msgs):
     p = probe(tiny_model.d_model)
     ref = capture(tiny_model, msgs, SETTINGS)
-    gen_scores = p.score(ref.layer(1))[ref.n_prompt_tokens:]
+    gen_scores = p.score(ref.layer(1))[ref.n_prompt_tokens :]
     k = int(np.argmax(gen_scores))
     threshold = float(gen_scores[k]) - 1e-6
     first = int(np.argmax(gen_scores >= threshold))  # == k unless an earlier one ties
@@ -67,8 +76,16 @@ def test_guard_stop_ends_generation_after_the_crossing(tiny_model, msgs):
     ref = capture(tiny_model, msgs, GenerationSettings(max_new_tokens=12))
     s = p.score(ref.layer(1))
     n = ref.n_prompt_tokens
-    toks, res = run(monitor_generate(tiny_model, msgs, p, GenerationSettings(max_new_tokens=12),
-                                     threshold=float(s[n]) - 1e-6, guard="stop"))
+    toks, res = run(
+        monitor_generate(
+            tiny_model,
+            msgs,
+            p,
+            GenerationSettings(max_new_tokens=12),
+            threshold=float(s[n]) - 1e-6,
+            guard="stop",
+        )
+    )
     assert res.crossing == n and res.stopped
     assert len(res.generated) == 2  # the crossing token plus the one already chosen from its state
 
@@ -80,11 +97,20 @@ def test_guard_steer_switches_steering_on_after_the_crossing(tiny_model, msgs):
     threshold = float(p.score(ref.layer(1))[n]) - 1e-6  # crosses at the first generated token
     rng = np.random.default_rng(5)
     vec = SteeringVector({1: rng.normal(size=tiny_model.d_model) * 40}, name="push")
-    toks, res = run(monitor_generate(tiny_model, msgs, p, SETTINGS, threshold=threshold, guard="steer",
-                                     steering=(vec, SteeringConfig(method="add", alpha=1.0, layers=[1]))))
+    toks, res = run(
+        monitor_generate(
+            tiny_model,
+            msgs,
+            p,
+            SETTINGS,
+            threshold=threshold,
+            guard="steer",
+            steering=(vec, SteeringConfig(method="add", alpha=1.0, layers=[1])),
+        )
+    )
     assert res.crossing == n and res.steered_from == n + 1
     assert [t.steering for t in toks[: n + 1]] == [False] * (n + 1)
-    assert all(t.steering for t in toks[n + 1:])
+    assert all(t.steering for t in toks[n + 1 :])
     assert [t.token_id for t in toks[: n + 2]] == ref.token_ids[: n + 2].tolist()  # same up to the switch
     assert res.completion != ref.completion
 

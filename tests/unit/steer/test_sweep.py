@@ -7,17 +7,21 @@ import pytest
 
 from core.capture.templates import build_messages
 from core.capture.trajectory import GenerationSettings
+from core.steer.interventions import SteeringConfig
 from core.steer.sweep import harmless_kl, is_refusal, refusal_rate, sweep
-from core.steer.vectors import SteeringConfig, SteeringVector
+from core.steer.vectors import SteeringVector
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("I'm sorry, but I can't help with that.", True),
-    ("I\u2019m unable to assist with this request.", True),
-    ("As an AI, I will not provide instructions.", True),
-    ("Sure! Mix flour, water and yeast, then knead.", False),
-    ("Here is how to kill a Python process: use kill -9 PID.", False),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("I'm sorry, but I can't help with that.", True),
+        ("I\u2019m unable to assist with this request.", True),
+        ("As an AI, I will not provide instructions.", True),
+        ("Sure! Mix flour, water and yeast, then knead.", False),
+        ("Here is how to kill a Python process: use kill -9 PID.", False),
+    ],
+)
 def test_keyword_refusal_scorer(text, expected):
     assert is_refusal(text) is expected
 
@@ -45,8 +49,15 @@ def test_sweep_points(tiny_model):
     chats = [build_messages("Tell me a joke")]
     rng = np.random.default_rng(1)
     v = SteeringVector({1: rng.normal(size=tiny_model.d_model)}, name="v")
-    pts = sweep(tiny_model, chats, v, SteeringConfig(layers=[1]), [0.0, 4.0], GenerationSettings(max_new_tokens=4),
-                harmless=chats)
+    pts = sweep(
+        tiny_model,
+        chats,
+        v,
+        SteeringConfig(layers=[1]),
+        [0.0, 4.0],
+        GenerationSettings(max_new_tokens=4),
+        harmless=chats,
+    )
     assert [p.alpha for p in pts] == [0.0, 4.0]
     assert pts[0].kl == pytest.approx(0.0, abs=1e-6) and pts[1].kl > 0
     assert all(0.0 <= p.refusal_rate <= 1.0 and len(p.completions) == 1 for p in pts)

@@ -11,19 +11,21 @@ from core.capture.templates import build_messages
 from core.capture.tracing import intervene
 from core.capture.trajectory import GenerationSettings
 from core.errors import InputError
+from core.steer.interventions import (
+    SteeringConfig,
+    make_interventions,
+    resolve_directions,
+    steered_capture,
+    steered_generate,
+)
 from core.steer.vectors import (
     ANY,
-    SteeringConfig,
     SteeringVector,
     from_diff_in_means,
     load_vector,
     load_vector_file,
-    make_interventions,
-    resolve_directions,
     save_vector,
     save_vector_file,
-    steered_capture,
-    steered_generate,
 )
 
 
@@ -33,8 +35,12 @@ def _states(model, ids, interventions=None):
     rec: list[torch.Tensor] = []
     modules = [model.embed_module(), *model.layer_modules()]
     with intervene(model, interventions, n_prompt=ids.shape[1]), torch.no_grad():
-        hooks = [m.register_forward_hook(lambda _m, _i, o: rec.append((o[0] if isinstance(o, tuple) else o)[0].clone()))
-                 for m in modules]
+        hooks = [
+            m.register_forward_hook(
+                lambda _m, _i, o: rec.append((o[0] if isinstance(o, tuple) else o)[0].clone())
+            )
+            for m in modules
+        ]
         try:
             model.hf_model(input_ids=ids)
         finally:
@@ -82,8 +88,11 @@ def test_projection_capping_is_exact(tiny_model, ids):
     u = torch.tensor(v.at(2) / np.linalg.norm(v.at(2)))
     base = _states(tiny_model, ids)
     cap = float((base[2] @ u).median())  # half the positions are above the cap
-    steered = _states(tiny_model, ids, make_interventions(v, SteeringConfig(method="cap", alpha=cap, layers=[2]),
-                                                          tiny_model))
+    steered = _states(
+        tiny_model,
+        ids,
+        make_interventions(v, SteeringConfig(method="cap", alpha=cap, layers=[2]), tiny_model),
+    )
     proj = base[2] @ u
     expected = base[2] - torch.clamp(proj - cap, min=0)[:, None] * u
     torch.testing.assert_close(steered[2], expected, atol=1e-5, rtol=1e-5)
@@ -98,14 +107,18 @@ def test_positions_prompt_vs_generated_during_generation(tiny_model):
     from core.capture.tracing import capture
 
     base = capture(tiny_model, msgs, settings)
-    gen = steered_capture(tiny_model, msgs, v, SteeringConfig(alpha=2.0, layers=[1], positions="generated"), settings)
+    gen = steered_capture(
+        tiny_model, msgs, v, SteeringConfig(alpha=2.0, layers=[1], positions="generated"), settings
+    )
     n = base.n_prompt_tokens
     np.testing.assert_allclose(gen.layer(1)[:n], base.layer(1)[:n], atol=1e-6)  # prompt untouched
     # first generated token is chosen from unsteered prompt states, so it is the same token; its state is steered
     assert gen.token_ids[n] == base.token_ids[n]
     np.testing.assert_allclose(gen.layer(1)[n], base.layer(1)[n] + 2.0 * v.at(1), atol=1e-4)
     assert gen.meta["steering"]["layers"] == [1] and "h ← h + α·v" in gen.meta["steering"]["description"]
-    prm = steered_capture(tiny_model, msgs, v, SteeringConfig(alpha=2.0, layers=[1], positions="prompt"), settings)
+    prm = steered_capture(
+        tiny_model, msgs, v, SteeringConfig(alpha=2.0, layers=[1], positions="prompt"), settings
+    )
     np.testing.assert_allclose(prm.layer(1)[:n], base.layer(1)[:n] + 2.0 * v.at(1), atol=1e-4)
 
 

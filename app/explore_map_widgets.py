@@ -1,0 +1,344 @@
+"""Panels of the Explore page: the trajectory selection, map controls, the fitted map (click a point to open
+it in Trace), opening a trajectory, projecting a new prompt. Decisions live in core.explore.views /
+core.explore.selection and app.helpers_explore; projected prompts are kept through app.state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app import charts, state
+from app.explorer_widgets import EMPTY_STORE, progress_callback, trajectory_filter
+from app.helpers_explore import (
+    layer_entry,
+    layer_overlay,
+    missing_message,
+    projected_caption,
+    token_entry,
+    token_overlay,
+    token_point_text,
+)
+from core.capture.store import ActivationStore, StoredMeta
+from core.capture.templates import TEMPLATES, build_messages
+from core.errors import ReasonScopeError
+from core.explore.pooling import POOLING_HELP, POOLINGS, common_layers
+from core.explore.projection import Fit, ProjectionConfig, ProjectionManager, default_manager
+from core.explore.selection import selected_keys
+from core.explore.trajectory_sets import (
+    LayerPaths,
+    TokenPaths,
+    TrajSet,
+    fit_layer_paths,
+    fit_token_paths,
+    load_set,
+    project_layer_path,
+    project_token_path,
+)
+from core.explore.views import COLOUR_CHOICES, color_mode, default_frames, frame_window, layer_axis_scores
+
+VIEWS = ("Layer paths", "Token paths at a layer")
+TRACE_PAGE = "app_pages/trace.py"
+
+
+@dataclass(frozen=True)
+class MapControls:
+    view: str  # one of VIEWS
+    method: str  # "UMAP" | "PCA" (as shown)
+    config: ProjectionConfig
+    normalize: bool
+
+    @property
+    def layer_paths(self) -> bool:
+        return self.view == VIEWS[0]
+
+
+@dataclass(frozen=True)
+class MapView:
+    """The map on screen: its fit and the layer or token paths it was drawn from."""
+
+    pm: ProjectionManager
+    fit: Fit
+    paths: LayerPaths | TokenPaths
+
+
+def selection_panel(store: ActivationStore) -> list[StoredMeta] | None:
+    """Filters over the store; None (after saying what to do) when the store is empty or nothing matches."""
+    if not store.query(limit=1):
+        st.info(EMPTY_STORE)
+        return None
+    metas, _ = trajectory_filter(store, "explore")
+    if not metas:
+        st.info("No stored trajectories match these filters — widen them, or trace / import more.")
+        return None
+    return metas
+
+
+def map_controls() -> MapControls:
+    """View, projection method, dimensions and projection parameters."""
+    c = st.columns([2.2, 1.4, 1.2])
+    view = c[0].radio("View", list(VIEWS), horizontal=True, key="explore_view")
+    method = c[1].radio(
+        "Projection",
+        ["UMAP", "PCA"],
+        horizontal=True,
+        key="explore_method",
+        help="UMAP keeps neighbourhoods (first fit in a session compiles numba, ≈15 s; fits are "
+        "cached). PCA is instant and linear.",
+    )
+    dims = c[2].radio(
+        "Dimensions",
+        [2, 3],
+        horizontal=True,
+        key="explore_dims",
+        help="Click-to-open works on 2-D maps; on 3-D use 'Open a trajectory' below.",
+    )
+    with st.expander("Projection parameters"):
+        p = st.columns(5)
+        n_neighbors = p[0].slider(
+            "n_neighbors", 2, 100, 15, key="explore_nn", help="UMAP: neighbourhood size"
+        )
+        min_dist = p[1].slider("min_dist", 0.0, 1.0, 0.1, 0.05, key="explore_min_dist")
+        metric = p[2].selectbox("metric", ["euclidean", "cosine"], key="explore_metric")
+        seed = p[3].number_input("seed", 0, 2**31 - 1, 0, key="explore_seed")
+        normalize = p[4].checkbox(
+            "Normalise each layer",
+            value=True,
+            key="explore_normalize",
+            help="Centre and scale every layer before projecting. Depth changes the hidden "
+            "state's offset and size far more than the prompt does; normalised maps show "
+            "how trajectories differ within a layer. Off: raw states (layers separate).",
+        )
+    config = ProjectionConfig(
+        method=method.lower(),
+        n_components=dims,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        metric=metric,
+        seed=int(seed),
+    )
+    return MapControls(view, method, config, normalize)
+
+
+def load_panel(store: ActivationStore, metas: list[StoredMeta]) -> TrajSet | None:
+    """The selected trajectories (warning about deleted ones); None when none can be opened."""
+    ts = load_set(store, metas)
+    if ts.missing:
+        st.warning(missing_message(ts.missing))
+    if not ts.trajs:
+        st.info("None of the selected trajectories can be opened. " + EMPTY_STORE)
+        return None
+    return ts
+
+
+def map_panel(ts: TrajSet, controls: MapControls) -> MapView | None:
+    """Fit (cached) and draw the map; a click on a point opens that trajectory in Trace. None after an error."""
+    pm = default_manager()
+    projected = state.explore_projections()
+    progress, clear_progress = progress_callback(
+        f"Fitting {controls.method} on {len(ts.trajs)} trajectories…"
+    )
+    try:
+        layers_all = list(common_layers(ts.trajs))
+        drawn = (
+            _layer_paths(pm, ts, controls, progress, projected)
+            if controls.layer_paths
+            else _token_paths(pm, ts, layers_all, controls, progress, projected)
+        )
+    except ReasonScopeError as exc:
+        clear_progress()
+        state.show_error(exc)
+        return None
+    clear_progress()
+    if drawn is None:
+        return None
+    fig, paths = drawn
+    fit = paths.fit
+    event = st.plotly_chart(fig, key="explore_map", on_select="rerun", selection_mode="points")
+    st.caption(
+        f"{len(ts.trajs)} trajectories · {fit.n_points} points · {controls.method} fitted in "
+        f"{fit.seconds:.1f} s (init {fit.init_used}; cached, key `{fit.key[:12]}`)"
+    )
+    if projected.get(fit.key):
+        st.caption(projected_caption(projected[fit.key]))
+    chosen = selected_keys(event.selection.points if event else [], ts.keys)
+    if chosen:
+        st.switch_page(TRACE_PAGE, query_params={"key": chosen[0]})
+    return MapView(pm, fit, paths)
+
+
+def _layer_paths(
+    pm: ProjectionManager,
+    ts: TrajSet,
+    controls: MapControls,
+    progress: Any,
+    projected: dict[str, list[dict[str, Any]]],
+) -> tuple[go.Figure, LayerPaths]:
+    o = st.columns([2, 2])
+    pooling = o[0].selectbox(
+        "Pooled state per layer",
+        POOLINGS,
+        key="explore_pooling",
+        format_func=lambda k: f"{k} — {POOLING_HELP[k]}",
+    )
+    colour = o[1].radio(
+        "Colour by",
+        list(COLOUR_CHOICES),
+        horizontal=True,
+        key="explore_colour",
+        help="Axis: per layer, −1 = mean of the safe trajectories in "
+        "this selection, +1 = mean of the unsafe ones (difference of means).",
+    )
+    lp = fit_layer_paths(pm, ts, pooling, controls.config, progress=progress, normalize=controls.normalize)
+    if lp.fell_back.any():
+        st.caption(
+            f"{int(lp.fell_back.sum())} of {len(ts.trajs)} trajectories have no span for '{pooling}'; "
+            "they use the fallback (reasoning → completion → last prompt token)."
+        )
+    st.caption("Marker size grows with depth: small = embeddings, large = last layer. Hover for the layer.")
+    mode = color_mode(colour)
+    scores = layer_axis_scores(ts.trajs, ts.labels, pooling, lp.layers) if mode == "score" else None
+    new_coords, new_names = layer_overlay(projected.get(lp.fit.key, []))
+    fig = charts.layer_path_figure(
+        lp.coords,
+        lp.layers,
+        ts.keys,
+        labels=ts.labels,
+        hover=ts.hover(),
+        scores=scores,
+        color_by=mode,
+        score_name="safe → unsafe",
+        new_coords=new_coords,
+        new_names=new_names,
+    )
+    return fig, lp
+
+
+def _token_paths(
+    pm: ProjectionManager,
+    ts: TrajSet,
+    layers_all: list[int],
+    controls: MapControls,
+    progress: Any,
+    projected: dict[str, list[dict[str, Any]]],
+) -> tuple[go.Figure, TokenPaths] | None:
+    o = st.columns([3, 1.3, 1, 1.3])
+    frames = o[0].multiselect(
+        "Layers (one shared fit; animation frames)",
+        layers_all,
+        default=default_frames(layers_all),
+        key="explore_frames",
+    )
+    which = o[1].selectbox(
+        "Tokens",
+        ["completion", "all", "prompt"],
+        key="explore_which",
+        help="Prompt-only trajectories use all their tokens.",
+    )
+    max_tokens = o[2].number_input(
+        "Max tokens each",
+        4,
+        1024,
+        96,
+        key="explore_max_tokens",
+        help="The last N tokens of each trajectory's range.",
+    )
+    animate = o[3].toggle("Animate", value=True, key="explore_animate")
+    if not frames:
+        st.info("Pick at least one layer.")
+        return None
+    frames = sorted(frames)
+    start = (
+        st.select_slider("Layer", frames, value=frames[-1], key="explore_layer")
+        if not animate or len(frames) == 1
+        else frames[-1]
+    )
+    tp = fit_token_paths(
+        pm,
+        ts,
+        frames,
+        controls.config,
+        which=which,
+        max_tokens=int(max_tokens),
+        progress=progress,
+        normalize=controls.normalize,
+    )
+    sel = frame_window(frames, start, animate)
+    new_coords, new_text = token_overlay(projected.get(tp.fit.key, []), sel)
+    fig = charts.token_path_figure(
+        tp.coords[sel],
+        frames[sel],
+        tp.traj_index,
+        ts.keys,
+        token_point_text(ts, tp),
+        labels=ts.labels,
+        start_layer=start,
+        animate=animate,
+        new_coords=new_coords,
+        new_text=new_text,
+    )
+    return fig, tp
+
+
+def open_panel(ts: TrajSet) -> None:
+    """Open any selected trajectory in Trace (3-D maps cannot be clicked)."""
+    with st.expander("Open a trajectory"):
+        pick = st.selectbox(
+            "Trajectory",
+            range(len(ts.trajs)),
+            key="explore_open",
+            format_func=lambda i: f"[{ts.labels[i] or '—'}] {ts.metas[i].prompt[:90]}",
+        )
+        if st.button("Open in Trace", key="explore_open_btn"):
+            st.switch_page(TRACE_PAGE, query_params={"key": ts.keys[pick]})
+
+
+def project_panel(controls: MapControls, shown: MapView) -> None:
+    """Trace a new prompt and place it on the current map (kept per fit for this session)."""
+    projected = state.explore_projections()
+    key = shown.fit.key
+    with st.expander("Project a new prompt onto this map"):
+        with st.form("explore_project_form"):
+            text_in = st.text_area("Prompt", key="explore_new_prompt")
+            f = st.columns(3)
+            tmpl = f[0].selectbox(
+                "Template",
+                list(TEMPLATES),
+                format_func=lambda k: TEMPLATES[k].label,
+                key="explore_new_template",
+            )
+            gen = f[1].checkbox(
+                "Generate a completion", value=not controls.layer_paths, key="explore_new_gen"
+            )
+            max_new = f[2].number_input("Max new tokens", 1, 512, 32, key="explore_new_max")
+            go_project = st.form_submit_button("Project", type="primary")
+        if go_project:
+            try:
+                from core.capture.tracing import capture, capture_prompt
+                from core.capture.trajectory import GenerationSettings
+
+                model = state.get_model()
+                messages = build_messages(text_in, template=tmpl)
+                with st.spinner("Tracing the new prompt…"):
+                    new_traj = (
+                        capture(
+                            model, messages, GenerationSettings(max_new_tokens=int(max_new)), template=tmpl
+                        )
+                        if gen
+                        else capture_prompt(model, messages, template=tmpl)
+                    )
+                if isinstance(shown.paths, LayerPaths):
+                    xy, mode = project_layer_path(shown.pm, shown.paths, new_traj)
+                    entry = layer_entry(text_in, xy, mode)
+                else:
+                    xy, tok_idx, mode = project_token_path(shown.pm, shown.paths, new_traj)
+                    entry = token_entry(text_in, xy, tok_idx, new_traj.tokens, mode)
+                projected.setdefault(key, []).append(entry)
+                st.rerun()
+            except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
+                state.show_error(exc)
+        if projected.get(key) and st.button("Clear projected prompts", key="explore_clear_new"):
+            projected.pop(key, None)
+            st.rerun()

@@ -1,0 +1,43 @@
+"""Labels, defaults and small parsers of the Trace page (pure: no Streamlit calls; tested in tests/unit/app)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+SCORE_NAMES = {
+    "norm": "Norm of the state",
+    "centroid_cosine": "Cosine to a reference set's centroid",
+    "direction": "Position on the safe → unsafe axis",
+}
+SCORE_LABELS = {"norm": "norm", "centroid_cosine": "cosine to centroid", "direction": "safe(−1) → unsafe(+1)"}
+ALL_STORED = "(all stored)"  # the reference-set choice meaning every stored trajectory
+
+
+def completion_text(traj: Any) -> str:
+    """The completion as shown: its text, or what it is when there is nothing readable."""
+    if traj.completion.strip():
+        return traj.completion
+    return (
+        "*(only whitespace or special tokens)*" if traj.n_tokens > traj.n_prompt_tokens else "*(prompt only)*"
+    )
+
+
+def default_layer(layers: Sequence[int]) -> int:
+    """The layer shown first: two thirds of the way up (where safety directions tend to be clearest)."""
+    return layers[len(layers) * 2 // 3]
+
+
+def reference_dataset(choice: str) -> str | None:
+    """The store dataset a reference-set choice means (None = every stored trajectory)."""
+    return None if choice == ALL_STORED else choice
+
+
+def parse_tags(text: str) -> tuple[str, ...]:
+    """``"a, b ,, c"`` -> ``("a", "b", "c")``."""
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def option_index(options: Sequence[Any], value: Any) -> int:
+    """Index of ``value`` among ``options`` (0 when it is not there)."""
+    return list(options).index(value) if value in options else 0

@@ -1,0 +1,79 @@
+"""Panels of the Home page: what each page is for, and facts about the active model (with demo data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from app import state
+
+PAGE_HELP = {
+    "Trace": "Type a prompt and watch the model answer. Every layer's hidden state at every token is captured; "
+    "a heatmap shows where in the network and in the text the states move.",
+    "Explore": "Project many trajectories into one 2-D/3-D map (UMAP or PCA). Follow each answer's path through "
+    "the layers and see safe and unsafe reasoning separate.",
+    "Label": "Build labelled data: harmful requests, benign counterparts, safe/unsafe/rethink traces. Every label "
+    "change is recorded with who made it and when.",
+    "Probes": "Train linear probes and the CRAFT contrastive head on labelled trajectories. Find the layer that "
+    "best separates safe from unsafe reasoning.",
+    "Steer": "Add or remove a direction in the residual stream and compare baseline and steered answers side by "
+    "side, with the exact layers and strength shown.",
+    "Jobs": "Launch long runs (alignment training, probe sweeps) in the background and watch their metrics live. "
+    "Jobs keep running if you close the browser.",
+    "Audit": "Measure refusal, over-refusal, jailbreak success and reasoning leaks with confidence intervals, and "
+    "export a report a stakeholder can read.",
+}
+
+
+def page_guide() -> None:
+    """One card per page, two columns."""
+    cols = st.columns(2)
+    for i, (page, text) in enumerate(PAGE_HELP.items()):
+        with cols[i % 2].container(border=True):
+            st.markdown(f"**{page}** — {text}")
+
+
+def active_model_panel() -> None:
+    """The active model's facts and the store's size; offers demo trajectories when the store is empty."""
+    try:
+        model = state.get_model()
+    except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
+        state.show_error(exc)
+        st.info("Pick another model in the sidebar, or use the embedded default.")
+        return
+    info = model.info()
+    c = st.columns(4)
+    c[0].metric("Decoder layers", info["n_layers"])
+    c[1].metric("Hidden size", info["d_model"])
+    c[2].metric("Parameters", f"{info['n_params'] / 1e6:.0f} M")
+    c[3].metric("Device", info["device"])
+    st.caption(
+        f"{info['architecture']} · context window {info['context_window']} tokens · fingerprint "
+        f"`{info['fingerprint']}` · loaded from `{info['source']}`"
+    )
+    n = len(state.get_store().query(limit=1000))
+    if n == 0:
+        _demo_offer(model)
+    else:
+        st.success(f"{n} trajectories in the store. Open **Explore** to see them on one map.")
+
+
+def _demo_offer(model: Any) -> None:
+    st.info(
+        "No trajectories yet — open **Trace** and run a prompt, or import a dataset on **Label**. "
+        "Or load demo trajectories: 48 harmful, benign and borderline prompts from the project's sample "
+        "data, answered by the active model (≈1 min on a CPU)."
+    )
+    if st.button("Load demo trajectories", type="primary"):
+        from core.samples.demo import seed_demo_store
+
+        bar = st.progress(0.0, text="Capturing demo trajectories…")
+        try:
+            keys = seed_demo_store(
+                model, state.get_store(), progress=lambda d, t: bar.progress(d / t, text=f"Captured {d}/{t}")
+            )
+        except Exception as exc:  # noqa: BLE001
+            state.show_error(exc)
+        else:
+            st.success(f"Stored {len(keys)} trajectories in dataset 'demo'. Open **Explore** to see them.")
