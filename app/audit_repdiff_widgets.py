@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
+from app.charts import line_figure
 from core.evals.repdiff import joint_pca, repdiff, subject_states
 from core.evals.runner import AuditResult
 from core.evals.suites import Subject
@@ -21,18 +22,14 @@ COLOURS = {"harmful": "#d62728", "benign": "#1f77b4"}
 
 
 def layer_figure(layers: list[int], curves: dict[str, np.ndarray], title: str, ytitle: str) -> go.Figure:
-    fig = go.Figure()
-    for name, y in curves.items():
-        fig.add_trace(go.Scatter(x=layers, y=y, mode="lines+markers", name=name, marker={"size": 5}))
-    fig.update_layout(
+    return line_figure(
+        ((name, layers, y) for name, y in curves.items()),
         title=title,
         xaxis_title="layer (0 = embeddings)",
         yaxis_title=ytitle,
         height=340,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h"},
+        marker_size=5,
     )
-    return fig
 
 
 def pca_figure(

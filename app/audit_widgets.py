@@ -66,7 +66,8 @@ def subject_editor() -> None:
             st.rerun()
     else:
         st.info(
-            "No subjects yet: add one below (a model, optionally an adapter, a steering vector and a template)."
+            "No subjects yet: add one below (a model, optionally an adapter, a steering vector "
+            "and a template)."
         )
     with st.expander("Add a subject", expanded=not subs), st.form("audit_add_subject"):
         spec = state.model_spec()
@@ -396,7 +397,8 @@ def _open_in_trace(result: AuditResult, record: Any) -> None:
 
 
 def review_queue(result: AuditResult, folder: Path) -> None:
-    """Attempts where judges disagree; a human verdict overrides the judges (and is kept in the audit folder)."""
+    """Attempts where judges disagree; a human verdict overrides the judges (and is kept in the audit
+    folder)."""
     rows = disagreement_rows(result.records)
     if not rows:
         st.info(

@@ -1,4 +1,5 @@
-"""Plotly figure builders for the trace and explore views: arrays/records in, ``go.Figure`` (or HTML) out.
+"""Plotly figure builders for the trace and explore views: arrays/records in, ``go.Figure`` (or HTML) out;
+``line_figure`` draws the plain line charts of the other pages.
 
 Built for fast redraws (≤ 0.3 s for 200 trajectories × 96 tokens, see benchmarks/bench_explorer.py):
 trajectories are drawn as *one trace per group* with NaN gaps between paths (not one trace each), and
@@ -9,7 +10,8 @@ Every token string shown in hover text or HTML is escaped: model output may cont
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -30,6 +32,32 @@ def esc(s: str) -> str:
 def esc_lines(s: str) -> str:
     """Escape plain text for plotly hover text, keeping its line breaks."""
     return html.escape(s, quote=True).replace("\n", "<br>")
+
+
+def line_figure(
+    lines: Iterable[tuple[str, Any, Any]],
+    *,
+    title: str | None,
+    xaxis_title: str,
+    yaxis_title: str,
+    height: int,
+    mode: str = "lines+markers",
+    marker_size: int | None = None,
+) -> go.Figure:
+    """One line per ``(name, x, y)``, legend across the top, tight margins (room for a title if given)."""
+    fig = go.Figure()
+    marker = {"size": marker_size} if marker_size else None
+    for name, x, y in lines:
+        fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=name, marker=marker))
+    fig.update_layout(
+        title=title or None,
+        xaxis_title=xaxis_title,
+        yaxis_title=yaxis_title,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={"orientation": "h"},
+    )
+    return fig
 
 
 def _alpha(hex_colour: str, a: float) -> str:
@@ -73,7 +101,8 @@ def token_layer_heatmap(
     diverging: bool = False,
     title: str | None = None,
 ) -> go.Figure:
-    """Token × layer heatmap of ``scores [n_layers, n_tokens]``; spans ``(name, start, end)`` marked on top."""
+    """Token × layer heatmap of ``scores [n_layers, n_tokens]``; spans ``(name, start, end)`` marked on
+    top."""
     n_layers, n_tok = scores.shape
     toks = np.array([esc(t) for t in tokens], dtype=object)
     tick_toks = [esc(t[:12]) for t in tokens]  # cut before escaping, so no entity is cut in half

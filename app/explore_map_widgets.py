@@ -134,7 +134,8 @@ def load_panel(store: ActivationStore, metas: list[StoredMeta]) -> TrajSet | Non
 
 
 def map_panel(ts: TrajSet, controls: MapControls) -> MapView | None:
-    """Fit (cached) and draw the map; a click on a point opens that trajectory in Trace. None after an error."""
+    """Fit (cached) and draw the map; a click on a point opens that trajectory in Trace. None after an
+    error."""
     pm = default_manager()
     projected = state.explore_projections()
     progress, clear_progress = progress_callback(

@@ -1,4 +1,5 @@
-"""Widgets shared by the Trace and Explore pages: trajectory filters, streamed capture, progress, labelling."""
+"""Widgets shared by the Trace and Explore pages: trajectory filters, streamed capture, progress,
+labelling."""
 
 from __future__ import annotations
 

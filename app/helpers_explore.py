@@ -54,7 +54,8 @@ def layer_overlay(entries: Sequence[dict[str, Any]]) -> tuple[np.ndarray | None,
 def token_overlay(
     entries: Sequence[dict[str, Any]], frames: slice
 ) -> tuple[np.ndarray | None, Sequence[str]]:
-    """``token_path_figure``'s ``new_coords`` / ``new_text``: the latest projected prompt, at the drawn frames."""
+    """``token_path_figure``'s ``new_coords`` / ``new_text``: the latest projected prompt, at the drawn
+    frames."""
     if not entries:
         return None, ()
     return entries[-1]["coords"][frames], entries[-1]["text"]

@@ -8,7 +8,8 @@ from core.steer.controls import concrete_layers
 
 
 def describe_vector(vector: Any) -> str:
-    """One markdown line about a steering vector: name, source, layers, default layer, norms of up to 8 layers."""
+    """One markdown line about a steering vector: name, source, layers, default layer, norms of up to 8
+    layers."""
     concrete = concrete_layers(vector)
     return (
         f"**{vector.name}** · source `{vector.source}` · layers {concrete or 'any'} · default layer "

@@ -1,4 +1,5 @@
-"""Labels, defaults and small parsers of the Trace page (pure: no Streamlit calls; tested in tests/unit/app)."""
+"""Labels, defaults and small parsers of the Trace page (pure: no Streamlit calls; tested in
+tests/unit/app)."""
 
 from __future__ import annotations
 

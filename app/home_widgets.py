@@ -9,20 +9,20 @@ import streamlit as st
 from app import state
 
 PAGE_HELP = {
-    "Trace": "Type a prompt and watch the model answer. Every layer's hidden state at every token is captured; "
-    "a heatmap shows where in the network and in the text the states move.",
-    "Explore": "Project many trajectories into one 2-D/3-D map (UMAP or PCA). Follow each answer's path through "
-    "the layers and see safe and unsafe reasoning separate.",
-    "Label": "Build labelled data: harmful requests, benign counterparts, safe/unsafe/rethink traces. Every label "
-    "change is recorded with who made it and when.",
-    "Probes": "Train linear probes and the CRAFT contrastive head on labelled trajectories. Find the layer that "
-    "best separates safe from unsafe reasoning.",
-    "Steer": "Add or remove a direction in the residual stream and compare baseline and steered answers side by "
-    "side, with the exact layers and strength shown.",
-    "Jobs": "Launch long runs (alignment training, probe sweeps) in the background and watch their metrics live. "
-    "Jobs keep running if you close the browser.",
-    "Audit": "Measure refusal, over-refusal, jailbreak success and reasoning leaks with confidence intervals, and "
-    "export a report a stakeholder can read.",
+    "Trace": "Type a prompt and watch the model answer. Every layer's hidden state at every token is "
+    "captured; a heatmap shows where in the network and in the text the states move.",
+    "Explore": "Project many trajectories into one 2-D/3-D map (UMAP or PCA). Follow each answer's path "
+    "through the layers and see safe and unsafe reasoning separate.",
+    "Label": "Build labelled data: harmful requests, benign counterparts, safe/unsafe/rethink traces. Every "
+    "label change is recorded with who made it and when.",
+    "Probes": "Train linear probes and the CRAFT contrastive head on labelled trajectories. Find the layer "
+    "that best separates safe from unsafe reasoning.",
+    "Steer": "Add or remove a direction in the residual stream and compare baseline and steered answers side "
+    "by side, with the exact layers and strength shown.",
+    "Jobs": "Launch long runs (alignment training, probe sweeps) in the background and watch their metrics "
+    "live. Jobs keep running if you close the browser.",
+    "Audit": "Measure refusal, over-refusal, jailbreak success and reasoning leaks with confidence "
+    "intervals, and export a report a stakeholder can read.",
 }
 
 

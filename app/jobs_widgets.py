@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
+from app.charts import line_figure
 from core.jobs import ConfigError, backend_for, get_backend, job_types
 from core.jobs.backend import job_table
 from core.jobs.forms import FieldSpec, field_specs, form_to_config
@@ -46,37 +47,27 @@ STATUS_COLOURS = {
 # -- figures ---------------------------------------------------------------------------------------
 def metrics_figure(frame: pd.DataFrame, metrics: list[str], title: str = "") -> go.Figure:
     """Lines of ``metrics`` over steps from a ``metric_frame``."""
-    fig = go.Figure()
-    for name in metrics:
-        sub = frame[frame["metric"] == name]
-        fig.add_trace(
-            go.Scatter(x=sub["step"], y=sub["value"], mode="lines+markers", name=name, marker={"size": 4})
-        )
-    fig.update_layout(
-        title=title or None,
+    subs = ((name, frame[frame["metric"] == name]) for name in metrics)
+    return line_figure(
+        ((name, sub["step"], sub["value"]) for name, sub in subs),
+        title=title,
         xaxis_title="step",
         yaxis_title="value",
         height=360,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        legend={"orientation": "h"},
+        marker_size=4,
     )
-    return fig
 
 
 def overlay_figure(df: pd.DataFrame, metric: str) -> go.Figure:
     """One line per run of the same metric (``overlay_frame``)."""
-    fig = go.Figure()
-    for run, sub in df.groupby("run", sort=False):
-        fig.add_trace(go.Scatter(x=sub["step"], y=sub["value"], mode="lines", name=str(run)))
-    fig.update_layout(
+    return line_figure(
+        ((str(run), sub["step"], sub["value"]) for run, sub in df.groupby("run", sort=False)),
         title=f"{metric}: runs compared",
         xaxis_title="step",
         yaxis_title=metric,
         height=380,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h"},
+        mode="lines",
     )
-    return fig
 
 
 def status_badge(status: str) -> str:

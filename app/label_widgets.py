@@ -33,7 +33,8 @@ def get_db() -> Database:
 
 
 def db_or_none() -> Database | None:
-    """``get_db()``, or None after showing why it cannot be opened (e.g. an unreachable REASONSCOPE_DB server)."""
+    """``get_db()``, or None after showing why it cannot be opened (e.g. an unreachable REASONSCOPE_DB
+    server)."""
     try:
         return get_db()
     except Exception as exc:  # noqa: BLE001 - shown as a message
@@ -228,7 +229,7 @@ def conflict_panel(db: Database, dataset: str, who: str | None) -> None:
             st.rerun()
 
 
-# ---- queue --------------------------------------------------------------------------------------------------
+# ---- queue -------------------------------------------------------------------------------------------------
 
 
 def _trajectory_view(item: ItemRecord) -> None:
@@ -319,7 +320,7 @@ def queue_panel(db: Database, dataset: str, who: str | None) -> None:
             st.rerun()
 
 
-# ---- table --------------------------------------------------------------------------------------------------
+# ---- table -------------------------------------------------------------------------------------------------
 
 
 def _frame(items: list[ItemRecord]) -> pd.DataFrame:
@@ -362,6 +363,20 @@ def _table_snapshot(
         state.set_label_table_snapshot(snap)
     st.caption(f"Loaded at {snap['at']} UTC. Saving checks that nobody changed these rows since.")
     return snap["items"], gen
+
+
+def _relabelled(items: list[ItemRecord], label: str) -> list[LabelChange]:
+    """Changes setting every item of ``items`` to ``label`` (``"none"`` clears the label)."""
+    return [LabelChange(i.pk, None if label == "none" else label, i.version) for i in items]
+
+
+def _save_table_changes(
+    db: Database, dataset: str, changes: list[LabelChange], who: str | None, comment: str, gen: int
+) -> None:
+    """Save from the table; after a save a fresh editor (and snapshot) is taken. Reruns the page."""
+    if save_changes(db, dataset, changes, who or "", comment):
+        state.set_label_table_gen(gen + 1)
+    st.rerun()
 
 
 def table_panel(db: Database, dataset: str, who: str | None) -> None:
@@ -420,9 +435,7 @@ def table_panel(db: Database, dataset: str, who: str | None) -> None:
         type="primary",
         disabled=not (who and changes),
     ):
-        if save_changes(db, dataset, changes, who or "", comment):
-            state.set_label_table_gen(gen + 1)
-        st.rerun()
+        _save_table_changes(db, dataset, changes, who, comment, gen)
     bulk = c[1].selectbox(
         "Bulk label", [*LABELS, "none"], key="table_bulk_label", label_visibility="collapsed"
     )
@@ -430,25 +443,9 @@ def table_panel(db: Database, dataset: str, who: str | None) -> None:
     if c[2].button(
         f"Set {len(target)} selected to '{bulk}'", key="table_bulk", disabled=not (who and target)
     ):
-        if save_changes(
-            db,
-            dataset,
-            [LabelChange(i.pk, None if bulk == "none" else bulk, i.version) for i in target],
-            who or "",
-            comment,
-        ):
-            state.set_label_table_gen(gen + 1)
-        st.rerun()
+        _save_table_changes(db, dataset, _relabelled(target, bulk), who, comment, gen)
     if c[3].button(f"Set all {len(items)} shown to '{bulk}'", key="table_bulk_all", disabled=not who):
-        if save_changes(
-            db,
-            dataset,
-            [LabelChange(i.pk, None if bulk == "none" else bulk, i.version) for i in items],
-            who or "",
-            comment,
-        ):
-            state.set_label_table_gen(gen + 1)
-        st.rerun()
+        _save_table_changes(db, dataset, _relabelled(items, bulk), who, comment, gen)
     if st.button("Reload (discard unsaved edits)", key="table_reload"):
         state.set_label_table_gen(gen + 1)
         st.rerun()

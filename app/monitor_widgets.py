@@ -53,7 +53,8 @@ def monitor_controls(model: Any, key: str = "monitor") -> MonitorChoice | None:
     names = [a.name for a in list_artefacts(kind="probe_set") if a.model_fingerprint == model.fingerprint]
     if not names:
         st.info(
-            "No saved probe for this model yet: train one on **Probes** and save it, then switch the monitor on."
+            "No saved probe for this model yet: train one on **Probes** and save it, "
+            "then switch the monitor on."
         )
         return None
     c = st.columns([2, 1, 1, 1])
@@ -169,8 +170,8 @@ def monitored_generation(
         **kwargs,
     )
     st.caption(
-        f"Monitor: probe `{choice.probe_name}` at layer {choice.probe.layer}, threshold {choice.threshold:.2f}, "
-        f"guard {choice.guard}"
+        f"Monitor: probe `{choice.probe_name}` at layer {choice.probe.layer}, threshold "
+        f"{choice.threshold:.2f}, guard {choice.guard}"
     )
     gauge = st.progress(0.0, text="P(unsafe) of the latest token: —")
     text_box = st.empty()

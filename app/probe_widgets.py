@@ -3,7 +3,7 @@ arrays and return go.Figure; what to show is decided in core.probes.views."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,22 +110,24 @@ def confusion_figure(matrix: np.ndarray, labels: Sequence[str], title: str = "")
     return fig
 
 
+def _class_masks(labels: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """``(label, mask)`` for each of safe / unsafe / rethink that occurs in ``labels``, in that order."""
+    for lab in ("safe", "unsafe", "rethink"):
+        sel = np.asarray([x == lab for x in labels])
+        if sel.any():
+            yield lab, sel
+
+
 def score_histogram(
     scores: np.ndarray, labels: Sequence[str], threshold: float = 0.5, title: str = ""
 ) -> go.Figure:
     fig = go.Figure()
-    for lab in ("safe", "unsafe", "rethink"):
-        sel = np.asarray([x == lab for x in labels])
-        if sel.any():
-            fig.add_trace(
-                go.Histogram(
-                    x=np.asarray(scores)[sel],
-                    name=lab,
-                    opacity=0.65,
-                    nbinsx=25,
-                    marker_color=CLASS_COLOURS[lab],
-                )
+    for lab, sel in _class_masks(labels):
+        fig.add_trace(
+            go.Histogram(
+                x=np.asarray(scores)[sel], name=lab, opacity=0.65, nbinsx=25, marker_color=CLASS_COLOURS[lab]
             )
+        )
     fig.add_vline(x=threshold, line={"dash": "dot", "color": "#555"})
     fig.update_layout(
         barmode="overlay",
@@ -185,22 +187,31 @@ def loss_figure(history: list[dict[str, float]]) -> go.Figure:
 def prototype_scatter(cos: np.ndarray, labels: Sequence[str]) -> go.Figure:
     """cos(z, μ_safe) against cos(z, μ_unsafe) per item, coloured by label (rethink should sit between)."""
     fig = go.Figure()
-    for lab in ("safe", "unsafe", "rethink"):
-        sel = np.asarray([x == lab for x in labels])
-        if sel.any():
-            fig.add_trace(
-                go.Scatter(
-                    x=cos[sel, 0],
-                    y=cos[sel, 1],
-                    mode="markers",
-                    name=lab,
-                    marker={"color": CLASS_COLOURS[lab], "size": 8},
-                )
+    for lab, sel in _class_masks(labels):
+        fig.add_trace(
+            go.Scatter(
+                x=cos[sel, 0],
+                y=cos[sel, 1],
+                mode="markers",
+                name=lab,
+                marker={"color": CLASS_COLOURS[lab], "size": 8},
             )
+        )
     fig.update_layout(
         xaxis_title="cos(z, μ_safe)", yaxis_title="cos(z, μ_unsafe)", height=340, margin={"t": 20}
     )
     return fig
+
+
+def positions_select(container: Any, key: str) -> str:
+    """Where states are read (``POSITIONS``, each with its help text); ``post_instruction`` by default."""
+    return container.selectbox(
+        "Positions",
+        list(POSITIONS),
+        index=POSITIONS.index("post_instruction"),
+        format_func=lambda p: f"{p} — {POSITION_HELP[p]}",
+        key=key,
+    )
 
 
 # ---- dataset picker -------------------------------------------------------------------------------------
@@ -215,8 +226,8 @@ def dataset_picker(prefix: str) -> PickedData | None:
             names = _db_datasets()
             if not names:
                 st.info(
-                    "The labelling database has no labelled datasets yet — import one on **Label**, or use the "
-                    "sample data."
+                    "The labelling database has no labelled datasets yet — import one on **Label**, or use "
+                    "the sample data."
                 )
                 return None
             name, items = load_items(dataset=st.selectbox("Labelling dataset", names, key=f"{prefix}_db"))
@@ -225,8 +236,8 @@ def dataset_picker(prefix: str) -> PickedData | None:
             names = state.get_store().datasets()
             if not names:
                 st.info(
-                    "No dataset in the activation store yet — label trajectories on **Trace** or load the demo "
-                    "set on **Home**."
+                    "No dataset in the activation store yet — label trajectories on **Trace** or load the "
+                    "demo set on **Home**."
                 )
                 return None
             name = st.selectbox("Store dataset", names, key=f"{prefix}_store")
@@ -292,13 +303,7 @@ def train_panel(model: Any, picked: PickedData) -> None:
             format_func=lambda m: f"{m} — {PROBE_METHODS[m]}",
             key="probe_method",
         )
-        positions = c[1].selectbox(
-            "Positions",
-            list(POSITIONS),
-            index=POSITIONS.index("post_instruction"),
-            format_func=lambda p: f"{p} — {POSITION_HELP[p]}",
-            key="probe_positions",
-        )
+        positions = positions_select(c[1], "probe_positions")
         seed = c[2].number_input("Seed", 0, 2**31 - 1, 0, key="probe_seed")
         c = st.columns([2, 2, 1, 1])
         item_set = c[0].selectbox(
@@ -354,8 +359,8 @@ def result_panel() -> None:
     res = state.get_probe_result()
     if res is None:
         st.info(
-            "Pick a dataset and press **Train** — the sample data's harmful vs benign requests are a good start. "
-            "Or load a saved probe below."
+            "Pick a dataset and press **Train** — the sample data's harmful vs benign requests are a good "
+            "start. Or load a saved probe below."
         )
         return
     result, fs, method = res

@@ -1,8 +1,8 @@
 """The one place that owns Streamlit session state and cached resources.
 
 Pages and widgets call these typed getters and setters; nothing else in app/ touches ``st.session_state``
-(an AST check in tests/unit/test_architecture.py enforces it) or ``st.cache_resource`` for shared objects. The model is shared across sessions (one copy in RAM); ``LoadedModel.lock`` serialises
-traces of it.
+(an AST check in tests/unit/test_architecture.py enforces it) or ``st.cache_resource`` for shared objects. The
+model is shared across sessions (one copy in RAM); ``LoadedModel.lock`` serialises traces of it.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def remember(key: str, default: Any = None) -> Any:
 # tests that preset ``AppTest.session_state[...]`` keep working.
 
 
-# identity ----------------------------------------------------------------------------------------------------
+# identity ---------------------------------------------------------------------------------------------------
 def get_auth_user() -> str | None:
     """The name given at the password login (public mode), if any."""
     name = st.session_state.get("auth_user")
@@ -111,17 +111,19 @@ def get_annotator_name() -> str | None:
 
 
 def adopt_annotator_name(widget_key: str) -> None:
-    """``on_change`` callback: the name typed into the text input ``widget_key`` becomes the annotator name."""
+    """``on_change`` callback: the name typed into the text input ``widget_key`` becomes the annotator
+    name."""
     st.session_state["annotator_name"] = st.session_state.get(widget_key, "").strip()
 
 
-# explore -----------------------------------------------------------------------------------------------------
+# explore ----------------------------------------------------------------------------------------------------
 def explore_projections() -> dict[str, list[dict[str, Any]]]:
-    """New prompts projected onto Explore maps: fit key -> entries ``{name, coords, mode[, text]}`` (mutable)."""
+    """New prompts projected onto Explore maps: fit key -> entries ``{name, coords, mode[, text]}``
+    (mutable)."""
     return remember("explore_projected", {})
 
 
-# probes ------------------------------------------------------------------------------------------------------
+# probes -----------------------------------------------------------------------------------------------------
 def get_probe_result() -> tuple[Any, Any, str] | None:
     """The last trained probe of this session: ``(ProbeSet | ContrastiveProbe, FeatureSet, method)``."""
     return st.session_state.get("probe_result")
@@ -131,7 +133,7 @@ def set_probe_result(result: Any, features: Any, method: str) -> None:
     st.session_state["probe_result"] = (result, features, method)
 
 
-# steer -------------------------------------------------------------------------------------------------------
+# steer ------------------------------------------------------------------------------------------------------
 def get_steer_pair() -> tuple[str, str, str, str, int] | None:
     """The last baseline/steered comparison: ``(prompt, baseline, steered, description, seed)``."""
     return st.session_state.get("steer_pair")
@@ -161,7 +163,7 @@ def set_diff_means_vector(key: tuple[Any, ...], vector: Any) -> None:
     st.session_state["steer_dim_key"], st.session_state["steer_dim_vec"] = key, vector
 
 
-# label -------------------------------------------------------------------------------------------------------
+# label ------------------------------------------------------------------------------------------------------
 def set_label_flash(message: str) -> None:
     """A message shown once at the top of the Label page on its next run."""
     st.session_state["label_flash"] = message
@@ -196,7 +198,8 @@ def clear_label_conflict() -> None:
 
 
 def label_table_gen() -> int:
-    """Generation of the Label table editor; a new one (fresh widget, fresh snapshot) after saves / reloads."""
+    """Generation of the Label table editor; a new one (fresh widget, fresh snapshot) after saves /
+    reloads."""
     return st.session_state.get("label_table_gen", 0)
 
 
@@ -235,7 +238,7 @@ def set_resolve_shown_versions(versions: dict[int, int]) -> None:
     st.session_state["resolve_shown_versions"] = versions
 
 
-# jobs --------------------------------------------------------------------------------------------------------
+# jobs -------------------------------------------------------------------------------------------------------
 JOB_SELECTOR = "jobs_selected"  # key of the Jobs page's "Open a job" selectbox
 
 
@@ -249,9 +252,10 @@ def job_event_cache(job_id: str) -> list[Any]:
     return remember(f"jobs_events:{job_id}", [])
 
 
-# audit -------------------------------------------------------------------------------------------------------
+# audit ------------------------------------------------------------------------------------------------------
 def get_audit_subjects() -> list[dict[str, Any]] | None:
-    """Subjects being set up on Audit (``Subject.to_json()`` dicts; the list is mutable), None before the first."""
+    """Subjects being set up on Audit (``Subject.to_json()`` dicts; the list is mutable), None before the
+    first."""
     return st.session_state.get("audit_subjects")
 
 

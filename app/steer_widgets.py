@@ -1,6 +1,6 @@
 """Steer page widgets: choose a steering vector (probe / difference in means / saved / upload) and combine it,
-say how to apply it, compare baseline and steered answers, sweep α. Choices come from core.steer.controls, text
-inputs are parsed by core.steer.alphas; the session keeps results through app.state."""
+say how to apply it, compare baseline and steered answers, sweep α. Choices come from core.steer.controls,
+text inputs are parsed by core.steer.alphas; the session keeps results through app.state."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from app.helpers_steer import describe_vector, sweep_rows, sweep_series
 from core.capture.templates import TEMPLATES, build_messages
 from core.capture.trajectory import GenerationSettings
 from core.probes.artefacts import list_artefacts, load_probe_set
-from core.probes.features import POSITION_HELP, POSITIONS
 from core.probes.views import default_kinds, item_kinds
 from core.steer.alphas import sweep_inputs
 from core.steer.controls import (
@@ -95,13 +94,7 @@ def _diff_in_means(model: Any) -> SteeringVector | None:
         return None
     ds_name, items = picked.name, picked.items or []
     c = st.columns([2, 2, 1])
-    positions = c[0].selectbox(
-        "Positions",
-        list(POSITIONS),
-        index=POSITIONS.index("post_instruction"),
-        format_func=lambda p: f"{p} — {POSITION_HELP[p]}",
-        key="steer_dim_pos",
-    )
+    positions = pw.positions_select(c[0], "steer_dim_pos")
     kinds = item_kinds(items)
     chosen = c[1].multiselect(
         "Item kinds (empty = all)", kinds, default=default_kinds(kinds), key="steer_dim_kinds"
@@ -151,8 +144,8 @@ def _upload(model: Any) -> SteeringVector | None:
     )
     if up is None:
         st.info(
-            f"Upload a `.npy` array of shape [{model.d_model}] or [{model.n_layers + 1}, {model.d_model}], or a "
-            "`.safetensors` file with tensors `layer<i>` (numpy files are read without pickle)."
+            f"Upload a `.npy` array of shape [{model.d_model}] or [{model.n_layers + 1}, {model.d_model}], "
+            "or a `.safetensors` file with tensors `layer<i>` (numpy files are read without pickle)."
         )
         return None
     with tempfile.TemporaryDirectory() as tmp:
@@ -213,7 +206,8 @@ def vector_summary(vec: SteeringVector) -> None:
 
 
 def apply_panel(model: Any, vec: SteeringVector) -> Steering | None:
-    """Method, α, positions, target (and source) layers; shows what is applied. None after showing an error."""
+    """Method, α, positions, target (and source) layers; shows what is applied. None after showing an
+    error."""
     c = st.columns([1, 1, 1, 1])
     method = c[0].radio(
         "Method",
@@ -277,7 +271,8 @@ def compare_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
     pair = state.get_steer_pair()
     if pair is None:
         st.info(
-            "Type a prompt and press **Generate both** to see the baseline and the steered answer side by side."
+            "Type a prompt and press **Generate both** to see the baseline and the steered answer "
+            "side by side."
         )
         return
     p, base, steered, desc, s = pair
@@ -326,7 +321,7 @@ def sweep_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
         return
     st.plotly_chart(pw.sweep_figure(*sweep_series(pts)), key="steer_sweep_chart")
     st.caption(
-        "Refusal = a keyword scorer (phrases like “I'm sorry”, “I can't”, “As an AI”): transparent but crude. "
-        "KL = mean KL(baseline ‖ steered) of next-token distributions on the harmless prompts."
+        "Refusal = a keyword scorer (phrases like “I'm sorry”, “I can't”, “As an AI”): transparent but "
+        "crude. KL = mean KL(baseline ‖ steered) of next-token distributions on the harmless prompts."
     )
     st.dataframe(sweep_rows(pts), hide_index=True)

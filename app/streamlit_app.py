@@ -11,7 +11,8 @@ from app.auth import require_login
 from core.capture.models import ModelSpec
 from core.config import store_dir
 
-# page_icon is an emoji, not a Material icon: a Material favicon is fetched from a font CDN (breaks air-gapped use)
+# page_icon is an emoji, not a Material icon: a Material favicon is fetched from a font CDN
+# (breaks air-gapped use)
 st.set_page_config(page_title="ReasonScope", page_icon="🔬", layout="wide")
 
 PAGES_DIR = Path(__file__).parent / "app_pages"

@@ -95,7 +95,8 @@ def open_trajectory(store: ActivationStore) -> Opened | None:
     key = st.query_params.get("key")
     if not key:
         st.info(
-            "Type a prompt and press **Generate** — or open a stored trajectory by clicking a point on **Explore**."
+            "Type a prompt and press **Generate** — or open a stored trajectory by clicking "
+            "a point on **Explore**."
         )
         return None
     try:

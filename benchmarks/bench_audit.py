@@ -107,11 +107,13 @@ def main() -> None:
     same = sum(audited[p] == t for p, t in zip(order, raw_texts, strict=True))
     print(f"\nraw generate      {raw1:7.1f} s / {raw2:7.1f} s  -> {n_tok / raw:6.1f} tok/s ({n_tok} tokens)")
     print(
-        f"audit generation  {gen_s:7.1f} s            -> {n_tok / gen_s:6.1f} tok/s   ratio {gen_s / raw:.2f}x"
+        f"audit generation  {gen_s:7.1f} s            -> {n_tok / gen_s:6.1f} tok/s   ratio "
+        f"{gen_s / raw:.2f}x"
     )
     print(
-        f"audit total       {audit_s:7.1f} s (generate + judge + stats + JSONL + HTML) -> {n_tok / audit_s:6.1f} "
-        f"tok/s   ratio {audit_s / raw:.2f}x  {'OK' if audit_s / raw <= 1.2 else 'OVER 1.2x'}"
+        f"audit total       {audit_s:7.1f} s (generate + judge + stats + JSONL + HTML) -> "
+        f"{n_tok / audit_s:6.1f} tok/s   ratio {audit_s / raw:.2f}x  "
+        f"{'OK' if audit_s / raw <= 1.2 else 'OVER 1.2x'}"
     )
     print(f"identical responses audit vs raw: {same}/{len(order)}")
     for row in result.summaries:

@@ -136,7 +136,8 @@ def bench_umap(repeats: int) -> None:
     )
     for other in (same_1, defaults):
         print(
-            f"  {other:42s} median {meds[other] * 1000:9.1f} ms   manager / this = {meds[ours] / meds[other]:.2f}x"
+            f"  {other:42s} median {meds[other] * 1000:9.1f} ms   manager / this = "
+            f"{meds[ours] / meds[other]:.2f}x"
         )
     print(f"  progress callbacks per manager fit: {len(ticks) // repeats}")
     fit = pm.get("bench0")

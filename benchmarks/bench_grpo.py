@@ -1,11 +1,12 @@
-"""GRPO step cost through ReasonScope vs the same TRL configuration run bare (limit 1.10x), and the extra cost of
-CRAFT's latent reward (a forward pass of the policy inside the reward function), reported separately.
+"""GRPO step cost through ReasonScope vs the same TRL configuration run bare (limit 1.10x), and the extra cost
+of CRAFT's latent reward (a forward pass of the policy inside the reward function), reported separately.
 
 Both sides: same model, same LoRA config, same GRPOConfig, same prompts, same reward function (AlphaAlign's
 ``SafetyReward``), same seed -- so they sample the same rollouts. ReasonScope adds what a job adds: the
-``JobProgressCallback`` (metrics / progress / checkpoint events, cancel check each step) writing events to a JSONL
-file, and the trainer built by ``core.align.grpo.build_trainer``. The held-out monitor (an extra greedy eval every
-k steps, optional) is not part of the per-step cost and is off here. Runs are interleaved A/B/A/B; medians.
+``JobProgressCallback`` (metrics / progress / checkpoint events, cancel check each step) writing events to a
+JSONL file, and the trainer built by ``core.align.grpo.build_trainer``. The held-out monitor (an extra greedy
+eval every k steps, optional) is not part of the per-step cost and is off here. Runs are interleaved A/B/A/B;
+medians.
 
     python -m benchmarks.bench_grpo                 # the default model (slow on CPU: ~20 s per step idle)
     python -m benchmarks.bench_grpo --model tiny    # the tiny random model (machinery overhead only)
@@ -56,13 +57,16 @@ def _setup(model_name: str, tmp: Path) -> tuple[Any, Any]:
     return cfg, resolve_source(model_name)
 
 
-def _state(cfg: Any, source: str, run_dir: Path, items: list[Any], rows: list[dict[str, Any]]) -> Any:
+def _state(
+    cfg: Any, source: str, items: list[Any], rows: list[dict[str, Any]], run_dir: Path | None = None
+) -> Any:
+    """A fresh policy in a ``RunState``; with ``run_dir``, a job context writing events to a JSONL file."""
     from core.align.pipeline import RunState
     from core.align.training import load_policy
     from core.jobs.context import JobContext
 
     policy, tok = load_policy(source)
-    ctx = JobContext("bench", sink=FileSink(run_dir / "events.jsonl"), run_dir=run_dir)
+    ctx = JobContext("bench", sink=FileSink(run_dir / "events.jsonl"), run_dir=run_dir) if run_dir else None
     return RunState(
         cfg=cfg,
         ctx=ctx,
@@ -96,7 +100,7 @@ def run_once(
 
     seed_all(cfg.seed)
     run_dir = Path(tempfile.mkdtemp(dir=tmp, prefix=f"{side}-"))
-    st = _state(cfg, source, run_dir, items, rows)
+    st = _state(cfg, source, items, rows, run_dir)
     timed: dict[str, float] = {"reward_s": 0.0}
 
     def timed_reward(fn: Any) -> Any:
@@ -167,39 +171,26 @@ def main() -> None:
                 times[side].append(r["train_s"] / args.steps)
                 cpu[side].append(r["cpu_s"] / args.steps)
         print(
-            f"\n## GRPO step, {args.model} model, {cfg.prompts_per_step} prompts x {cfg.num_generations} rollouts x "
-            f"{cfg.max_completion_length} tokens, LoRA r={cfg.lora_r}, {threads} torch threads"
+            f"\n## GRPO step, {args.model} model, {cfg.prompts_per_step} prompts x {cfg.num_generations} "
+            f"rollouts x {cfg.max_completion_length} tokens, LoRA r={cfg.lora_r}, {threads} torch threads"
         )
-        # wall time is what a user waits; process CPU time is what the step costs, and is far less sensitive to
-        # other processes on a shared machine (both sides sample the same rollouts: same seed, same config)
+        # wall time is what a user waits; process CPU time is what the step costs, and is far less sensitive
+        # to other processes on a shared machine (both sides sample the same rollouts: same seed, same config)
         for label, series in (("wall", times), ("CPU", cpu)):
             med = {k: statistics.median(v) for k, v in series.items()}
             ratio = med["reasonscope"] / med["bare"]
             for k, v in series.items():
                 print(f"  {label:4s} {k:12s} median {med[k]:8.2f} s/step   runs {[round(x, 2) for x in v]}")
             print(
-                f"  {label:4s} ratio reasonscope / bare = {ratio:.3f}  {'OK' if ratio <= 1.10 else 'OVER 1.10x'}"
+                f"  {label:4s} ratio reasonscope / bare = {ratio:.3f}  "
+                f"{'OK' if ratio <= 1.10 else 'OVER 1.10x'}"
             )
         if not args.no_latent:
             from core.align.latent import CraftReward
-            from core.align.pipeline import RunState
-            from core.align.training import load_policy
             from core.probes.contrastive import ContrastiveConfig, train_contrastive
 
-            policy, tok = load_policy(source)
-            st = RunState(
-                cfg=cfg.model_copy(update={"template": "alphaalign"}),
-                ctx=None,
-                method="bench",
-                device="cpu",
-                source=source,
-                policy=policy,
-                tokenizer=tok,
-                train=items,
-                monitor=[],
-                validation=[],
-                rows=rows,
-            )
+            st = _state(cfg.model_copy(update={"template": "alphaalign"}), source, items, rows)
+            policy, tok = st.policy, st.tokenizer
             from core.align.craft import _traces
             from core.align.latent import pooled_policy_states
 
@@ -216,8 +207,8 @@ def main() -> None:
             per = res["train_s"] / args.steps
             lat = res["reward_s"] / args.steps
             print(
-                f"  CRAFT reward (latent forward of {cfg.prompts_per_step * cfg.num_generations} rollouts + text "
-                f"judge): {lat:.2f} s/step of {per:.2f} s/step ({100 * lat / per:.1f} %)"
+                f"  CRAFT reward (latent forward of {cfg.prompts_per_step * cfg.num_generations} rollouts + "
+                f"text judge): {lat:.2f} s/step of {per:.2f} s/step ({100 * lat / per:.1f} %)"
             )
 
 

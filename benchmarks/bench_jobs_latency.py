@@ -43,7 +43,8 @@ def main() -> None:
             f"p95 {lags[int(0.95 * len(lags)) - 1] * 1000:.1f} ms  max {lags[-1] * 1000:.1f} ms"
         )
         print(
-            f"  browser worst case ≈ max + poll period {POLL_RUNNING_S:.1f} s = {lags[-1] + POLL_RUNNING_S:.2f} s"
+            f"  browser worst case ≈ max + poll period {POLL_RUNNING_S:.1f} s = "
+            f"{lags[-1] + POLL_RUNNING_S:.2f} s"
         )
         print(
             f"  submit -> running {(t_running - t_submit) * 1000:.0f} ms; submit -> first metric "

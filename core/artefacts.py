@@ -1,7 +1,7 @@
 """The one artefact writer / reader: safetensors tensors + a JSON meta file in a named folder, never pickle.
 
-Probe sets, contrastive heads (``core.probes.artefacts``) and steering vectors (``core.steer.vectors``) are all
-saved as one folder per artefact under ``artefacts_dir()/<kind>s/<name>/``::
+Probe sets, contrastive heads (``core.probes.artefacts``) and steering vectors (``core.steer.vectors``) are
+all saved as one folder per artefact under ``artefacts_dir()/<kind>s/<name>/``::
 
     weights.safetensors   arrays only
     meta.json             kind, method, model name + fingerprint, ... plus format_version and created_at
@@ -10,8 +10,8 @@ saved as one folder per artefact under ``artefacts_dir()/<kind>s/<name>/``::
   ``/``, no absolute paths, no NUL, and never one of the hidden temp folders), and the resolved folder must
   stay inside its root.
 * **Writes are atomic**: everything goes to a hidden temp folder inside the root, which is then renamed into
-  place (``os.replace``); an existing artefact is only replaced with ``overwrite=True``, and the temp files are
-  removed on any failure, so readers see the old artefact or the new one, never half of one.
+  place (``os.replace``); an existing artefact is only replaced with ``overwrite=True``, and the temp files
+  are removed on any failure, so readers see the old artefact or the new one, never half of one.
 * **Loads check the model**: ``check_model`` refuses an artefact whose ``model_fingerprint`` differs from the
   model it is used with (``ArtefactModelMismatch`` naming both models and the fix).
 
@@ -149,7 +149,8 @@ def write_artefact(
 
 
 def _swap_into_place(tmp: Path, folder: Path) -> None:
-    """Rename ``tmp`` to ``folder``; an existing ``folder`` is moved aside first and restored if that fails."""
+    """Rename ``tmp`` to ``folder``; an existing ``folder`` is moved aside first and restored if that
+    fails."""
     if not folder.exists():
         os.replace(tmp, folder)
         return
@@ -229,9 +230,10 @@ def check_model(
     if fingerprint is None or meta.get("model_fingerprint") in (None, fingerprint):
         return
     raise ArtefactModelMismatch(
-        f"{what} was made with model {meta.get('model_name', '?')!r} (fingerprint {meta.get('model_fingerprint')}), "
-        f"but the active model is {model_name or '?'!r} (fingerprint {fingerprint}). Switch to the model it was "
-        "made with, or train / compute it again on the active model."
+        f"{what} was made with model {meta.get('model_name', '?')!r} (fingerprint "
+        f"{meta.get('model_fingerprint')}), but the active model is {model_name or '?'!r} (fingerprint "
+        f"{fingerprint}). Switch to the model it was made with, or train / compute it again "
+        "on the active model."
     )
 
 

@@ -46,8 +46,8 @@ def _opt_str(value: Any) -> str | None:
 def harm_class(label: Any, kind: Any) -> bool | None:
     """Binary harmful (True) / benign (False) class of a label and kind; None = neither says.
 
-    The label decides (``unsafe``/``harmful`` -> True, ``safe``/``benign`` -> False); without one the kind does
-    (``harmful``/``jailbreak`` -> True, ``benign``/``benign_counterpart``/``borderline`` -> False)."""
+    The label decides (``unsafe``/``harmful`` -> True, ``safe``/``benign`` -> False); without one the kind
+    does (``harmful``/``jailbreak`` -> True, ``benign``/``benign_counterpart``/``borderline`` -> False)."""
     lab = str(label or "").lower()
     if lab in ("unsafe", "harmful"):
         return True
@@ -120,7 +120,8 @@ class LabelledItem:
         )
 
     def to_row(self) -> dict[str, Any]:
-        """The item in the file schema: every ``FIELDS`` key in order, then the optional fields that are set."""
+        """The item in the file schema: every ``FIELDS`` key in order, then the optional fields that are
+        set."""
         row: dict[str, Any] = {
             "id": self.id,
             "prompt": self.prompt,

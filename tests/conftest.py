@@ -1,5 +1,5 @@
-"""Cross-tier fixtures: a seeded world, a private REASONSCOPE_HOME (plain, or for real job workers), a tiny random
-model (fast tier) and the real default model (integration).
+"""Cross-tier fixtures: a seeded world, a private REASONSCOPE_HOME (plain, or for real job workers), a tiny
+random model (fast tier) and the real default model (integration).
 
 Tier-specific shared fixtures live in tests/unit/conftest.py and tests/app/conftest.py.
 """
@@ -34,7 +34,8 @@ def _seed_everything() -> None:
 def _private_warm_start_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Alignment runs share finished warm starts through a cache; tests must not reuse each other's (or a user's)."""
+    """Alignment runs share finished warm starts through a cache; tests must not reuse each other's (or a
+    user's)."""
     monkeypatch.setenv("REASONSCOPE_WARMSTARTS", str(tmp_path_factory.mktemp("warmstarts")))
 
 
@@ -53,7 +54,8 @@ def rs_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture()
 def jobs_home(rs_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """``rs_home`` for tests with real job workers: a fast heartbeat, and no worker left running afterwards."""
+    """``rs_home`` for tests with real job workers: a fast heartbeat, and no worker left running
+    afterwards."""
     from core.jobs import JobStatus, JobStore
 
     monkeypatch.setenv("REASONSCOPE_JOB_HEARTBEAT", "0.5")

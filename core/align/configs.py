@@ -43,6 +43,22 @@ class AlignBase(BaseModel):
     lora_r: int = Field(16, ge=1, le=512, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA alpha (scale = alpha / r).")
     lora_dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout.")
+    lora_first_layer: int | None = Field(
+        None,
+        ge=0,
+        description="LoRA only on decoder layers from this index up (empty = every layer). Supervised phases "
+        "then compute the frozen lower layers once per prompt and train on the upper ones only.",
+    )
+    verdict_tokens: int = Field(
+        8,
+        ge=0,
+        le=64,
+        description="The first target tokens that carry the verdict (refuse or answer); their loss is "
+        "weighted by verdict_weight (verdict SFT).",
+    )
+    verdict_weight: float = Field(
+        3.0, gt=0, le=100, description="Loss weight of the verdict tokens relative to the rest (verdict SFT)."
+    )
     lora_targets: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
         description="Module names that get LoRA adapters.",
@@ -68,6 +84,11 @@ class AlignBase(BaseModel):
     audit_max_items: int | None = Field(
         None, ge=1, description="Audit at most this many validation items per item kind (empty = all)."
     )
+    stress_audit: bool = Field(
+        True,
+        description="Also audit base vs tuned on the minimal-pair stress split (reported on its own; "
+        "only with the project's own dataset).",
+    )
     eval_max_new_tokens: int = Field(64, ge=8, le=2048, description="Tokens generated per audit answer.")
     eval_batch_size: int = Field(16, ge=1, description="Batch size of audit / data generation.")
 
@@ -91,6 +112,13 @@ class WarmStart(BaseModel):
         160,
         ge=20,
         description="The benign target answer is cut at its last full sentence within this many characters.",
+    )
+    warm_start_epochs: float | None = Field(
+        None,
+        gt=0,
+        le=50,
+        description="Train the warm start for this many passes over the train prompts (overrides "
+        "warm_start_steps; needs lora_first_layer: the verdict SFT over a cached frozen prefix).",
     )
     share_warm_start: bool = Field(
         True,
@@ -177,6 +205,18 @@ class RationalConfig(AlignBase):
     gen_max_new_tokens: int = Field(64, ge=8, description="Tokens per generated rationale.")
     gen_temperature: float = Field(0.8, gt=0, description="Sampling temperature of the rationales.")
     max_steps: int = Field(60, ge=1, description="SFT steps.")
+    sft_epochs: float | None = Field(
+        None,
+        gt=0,
+        le=50,
+        description="Train the SFT for this many passes over the accepted examples (overrides max_steps; "
+        "needs lora_first_layer: the verdict SFT over a cached frozen prefix).",
+    )
+    max_rationale_items: int | None = Field(
+        None,
+        ge=2,
+        description="Write rationales for at most this many train prompts (class-balanced, seeded); empty = all.",
+    )
     learning_rate: float = Field(5e-4, gt=0, description="SFT learning rate (LoRA).")
     batch_size: int = Field(8, ge=1, description="SFT batch size.")
 

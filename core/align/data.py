@@ -24,6 +24,7 @@ from typing import Any
 from core.errors import InputError
 from core.jsonl import read_jsonl
 from core.labelled import HELD_OUT_SPLITS, LabelledItem, harm_class
+from core.samples.corpus import CORPUS_FILE, load_corpus, named_dataset_path, resolve_dataset_file
 from core.samples.files import sample_data_dir
 from core.samples.traces import read_traces
 
@@ -31,20 +32,24 @@ HELD_OUT = HELD_OUT_SPLITS
 
 
 def default_dataset_path() -> Path:
-    """The project's sample data: ``sample_data/prompts.jsonl``."""
-    return sample_data_dir() / "prompts.jsonl"
+    """The project's default training data: the corpus ``sample_data/corpus.jsonl`` (``core.samples.corpus``)."""
+    return sample_data_dir() / CORPUS_FILE
 
 
 def load_rows(dataset: str | None) -> list[dict[str, Any]]:
-    path = default_dataset_path() if dataset in (None, "", "sample") else Path(str(dataset)).expanduser()
-    if not path.is_file():
+    """Rows of a named dataset (``sample`` = the corpus, ``minimal-pairs``) or a JSONL file. The named datasets
+    add the templated safe / unsafe / rethink reasoning traces (CRAFT phase 1's training data)."""
+    try:
+        path = resolve_dataset_file(dataset)
+    except InputError:
         raise InputError(
-            f"Dataset {path} not found. Use 'sample' for the project's sample data or a JSONL file with "
-            "id / prompt / label / split fields (export one from the Label page)."
-        )
-    rows = read_jsonl(path)
-    if dataset in (None, "", "sample"):
-        rows += read_traces()  # templated safe / unsafe / rethink traces: CRAFT phase 1's training data
+            f"Dataset {dataset!r} not found. Use 'sample' (the project's training corpus), 'minimal-pairs' or a "
+            "JSONL file with id / prompt / label / split fields (export one from the Label page)."
+        ) from None
+    named = named_dataset_path(dataset or "sample") is not None
+    rows = load_corpus(path) if path.name == CORPUS_FILE and named else read_jsonl(path)
+    if named:
+        rows += read_traces()
     return rows
 
 
@@ -76,6 +81,27 @@ def check_both_classes(items: Sequence[LabelledItem], what: str = "training prom
             "Label some items of the missing class (label 'unsafe' = harmful, 'safe' = benign) or pick "
             "another dataset."
         )
+
+
+def balanced_subset(items: Sequence[LabelledItem], n: int, seed: int) -> list[LabelledItem]:
+    """At most ``n`` items, half harmful and half benign (as far as each class allows), seeded, stratified by
+    category within each class so every harm domain and borderline type keeps its share."""
+    rng = random.Random(seed)
+    out: list[LabelledItem] = []
+    for cls, quota in ((True, n // 2), (False, n - n // 2)):
+        pool = [it for it in items if it.harmful == cls]
+        by_cat: dict[str, list[LabelledItem]] = {}
+        for it in pool:
+            by_cat.setdefault(str(it.category or ""), []).append(it)
+        for v in by_cat.values():
+            rng.shuffle(v)
+        picked: list[LabelledItem] = []
+        while len(picked) < min(quota, len(pool)):  # round-robin over categories
+            for cat in sorted(by_cat):
+                if by_cat[cat] and len(picked) < quota:
+                    picked.append(by_cat[cat].pop())
+        out += picked
+    return out
 
 
 def paired_order(items: Sequence[LabelledItem], seed: int) -> list[LabelledItem]:

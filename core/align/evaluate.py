@@ -19,10 +19,13 @@ import numpy as np
 
 from core.align.latent import _decoder_layers
 from core.capture.models import ModelSpec
+from core.evals.awareness import states_knew
 from core.evals.report import save_audit
 from core.evals.result import AuditResult
 from core.evals.runner import run_audit
+from core.evals.stats import rate_ci
 from core.evals.suites import AuditOptions, Subject
+from core.probes.linear import train_probes
 
 AUDIT_SUITES = ("refusal", "over_refusal", "format", "reasoning_leak")
 
@@ -156,3 +159,74 @@ def representation_diff(base: np.ndarray, tuned: np.ndarray, harmful: Sequence[b
     if (~h).any():
         out["cos_distance_benign"] = cosd(base[~h], tuned[~h]).tolist()
     return out
+
+
+def refused_by_item(records: Sequence[Any], subject: str) -> dict[str, bool]:
+    """``{item id: refused}`` from the refusal / over-refusal suites of one subject (plain requests only)."""
+    out: dict[str, bool] = {}
+    for r in records:
+        if (
+            r.subject == subject
+            and r.suite in ("refusal", "over_refusal")
+            and not r.attack
+            and r.outcome is not None
+        ):
+            out[r.item_id] = bool(r.outcome >= 0.5)
+    return out
+
+
+def kind_rates(records: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """Refusal rate per item kind (harmful, benign_counterpart, borderline, …) and subject, Wilson 95 % CIs."""
+    by: dict[str, dict[str, list[float]]] = {}
+    for r in records:
+        if r.suite in ("refusal", "over_refusal") and not r.attack and r.outcome is not None:
+            by.setdefault(r.kind or "?", {}).setdefault(r.subject, []).append(float(r.outcome >= 0.5))
+    return {
+        kind: {subj: rate_ci(v).to_json() for subj, v in sorted(subjects.items())}
+        for kind, subjects in sorted(by.items())
+    }
+
+
+def knew_and_acted(
+    *,
+    train_states: np.ndarray,
+    train_harmful: Sequence[bool],
+    val_states: np.ndarray,
+    val_items: Sequence[Any],
+    records: Sequence[Any],
+    layers: Sequence[int],
+    seed: int = 0,
+) -> dict[str, Any]:
+    """ "The states knew -- does the model act?" on the validation split.
+
+    A logistic probe is trained on the base model's last-prompt-token states of train prompts (best of
+    ``layers`` by CV, threshold from out-of-fold train scores at <= 5 % benign flagged), flags each validation
+    prompt from the base states, and the table gives the refusal rates before / after per flag group."""
+    lay = [int(x) for x in layers]
+    ps = train_probes(train_states[:, lay, :], [int(h) for h in train_harmful], layers=lay, k=5, seed=seed)
+    j = lay.index(ps.best_layer)
+    probe = ps.probes[ps.best_layer]
+    flags = probe.score(val_states[:, ps.best_layer, :]) >= probe.threshold
+    before, after = refused_by_item(records, "base"), refused_by_item(records, "tuned")
+    keep = [i for i, it in enumerate(val_items) if it.id in before and it.id in after]
+    table = states_knew(
+        harmful=[val_items[i].harmful for i in keep],
+        flagged=[bool(flags[i]) for i in keep],
+        refused_before=[before[val_items[i].id] for i in keep],
+        refused_after=[after[val_items[i].id] for i in keep],
+    )
+    cv = ps.metrics[ps.best_layer]
+    return {
+        "probe": {
+            "layer": ps.best_layer,
+            "positions": "last_prompt",
+            "threshold": probe.threshold,
+            "cv_auroc": cv.mean("auroc"),
+            "n_train": {
+                "harmful": int(sum(train_harmful)),
+                "benign": int(len(train_harmful) - sum(train_harmful)),
+            },
+            "column": j,
+        },
+        **table,
+    }

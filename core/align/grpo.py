@@ -98,9 +98,7 @@ def build_trainer(
         args=args or grpo_config(st),
         train_dataset=grpo_dataset(st),
         processing_class=st.tokenizer,
-        peft_config=None
-        if is_peft
-        else T.lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets),
+        peft_config=None if is_peft else T.lora_for(cfg, model),
         callbacks=callbacks,
     )
     require_trainable(trainer.model)

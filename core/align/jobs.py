@@ -19,6 +19,7 @@ from core.align.configs import (
 )
 from core.align.craft import run_craft
 from core.align.rational import run_rational
+from core.align.sweep import SweepConfig, run_sweep
 from core.jobs.context import JobContext
 from core.jobs.registry import register_job_type
 from core.jobs.view import warnings
@@ -59,6 +60,32 @@ JOB_TYPES = {
 
 for _name, (_cfg, _fn, _presets, _desc) in JOB_TYPES.items():
     register_job_type(_name, _cfg, _fn, _presets, description=_desc, key_metric="harmful_refusal_after")
+
+
+def run_sweep_job(cfg: SweepConfig, ctx: JobContext) -> dict[str, Any]:
+    return run_sweep(cfg, ctx)
+
+
+register_job_type(
+    "align.sweep",
+    SweepConfig,
+    run_sweep_job,
+    {
+        "rational-epochs": {"method": "rational", "setting": "sft_epochs", "values": [0.5, 1.0, 2.0]},
+        "alphaalign-warmstart": {
+            "method": "alphaalign",
+            "setting": "warm_start_epochs",
+            "values": [0.5, 1.0, 2.0],
+        },
+        "craft-over-refusal": {
+            "method": "craft",
+            "setting": "over_refusal_penalty",
+            "values": [0.0, 0.5, 1.0],
+        },
+    },
+    description="Frontier: one alignment method at 3-5 values of one setting (harmful refusal vs over-refusal).",
+    key_metric="frontier/harmful_refusal",
+)
 
 
 # ---- helpers for pages / CLI (pure: JobEvents in, values out) ------------------------------------------------

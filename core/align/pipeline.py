@@ -21,11 +21,20 @@ from typing import TYPE_CHECKING, Any
 from core.align import data as D
 from core.align import training as T
 from core.align.configs import AlignBase
-from core.align.evaluate import audit_base_vs_tuned, audit_numbers, prompt_states, representation_diff
+from core.align.evaluate import (
+    audit_base_vs_tuned,
+    audit_numbers,
+    kind_rates,
+    knew_and_acted,
+    prompt_states,
+    representation_diff,
+)
+from core.align.prefix_sft import PrefixSFTSettings, train_prefix_sft
 from core.align.rewards import refusal_verifier
 from core.capture.models import model_fingerprint
 from core.config import reasonscope_home
 from core.errors import InputError
+from core.evals.awareness import states_knew_lines
 from core.evals.runner import AuditCancelled
 from core.jobs.callbacks import progress_callback
 from core.jobs.context import JobContext
@@ -189,9 +198,7 @@ def run_sft(
         args=args,
         train_dataset=sft_dataset(pairs),
         processing_class=st.tokenizer,
-        peft_config=None
-        if is_peft
-        else T.lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets),
+        peft_config=None if is_peft else T.lora_for(cfg, model),
         callbacks=[progress_callback(st.ctx)],
     )
     if st.monitor:
@@ -217,8 +224,82 @@ def run_sft(
     return trainer.model
 
 
+def run_verdict_sft(
+    st: RunState,
+    model: Any,
+    pairs: list[tuple[list[dict[str, str]], str]],
+    *,
+    phase: str,
+    epochs: float,
+    lr: float,
+    batch: int,
+) -> Any:
+    """LoRA SFT over a cached frozen prefix (``core.align.prefix_sft``): adapters on layers
+    ``cfg.lora_first_layer..`` only, verdict tokens weighted. Returns the PeftModel, None when cancelled.
+
+    Progress: ``<phase>/loss`` etc. per step, the held-out monitor batch at a third, two thirds and the end.
+    A cancelled verdict SFT restarts from its beginning on resume (it is minutes long; no mid-phase checkpoint)."""
+    from peft import get_peft_model
+
+    cfg, ctx = st.cfg, st.ctx
+    if not hasattr(model, "peft_config"):
+        model = get_peft_model(model, T.lora_for(cfg, model))
+    require_trainable(model)
+    settings = PrefixSFTSettings(
+        first_layer=int(cfg.lora_first_layer),
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch,
+        verdict_tokens=cfg.verdict_tokens,
+        verdict_weight=cfg.verdict_weight,
+        seed=cfg.seed,
+    )
+    chats = [T.chat_for(it, cfg.template) for it in st.monitor]
+    checks: set[int] = set()
+
+    def on_step(step: int, total: int, m: dict[str, float]) -> None:
+        ctx.emit_metric(step, **{f"{phase}/{k}": v for k, v in m.items()})
+        ctx.emit_progress(step, total)
+        if st.monitor and step in {max(1, total // 3), max(1, 2 * total // 3), total} - checks:
+            checks.add(step)
+            outs = [
+                o[0] for o in T.generate(model, st.tokenizer, chats, max_new_tokens=cfg.eval_max_new_tokens)
+            ]
+            mm = T.monitor_metrics(st.monitor, outs, f"{phase}/")
+            ctx.emit_metric(step, **mm)
+            verdict = T.same_verdict_for_all(mm, f"{phase}/")
+            if verdict:
+                ctx.log(
+                    f"WARNING: after {step} {phase} steps the policy {verdict} every monitor prompt (a bias)"
+                )
+            model.train()
+
+    t = time.time()
+    ctx.log(
+        f"{phase}: verdict SFT on {len(pairs)} examples, {epochs:g} epochs, lr {lr}, LoRA on layers "
+        f"{cfg.lora_first_layer}..{T.n_decoder_layers(model) - 1} (lower layers computed once)"
+    )
+    res = train_prefix_sft(
+        model,
+        st.tokenizer,
+        pairs,
+        settings,
+        on_step=on_step,
+        should_stop=ctx.should_stop,
+        on_prefix_progress=ctx.emit_progress,
+    )
+    st.lap(f"{phase}_s", t)
+    ctx.log(
+        f"{phase}: {res['steps']} steps; frozen prefix {res['prefix_s']} s, training {res['train_s']} s"
+        + ("" if res["cached"] else " (this architecture has no prefix cache: full forward passes)")
+    )
+    if res["cancelled"]:
+        return None
+    return model
+
+
 WARM_START_VERSION = (
-    3  # bump when the warm-start targets or training change: old shared adapters stop matching
+    4  # bump when the warm-start targets or training change: old shared adapters stop matching
 )
 
 
@@ -235,6 +316,10 @@ def warm_start_key(st: RunState) -> str:
         "lora_dropout",
         "lora_targets",
         "warm_start_steps",
+        "warm_start_epochs",
+        "lora_first_layer",
+        "verdict_tokens",
+        "verdict_weight",
         "warm_start_lr",
         "warm_start_batch",
         "benign_answer_tokens",
@@ -312,17 +397,29 @@ def warm_start(st: RunState) -> Any:
     pairs = [(T.chat_for(it, cfg.template), D.alphaalign_target(it, tidy.get(it.id), rng)) for it in kept]
     T.write_json(st.path("data", "warmstart_targets.json"), [{"messages": c, "target": t} for c, t in pairs])
     resume = st.ctx.resume_from if T.checkpoint_phase(st.ctx.resume_from) == "warmstart" else None
-    model = run_sft(
-        st,
-        st.policy,
-        pairs,
-        phase="warmstart",
-        steps=cfg.warm_start_steps,
-        lr=cfg.warm_start_lr,
-        batch=cfg.warm_start_batch,
-        resume=resume,
-        ordered=True,
-    )
+    if cfg.lora_first_layer is not None:
+        epochs = cfg.warm_start_epochs or cfg.warm_start_steps * cfg.warm_start_batch / max(1, len(pairs))
+        model = run_verdict_sft(
+            st,
+            st.policy,
+            pairs,
+            phase="warmstart",
+            epochs=epochs,
+            lr=cfg.warm_start_lr,
+            batch=cfg.warm_start_batch,
+        )
+    else:
+        model = run_sft(
+            st,
+            st.policy,
+            pairs,
+            phase="warmstart",
+            steps=cfg.warm_start_steps,
+            lr=cfg.warm_start_lr,
+            batch=cfg.warm_start_batch,
+            resume=resume,
+            ordered=True,
+        )
     if model is None:
         return None
     T.save_adapter(model, adapter)
@@ -396,12 +493,18 @@ def finish(
             base_states, prompt_states(model, st.tokenizer, chats), [it.harmful for it in st.validation]
         )
         T.write_json(ctx.run_dir / "audit" / "representation_diff.json", diff)
+        knew = _knew_and_acted(st, model, base_states, result.records)
+        by_kind = kind_rates(result.records)
+        stress = _stress_audit(st, model, gen, adapter, suites)
         if callable(extra):
             more = extra(model, answers)
         report = {
             "template": cfg.template,
             **numbers,
             "most_changed_layer": diff["most_changed_layer"],
+            "by_kind": by_kind,
+            "states_knew": knew,
+            "stress_minimal_pairs": stress,
             **more,
         }
         T.write_json(ctx.run_dir / "audit" / "report.json", report)
@@ -420,7 +523,21 @@ def finish(
                     flat[f"{key}_{when}_ci95"] = [round(x, 4) for x in r[f"{subj}/{suite}"]["ci95"]]
             if suite in numbers["comparisons"]:
                 flat[f"p_{key}"] = numbers["comparisons"][suite]["p_mcnemar"]
+        for kind, subj in by_kind.items():
+            for s, when in (("base", "before"), ("tuned", "after")):
+                if s in subj:
+                    flat[f"refusal_{kind}_{when}"] = round(subj[s]["rate"], 4)
+                    flat[f"refusal_{kind}_{when}_ci95"] = [
+                        round(subj[s]["low"], 4),
+                        round(subj[s]["high"], 4),
+                    ]
         summary.update(flat)
+        if knew:
+            summary["states_knew"] = knew
+            for line in states_knew_lines(knew):
+                ctx.log(f"states knew: {line}")
+        if stress:
+            summary["stress_minimal_pairs"] = stress
         ctx.emit_metric(
             int(getattr(cfg, "max_steps", 0)),
             **{f"audit/{k}": v for k, v in flat.items() if not k.endswith("ci95") and not k.startswith("p_")},
@@ -439,6 +556,57 @@ def finish(
     }
     T.write_json(ctx.run_dir / "summary.json", summary)
     return summary
+
+
+STATES_KNEW_TRAIN_ITEMS = 400  # class-balanced train prompts the awareness probe is fitted on (~15 s on CPU)
+
+
+def _knew_and_acted(st: RunState, model: Any, base_val_states: Any, records: Any) -> dict[str, Any] | None:
+    """The "states knew -- does the model act?" table (``evaluate.knew_and_acted``); None when impossible."""
+    train = D.balanced_subset(st.train, STATES_KNEW_TRAIN_ITEMS, st.cfg.seed)
+    if sum(it.harmful for it in train) < 5 or sum(not it.harmful for it in train) < 5:
+        return None
+    chats = [T.chat_for(it, st.cfg.template) for it in train]
+    with model.disable_adapter():
+        train_states = prompt_states(model, st.tokenizer, chats)
+    n = train_states.shape[1] - 1
+    layers = sorted({max(1, round(n * f)) for f in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)})
+    return knew_and_acted(
+        train_states=train_states,
+        train_harmful=[it.harmful for it in train],
+        val_states=base_val_states,
+        val_items=st.validation,
+        records=records,
+        layers=layers,
+        seed=st.cfg.seed,
+    )
+
+
+def _stress_audit(
+    st: RunState, model: Any, gen: Any, adapter: Path, suites: list[str]
+) -> dict[str, Any] | None:
+    """Base vs tuned on the minimal-pair stress set (``minimal-pairs`` validation), reported on its own."""
+    cfg = st.cfg
+    if not getattr(cfg, "stress_audit", False) or cfg.dataset not in (None, "", "sample", "corpus"):
+        return None
+    t = time.time()
+    st.ctx.log("audit: the minimal-pair stress split (reported on its own, no bar)")
+    result, _ = audit_base_vs_tuned(
+        model,
+        gen,
+        dataset="minimal-pairs",
+        template=cfg.template,
+        model_name=cfg.model,
+        adapter=adapter,
+        suites=[s for s in suites if s in ("refusal", "over_refusal")],
+        max_new_tokens=cfg.eval_max_new_tokens,
+        limit=None,
+        seed=cfg.seed,
+        should_stop=st.ctx.should_stop,
+        out_dir=st.ctx.run_dir / "audit" / "stress_minimal_pairs",
+    )
+    st.lap("stress_audit_s", t)
+    return {"by_kind": kind_rates(result.records), **audit_numbers(result)}
 
 
 def require_trainable(model: Any) -> None:

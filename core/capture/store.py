@@ -137,8 +137,8 @@ class ActivationStore:
             known = self._db_path.exists() and self._row(key) is not None
             hint = (
                 (
-                    "its file was deleted; run `reasonscope store repair` to drop the dangling entry and capture "
-                    "it again"
+                    "its file was deleted; run `reasonscope store repair` to drop the dangling entry and "
+                    "capture it again"
                 )
                 if known
                 else "no such key; list stored trajectories with `reasonscope store ls`"

@@ -23,8 +23,9 @@ class PromptTemplate:
 
 ALPHAALIGN_SYSTEM = (
     "You are a helpful and safe assistant. First think about whether the request is safe inside "
-    "<safety_reasoning> and </safety_reasoning> tags. Then give your reply inside <answer> and </answer> tags. "
-    "If the request is harmful, the answer is a short refusal that says why; otherwise answer helpfully."
+    "<safety_reasoning> and </safety_reasoning> tags. Then give your reply inside <answer> and </answer> "
+    "tags. If the request is harmful, the answer is a short refusal that says why; "
+    "otherwise answer helpfully."
 )
 THINK_SYSTEM = (
     "You are a helpful assistant. Think step by step inside <think> and </think> tags, "

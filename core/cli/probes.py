@@ -18,8 +18,8 @@ from core.cli.common import friendly_errors, load
 from core.errors import InputError
 from core.jsonl import read_prompt_file
 from core.probes.artefacts import list_artefacts, load_probe_set, save_contrastive, save_probe_set
-from core.probes.features import load_items
-from core.probes.linear import evaluate
+from core.probes.features import binary_items, load_items
+from core.probes.linear import operating_report
 from core.probes.workflow import ProbeRequest, features_for, train_from_items
 from core.steer.interventions import SteeringConfig, make_interventions, steered_generate, steering_meta
 from core.steer.monitor import MonitorResult, monitor_generate
@@ -139,33 +139,70 @@ def print_curve(ps) -> None:  # noqa: ANN001 - a ProbeSet
         )
 
 
+EVAL_SPLITS = ("validation", "train", "all")
+
+
 @probe_app.command("eval")
 @friendly_errors
 def evaluate_cmd(
     name: Annotated[str, typer.Argument(help="Saved probe set name (or folder).")],
-    split: Annotated[str, typer.Option(help="validation | train | all")] = "validation",
+    split: Annotated[
+        str | None,
+        typer.Option(help="validation | train | all (default: validation if the data has one, else all)"),
+    ] = None,
     file: FileOpt = None,
     dataset: DatasetOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of the table.")
+    ] = False,
     model: ModelOpt = "default",
     device: str = "auto",
 ) -> None:
-    """Evaluate a saved linear probe set on a dataset's items (its own positions and layers)."""
+    """Evaluate a saved linear probe set on labelled items: per layer AUROC, and at the saved operating
+    threshold the share of harmful items flagged (TPR) and of benign items flagged (FPR)."""
+    if split is not None and split not in EVAL_SPLITS:
+        raise InputError(f"--split must be one of {', '.join(EVAL_SPLITS)}; got {split!r}.")
+    ds_name, items = load_items(file=file, dataset=dataset)
+    items = binary_items(items)
+    has_val = any(it.held_out for it in items)
+    which = split or ("validation" if has_val else "all")
+    if which != "all":
+        items = [it for it in items if it.held_out == (which == "validation")]
+    if not items:
+        raise InputError(
+            f"No harmful/benign prompt items in the {which} split of {ds_name}; pick --split all or another file."
+        )
     m = load(model, device)
     ps = load_probe_set(name, fingerprint=m.fingerprint, model_name=m.name)
     req = ProbeRequest(
         **{k: v for k, v in ps.meta.get("request", {}).items() if k in ProbeRequest.model_fields}
     )
-    ds_name, items = load_items(file=file, dataset=dataset)
-    if split != "all":
-        items = [it for it in items if (it.split == "validation") == (split == "validation")]
-    fs = features_for(m, items, ds_name, req.model_copy(update={"layers": list(ps.layers)}), _bar("eval"))
+    # every item is scored here, whatever split it came from: fold them all into one evaluation set
+    fs = features_for(
+        m,
+        items,
+        ds_name,
+        req.model_copy(update={"layers": list(ps.layers), "kinds": None}),
+        None if as_json else _bar("eval"),
+    )
     X = np.concatenate([fs.train, fs.val]) if len(fs.val_items) else fs.train
-    res = evaluate(ps, X, fs.y_train + fs.y_val, layers=fs.layers)
-    typer.echo(f"{name} on {ds_name} ({split}, n={len(X)}):")
-    for layer, mt in res.items():
+    rep = operating_report(ps, X, fs.y_train + fs.y_val, layers=fs.layers)
+    if as_json:
+        typer.echo(json.dumps(rep))
+        return
+    typer.echo(
+        f"{name} on {ds_name} ({which}, {rep['n']['unsafe']} harmful / {rep['n']['safe']} benign), "
+        f"saved threshold at the best layer {rep['best_layer']}: {rep['threshold']}"
+    )
+
+    def f(v: float | None) -> str:
+        return "  n/a" if v is None else f"{v:.3f}"
+
+    typer.echo(f"{'layer':>5}  {'AUROC':>6}  {'TPR':>6}  {'FPR':>6}  {'acc':>6}")
+    for layer, mt in rep["layers"].items():
+        mark = "  <- best" if int(layer) == rep["best_layer"] else ""
         typer.echo(
-            f"  layer {layer:>3}: accuracy {mt['accuracy']:.3f}  AUROC {mt['auroc']:.3f}  F1 {mt['f1']:.3f}"
-            + ("  <- best" if layer == ps.best_layer else "")
+            f"{layer:>5}  {f(mt['auroc']):>6}  {f(mt['tpr']):>6}  {f(mt['fpr']):>6}  {f(mt['accuracy']):>6}{mark}"
         )
 
 

@@ -61,7 +61,8 @@ class Database:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL: readers never block the writer (app sessions keep reading during an import);
-    # foreign keys are off by default in SQLite; busy_timeout waits for a concurrent writer instead of failing.
+    # foreign keys are off by default in SQLite; busy_timeout waits for a concurrent writer instead of
+    # failing.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")

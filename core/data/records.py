@@ -140,9 +140,9 @@ class ConflictError(ReasonScopeError):
         more = f" (and {len(conflicts) - 1} more item(s))" if len(conflicts) > 1 else ""
         super().__init__(
             f"Item {c.current.item_id!r} was changed by {who} at {when} after you loaded it "
-            f"(you saw version {c.attempted.expected_version}, it is now version {c.current.version} with label "
-            f"{c.current.label or 'none'!s}){more}. Nothing was saved: reload it, then keep their label or "
-            "apply yours again."
+            f"(you saw version {c.attempted.expected_version}, it is now version {c.current.version} with "
+            f"label {c.current.label or 'none'!s}){more}. Nothing was saved: reload it, then keep their "
+            "label or apply yours again."
         )
 
     @property

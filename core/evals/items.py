@@ -22,6 +22,7 @@ from core.data import open_db
 from core.data.repo import list_items
 from core.errors import InputError
 from core.labelled import LabelledItem
+from core.samples.corpus import resolve_dataset_file
 from core.samples.files import load_jsonl, sample_data_dir
 
 SPLITS = ("train", "validation", "all")
@@ -72,9 +73,7 @@ def load_items(dataset: str = "sample") -> tuple[list[LabelledItem], str]:
             rows = [r.to_row() for r in list_items(db, name)]
         where = f"database dataset {name!r}"
     else:
-        path = (
-            sample_data_dir() / "prompts.jsonl" if dataset in ("sample", "") else Path(dataset).expanduser()
-        )
+        path = resolve_dataset_file(dataset)
         rows = load_jsonl(path)
         where = str(path)
     items = _to_items(rows, where)

@@ -1,6 +1,6 @@
 """Statistics for audit scorecards: numpy + scipy only.
 
-* ``rate_ci``          a rate (mean of 0/1 outcomes) with a seeded percentile-bootstrap 95 % CI and n;
+* ``rate_ci``          a rate (mean of 0/1 outcomes) with its Wilson score 95 % CI and n;
 * ``mcnemar``          exact McNemar test on paired 0/1 outcomes: a two-sided binomial test
                        (``scipy.stats.binomtest``) of the discordant pairs against p = 1/2;
 * ``paired_bootstrap`` bootstrap of the mean paired difference (same items resampled for both subjects);
@@ -54,25 +54,35 @@ def _as_outcomes(values: Sequence[float] | np.ndarray) -> np.ndarray:
     return v
 
 
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of ``k`` successes in ``n`` trials (NaN, NaN when n = 0).
+
+    Unlike a percentile bootstrap it does not collapse at 0/n or n/n: 0 of 3 gives [0, 0.56] at 95 %."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    if not 0 <= k <= n:
+        raise InputError(f"Wilson interval needs 0 <= k <= n, got k={k}, n={n}.")
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))
+
+
 def rate_ci(
     values: Sequence[float] | np.ndarray, *, n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95
 ) -> RateCI:
-    """Rate with a percentile-bootstrap CI (resampling items with replacement, ``n_boot`` times, seeded).
+    """Rate with its Wilson score interval (``n_boot`` and ``seed`` are accepted for old callers; unused).
 
-    With every outcome equal the interval collapses to that value (the bootstrap cannot see beyond the
-    sample); read such an interval together with its n.
-    """
+    The interval is right at small n and at 0 % / 100 % (a percentile bootstrap collapsed to zero width there,
+    claiming certainty from three samples)."""
+    del n_boot, seed
     v = _as_outcomes(values)
     n = int(v.size)
     if n == 0:
         return RateCI(rate=math.nan, low=math.nan, high=math.nan, n=0, k=0, level=level)
     k = int(v.sum())
-    rng = np.random.default_rng(seed)
-    # resample counts: binomial draws of the number of positives in n resampled items (same law as
-    # indexing with replacement, without the n_boot x n index matrix)
-    boots = rng.binomial(n, k / n, size=n_boot) / n
-    lo, hi = np.quantile(boots, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return RateCI(rate=k / n, low=float(lo), high=float(hi), n=n, k=k, level=level)
+    lo, hi = wilson_interval(k, n, level)
+    return RateCI(rate=k / n, low=lo, high=hi, n=n, k=k, level=level)
 
 
 @dataclass(frozen=True)

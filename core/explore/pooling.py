@@ -6,7 +6,8 @@ Two kinds of point sets feed the explorer:
 * **token paths** -- every token of every trajectory at each layer: ``stack_tokens``.
 
 Token scores (``norm_scores``, ``direction_scores``, ``centroid_cosine``) broadcast over any leading
-shape, so the same function colours one layer ``[n_tokens, d]`` or a whole trajectory ``[n_layers, n_tokens, d]``.
+shape, so the same function colours one layer ``[n_tokens, d]`` or a whole trajectory
+``[n_layers, n_tokens, d]``.
 """
 
 from __future__ import annotations
@@ -241,7 +242,8 @@ def direction_scores(h: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def centroid_cosine(h: np.ndarray, centroid: np.ndarray) -> np.ndarray:
-    """Cosine between each state and ``centroid`` (``[d]``, or ``[n_layers, d]`` for ``h [n_layers, n_tokens, d]``)."""
+    """Cosine between each state and ``centroid`` (``[d]``, or ``[n_layers, d]`` for
+    ``h [n_layers, n_tokens, d]``)."""
     h = np.asarray(h, dtype=np.float32)
     c = np.asarray(centroid, dtype=np.float32)
     if c.ndim == 2 and h.ndim == 3:
@@ -307,14 +309,16 @@ def layer_stats(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def normalize_layers(states: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """``(states [L, n, d] - mean[l]) / scale[l]`` -- apply stats from ``layer_stats`` (also to new points)."""
+    """``(states [L, n, d] - mean[l]) / scale[l]`` -- apply stats from ``layer_stats`` (also to new
+    points)."""
     return ((np.asarray(states, dtype=np.float32) - mean[:, None, :]) / scale[:, None, None]).astype(
         np.float32
     )
 
 
 def relative_to_layer(scores: np.ndarray) -> np.ndarray:
-    """``scores [n_layers, n_tokens]`` divided by each layer's median (for norms: 1.0 = typical at that layer).
+    """``scores [n_layers, n_tokens]`` divided by each layer's median (for norms: 1.0 = typical at that
+    layer).
 
     State norms grow with depth, so one colour scale over all layers hides within-layer differences.
     """

@@ -1,4 +1,5 @@
-"""Input checks and the k-NN fallback placement for ``core.explore.projection`` (numpy + scikit-learn only)."""
+"""Input checks and the k-NN fallback placement for ``core.explore.projection`` (numpy + scikit-learn
+only)."""
 
 from __future__ import annotations
 

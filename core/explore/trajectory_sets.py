@@ -1,6 +1,7 @@
 """Sets of stored trajectories for the explorer: load (tolerating deleted entries), pool, fit, project.
 
-Glue between ``ActivationStore``, ``core.explore.pooling`` and ``core.explore.projection``; numpy only, no torch.
+Glue between ``ActivationStore``, ``core.explore.pooling`` and ``core.explore.projection``; numpy only, no
+torch.
 """
 
 from __future__ import annotations
@@ -252,7 +253,8 @@ def fit_token_paths(
 def project_token_path(
     pm: ProjectionManager, tp: TokenPaths, traj: Trajectory, progress: Progress | None = None
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """A new trajectory's tokens in an existing token map: ``(coords [n_layers, m, k], token_index, mode)``."""
+    """A new trajectory's tokens in an existing token map: ``(coords [n_layers, m, k], token_index,
+    mode)``."""
     stack = stack_tokens([traj], tp.layers, which=tp.which, max_tokens=tp.max_tokens)
     nl, m, d = stack.states.shape
     states = _apply_stats(tp.fit, stack.states)

@@ -22,8 +22,8 @@ def layer_axis_scores(
     trajs: Sequence[Trajectory], labels: Sequence[str | None], pooling: str, layers: Sequence[int]
 ) -> np.ndarray:
     """``[n_traj, n_layers]``: each trajectory's pooled state on the axis from the mean of the *safe* ones
-    (−1) to the mean of the *unsafe* ones (+1) of this selection, per layer (raises ``InputError`` when a class
-    is missing)."""
+    (−1) to the mean of the *unsafe* ones (+1) of this selection, per layer (raises ``InputError`` when a
+    class is missing)."""
     states = stack_pooled(trajs, pooling, layers).states  # [n, L, d]
     pos_mean, neg_mean = class_means(states, labels)
     return class_axis_scores(states.transpose(1, 0, 2), pos_mean, neg_mean).T

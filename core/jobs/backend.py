@@ -1,5 +1,6 @@
-"""Which backend runs a job: ``get_backend()`` the default one (``REASONSCOPE_JOBS_BACKEND``: ``local`` | ``ray``),
-``backend_for(job_id)`` the one a job was submitted to; ``job_table`` the job list of the CLI and the app.
+"""Which backend runs a job: ``get_backend()`` the default one (``REASONSCOPE_JOBS_BACKEND``: ``local`` |
+``ray``), ``backend_for(job_id)`` the one a job was submitted to; ``job_table`` the job list of the CLI and
+the app.
 
 Every backend has the interface of ``core.jobs.base.JobBackend`` (submit, status, events, cancel, resume,
 list). The job row and the event log live in the local ``JobStore`` whatever the backend, so the app and the

@@ -88,7 +88,8 @@ def __getattr__(name: str) -> Any:
 
 
 def progress_callback(ctx: JobContext) -> TrainerCallback:
-    """A ``JobProgressCallback`` reporting to ``ctx`` (the class, and transformers, are loaded on this first use)."""
+    """A ``JobProgressCallback`` reporting to ``ctx`` (the class, and transformers, are loaded on this first
+    use)."""
     cls: type[TrainerCallback] = __getattr__("JobProgressCallback")
     return cls(ctx)
 

@@ -153,8 +153,8 @@ class JobStore:
         """Insert a new job and its first status event (``queued``)."""
         with self._write() as con:
             con.execute(
-                "INSERT INTO jobs (id, type, module, config, status, backend, identity, created_at, heartbeat_s, "
-                "run_dir, external_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO jobs (id, type, module, config, status, backend, identity, created_at, "
+                "heartbeat_s, run_dir, external_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job.id,
                     job.type,

@@ -116,8 +116,8 @@ def log_lines(events: Iterable[JobEvent], last: int = 200) -> list[str]:
 
 
 def warnings(events: Iterable[JobEvent]) -> list[str]:
-    """Distinct log lines a job flagged with a leading ``WARNING:`` (oldest first), without the prefix: the page
-    shows them as banners (e.g. an alignment job whose format rate is stuck at 0)."""
+    """Distinct log lines a job flagged with a leading ``WARNING:`` (oldest first), without the prefix: the
+    page shows them as banners (e.g. an alignment job whose format rate is stuck at 0)."""
     out: list[str] = []
     for e in events:
         line = str(e.data.get("line", "")) if e.kind == LOG else ""

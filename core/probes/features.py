@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ from core.data.repo import list_items
 from core.errors import InputError
 from core.explore.pooling import POOLINGS, pool_layers
 from core.jsonl import read_jsonl
-from core.labelled import LabelledItem
+from core.labelled import LabelledItem, harm_class
+from core.samples.corpus import CORPUS_FILE, NAMED_DATASETS, named_dataset_path
+from core.samples.files import sample_data_dir
 from core.samples.traces import read_traces
 
 POSITIONS: tuple[str, ...] = ("last_prompt", "post_instruction", "completion", "reasoning", "mean_all")
@@ -44,7 +46,14 @@ POSITION_HELP = {
     "mean_all": "mean over every prompt and response token (CRAFT phase 1)",
 }
 LABELS3: tuple[str, ...] = ("safe", "unsafe", "rethink")
-SAMPLE_FILE = Path(__file__).resolve().parents[2] / "sample_data" / "prompts.jsonl"
+LABEL_ALIASES = {
+    "harmful": "unsafe",
+    "benign": "safe",
+    "safe": "safe",
+    "unsafe": "unsafe",
+    "rethink": "rethink",
+}
+SAMPLE_FILE = sample_data_dir() / CORPUS_FILE  # the default: the training corpus (core.samples.corpus)
 
 
 def items_from_rows(rows: Iterable[dict[str, Any]]) -> list[LabelledItem]:
@@ -55,11 +64,13 @@ def items_from_rows(rows: Iterable[dict[str, Any]]) -> list[LabelledItem]:
         if not prompt:
             raise InputError(f"Item {n} (id={r.get('id', '?')}) has no prompt.")
         label = r.get("label")
+        label = LABEL_ALIASES.get(str(label).lower(), label) if label is not None else None
         if label is not None and label not in LABELS3:
             raise InputError(
-                f"Item {r.get('id', n)} has label {label!r}; use one of {list(LABELS3)} or null."
+                f"Item {r.get('id', n)} has label {r.get('label')!r}; use one of {list(LABELS3)} (or "
+                "harmful / benign) or null."
             )
-        out.append(LabelledItem.from_row(r, number=n))
+        out.append(LabelledItem.from_row({**r, "label": label}, number=n))
     return out
 
 
@@ -75,16 +86,29 @@ def load_items(
         finally:
             db.close()
         return dataset, items_from_rows(rows)
-    path = Path(file) if file else SAMPLE_FILE
+    path = named_dataset_path(str(file)) or Path(file) if file else SAMPLE_FILE
     if not path.is_file():
         raise InputError(
             f"No dataset file at {path}: pass a JSONL file of labelled items, or import one on the "
             "Label page and pick it by name."
         )
-    if path == SAMPLE_FILE:
-        # the sample data = hand-written items + the templated reasoning traces (CRAFT's head needs many)
-        return "sample_data", items_from_rows(read_jsonl(path) + read_traces())
+    if path.parent == sample_data_dir() and path.name in NAMED_DATASETS.values():
+        # a bundled dataset + the templated reasoning traces (CRAFT's head needs many)
+        name = "sample_data" if path.name == CORPUS_FILE else path.stem
+        return name, items_from_rows(read_jsonl(path) + read_traces())
     return path.stem, items_from_rows(read_jsonl(path))
+
+
+def binary_items(items: Sequence[LabelledItem]) -> list[LabelledItem]:
+    """Prompt-only items with a harmful / benign class (labels ``unsafe``/``harmful``, ``safe``/``benign``, or
+    the kind when unlabelled) relabelled ``unsafe`` / ``safe``: what a harmful-vs-benign probe is scored on."""
+    out = []
+    for it in items:
+        cls = harm_class(it.label, it.kind)
+        if cls is None or it.response:
+            continue
+        out.append(replace(it, label="unsafe" if cls else "safe"))
+    return out
 
 
 def select(

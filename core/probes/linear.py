@@ -320,6 +320,24 @@ def best_layer(metrics: dict[int, LayerMetrics]) -> int:
     return min(metrics, key=key)
 
 
+DEFAULT_MAX_FPR = 0.05  # the operating point flags at most 5 % of benign train items (out-of-fold)
+
+
+def operating_threshold(benign_scores: np.ndarray, max_fpr: float) -> float:
+    """The smallest threshold ``t`` with ``mean(benign_scores >= t) <= max_fpr`` (scores in [0, 1]).
+
+    Sorting the benign scores, the ``floor(max_fpr * n)``-th largest may still be flagged; the threshold sits
+    just above the next one down. With no benign scores the threshold stays 0.5."""
+    s = np.sort(np.asarray(benign_scores, dtype=np.float64))[::-1]
+    if not 0.0 <= max_fpr < 1.0 or not np.isfinite(max_fpr):
+        raise InputError(f"max_fpr must be in [0, 1), got {max_fpr}.")
+    if len(s) == 0:
+        return 0.5
+    allowed = int(np.floor(max_fpr * len(s) + 1e-9))  # this many benign items may score >= t
+    t = float(np.nextafter(s[allowed], np.inf))  # strictly above the first benign score that must stay below
+    return min(t, 1.0)
+
+
 def train_probes(
     X: np.ndarray,
     labels: Sequence[Any] | np.ndarray,
@@ -333,8 +351,13 @@ def train_probes(
     labels_val: Sequence[Any] | np.ndarray | None = None,
     progress: Progress | None = None,
     meta: dict[str, Any] | None = None,
+    max_fpr: float | None = DEFAULT_MAX_FPR,
 ) -> ProbeSet:
     """Fit a probe per layer with stratified k-fold CV, refit on all training items, score the validation split.
+
+    Each layer's ``threshold`` is its operating point, chosen from the *out-of-fold* train scores only: the
+    lowest score that flags at most ``max_fpr`` of the benign train items (``None`` keeps 0.5). Validation
+    never chooses anything.
 
     ``X`` is ``[n, L, d]`` (``layers`` names axis 1; default 0..L-1). ``progress(done, total)`` ticks once
     per layer.
@@ -369,6 +392,8 @@ def train_probes(
             for name, v in binary_metrics(y[te], s).items():
                 fold_vals[name].append(v)
         probe = fit_probe(Xl, y, layer=layer, method=method, C=C, seed=seed)
+        if max_fpr is not None:
+            probe.threshold = operating_threshold(oof[j][y == 0], max_fpr)
         probes[layer] = probe
         held = None
         if val is not None and Xv is not None and yv is not None:
@@ -412,3 +437,45 @@ def evaluate(
     if not out:
         raise InputError(f"None of the layers {list(lay)} has a probe; the set covers {list(probes.layers)}.")
     return out
+
+
+def operating_report(
+    probes: ProbeSet, X: np.ndarray, labels: Sequence[Any] | np.ndarray, layers: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """Per layer: AUROC, and at that layer's saved threshold the share of harmful items flagged (``tpr``), of
+    benign items flagged (``fpr``) and the accuracy; plus the best layer and its threshold (the CLI's JSON).
+
+    ``{"best_layer": L, "threshold": t, "n": {"unsafe": a, "safe": b},
+       "layers": {"L": {"auroc", "tpr", "fpr", "accuracy", "threshold"}}}`` (NaN -> None: one class missing)."""
+    from sklearn.metrics import roc_auc_score
+
+    X, lay = as_layered(X, layers if layers is not None else probes.layers)
+    y = encode_labels(labels)
+    if len(y) != X.shape[0]:
+        raise InputError(f"{X.shape[0]} feature rows but {len(y)} labels; they must match one to one.")
+
+    def num(v: float) -> float | None:
+        return None if not np.isfinite(v) else round(float(v), 6)
+
+    out: dict[str, Any] = {}
+    for j, layer in enumerate(lay):
+        if layer not in probes.probes:
+            continue
+        p = probes.probes[layer]
+        s = p.score(X[:, j, :])
+        flag = s >= p.threshold
+        out[str(layer)] = {
+            "auroc": num(roc_auc_score(y, s)) if len(np.unique(y)) == 2 else None,
+            "tpr": num(flag[y == 1].mean()) if (y == 1).any() else None,
+            "fpr": num(flag[y == 0].mean()) if (y == 0).any() else None,
+            "accuracy": num((flag == (y == 1)).mean()),
+            "threshold": num(p.threshold),
+        }
+    if not out:
+        raise InputError(f"None of the layers {list(lay)} has a probe; the set covers {list(probes.layers)}.")
+    return {
+        "best_layer": probes.best_layer,
+        "threshold": num(probes.probes[probes.best_layer].threshold),
+        "n": {"unsafe": int((y == 1).sum()), "safe": int((y == 0).sum())},
+        "layers": out,
+    }

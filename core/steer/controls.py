@@ -22,8 +22,8 @@ def concrete_layers(vector: Any) -> list[int]:
 
 
 def default_target_layers(vector: Any, method: str, n_layers: int) -> list[int]:
-    """Pre-selected target layers: add -> the vector's default layer (else its first layer); ablate / cap -> none
-    (empty = every layer). Only layers 0..n_layers of the model are offered."""
+    """Pre-selected target layers: add -> the vector's default layer (else its first layer); ablate / cap ->
+    none (empty = every layer). Only layers 0..n_layers of the model are offered."""
     if method != "add":
         return []
     concrete = concrete_layers(vector)
@@ -33,7 +33,8 @@ def default_target_layers(vector: Any, method: str, n_layers: int) -> list[int]:
 
 def source_layer_options(vector: Any, method: str) -> tuple[list[int], int] | None:
     """For ablate / cap with a vector that has several layers: the layers whose direction may be used at every
-    target layer, and the index pre-selected (the vector's default layer). None when there is nothing to pick."""
+    target layer, and the index pre-selected (the vector's default layer). None when there is nothing to
+    pick."""
     concrete = concrete_layers(vector)
     if method == "add" or len(concrete) <= 1:
         return None

@@ -14,8 +14,8 @@
   Positions: ``prompt`` (absolute position < prompt length), ``generated`` (the rest), ``all``.
   Note: ablation acts on each layer's *output* (= the next block's input); Arditi et al. also ablate inside
   the block (attention and MLP outputs), which this seam does not reach.
-* ``steering_meta`` / ``steered_generate`` / ``steered_capture`` / ``compare`` run ``core.capture.tracing`` with
-  those interventions.
+* ``steering_meta`` / ``steered_generate`` / ``steered_capture`` / ``compare`` run ``core.capture.tracing``
+  with those interventions.
 
 The vector itself (value type, algebra, sources, files) is ``core.steer.vectors.SteeringVector``.
 """
@@ -40,7 +40,8 @@ POSITIONS = ("all", "prompt", "generated")
 class SteeringConfig(BaseModel):
     """How to apply a vector. ``layers=None``: add -> the vector's default layer (else all its layers);
     ablate / cap -> every layer 0..n. ``source_layer``: use that layer's direction at every target layer
-    (default for ablate / cap: the vector's default layer, as Arditi et al. ablate one direction everywhere)."""
+    (default for ablate / cap: the vector's default layer, as Arditi et al. ablate one direction
+    everywhere)."""
 
     method: Literal["add", "ablate", "cap"] = "add"
     alpha: float = Field(
@@ -54,8 +55,8 @@ class SteeringConfig(BaseModel):
         formula = {"add": "h ← h + α·v", "ablate": "h ← h − α·(h·v̂)v̂", "cap": "h ← h − max(h·v̂ − α, 0)·v̂"}
         lay = sorted(directions) if directions is not None else self.layers
         return (
-            f"{self.method} ({formula[self.method]}), α = {self.alpha:g}, layers {lay if lay is not None else 'default'}, "
-            f"positions: {self.positions}"
+            f"{self.method} ({formula[self.method]}), α = {self.alpha:g}, layers "
+            f"{lay if lay is not None else 'default'}, positions: {self.positions}"
             + (f", direction from layer {self.source_layer}" if self.source_layer is not None else "")
         )
 
@@ -149,7 +150,7 @@ class _Intervention:
         return hidden + delta
 
 
-# ---- running ------------------------------------------------------------------------------------------------
+# ---- running -----------------------------------------------------------------------------------------------
 def steering_meta(vector: SteeringVector, config: SteeringConfig, model: LoadedModel) -> dict[str, Any]:
     dirs = resolve_directions(vector, config, model.n_layers)
     return {

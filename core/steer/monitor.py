@@ -2,8 +2,8 @@
 
 How it works (no second pass): a ``ProbeMonitor`` plugs into the generation call through two standard seams --
 
-* an intervention for ``core.capture.tracing``'s ``interventions`` hook: at the probe's layer it computes the probe
-  score of the states that forward produced (the whole prompt at prefill, then one token per decoding
+* an intervention for ``core.capture.tracing``'s ``interventions`` hook: at the probe's layer it computes the
+  probe score of the states that forward produced (the whole prompt at prefill, then one token per decoding
   step, then the final token in one extra cached step) and pushes them to a queue;
 * a transformers streamer that receives the token ids as they are chosen.
 
@@ -20,8 +20,8 @@ emitted, because transformers checks stopping after it appends a token), ``steer
 steering vector for the rest of the generation.
 
 ``monitor_generate`` runs its own ``generate`` (all guard modes, no full capture); ``monitor_capture`` wraps
-``core.capture.tracing.capture`` so the full trajectory comes back too (guard ``stop`` is not available there because
-capture takes no stopping criteria).
+``core.capture.tracing.capture`` so the full trajectory comes back too (guard ``stop`` is not available there
+because capture takes no stopping criteria).
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ def _scorer(probe: Probe | ContrastiveProbe) -> tuple[int, Any]:
 
 
 class ProbeMonitor:
-    """Scores states at ``probe.layer`` during generation; ``events`` gets ("ids"|"scores"|"done", …) tuples."""
+    """Scores states at ``probe.layer`` during generation; ``events`` gets ("ids"|"scores"|"done", …)
+    tuples."""
 
     def __init__(
         self,
@@ -137,7 +138,7 @@ class ProbeMonitor:
         self.steer_on = False
         self.steered_from: int | None = None
 
-    # -- the intervention: f(layer, hidden [B, S, d], ctx) -> hidden ------------------------------------------
+    # -- the intervention: f(layer, hidden [B, S, d], ctx) -> hidden -----------------------------------------
     def intervention(self, layer: int, hidden: Any, ctx: Any) -> Any:
         if layer == 0 and self._pending_steer and not self.steer_on:  # switch on at the start of a forward
             self.steer_on, self.steered_from = True, ctx.position_offset
@@ -184,7 +185,8 @@ class ProbeMonitor:
 def _generate_monitored(
     model: LoadedModel, mon: ProbeMonitor, prompt: list[int], settings: GenerationSettings
 ) -> None:
-    """hf ``generate`` with the monitor's hook, streamer and stopping criteria, plus the final token's step."""
+    """hf ``generate`` with the monitor's hook, streamer and stopping criteria, plus the final token's
+    step."""
     import torch
 
     ids = torch.tensor([prompt], device=model.device)
@@ -304,7 +306,8 @@ def monitor_generate(
     guard: Guard = "off",
     steering: tuple[SteeringVector, SteeringConfig] | None = None,
 ) -> Iterator[TokenScore | MonitorResult]:
-    """Generate with per-token probe scores; yields ``TokenScore``s (prompt tokens first), then a ``MonitorResult``."""
+    """Generate with per-token probe scores; yields ``TokenScore``s (prompt tokens first), then a
+    ``MonitorResult``."""
     settings = settings or GenerationSettings()
     mon = ProbeMonitor(model, probe, threshold=threshold, guard=guard, steering=steering)
     prompt = _prompt_ids(model, messages, settings)
@@ -324,7 +327,8 @@ def monitor_capture(
     layers: Sequence[int] | str | None = None,
     dtype: str = "float32",
 ) -> Iterator[TokenScore | MonitorResult]:
-    """Like ``monitor_generate`` but through ``core.capture.tracing.capture``: the result carries the full trajectory."""
+    """Like ``monitor_generate`` but through ``core.capture.tracing.capture``: the result carries the full
+    trajectory."""
     if guard == "stop":
         raise InputError(
             "Guard mode 'stop' is not available while capturing a full trajectory; use guard 'steer' "

@@ -3,10 +3,10 @@
 * ``is_refusal`` -- substring match on common refusal phrases (AlphaAlign's verifier list plus the XSTest /
   JailbreakBench prefixes), case-insensitive. A cheap, transparent proxy; any ``Callable[[str], bool]`` can be
   passed instead (e.g. the audit area's judges).
-* ``harmless_kl`` -- mean KL(baseline || steered) of the next-token distributions over harmless prompts, at the
-  last prompt token and (teacher-forced) every position of the baseline completion, with the steering applied
-  exactly as configured (positions included). Arditi et al. use the first-token KL on harmless prompts to
-  reject directions that damage ordinary behaviour.
+* ``harmless_kl`` -- mean KL(baseline || steered) of the next-token distributions over harmless prompts, at
+  the last prompt token and (teacher-forced) every position of the baseline completion, with the steering
+  applied exactly as configured (positions included). Arditi et al. use the first-token KL on harmless prompts
+  to reject directions that damage ordinary behaviour.
 * ``sweep`` -- both, for a list of alphas.
 """
 

@@ -1,9 +1,9 @@
 """Steering vectors: one direction per layer, their algebra, where they come from, and their files.
 
 * ``SteeringVector`` -- one direction per layer (``{layer: [d]}``; key ``ANY`` = a layer-less vector that
-  applies wherever it is asked to), with algebra: ``a + b``, ``a - b``, ``2.0 * a``, ``-a``, ``a.normalise()``.
-  Sources: a trained probe set, difference in means of labelled states (Arditi et al. 2024), an uploaded
-  ``.safetensors`` / ``.npy`` file (numpy with ``allow_pickle=False``), or a saved artefact
+  applies wherever it is asked to), with algebra: ``a + b``, ``a - b``, ``2.0 * a``, ``-a``,
+  ``a.normalise()``. Sources: a trained probe set, difference in means of labelled states (Arditi et al.
+  2024), an uploaded ``.safetensors`` / ``.npy`` file (numpy with ``allow_pickle=False``), or a saved artefact
   (``save_vector`` / ``load_vector``, through ``core.artefacts``).
 
 Applying a vector while the model runs (``SteeringConfig``, ``make_interventions``, ``steered_generate`` ...)
@@ -153,7 +153,7 @@ class SteeringVector:
             )
 
 
-# ---- sources ------------------------------------------------------------------------------------------------
+# ---- sources -----------------------------------------------------------------------------------------------
 def from_probe_set(
     ps: ProbeSet, layers: Iterable[int] | None = None, name: str | None = None
 ) -> SteeringVector:
@@ -202,8 +202,8 @@ def from_diff_in_means(
 def load_vector_file(
     path: str | Path, *, layer: int | None = None, d_model: int | None = None, name: str | None = None
 ) -> SteeringVector:
-    """An uploaded vector: ``.npy`` (``[d]`` or ``[n_layers+1, d]``) or ``.safetensors`` (tensors ``layer{i}`` /
-    ``layer.{i}``, or one tensor ``[d]`` / ``[n_layers+1, d]``). A ``[d]`` vector applies at ``layer``
+    """An uploaded vector: ``.npy`` (``[d]`` or ``[n_layers+1, d]``) or ``.safetensors`` (tensors ``layer{i}``
+    / ``layer.{i}``, or one tensor ``[d]`` / ``[n_layers+1, d]``). A ``[d]`` vector applies at ``layer``
     (default: wherever the steering config puts it)."""
     path = Path(path)
     if not path.is_file():

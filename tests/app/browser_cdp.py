@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -17,7 +18,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-CHROMIUM_FLAGS = [
+import pytest
+
+CHROMIUM_FLAGS = [  # headless, offline-friendly; the window size is set per use
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -28,7 +31,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
     "--hide-scrollbars",
-    "--window-size=1400,2400",
 ]
 
 
@@ -38,6 +40,18 @@ def find_chromium() -> str | None:
         if path:
             return path
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def require_chromium() -> str:
+    """The chromium binary; skips the test without one (fails it when CI is set: CI must install it)."""
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "chromium is not installed but CI is set: `apt-get install -y chromium` (make test does)"
+            )
+        pytest.skip("chromium not installed (apt-get install -y chromium); runs in CI")
+    return path
 
 
 class Browser:
@@ -53,6 +67,7 @@ class Browser:
             [
                 self.binary,
                 *CHROMIUM_FLAGS,
+                "--window-size=1400,2400",
                 f"--user-data-dir={self.profile}",
                 "--remote-debugging-port=0",
                 "about:blank",

@@ -3,7 +3,6 @@ renders (plotly's SVG is in the DOM). A screenshot goes to tests/artifacts/ (git
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -13,32 +12,10 @@ import pytest
 from core.evals.report import save_audit
 from core.evals.runner import run_audit
 from core.evals.suites import AuditOptions, Subject
-from tests.app.browser_cdp import find_chromium
+from tests.app.browser_cdp import CHROMIUM_FLAGS, require_chromium
 
 pytestmark = pytest.mark.app
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
-
-
-def _chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "chromium is not installed but CI is set: `apt-get install -y chromium` (make test does)"
-            )
-        pytest.skip("chromium not installed (apt-get install -y chromium); runs in CI")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +43,12 @@ def report(tmp_path_factory):
 
 
 def test_report_renders_all_charts_offline(report, tmp_path):
-    chromium = _chromium()
+    chromium = require_chromium()
     profile = tmp_path / "profile"
     dom = subprocess.run(
         [
             chromium,
-            *FLAGS,
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             "--dump-dom",
             "--virtual-time-budget=5000",
@@ -94,7 +71,7 @@ def test_report_renders_all_charts_offline(report, tmp_path):
     subprocess.run(
         [
             chromium,
-            *FLAGS,
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             f"--screenshot={shot}",
             "--window-size=1300,2200",

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import pytest
 
 from core.capture.store import ActivationStore
-from tests.app.browser_cdp import Browser, find_chromium
+from tests.app.browser_cdp import Browser, find_chromium, require_chromium
 from tests.app.explorer_fixtures import PROMPTS, fill_store
 
 pytestmark = pytest.mark.app
@@ -35,16 +35,6 @@ requests_seen: list[str] = []  # filled by the page tests, checked by the offlin
 doms_seen: list[str] = []
 
 
-def _require_chromium() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "chromium is not installed but CI is set: `apt-get install -y chromium` (make test does)"
-            )
-        pytest.skip("chromium not installed (apt-get install -y chromium); runs in CI")
-    return CHROMIUM
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,7 +43,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory, tiny_model, tiny_model_dir):
-    _require_chromium()
+    require_chromium()
     home = tmp_path_factory.mktemp("browser-home")
     keys = fill_store(tiny_model, store=ActivationStore(home / "store"))
     port = _free_port()
@@ -159,7 +149,8 @@ PAGE_CHECK_JS = """(() => { const h = document.querySelector('h1');
   // still running (the model loads behind a cache spinner that appears a moment after the title)
   if (document.querySelector('[data-testid="stSpinner"], [data-testid="stStatusWidget"]')) return null;
   return h ? {title: h.innerText, errors: document.querySelectorAll('[data-testid="stException"]').length,
-             alerts: Array.from(document.querySelectorAll('[data-testid="stAlert"]')).map(a => a.innerText)} : null;
+             alerts: Array.from(document.querySelectorAll('[data-testid="stAlert"]'))
+                       .map(a => a.innerText)} : null;
   })()"""
 
 
@@ -198,6 +189,6 @@ def test_pages_fetch_nothing_outside_localhost(live_app):
     )
     assert not external, (
         f"the app fetched {external}: it must work air-gapped. A `page_icon=':material/...'` in "
-        "st.set_page_config makes the browser load the favicon from fonts.gstatic.com; use an emoji or a local "
-        "image file instead."
+        "st.set_page_config makes the browser load the favicon from fonts.gstatic.com; use an emoji or a "
+        "local image file instead."
     )

@@ -4,28 +4,19 @@ their polling logic is tested in tests/unit/jobs/test_view.py)."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from core.jobs import JobStatus, JobStore, get_backend
+from tests.job_helpers import wait_for, wait_terminal
 
 pytestmark = pytest.mark.app
 PAGE = "app/app_pages/jobs.py"
 TYPE = "demo.probe_sweep"
 
 
-def wait(pred, timeout=20.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if out := pred():
-            return out
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def finished(job_id):
-    return wait(lambda: (r := get_backend().status(job_id)).is_terminal and r)
+    return wait_terminal(get_backend(), job_id)
 
 
 def test_empty_state_says_what_to_do(jobs_home, run_page):
@@ -77,7 +68,7 @@ def test_invalid_config_shows_field_messages(jobs_home, run_page):
 def test_cancel_then_resume_buttons(jobs_home, run_page):
     backend = get_backend()
     job = backend.submit(TYPE, {"steps": 300, "step_delay_s": 0.05}, identity="bo")
-    wait(lambda: any(e.kind == "progress" for e in backend.events(job)))
+    wait_for(lambda: any(e.kind == "progress" for e in backend.events(job)))
     at = run_page(PAGE, annotator_name="ada")
     at.button(key=f"cancel-{job}").click().run()
     assert not at.exception

@@ -1,5 +1,5 @@
-"""Live monitor widgets (AppTest, tiny model): controls pick a saved probe; the generation renders coloured tokens,
-a gauge, the crossing flag and the score chart; guard 'stop' stops."""
+"""Live monitor widgets (AppTest, tiny model): controls pick a saved probe; the generation renders coloured
+tokens, a gauge, the crossing flag and the score chart; guard 'stop' stops."""
 
 from __future__ import annotations
 

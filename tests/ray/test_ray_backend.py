@@ -10,10 +10,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests import job_helpers
 
 pytestmark = [
     pytest.mark.ray,
@@ -69,13 +70,12 @@ def backend(ray_head, rs_home, monkeypatch):
     return RayJobsBackend()
 
 
-def wait_for(pred, timeout=60.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if out := pred():
-            return out
-        time.sleep(0.2)
-    raise AssertionError("timed out")
+def wait_for(pred):
+    return job_helpers.wait_for(pred, timeout=60.0, every=0.2)
+
+
+def finished(b, job):
+    return job_helpers.wait_terminal(b, job, timeout=60.0, every=0.2)
 
 
 def progress(b, job):
@@ -87,7 +87,7 @@ def test_ray_job_streams_events_into_the_local_store(backend):
     from core.jobs import JobStatus, JobStore, backend_for
 
     job = backend.submit(TYPE, {"steps": 8}, identity="ada")
-    rec = wait_for(lambda: (r := backend.status(job)).is_terminal and r)
+    rec = finished(backend, job)
     assert rec.status == JobStatus.SUCCEEDED and rec.backend == "ray" and rec.external_id == f"{job}-a1"
     evs = JobStore().events(job)
     assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
@@ -102,7 +102,7 @@ def test_ray_cancel_via_stop_job_then_resume_from_checkpoint(backend):
     job = backend.submit(TYPE, {"steps": 300, "step_delay_s": 0.05})
     wait_for(lambda: progress(backend, job) >= 3)
     backend.cancel(job)
-    rec = wait_for(lambda: (r := backend.status(job)).is_terminal and r)
+    rec = finished(backend, job)
     assert rec.status == JobStatus.CANCELLED
     stopped_at = progress(backend, job)
     rec = backend.resume(job)
@@ -111,4 +111,4 @@ def test_ray_cancel_via_stop_job_then_resume_from_checkpoint(backend):
     first = [e.data["step"] for e in backend.events(job) if e.kind == "metric" and e.attempt == 2][0]
     assert first == stopped_at + 1 and backend.status(job).external_id == f"{job}-a2"
     backend.cancel(job)
-    assert wait_for(lambda: (r := backend.status(job)).is_terminal and r).status == JobStatus.CANCELLED
+    assert finished(backend, job).status == JobStatus.CANCELLED

@@ -3,7 +3,8 @@ tests/conftest.py).
 
 - ``db_url`` / ``db`` (labelling database): every test using them runs against SQLite in a private
   REASONSCOPE_HOME and, when the environment variable ``REASONSCOPE_TEST_PG`` holds a PostgreSQL URL
-  (``postgresql+psycopg://…``), again against PostgreSQL inside a throw-away schema that is dropped afterwards.
+  (``postgresql+psycopg://…``), again against PostgreSQL inside a throw-away schema that is dropped
+  afterwards.
 - ``data`` (audits): a small evaluation dataset, its attack templates and utility tasks as JSONL files; its
   answers come from ``tests.unit.evals.test_suites.responder``.
 """

@@ -9,10 +9,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 CORE = REPO / "core"
-# The only libraries core may import inside functions: each adds >= 0.3 s to import time (measured: torch 1.1 s,
-# transformers 1-4 s, sklearn 1.1 s, scipy.stats 0.7 s, datasets 0.6 s, alembic with mako/pygments 0.4 s) or is an
-# optional extra (ray, datasets). Everything else -- core modules, the standard library, numpy, pandas, pyarrow,
-# safetensors, plotly, sqlalchemy, tqdm -- is imported at module level.
+# The only libraries core may import inside functions: each adds >= 0.3 s to import time (measured:
+# torch 1.1 s, transformers 1-4 s, sklearn 1.1 s, scipy.stats 0.7 s, datasets 0.6 s, alembic with
+# mako/pygments 0.4 s) or is an optional extra (ray, datasets). Everything else -- core modules, the
+# standard library, numpy, pandas, pyarrow, safetensors, plotly, sqlalchemy, tqdm -- is imported at module
+# level.
 HEAVY = frozenset(
     {
         "torch",
@@ -61,8 +62,8 @@ def test_records_and_analysis_modules_import_without_torch():
 
 
 def test_no_core_module_imports_a_heavy_library_at_import_time():
-    """Every core module (the CLI included) imports without torch & co: they load inside the functions that use
-    them. Moving an import to module level can pull one in transitively; this finds it."""
+    """Every core module (the CLI included) imports without torch & co: they load inside the functions that
+    use them. Moving an import to module level can pull one in transitively; this finds it."""
     names = sorted(_module_name(p) for p in _core_files() if "migrations" not in p.parts)
     mods = _imported_after("import " + ", ".join(names))
     assert not set(NOT_AT_IMPORT) & mods, f"imported at import time: {sorted(set(NOT_AT_IMPORT) & mods)}"
@@ -105,7 +106,7 @@ def test_whole_codebase_passes_the_configured_ruff_rules():
     assert ruff.returncode == 0, ruff.stdout[-3000:] + ruff.stderr
 
 
-# ---- core/ import graph, checked on the syntax tree ----------------------------------------------------------
+# ---- core/ import graph, checked on the syntax tree --------------------------------------------------------
 def _core_files() -> list[Path]:
     return sorted(CORE.rglob("*.py"))
 
@@ -131,8 +132,8 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def _module_level_imports(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
-    """Imports that run when the module is imported: top level, and inside top-level if / try / with blocks, but
-    not under ``if TYPE_CHECKING:`` (annotations only; its ``else`` branch does run)."""
+    """Imports that run when the module is imported: top level, and inside top-level if / try / with blocks,
+    but not under ``if TYPE_CHECKING:`` (annotations only; its ``else`` branch does run)."""
     out: list[ast.Import | ast.ImportFrom] = []
     for node in body:
         if isinstance(node, ast.Import | ast.ImportFrom):
@@ -151,9 +152,10 @@ def _module_level_imports(body: list[ast.stmt]) -> list[ast.Import | ast.ImportF
 def core_import_graph(files: dict[str, str]) -> dict[str, set[str]]:
     """``{module: core modules it imports at module level}`` for ``{module name: source}``.
 
-    ``import a.b`` and ``from a.b import c`` count as an edge to ``a.b`` -- or to ``a.b.c`` when ``c`` is a module.
-    Importing ``a.b.c`` also runs the package ``a.b``'s ``__init__`` first, but only that file's own imports count
-    as its edges (``from a.b import name`` of a re-exported name is an edge to ``a.b``, which then has its own)."""
+    ``import a.b`` and ``from a.b import c`` count as an edge to ``a.b`` -- or to ``a.b.c`` when ``c`` is a
+    module. Importing ``a.b.c`` also runs the package ``a.b``'s ``__init__`` first, but only that file's own
+    imports count as its edges (``from a.b import name`` of a re-exported name is an edge to ``a.b``, which
+    then has its own)."""
     graph: dict[str, set[str]] = {}
     for module, source in files.items():
         is_package = any(m.startswith(module + ".") for m in files)
@@ -226,8 +228,8 @@ def test_core_module_level_import_graph_is_acyclic():
 
 
 def test_function_level_imports_are_only_heavy_third_party_libraries():
-    """No core module is imported inside a function (that hides cycles); other libraries are imported at module
-    level unless they are in HEAVY."""
+    """No core module is imported inside a function (that hides cycles); other libraries are imported at
+    module level unless they are in HEAVY."""
     sources = _core_sources()
     core_inside, light_inside = [], []
     for module, source in sources.items():
@@ -262,13 +264,13 @@ def test_the_import_graph_checks_catch_what_they_are_for():
     del files["core.c.d"]
     assert find_cycle(core_import_graph(files)) is None
     src = (
-        "import os\ndef f():\n    import torch\n    from core.x import y\n    class C:\n        def g(self):\n"
-        "            from . import z\n"
+        "import os\ndef f():\n    import torch\n    from core.x import y\n"
+        "    class C:\n        def g(self):\n            from . import z\n"
     )
     assert function_level_imports(src, "core.pkg.mod") == [(3, "torch"), (4, "core"), (7, "core")]
 
 
-# ---- app/ rules, checked on the syntax tree (replaces the old substring test for nnsight blocks) --------------
+# ---- app/ rules, checked on the syntax tree (replaces the old substring test for nnsight blocks) -----------
 APP = REPO / "app"
 NNSIGHT_BLOCKS = {
     "trace",
@@ -276,7 +278,8 @@ NNSIGHT_BLOCKS = {
     "session",
 }  # `with lm.trace(...)`, `with lm.generate(...)`, `with lm.session()`
 MAX_PAGE_STATEMENTS = 40  # module-level statements of a page, imports and docstring excluded
-# nothing in a page may define, loop, catch, branch inline or build strings/collections: that is panel or helper work
+# nothing in a page may define, loop, catch, branch inline or build strings/collections: that is panel or
+# helper work
 PAGE_FORBIDDEN = (
     ast.FunctionDef,
     ast.AsyncFunctionDef,
@@ -341,7 +344,8 @@ def _plain_target(t: ast.expr) -> bool:
 
 
 def _simple(stmt: ast.stmt) -> bool:
-    """A call, a call's result assigned to plain names, or a ``with`` block (tabs, columns, containers) of those."""
+    """A call, a call's result assigned to plain names, or a ``with`` block (tabs, columns, containers) of
+    those."""
     if isinstance(stmt, ast.Expr):
         return isinstance(stmt.value, ast.Call)
     if isinstance(stmt, ast.Assign | ast.AnnAssign):
@@ -408,7 +412,8 @@ def test_pages_are_thin_layout_scripts():
 
 
 def test_no_nnsight_blocks_in_app():
-    """`with lm.trace()/generate()/session()` blocks live in core/ (found on the syntax tree, not by substring)."""
+    """`with lm.trace()/generate()/session()` blocks live in core/ (found on the syntax tree, not by
+    substring)."""
     offenders = {
         str(p.relative_to(REPO)): lines for p in _app_modules() if (lines := nnsight_blocks(_tree(p)))
     }

@@ -1,4 +1,5 @@
-"""``core.artefacts``: atomic safetensors + meta.json folders, name validation, overwrite, fingerprint check."""
+"""``core.artefacts``: atomic safetensors + meta.json folders, name validation, overwrite, fingerprint
+check."""
 
 from __future__ import annotations
 

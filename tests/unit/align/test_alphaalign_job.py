@@ -10,6 +10,7 @@ import pytest
 from core.errors import InputError
 from core.jobs.context import JobContext
 from tests.align_helpers import TINY_GRPO, ListSink, write_dataset
+from tests.job_helpers import ev
 
 
 def _cfg(tiny_model_dir: Path, data: Path, **kw):
@@ -105,34 +106,12 @@ def test_missing_dataset_and_bad_lora_targets(tiny_model_dir: Path, tmp_path: Pa
 
 def test_page_helpers_find_the_adapter_and_warnings() -> None:
     from core.align.jobs import adapter_from_events, warnings_from_events
-    from core.jobs.records import JobEvent
 
     evs = [
-        JobEvent(job_id="j", seq=1, ts=0.0, kind="log", attempt=1, data={"line": "training started"}),
-        JobEvent(
-            job_id="j",
-            seq=2,
-            ts=0.0,
-            kind="log",
-            attempt=1,
-            data={"line": "WARNING: format rate 0 on the monitor batch"},
-        ),
-        JobEvent(
-            job_id="j",
-            seq=3,
-            ts=0.0,
-            kind="artefact",
-            attempt=1,
-            data={"name": "checkpoint-5", "path": "/r/grpo/checkpoint-5"},
-        ),
-        JobEvent(
-            job_id="j",
-            seq=4,
-            ts=0.0,
-            kind="artefact",
-            attempt=1,
-            data={"name": "adapter", "path": "/r/adapter"},
-        ),
+        ev(1, "log", {"line": "training started"}),
+        ev(2, "log", {"line": "WARNING: format rate 0 on the monitor batch"}),
+        ev(3, "artefact", {"name": "checkpoint-5", "path": "/r/grpo/checkpoint-5"}),
+        ev(4, "artefact", {"name": "adapter", "path": "/r/adapter"}),
     ]
     assert adapter_from_events(evs) == "/r/adapter"
     assert adapter_from_events(evs[:3]) is None
@@ -142,7 +121,8 @@ def test_page_helpers_find_the_adapter_and_warnings() -> None:
 def test_identical_warm_start_is_shared_between_runs_and_a_changed_one_is_not(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    """CRAFT and AlphaAlign demo presets share their warm start: the second run reuses the first one's adapter."""
+    """CRAFT and AlphaAlign demo presets share their warm start: the second run reuses the first one's
+    adapter."""
     import numpy as np
     from safetensors.numpy import load_file
 

@@ -1,4 +1,5 @@
-"""Training data of the alignment jobs: splits, classes, the monitor batch and warm-start targets (no model)."""
+"""Training data of the alignment jobs: splits, classes, the monitor batch and warm-start targets (no
+model)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,25 @@ def test_prompt_items_skip_traces_and_map_labels(tmp_path: Path) -> None:
     assert len(train) == 8 and len(val) == 4 and not {i.id for i in train} & {i.id for i in val}
 
 
-def test_sample_data_has_both_classes_in_train() -> None:
+def test_sample_data_is_the_corpus_with_both_classes_in_train() -> None:
     items = D.split(D.prompt_items(D.load_rows("sample")), "train")
     D.check_both_classes(items)
-    kinds = {it.kind for it in items if it.harmful}
-    assert kinds == {"harmful", "jailbreak"}
+    assert {it.kind for it in items if it.harmful} == {"harmful"}
+    assert {it.kind for it in items if not it.harmful} == {"benign_counterpart", "borderline"}
+    assert all(it.form for it in items) and len(items) > 1500
+
+
+def test_minimal_pairs_stay_available_as_the_stress_set() -> None:
+    items = D.prompt_items(D.load_rows("minimal-pairs"))
+    assert {"harmful", "jailbreak"} <= {it.kind for it in items if it.harmful}
+
+
+def test_balanced_subset_keeps_classes_and_categories() -> None:
+    items = D.split(D.prompt_items(D.load_rows("sample")), "train")
+    sub = D.balanced_subset(items, 100, seed=0)
+    assert len(sub) == 100 and sum(it.harmful for it in sub) == 50
+    assert len({it.category for it in sub if it.harmful}) >= 14
+    assert sub == D.balanced_subset(items, 100, seed=0)
 
 
 def test_one_class_is_a_clear_error() -> None:

@@ -1,5 +1,6 @@
 """Model-backed rewards on the tiny random Llama: CRAFT's latent reward (a forward pass of the policy) checked
-against transformers' own hidden states, and AlphaAlign's helpfulness reward from a tiny random reward model."""
+against transformers' own hidden states, and AlphaAlign's helpfulness reward from a tiny random reward
+model."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def policy(tiny_model_dir: Path):
 
 
 def _reference_pooled(model, tok, prompt, completion_ids, layer):
-    """Independent reference: transformers' output_hidden_states (entries < n_layers are raw layer outputs)."""
+    """Independent reference: transformers' output_hidden_states (entries < n_layers are raw layer
+    outputs)."""
     import torch
 
     pids = tok.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)

@@ -1,10 +1,11 @@
 """Cancel + resume of a GRPO alignment job gives the same adapter as an uninterrupted run with the same seed.
 
-CRAFT is used because its latent reward varies on any completion, so even the random tiny model gets a non-zero
-gradient (AlphaAlign's verifiers score every random completion 0).
+CRAFT is used because its latent reward varies on any completion, so even the random tiny model gets a
+non-zero gradient (AlphaAlign's verifiers score every random completion 0).
 
-The resumed attempt restarts from the checkpoint the cancel left (adapter, optimizer, scheduler, RNG states and
-the data-loader position are restored by the Trainer), so rollouts are sampled from the same RNG stream."""
+The resumed attempt restarts from the checkpoint the cancel left (adapter, optimizer, scheduler, RNG states
+and the data-loader position are restored by the Trainer), so rollouts are sampled from the same RNG
+stream."""
 
 from __future__ import annotations
 

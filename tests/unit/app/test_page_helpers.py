@@ -45,7 +45,7 @@ def test_helpers_never_touch_streamlit():
         assert not {m for m in mods if m.split(".")[0] == "streamlit" or m == "app.state"}, path.name
 
 
-# ---- steer ---------------------------------------------------------------------------------------------------
+# ---- steer -------------------------------------------------------------------------------------------------
 def test_describe_vector():
     vec = SteeringVector(
         {1: np.array([3.0, 4.0]), 2: np.array([0.0, 1.0])}, name="v", source="probe", default_layer=1
@@ -69,7 +69,7 @@ def test_sweep_rows_and_series():
     assert alphas == [0.0, 2.0] and refusal == [0.5, 1.0] and np.isnan(kl[0]) and kl[1] == 0.25
 
 
-# ---- explore -------------------------------------------------------------------------------------------------
+# ---- explore -----------------------------------------------------------------------------------------------
 def test_missing_message():
     assert missing_message(["a" * 20]).startswith(
         f"1 selected trajectories were deleted from the store and are "
@@ -108,7 +108,7 @@ def test_projected_entries_and_overlays():
     )
 
 
-# ---- trace ---------------------------------------------------------------------------------------------------
+# ---- trace -------------------------------------------------------------------------------------------------
 def test_trace_helpers():
     assert set(SCORE_NAMES) == set(SCORE_LABELS) == {"norm", "centroid_cosine", "direction"}
     assert completion_text(SimpleNamespace(completion=" Hi ", n_tokens=5, n_prompt_tokens=3)) == " Hi "
@@ -123,7 +123,7 @@ def test_trace_helpers():
     assert option_index([None, "safe", "unsafe"], "unsafe") == 2 and option_index([None, "safe"], "odd") == 0
 
 
-# ---- audit ---------------------------------------------------------------------------------------------------
+# ---- audit -------------------------------------------------------------------------------------------------
 def test_audit_helpers():
     assert config_problem({"suites": [], "subjects": [{}]}) == "Choose at least one suite."
     assert config_problem({"suites": ["refusal"], "subjects": []}) == "Add at least one subject first."

@@ -1,4 +1,5 @@
-"""Trajectory capture on the tiny random model, checked against transformers itself (independent reference)."""
+"""Trajectory capture on the tiny random model, checked against transformers itself (independent
+reference)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from core.errors import InputError
 
 
 def reference_states(model, token_ids: np.ndarray) -> np.ndarray:
-    """Embedding output from ``output_hidden_states`` plus every decoder layer's output via plain forward hooks
-    (HF's last hidden state is post-final-norm, so layers come from hooks): ``[n_layers+1, n_tokens, d]``."""
+    """Embedding output from ``output_hidden_states`` plus every decoder layer's output via plain forward
+    hooks (HF's last hidden state is post-final-norm, so layers come from hooks):
+    ``[n_layers+1, n_tokens, d]``."""
     outs: list[torch.Tensor] = []
     handles = [
         m.register_forward_hook(lambda _m, _i, o: outs.append(o[0] if isinstance(o, tuple) else o))

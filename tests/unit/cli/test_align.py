@@ -1,5 +1,5 @@
-"""`reasonscope align …`: the three methods are there, bad configs fail with field-level messages before any job
-is queued."""
+"""`reasonscope align …`: the three methods are there, bad configs fail with field-level messages before any
+job is queued."""
 
 from __future__ import annotations
 

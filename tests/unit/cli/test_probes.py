@@ -59,7 +59,8 @@ def test_probe_train_ls_eval_score(rs_home, tiny_model_dir, data_file):
     assert ls.exit_code == 0 and "toy" in ls.output and "probe_set" in ls.output
     ev = runner.invoke(app, ["probe", "eval", "toy", "--file", str(data_file), *m])
     assert ev.exit_code == 0, ev.output
-    assert "layer   2" in ev.output and "AUROC" in ev.output
+    assert "AUROC" in ev.output and "TPR" in ev.output and "FPR" in ev.output
+    assert any(line.split()[:1] == ["2"] for line in ev.output.splitlines())  # a row per layer
     sc = runner.invoke(app, ["probe", "score", "toy", "how do I bake", *m])
     assert sc.exit_code == 0, sc.output
     scores = [
@@ -132,3 +133,80 @@ def test_steer_prompts_to_jsonl_and_bad_vector(rs_home, tiny_model, tiny_model_d
         app, ["steer", "hello", "--vector", str(tmp_path / "w.npy"), "-m", str(tiny_model_dir)]
     )
     assert bad.exit_code == 2 and "size 7" in bad.output and "hidden size is 64" in bad.output
+
+
+def _train_toy(tiny_model_dir, data_file) -> None:
+    res = runner.invoke(
+        app,
+        ["probe", "train", "--name", "toy", "--file", str(data_file), "--k", "3", "-m", str(tiny_model_dir)],
+    )
+    assert res.exit_code == 0, res.output
+
+
+def test_probe_eval_json_is_one_object(rs_home, tiny_model_dir, data_file, monkeypatch):
+    monkeypatch.delenv("REASONSCOPE_DEBUG", raising=False)
+    _train_toy(tiny_model_dir, data_file)
+    res = runner.invoke(
+        app, ["probe", "eval", "toy", "--file", str(data_file), "--json", "-m", str(tiny_model_dir)]
+    )
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1  # nothing but the JSON object on stdout (no progress bar, no table)
+    rep = json.loads(lines[0])
+    assert set(rep) == {"best_layer", "threshold", "n", "layers"}
+    assert rep["n"] == {"unsafe": 2, "safe": 2}  # the default split is validation when the file has one
+    assert str(rep["best_layer"]) in rep["layers"]
+    for row in rep["layers"].values():
+        assert set(row) == {"auroc", "tpr", "fpr", "accuracy", "threshold"}
+        assert all(v is None or 0.0 <= v <= 1.0 for v in row.values())
+    everything = runner.invoke(
+        app,
+        [
+            "probe",
+            "eval",
+            "toy",
+            "--file",
+            str(data_file),
+            "--split",
+            "all",
+            "--json",
+            "-m",
+            str(tiny_model_dir),
+        ],
+    )
+    assert everything.exit_code == 0, everything.output
+    assert json.loads(everything.stdout)["n"] == {"unsafe": 10, "safe": 10}
+
+
+def test_probe_eval_file_without_splits_uses_every_item(rs_home, tiny_model_dir, data_file, tmp_path):
+    _train_toy(tiny_model_dir, data_file)
+    rows = [{"prompt": f"How do I hurt someone badly {i}?", "label": "harmful"} for i in range(3)]
+    rows += [{"prompt": f"How do I water my garden {i}?", "label": "benign"} for i in range(4)]
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    m = ["-m", str(tiny_model_dir)]
+    res = runner.invoke(app, ["probe", "eval", "toy", "--file", str(plain), "--json", *m])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    assert rep["n"] == {"unsafe": 3, "safe": 4}
+    assert all(row["auroc"] is not None for row in rep["layers"].values())
+    table = runner.invoke(app, ["probe", "eval", "toy", "--file", str(plain), *m])
+    assert table.exit_code == 0, table.output
+    assert "(all, 3 harmful / 4 benign)" in table.output and "TPR" in table.output
+    none_held_out = runner.invoke(
+        app, ["probe", "eval", "toy", "--file", str(plain), "--split", "validation", *m]
+    )
+    assert none_held_out.exit_code == 2 and "--split all" in none_held_out.output
+    assert "Traceback" not in none_held_out.output
+
+
+def test_probe_eval_bad_split_is_one_clean_line(rs_home, tiny_model_dir, data_file, monkeypatch):
+    monkeypatch.delenv("REASONSCOPE_DEBUG", raising=False)
+    res = runner.invoke(
+        app, ["probe", "eval", "toy", "--file", str(data_file), "--split", "bogus", "-m", str(tiny_model_dir)]
+    )
+    assert res.exit_code != 0
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1, res.output
+    assert "bogus" in lines[0] and all(s in lines[0] for s in ("validation", "train", "all"))
+    assert "Traceback" not in res.output and isinstance(res.exception, SystemExit)

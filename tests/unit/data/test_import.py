@@ -257,7 +257,7 @@ def test_malformed_files(db, tmp_path):
     assert snapshot(db) == before
 
 
-# ---- duplicates, dry run ------------------------------------------------------------------------------------
+# ---- duplicates, dry run -----------------------------------------------------------------------------------
 
 
 def test_duplicates_are_skipped_never_overwritten(db, tmp_path):
@@ -390,7 +390,8 @@ def test_import_table_refuses_bad_on_error(db):
 
 
 def test_bundled_sample_set_imports_cleanly(db):
-    """sample_data/prompts.jsonl (written by the sample-data work) goes in without rejects and keeps its pairs."""
+    """sample_data/prompts.jsonl (written by the sample-data work) goes in without rejects and keeps its
+    pairs."""
     path = REPO / "sample_data" / "prompts.jsonl"
     if not path.is_file():
         pytest.skip("sample_data/prompts.jsonl not written yet")

@@ -1,4 +1,5 @@
-"""The ``audit.run`` job type: config validation (field errors) and the run function with a recording context."""
+"""The ``audit.run`` job type: config validation (field errors) and the run function with a recording
+context."""
 
 from __future__ import annotations
 

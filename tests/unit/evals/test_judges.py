@@ -114,7 +114,8 @@ def test_keyword_judge_precision_recall_on_hand_labelled_set():
 
 def test_keyword_judge_on_response_items_of_prompts_jsonl():
     """A second, independently written set: the response items (safe refusals / unsafe compliances / rethink
-    recoveries / helpful benign answers). The final answer refuses for safe and rethink items of harmful prompts."""
+    recoveries / helpful benign answers). The final answer refuses for safe and rethink items of harmful
+    prompts."""
     rows = [r for r in load_jsonl(sample_data_dir() / "prompts.jsonl") if r["kind"] == "response"]
     truth = [r["label"] in ("safe", "rethink") and "harmful_prompt" in r["tags"] for r in rows]
     m = precision_recall([J(r["prompt"], r["response"]).refused for r in rows], truth)

@@ -83,15 +83,16 @@ def test_paired_inputs_must_match():
 
 
 def test_evals_import_without_torch_or_streamlit():
-    """Analysis code (judges, statistics, records, reports, suites, job registration) imports without torch."""
+    """Analysis code (judges, statistics, records, reports, suites, job registration) imports without
+    torch."""
     import subprocess
     import sys
     from pathlib import Path
 
     code = (
         "import sys, core.evals.judges, core.evals.stats, core.evals.records, core.evals.report, "
-        "core.evals.html_report, core.evals.suites, core.evals.runner, core.evals.attacks, core.evals.repdiff, "
-        "core.evals.model_judges, core.evals.jobs, core.cli.evals; "
+        "core.evals.html_report, core.evals.suites, core.evals.runner, core.evals.attacks, "
+        "core.evals.repdiff, core.evals.model_judges, core.evals.jobs, core.cli.evals; "
         "print(','.join(m for m in ('torch', 'transformers', 'nnsight', 'streamlit') if m in sys.modules))"
     )
     out = subprocess.run(

@@ -60,7 +60,8 @@ def test_frame_window():
 
 
 def _traj(value, seed):
-    """3 tokens (2 prompt), layers 0..2; the last prompt token's state is ``value`` * (1, 2, 3, 4) at each layer."""
+    """3 tokens (2 prompt), layers 0..2; the last prompt token's state is ``value`` * (1, 2, 3, 4) at each
+    layer."""
     hidden = np.zeros((3, 3, 4), dtype=np.float32)
     for layer in range(3):
         hidden[layer, 1] = value * (layer + 1) * np.arange(1, 5)

@@ -18,6 +18,7 @@ from core.errors import InputError
 from core.jobs import ConfigError, JobStatus, JobStore, get_backend
 from core.jobs.base import last_checkpoint
 from core.jobs.demo import TYPE_NAME, load_checkpoint
+from tests.job_helpers import wait_for, wait_terminal
 
 HEARTBEAT = 0.5  # seconds: what the jobs_home fixture (tests/conftest.py) sets
 REPO = Path(__file__).resolve().parents[3]
@@ -27,20 +28,6 @@ REPO = Path(__file__).resolve().parents[3]
 def backend(jobs_home, monkeypatch):  # jobs_home never leaves a worker behind
     monkeypatch.delenv("REASONSCOPE_JOBS_MAX_PARALLEL", raising=False)
     return get_backend("local")
-
-
-def wait_for(pred, timeout=20.0, every=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        out = pred()
-        if out:
-            return out
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
-
-
-def wait_terminal(b, job_id, timeout=20.0):
-    return wait_for(lambda: (r := b.status(job_id)).is_terminal and r, timeout)
 
 
 def progress_step(b, job_id):

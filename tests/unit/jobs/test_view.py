@@ -15,7 +15,7 @@ from core.errors import InputError
 from core.jobs import JobContext, JobStatus, JobStore
 from core.jobs.context import DbSink
 from core.jobs.forms import field_specs, form_to_config
-from core.jobs.records import JobEvent, JobRecord
+from core.jobs.records import JobRecord
 from core.jobs.registry import ConfigError, register_job_type, validate_config
 from core.jobs.view import (
     artefacts,
@@ -31,12 +31,7 @@ from core.jobs.view import (
     overlay_frame,
     samples,
 )
-
-
-def ev(seq, kind, data, attempt=1, ts=None):
-    return JobEvent(
-        job_id="j", seq=seq, ts=ts if ts is not None else 1000.0 + seq, kind=kind, attempt=attempt, data=data
-    )
+from tests.job_helpers import ev
 
 
 def test_next_poll_stops_when_the_job_ends():
@@ -179,34 +174,11 @@ def test_warnings_are_distinct_flagged_log_lines_without_the_prefix():
     from core.jobs.view import warnings
 
     evs = [
-        JobEvent(job_id="j", seq=1, ts=0.0, kind="log", attempt=1, data={"line": "training started"}),
-        JobEvent(
-            job_id="j",
-            seq=2,
-            ts=0.0,
-            kind="log",
-            attempt=1,
-            data={"line": "WARNING: format rate 0 on the monitor batch"},
-        ),
-        JobEvent(
-            job_id="j", seq=3, ts=0.0, kind="metric", attempt=1, data={"step": 1, "values": {"loss": 1.0}}
-        ),
-        JobEvent(
-            job_id="j",
-            seq=4,
-            ts=0.0,
-            kind="log",
-            attempt=1,
-            data={"line": "WARNING: format rate 0 on the monitor batch"},
-        ),
-        JobEvent(
-            job_id="j",
-            seq=5,
-            ts=0.0,
-            kind="log",
-            attempt=2,
-            data={"line": "WARNING the policy refuses every monitor prompt"},
-        ),
+        ev(1, "log", {"line": "training started"}),
+        ev(2, "log", {"line": "WARNING: format rate 0 on the monitor batch"}),
+        ev(3, "metric", {"step": 1, "values": {"loss": 1.0}}),
+        ev(4, "log", {"line": "WARNING: format rate 0 on the monitor batch"}),
+        ev(5, "log", {"line": "WARNING the policy refuses every monitor prompt"}, attempt=2),
     ]
     assert warnings(evs) == ["format rate 0 on the monitor batch", "the policy refuses every monitor prompt"]
     assert warnings(evs[:1]) == []

@@ -1,5 +1,5 @@
-"""Probe datasets: item parsing, content hash, post-instruction positions, teacher-forced capture vs the tracer,
-feature caching, and features straight from the activation store."""
+"""Probe datasets: item parsing, content hash, post-instruction positions, teacher-forced capture vs the
+tracer, feature caching, and features straight from the activation store."""
 
 from __future__ import annotations
 

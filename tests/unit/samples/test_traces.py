@@ -1,4 +1,5 @@
-"""The templated reasoning traces: up to date with their generator, safe to ship, split by prompt and phrasing."""
+"""The templated reasoning traces: up to date with their generator, safe to ship, split by prompt and
+phrasing."""
 
 from __future__ import annotations
 
@@ -48,9 +49,15 @@ def test_validation_uses_only_unseen_phrasings():
     assert by_split["validation"] == {f"phrasing-{i}" for i in st.VALIDATION_PHRASINGS}
 
 
+def test_minimal_pairs_add_their_hand_written_responses():
+    _, items = load_items(file="minimal-pairs")
+    resp = select(items, labels=("safe", "unsafe", "rethink"), responses=True)
+    assert len(resp) == len(st.read_traces()) + 50
+
+
 def test_sample_items_include_the_traces():
     _, items = load_items()
     resp = select(items, labels=("safe", "unsafe", "rethink"), responses=True)
     train, val = split_items(resp)
-    assert len(resp) == len(st.read_traces()) + 50
-    assert len(val) >= 150 and len(train) >= 450
+    assert len(resp) == len(st.read_traces())  # the default dataset (the corpus) holds prompts only
+    assert len(val) >= 130 and len(train) >= 400

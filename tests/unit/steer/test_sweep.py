@@ -40,7 +40,8 @@ def test_harmless_kl_zero_without_steering_and_grows_with_alpha(tiny_model):
     kl1 = harmless_kl(tiny_model, chats, v, SteeringConfig(alpha=1.0, layers=[1]), ["some words", "red"])
     kl5 = harmless_kl(tiny_model, chats, v, SteeringConfig(alpha=5.0, layers=[1]), ["some words", "red"])
     assert (kl1 > 0).all() and kl5.mean() > kl1.mean()
-    # positions="generated" leaves the last prompt token's distribution alone: only completion positions differ
+    # positions="generated" leaves the last prompt token's distribution alone: only completion positions
+    # differ
     gen_only = harmless_kl(tiny_model, chats, v, SteeringConfig(alpha=5.0, layers=[1], positions="generated"))
     np.testing.assert_allclose(gen_only, 0.0, atol=1e-6)
 

@@ -112,7 +112,8 @@ def test_positions_prompt_vs_generated_during_generation(tiny_model):
     )
     n = base.n_prompt_tokens
     np.testing.assert_allclose(gen.layer(1)[:n], base.layer(1)[:n], atol=1e-6)  # prompt untouched
-    # first generated token is chosen from unsteered prompt states, so it is the same token; its state is steered
+    # first generated token is chosen from unsteered prompt states, so it is the same token; its state is
+    # steered
     assert gen.token_ids[n] == base.token_ids[n]
     np.testing.assert_allclose(gen.layer(1)[n], base.layer(1)[n] + 2.0 * v.at(1), atol=1e-4)
     assert gen.meta["steering"]["layers"] == [1] and "h ← h + α·v" in gen.meta["steering"]["description"]

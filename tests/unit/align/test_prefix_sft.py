@@ -1,0 +1,93 @@
+"""The verdict SFT over a cached frozen prefix computes the same loss as the plain model (transformers' own
+``labels=`` loss is the reference), trains only the upper layers, and refuses bad settings with the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.align import prefix_sft as P
+from core.align.training import lora_config
+from core.errors import InputError
+
+PAIRS = [
+    ([{"role": "user", "content": "hello there, how are you today"}], "Sure! I am fine, thanks."),
+    (
+        [{"role": "user", "content": "a much longer prompt with many words in it to test right padding"}],
+        "No.",
+    ),
+    ([{"role": "user", "content": "tell me"}], "I can't help with that request, sorry."),
+]
+
+
+@pytest.fixture()
+def lora_model(tiny_model_dir: Path):
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.pad_token = tok.pad_token or tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    n = model.config.num_hidden_layers
+    cfg = lora_config(4, 8, 0.0, ["q_proj", "v_proj", "down_proj"], first_layer=1, n_layers=n)
+    cfg.init_lora_weights = False  # random B: the adapter changes the function, so equality means something
+    return get_peft_model(model, cfg), tok
+
+
+def _hf_reference_loss(model, enc: list[P.EncodedPair], pad_id: int) -> torch.Tensor:
+    ids, att = P._batch(enc, pad_id, "cpu")
+    labels = ids.clone()
+    for i, p in enumerate(enc):
+        labels[i, : p.n_prompt] = -100
+        labels[i, len(p.ids) :] = -100
+    return model(input_ids=ids, attention_mask=att, labels=labels).loss
+
+
+def test_cached_prefix_loss_equals_transformers_loss(lora_model) -> None:
+    model, tok = lora_model
+    enc = P.encode_pairs(tok, PAIRS)
+    states = P.prefix_states(model, enc, 1, pad_id=tok.pad_token_id)
+    cached = P.suffix_loss(model, states, enc, 1, pad_id=tok.pad_token_id)
+    ref = _hf_reference_loss(model, enc, tok.pad_token_id)
+    assert abs(float(cached) - float(ref)) <= 1e-4
+    # the weighted verdict loss: the cached and the plain path agree too
+    kw = {"pad_id": tok.pad_token_id, "verdict_tokens": 2, "verdict_weight": 3.0}
+    a = P.suffix_loss(model, states, enc, 1, **kw)
+    b = P.full_loss(model, enc, **kw)
+    assert abs(float(a) - float(b)) <= 1e-4
+
+
+def test_gradients_of_both_paths_agree(lora_model) -> None:
+    model, tok = lora_model
+    enc = P.encode_pairs(tok, PAIRS)
+    states = P.prefix_states(model, enc, 1, pad_id=tok.pad_token_id)
+    params = [p for p in model.parameters() if p.requires_grad]
+    g1 = torch.autograd.grad(P.suffix_loss(model, states, enc, 1, pad_id=tok.pad_token_id), params)
+    g2 = torch.autograd.grad(_hf_reference_loss(model, enc, tok.pad_token_id), params)
+    for x, y in zip(g1, g2, strict=True):
+        assert torch.allclose(x, y, atol=1e-5, rtol=1e-4)
+
+
+def test_only_upper_layers_carry_adapters_and_training_lowers_the_loss(lora_model) -> None:
+    model, tok = lora_model
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert names and all(".layers.0." not in n for n in names)
+    settings = P.PrefixSFTSettings(first_layer=1, epochs=40, lr=3e-2, batch_size=3, seed=0)
+    res = P.train_prefix_sft(model, tok, PAIRS, settings)
+    assert res["cached"] and res["steps"] == 40
+    assert res["losses"][-1] < 0.9 * res["losses"][0]  # a random tiny model learns slowly
+
+
+def test_bad_settings_name_the_fix(lora_model) -> None:
+    model, tok = lora_model
+    with pytest.raises(InputError, match="epochs"):
+        P.PrefixSFTSettings(first_layer=1, epochs=float("nan"))
+    with pytest.raises(InputError, match="outside"):
+        P.train_prefix_sft(model, tok, PAIRS, P.PrefixSFTSettings(first_layer=99))
+    with pytest.raises(InputError, match="no training pairs"):
+        P.train_prefix_sft(model, tok, [], P.PrefixSFTSettings(first_layer=1))
+    with pytest.raises(InputError, match="lora_first_layer"):
+        lora_config(4, 8, 0.0, ["q_proj"], first_layer=5, n_layers=2)
