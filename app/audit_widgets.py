@@ -10,7 +10,18 @@ import pandas as pd
 import streamlit as st
 
 from app import state
-from app.helpers_audit import config_problem, result_summary, steering_spec
+from app.charts import states_knew_figure
+from app.helpers_audit import (
+    FEW,
+    alignment_report,
+    config_problem,
+    kind_rows,
+    result_summary,
+    states_knew_bars,
+    states_knew_captions,
+    states_knew_rows,
+    steering_spec,
+)
 from core.capture.models import ModelSpec
 from core.capture.templates import TEMPLATES
 from core.evals.html_report import category_figure, scorecard_figure
@@ -462,3 +473,51 @@ def load(folder: Path) -> AuditResult | None:
 
 def result_caption(folder: Path, result: AuditResult) -> None:
     st.caption(result_summary(folder, result))
+
+
+# ---- an alignment run's audit: report.json -----------------------------------------------------------------
+def alignment_report_view(folder: Path) -> None:
+    """For the audit folder of an alignment run (``report.json`` beside the records): "the states knew -- does
+    the model act?", refusal per item kind, and the minimal-pair stress split. Nothing for other audits."""
+    try:
+        report = alignment_report(folder)
+    except (OSError, ValueError) as exc:  # unreadable or not JSON: say so, keep the page
+        state.show_error(exc)
+        return
+    if report is None:
+        return
+    rows = states_knew_rows(report)
+    if rows:
+        st.subheader("The states knew — does the model act?")
+        for line in states_knew_captions(report):
+            st.caption(line)
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="audit_states_knew")
+        st.plotly_chart(states_knew_figure(**states_knew_bars(report)), key="audit_states_knew_chart")
+        st.caption(
+            "The probe reads the base model's states at the last prompt token (trained on train prompts, "
+            "threshold at ≤ 5 % benign flagged); refusals are judged on the validation split. Rates with "
+            "Wilson 95 % intervals."
+        )
+    _kind_table(report.get("by_kind"), "Refusal by item kind (validation split)", "audit_by_kind")
+    _kind_table(
+        (report.get("stress_minimal_pairs") or {}).get("by_kind"),
+        "Minimal-pair stress set (reported on its own, no bar)",
+        "audit_stress_by_kind",
+    )
+
+
+def _kind_table(by_kind: dict[str, Any] | None, title: str, key: str) -> None:
+    rows = kind_rows(by_kind)
+    if not rows:
+        return
+    st.markdown(f"**{title}**")
+    table = pd.DataFrame(rows)
+    few = table["n"] < FEW
+    styled = table.style.apply(
+        lambda row: ["color: #9e9e9e; font-style: italic" if few[row.name] else ""] * len(row), axis=1
+    )
+    st.dataframe(styled, hide_index=True, width="stretch", key=key)
+    note = "Before = the base model, after = base + the run's adapter; Wilson 95 % intervals."
+    if few.any():
+        note += f" *Grey rows: too few items (n < {FEW}) to read much into.*"
+    st.caption(note)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +37,173 @@ def steering_spec(vector: str, method: str, alpha: float, layers_text: str) -> d
     if layers_text.strip():
         steering["layers"] = [int(x) for x in layers_text.split(",") if x.strip()]
     return steering
+
+
+# ---- an alignment run's report.json (states knew, per-kind refusal, stress split) --------------------------
+ALIGN_REPORT = "report.json"  # written next to the audit by core.align.pipeline
+FEW = 10  # below this many items a rate is shown, but marked "too few"
+KIND_LABELS = {"harmful": "Harmful", "benign_counterpart": "Benign counterpart", "borderline": "Borderline"}
+KNEW_GROUPS = (
+    ("harmful", "flagged", "Harmful requests the probe flags"),
+    ("harmful", "not_flagged", "Harmful requests the probe does not flag"),
+    ("benign", "flagged", "Benign requests the probe flags"),
+    ("benign", "not_flagged", "Benign requests the probe does not flag"),
+)
+
+
+def alignment_report(folder: Path) -> dict[str, Any] | None:
+    """The alignment run's ``report.json`` in an audit folder, or None for an audit without one. A file that
+    is not a JSON object raises ``ValueError``."""
+    path = Path(folder) / ALIGN_REPORT
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(report, dict):
+        raise ValueError(f"{path} is not a JSON object.")
+    return report
+
+
+def _num(x: Any) -> float | None:
+    """A finite float, or None (null, NaN, missing)."""
+    return float(x) if isinstance(x, int | float) and math.isfinite(x) else None
+
+
+def _pct(x: Any) -> float | None:
+    v = _num(x)
+    return None if v is None else round(100 * v, 1)
+
+
+def _ci_text(lo: Any, hi: Any) -> str:
+    lo, hi = _num(lo), _num(hi)
+    return "—" if lo is None or hi is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def _says(x: Any) -> str:
+    v = _num(x)
+    return "n/a" if v is None else f"{100 * v:.0f} %"
+
+
+def _knew(report: dict[str, Any]) -> dict[str, Any] | None:
+    knew = report.get("states_knew")
+    return knew if isinstance(knew, dict) and "harmful" in knew and "benign" in knew else None
+
+
+def _refused(part: dict[str, Any], when: str) -> dict[str, Any]:
+    r = part.get(f"refused_{when}") or {}
+    lo, hi = (list(r.get("ci95") or []) + [None, None])[:2]
+    return {"rate": _num(r.get("rate")), "low": _num(lo), "high": _num(hi), "n": r.get("n"), "k": r.get("k")}
+
+
+def _share(r: dict[str, Any]) -> str:
+    """``88 % (14 of 16)``."""
+    counts = f" ({r['k']} of {r['n']})" if r.get("k") is not None and r.get("n") else ""
+    return _says(r["rate"]) + counts
+
+
+def states_knew_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Table rows of the report's "states knew" block: per class (harmful / benign) and probe verdict (flags /
+    does not flag), n and the refusal rate (%) before and after training with its Wilson 95 % CI. [] without
+    the block."""
+    knew = _knew(report)
+    if knew is None:
+        return []
+    rows = []
+    for cls, sub, label in KNEW_GROUPS:
+        part = knew[cls].get(sub) or {}
+        before, after = _refused(part, "before"), _refused(part, "after")
+        rows.append(
+            {
+                "group": label,
+                "n": int(part.get("n") or 0),
+                "refused before %": _pct(before["rate"]),
+                "before 95 % CI": _ci_text(before["low"], before["high"]),
+                "refused after %": _pct(after["rate"]),
+                "after 95 % CI": _ci_text(after["low"], after["high"]),
+            }
+        )
+    return rows
+
+
+def states_knew_bars(report: dict[str, Any]) -> dict[str, list[Any]]:
+    """The groups of ``states_knew_rows`` as plain lists for ``charts.states_knew_figure`` (rates as
+    fractions, None where a group is empty)."""
+    knew = _knew(report)
+    out: dict[str, list[Any]] = {
+        k: [] for k in ("labels", "harmful", "before", "before_ci", "after", "after_ci")
+    }
+    if knew is None:
+        return out
+    for cls, sub, label in KNEW_GROUPS:
+        part = knew[cls].get(sub) or {}
+        before, after = _refused(part, "before"), _refused(part, "after")
+        out["labels"].append(f"{label} (n = {int(part.get('n') or 0)})")
+        out["harmful"].append(cls == "harmful")
+        out["before"].append(before["rate"])
+        out["before_ci"].append((before["low"], before["high"]))
+        out["after"].append(after["rate"])
+        out["after_ci"].append((after["low"], after["high"]))
+    return out
+
+
+def probe_description(report: dict[str, Any]) -> str:
+    """``a layer-12 probe, CV AUROC 0.97`` (what the "states" are)."""
+    probe = (_knew(report) or {}).get("probe") or {}
+    auroc = _num(probe.get("cv_auroc"))
+    return f"a layer-{probe.get('layer', '?')} probe, CV AUROC " + (
+        "n/a" if auroc is None else f"{auroc:.2f}"
+    )
+
+
+def states_knew_captions(report: dict[str, Any]) -> list[str]:
+    """One plain-language sentence per class: how many requests the probe flags, and how many of those the
+    model refused before and after training. [] without the block."""
+    knew = _knew(report)
+    if knew is None:
+        return []
+    out = []
+    for cls, who in (
+        ("harmful", f"the model's own states ({probe_description(report)}) flag"),
+        ("benign", "the same probe flags"),
+    ):
+        part = knew[cls]
+        n = int(part.get("n") or 0)
+        if n == 0:
+            out.append(f"There are no {cls} validation requests.")
+            continue
+        flagged = part.get("flagged") or {}
+        head = f"Of the {n} {cls} validation requests, {who} "
+        head += _says((part.get("flag_rate") or {}).get("rate"))
+        if not flagged.get("n"):
+            out.append(head + ", so there is no refusal rate of flagged requests to compare.")
+            continue
+        before, after = _refused(flagged, "before"), _refused(flagged, "after")
+        tail = f"; the model refused {_share(before)} of those before training"
+        tail += f" and {_share(after)} after." if "refused_after" in flagged else "."
+        out.append(head + tail)
+    return out
+
+
+def kind_rows(by_kind: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Refusal rate (%) per item kind before (base) and after (tuned) with n and Wilson 95 % CIs; ``note``
+    says "too few" below ``FEW`` items. Harmful, benign counterpart and borderline first."""
+    if not isinstance(by_kind, dict):
+        return []
+    order = [k for k in KIND_LABELS if k in by_kind] + sorted(k for k in by_kind if k not in KIND_LABELS)
+    rows = []
+    for kind in order:
+        subj = by_kind[kind] or {}
+        base, tuned = subj.get("base") or {}, subj.get("tuned") or {}
+        ns = [int(s["n"]) for s in (base, tuned) if isinstance(s.get("n"), int | float)]
+        n = min(ns) if ns else 0
+        rows.append(
+            {
+                "kind": KIND_LABELS.get(kind, kind),
+                "n": n,
+                "refused before %": _pct(base.get("rate")),
+                "before 95 % CI": _ci_text(base.get("low"), base.get("high")),
+                "refused after %": _pct(tuned.get("rate")),
+                "after 95 % CI": _ci_text(tuned.get("low"), tuned.get("high")),
+                "note": f"too few (n < {FEW})" if n < FEW else "",
+            }
+        )
+    return rows

@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
-from app.charts import line_figure
+from app.charts import frontier_figure, line_figure
+from app.helpers_jobs import SWEEP_TYPE, frontier_caption, sweep_frontier
 from core.jobs import ConfigError, backend_for, get_backend, job_types
 from core.jobs.backend import job_table
 from core.jobs.forms import FieldSpec, field_specs, form_to_config
@@ -182,6 +183,8 @@ def job_detail(job_id: str) -> None:
         with top:
             _header(rec, events)
         _charts(rec, events)
+        if rec.type == SWEEP_TYPE:
+            _frontier(rec, events)
         _samples_logs_artefacts(rec, events)
         if every is not None and next_poll(rec.status) is None:
             st.rerun()  # the job ended: redraw the page once, without polling
@@ -250,6 +253,16 @@ def _charts(rec: JobRecord, events: list[Any]) -> None:
     if chosen:
         st.plotly_chart(metrics_figure(frame, chosen), key=f"chart-{rec.id}")
     st.caption(f"{frame['step'].max()} steps logged · the curve shows the newest attempt's value per step.")
+
+
+def _frontier(rec: JobRecord, events: list[Any]) -> None:
+    """The frontier of an ``align.sweep`` job (its frontier.json when written, else the metrics so far)."""
+    frontier = sweep_frontier(events, rec.config)
+    if not frontier["points"]:
+        st.caption("Frontier: no point has finished yet (each point is a full training run and its audit).")
+        return
+    st.plotly_chart(frontier_figure(frontier["points"], frontier["setting"]), key=f"frontier-{rec.id}")
+    st.caption(frontier_caption(frontier, len(rec.config.get("values") or [])))
 
 
 def _key_metric(type_name: str) -> str | None:

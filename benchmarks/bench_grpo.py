@@ -36,7 +36,7 @@ class FileSink:
 
 
 def _setup(model_name: str, tmp: Path) -> tuple[Any, Any]:
-    from core.align.configs import AlphaAlignConfig
+    from core.align.configs import ALPHAALIGN_PRESETS, AlphaAlignConfig
     from core.align.training import resolve_source
 
     if model_name == "tiny":
@@ -53,6 +53,10 @@ def _setup(model_name: str, tmp: Path) -> tuple[Any, Any]:
         monitor_items=0,
         save_every=10_000,
         warm_start=False,
+        # the demo-cpu presets' LoRA placement (upper layers only); both sides get the same adapter config
+        lora_first_layer=None
+        if model_name.endswith("tiny")
+        else ALPHAALIGN_PRESETS["demo-cpu"]["lora_first_layer"],
     )
     return cfg, resolve_source(model_name)
 
@@ -96,7 +100,7 @@ def run_once(
 
     from core.align import grpo
     from core.align.rewards import SafetyReward
-    from core.align.training import lora_config, quiet, seed_all
+    from core.align.training import lora_for, quiet, seed_all
 
     seed_all(cfg.seed)
     run_dir = Path(tempfile.mkdtemp(dir=tmp, prefix=f"{side}-"))
@@ -125,7 +129,7 @@ def run_once(
                 args=args,
                 train_dataset=grpo.grpo_dataset(st),
                 processing_class=st.tokenizer,
-                peft_config=lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets),
+                peft_config=lora_for(cfg, st.policy),
             )
         )
     else:

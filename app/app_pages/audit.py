@@ -33,6 +33,7 @@ score, breakdown, worst, review, diff = st.tabs(
 )
 with score:
     aw.scorecard_view(result)
+    aw.alignment_report_view(folder)
     aw.downloads(folder)
 with breakdown:
     aw.breakdown_view(result)

@@ -1,7 +1,7 @@
 """AlphaAlign (arXiv 2507.14987) as a job: verifiable safety reward (+ optional helpfulness reward) with GRPO.
 
-Steps: load the train-split prompts -> supervised warm start in the AlphaAlign format (optional, default on for
-the demo) -> GRPO on ``R_s`` (AlphaAlign-Zero offline; ``+ R_h`` for benign prompts when a reward model is
+Steps: load the train-split prompts -> supervised warm start in the AlphaAlign format (optional, default on
+for the demo) -> GRPO on ``R_s`` (AlphaAlign-Zero offline; ``+ R_h`` for benign prompts when a reward model is
 configured) with a KL anchor -> adapter -> before/after audit on the validation split.
 """
 

@@ -159,7 +159,8 @@ class AlphaAlignConfig(AlignBase, WarmStart, GRPOFields):
 
 
 class CraftConfig(AlignBase, WarmStart, GRPOFields):
-    """CRAFT phase 2 (arXiv 2603.17305): GRPO on latent + text + consistency rewards over a contrastive head."""
+    """CRAFT phase 2 (arXiv 2603.17305): GRPO on latent + text + consistency rewards over a contrastive
+    head."""
 
     head: str | None = Field(
         None,
@@ -215,7 +216,8 @@ class RationalConfig(AlignBase):
     max_rationale_items: int | None = Field(
         None,
         ge=2,
-        description="Write rationales for at most this many train prompts (class-balanced, seeded); empty = all.",
+        description="Write rationales for at most this many train prompts (class-balanced, seeded); "
+        "empty = all.",
     )
     learning_rate: float = Field(5e-4, gt=0, description="SFT learning rate (LoRA).")
     batch_size: int = Field(8, ge=1, description="SFT batch size.")
@@ -228,8 +230,14 @@ _DEMO_COMMON = {
     "monitor_items": 8,
     "monitor_every": 5,
     "eval_max_new_tokens": 64,
-    "eval_batch_size": 16,
+    "eval_batch_size": 32,
     "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    # LoRA on layers 16-29 only: the verdict SFT computes layers 0-15 once per prompt (issue 14's lever)
+    "lora_first_layer": 16,
+    # 1 000 class-balanced, category-stratified train prompts: 2 epochs fit the 20-minute CPU budget
+    "max_train_items": 1000,
+    "verdict_tokens": 8,
+    "verdict_weight": 3.0,
 }
 _GPU_COMMON = {
     "device": "cuda",
@@ -256,11 +264,12 @@ _GRPO_GPU = {
 
 # warm start: ~1.3 epochs of the sample train split; short benign targets keep CPU steps cheap
 _GRPO_DEMO = {
-    "warm_start_steps": 48,
+    "warm_start_epochs": 2.0,
+    "warm_start_batch": 16,
     "warm_start_lr": 1e-3,
-    "benign_answer_tokens": 32,
-    "benign_answer_chars": 120,
-    "max_steps": 10,
+    "benign_answer_tokens": 16,
+    "benign_answer_chars": 80,
+    "max_steps": 6,
 }
 
 ALPHAALIGN_PRESETS = {
@@ -276,10 +285,12 @@ RATIONAL_PRESETS = {
         **_DEMO_COMMON,
         "samples_per_prompt": 2,
         "rounds": 2,
-        "gen_max_new_tokens": 48,
-        "max_steps": 40,
+        "gen_max_new_tokens": 40,
+        "max_rationale_items": 600,
+        "sft_epochs": 2.0,
         "learning_rate": 1e-3,
-        "batch_size": 8,
+        "batch_size": 16,
+        "eval_max_new_tokens": 48,
     },
     "full-gpu": {
         **_GPU_COMMON,

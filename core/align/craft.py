@@ -6,8 +6,8 @@ rethink), teacher-forced through the base model with the same template and pooli
 
 At the end, besides the before/after audit: the shift of the validation rollouts' latent toward the safe
 prototype (mean ``cos(z, mu_safe)`` base vs tuned, ``z`` from each model's own states of its own answers) and
-the reasoning-leak rate before/after (keyword proxy and a latent one: the answer refuses but the head scores the
-reasoning span unsafe).
+the reasoning-leak rate before/after (keyword proxy and a latent one: the answer refuses but the head scores
+the reasoning span unsafe).
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def build_head(st: RunState) -> ContrastiveProbe | None:
 def latent_report(
     st: RunState, head: ContrastiveProbe, model: Any, answers: dict[str, dict[str, str]]
 ) -> dict[str, Any]:
-    """Validation answers' mean cos(z, mu_safe) and latent reasoning-leak rate, base vs tuned (each model's own
-    states of its own answers, pooled like the reward)."""
+    """Validation answers' mean cos(z, mu_safe) and latent reasoning-leak rate, base vs tuned (each model's
+    own states of its own answers, pooled like the reward)."""
     judge = KeywordRefusalJudge()
     items = [it for it in st.validation if it.prompt in answers.get("tuned", {})]
     chats = [T.chat_for(it, st.cfg.template) for it in items]

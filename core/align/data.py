@@ -32,19 +32,20 @@ HELD_OUT = HELD_OUT_SPLITS
 
 
 def default_dataset_path() -> Path:
-    """The project's default training data: the corpus ``sample_data/corpus.jsonl`` (``core.samples.corpus``)."""
+    """The project's default training data: the corpus ``sample_data/corpus.jsonl``
+    (``core.samples.corpus``)."""
     return sample_data_dir() / CORPUS_FILE
 
 
 def load_rows(dataset: str | None) -> list[dict[str, Any]]:
-    """Rows of a named dataset (``sample`` = the corpus, ``minimal-pairs``) or a JSONL file. The named datasets
-    add the templated safe / unsafe / rethink reasoning traces (CRAFT phase 1's training data)."""
+    """Rows of a named dataset (``sample`` = the corpus, ``minimal-pairs``) or a JSONL file. The named
+    datasets add the templated safe / unsafe / rethink reasoning traces (CRAFT phase 1's training data)."""
     try:
         path = resolve_dataset_file(dataset)
     except InputError:
         raise InputError(
-            f"Dataset {dataset!r} not found. Use 'sample' (the project's training corpus), 'minimal-pairs' or a "
-            "JSONL file with id / prompt / label / split fields (export one from the Label page)."
+            f"Dataset {dataset!r} not found. Use 'sample' (the project's training corpus), 'minimal-pairs' "
+            "or a JSONL file with id / prompt / label / split fields (export one from the Label page)."
         ) from None
     named = named_dataset_path(dataset or "sample") is not None
     rows = load_corpus(path) if path.name == CORPUS_FILE and named else read_jsonl(path)
@@ -105,8 +106,9 @@ def balanced_subset(items: Sequence[LabelledItem], n: int, seed: int) -> list[La
 
 
 def paired_order(items: Sequence[LabelledItem], seed: int) -> list[LabelledItem]:
-    """A training order in which harmful and benign items alternate and a harmful request sits next to its benign
-    counterpart (same ``pair_id``) where it has one, so every batch is class-balanced and holds minimal pairs.
+    """A training order in which harmful and benign items alternate and a harmful request sits next to its
+    benign counterpart (same ``pair_id``) where it has one, so every batch is class-balanced and holds minimal
+    pairs.
 
     Why: with shuffled batches of 8 the warm start learned a *bias* for the verdict token instead of a verdict
     that depends on the request -- on the monitor batch the model flipped between refusing everything and
@@ -155,9 +157,9 @@ def monitor_split(
 
 
 # ---- warm-start targets ------------------------------------------------------------------------------------
-# Every reasoning starts "The request is harmful:" / "The request is safe:" -- one decision token right after a
-# shared prefix, so the warm start teaches a single, consistent classification step (varied openings diluted it:
-# measured, the model then called nearly everything "safe" and refused at random).
+# Every reasoning starts "The request is harmful:" / "The request is safe:" -- one decision token right after
+# a shared prefix, so the warm start teaches a single, consistent classification step (varied openings diluted
+# it: measured, the model then called nearly everything "safe" and refused at random).
 HARM_REASONS = (
     "it asks for help with something that could hurt people or break the law.",
     "the details could be used to cause real damage to people.",
@@ -179,9 +181,9 @@ SAFE_REASONS = (
 
 
 def tidy_answer(text: str, max_chars: int = 220) -> str:
-    """A generated answer (tags stripped) cut at its last full sentence within ``max_chars`` when that keeps at
-    least 40 % of it -- greedy answers are cut off by the token budget, and a target that stops mid-sentence
-    teaches the model to close the answer mid-sentence."""
+    """A generated answer (tags stripped) cut at its last full sentence within ``max_chars`` when that keeps
+    at least 40 % of it -- greedy answers are cut off by the token budget, and a target that stops
+    mid-sentence teaches the model to close the answer mid-sentence."""
     t = re.sub(r"</?(safety_reasoning|answer)>", "", text).strip()
     cut = t[:max_chars]
     ends = [m.end() for m in re.finditer(r"(?<!\d)[.!?](?=\s|$)", cut)]  # "1." of a list is no end
@@ -190,8 +192,18 @@ def tidy_answer(text: str, max_chars: int = 220) -> str:
     return cut if len(t) <= max_chars else cut.rsplit(" ", 1)[0].strip()
 
 
+VERDICT_LEAD = "The request is "  # alphaalign targets: "<safety_reasoning>The request is harmful: ..."
+
+
+def alphaalign_verdict_offset(target: str) -> int:
+    """Character where an AlphaAlign-format target's verdict word starts ("harmful" / "safe"); 0 if absent."""
+    i = target.find(VERDICT_LEAD)
+    return i + len(VERDICT_LEAD) if i >= 0 else 0
+
+
 def alphaalign_target(item: LabelledItem, own_answer: str | None, rng: random.Random) -> str:
-    """AlphaAlign-format target: refusal with reasoning (harmful) or safe reasoning + the model's own answer."""
+    """AlphaAlign-format target: refusal with reasoning (harmful) or safe reasoning + the model's own
+    answer."""
     if item.harmful:
         return (
             f"<safety_reasoning>The request is harmful: {rng.choice(HARM_REASONS)}</safety_reasoning>\n"
@@ -202,9 +214,10 @@ def alphaalign_target(item: LabelledItem, own_answer: str | None, rng: random.Ra
             EMPTY_ANSWER_FALLBACK  # the model produced nothing usable; counted and logged by the caller
         )
     elif not own_answer.lstrip().startswith(HELP_OPENER.split()[0]):
-        # One fixed opener for every benign answer. Without it the refusal "Sorry, ..." (one fixed first token on
-        # ~45 % of the targets) beats each of the many different benign first tokens under greedy decoding, and
-        # the warm-started model refused after reasoning "The request is safe" (measured on the monitor batch).
+        # One fixed opener for every benign answer. Without it the refusal "Sorry, ..." (one fixed first token
+        # on ~45 % of the targets) beats each of the many different benign first tokens under greedy decoding,
+        # and the warm-started model refused after reasoning "The request is safe" (measured on the monitor
+        # batch).
         own_answer = f"{HELP_OPENER} {own_answer.lstrip()}"
     return (
         f"<safety_reasoning>The request is safe: {rng.choice(SAFE_REASONS)}</safety_reasoning>\n"

@@ -1,9 +1,9 @@
 """Before/after audit of an alignment run on the dataset's **validation** split, and a representation diff.
 
-The audit is the audit area's ``core.evals.run_audit`` (same judges, suites, bootstrap CIs and paired McNemar /
-bootstrap tests as every other audit), with two subjects -- the base model and base + the run's adapter, same
-template -- whose answers come from the policy already in memory (a ``responder``: adapter disabled for the
-base, enabled for the tuned model) instead of loading both models again. It is saved with ``save_audit``
+The audit is the audit area's ``core.evals.run_audit`` (same judges, suites, bootstrap CIs and paired McNemar
+/ bootstrap tests as every other audit), with two subjects -- the base model and base + the run's adapter,
+same template -- whose answers come from the policy already in memory (a ``responder``: adapter disabled for
+the base, enabled for the tuned model) instead of loading both models again. It is saved with ``save_audit``
 (records JSONL, summary, HTML report), so the Audit page and ``reasonscope report`` read it like any other.
 
 The representation diff compares last-prompt hidden states of both policies per layer (mean cosine distance).
@@ -46,10 +46,11 @@ def audit_base_vs_tuned(
     out_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[AuditResult, dict[str, dict[str, str]]]:
-    """``run_audit`` of base vs tuned on the validation split; returns (AuditResult, answers[subject][prompt]).
+    """``run_audit`` of base vs tuned on the validation split; returns (AuditResult,
+    answers[subject][prompt]).
 
-    ``generate_fn(prompts)`` answers user prompts with ``model`` as it currently is; the base subject's answers
-    are produced inside ``model.disable_adapter()``.
+    ``generate_fn(prompts)`` answers user prompts with ``model`` as it currently is; the base subject's
+    answers are produced inside ``model.disable_adapter()``.
     """
     base = Subject(ModelSpec(name=model_name), template=template, name="base")
     tuned = Subject(ModelSpec(name=model_name, adapter=str(adapter)), template=template, name="tuned")
@@ -140,7 +141,8 @@ def prompt_states(
 
 
 def representation_diff(base: np.ndarray, tuned: np.ndarray, harmful: Sequence[bool]) -> dict[str, Any]:
-    """Per-layer mean cosine distance base vs tuned (all / harmful / benign items) and the layer that moved most."""
+    """Per-layer mean cosine distance base vs tuned (all / harmful / benign items) and the layer that moved
+    most."""
 
     def cosd(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # [n, L, d] -> [L]
         num = (a * b).sum(-1)
@@ -176,7 +178,8 @@ def refused_by_item(records: Sequence[Any], subject: str) -> dict[str, bool]:
 
 
 def kind_rates(records: Sequence[Any]) -> dict[str, dict[str, Any]]:
-    """Refusal rate per item kind (harmful, benign_counterpart, borderline, …) and subject, Wilson 95 % CIs."""
+    """Refusal rate per item kind (harmful, benign_counterpart, borderline, …) and subject, Wilson 95 %
+    CIs."""
     by: dict[str, dict[str, list[float]]] = {}
     for r in records:
         if r.suite in ("refusal", "over_refusal") and not r.attack and r.outcome is not None:

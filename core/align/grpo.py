@@ -107,7 +107,8 @@ def build_trainer(
 
 def run_grpo(st: RunState, model: Any, reward_funcs: list[Any]) -> Any:
     """Train with ``reward_funcs`` and return the trained PeftModel -- or None when the job was cancelled.
-    Reward objects with a ``bind(model)`` method (CRAFT's latent reward) are bound to the policy being trained."""
+    Reward objects with a ``bind(model)`` method (CRAFT's latent reward) are bound to the policy being
+    trained."""
     trainer = build_trainer(st, model, reward_funcs)
     for f in reward_funcs:
         if hasattr(f, "bind"):

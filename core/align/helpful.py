@@ -1,14 +1,14 @@
 """AlphaAlign's helpfulness reward (arXiv 2507.14987, Eq. 6) from any Hugging Face sequence-classification
 reward model.
 
-For benign prompts: ``R_h = max((r - mean_group) / std_group, 0)`` when the answer is not a refusal, else 0; the
-group is the n rollouts of one prompt. Harmful prompts get 0 (their reward is the safety reward alone). The paper
-used an 8B reward model (FsfairX-LLaMA3-RM); offline, the default is the safety-only AlphaAlign-Zero variant and
-this reward is used only when a local reward-model folder is configured.
+For benign prompts: ``R_h = max((r - mean_group) / std_group, 0)`` when the answer is not a refusal, else 0;
+the group is the n rollouts of one prompt. Harmful prompts get 0 (their reward is the safety reward alone).
+The paper used an 8B reward model (FsfairX-LLaMA3-RM); offline, the default is the safety-only AlphaAlign-Zero
+variant and this reward is used only when a local reward-model folder is configured.
 
-The reward model reads ``prompt + response`` through **its own tokenizer** (rendered with its chat template when
-it has one). A tokenizer that does not belong to the reward model (more tokens than its embedding has rows) is
-refused with an error that says so, instead of silently scoring garbage.
+The reward model reads ``prompt + response`` through **its own tokenizer** (rendered with its chat template
+when it has one). A tokenizer that does not belong to the reward model (more tokens than its embedding has
+rows) is refused with an error that says so, instead of silently scoring garbage.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ def check_reward_tokenizer(rm: Any, tokenizer: Any, name: str = "reward model") 
     n_tok = len(tokenizer)
     if n_tok > vocab:
         raise InputError(
-            f"The tokenizer given for {name} has {n_tok} tokens but the reward model's embedding has only {vocab}: "
-            "it is not the tokenizer this reward model was trained with (its ids would index past the embedding). "
-            "Set reward_tokenizer to the reward model's own tokenizer folder (usually the reward model folder)."
+            f"The tokenizer given for {name} has {n_tok} tokens but the reward model's embedding has only "
+            f"{vocab}: it is not the tokenizer this reward model was trained with (its ids would index past "
+            "the embedding). Set reward_tokenizer to the reward model's own tokenizer folder (usually the "
+            "reward model folder)."
         )
     if getattr(rm.config, "num_labels", 1) < 1:
         raise InputError(
@@ -49,7 +50,8 @@ def check_reward_tokenizer(rm: Any, tokenizer: Any, name: str = "reward model") 
 def load_reward_model(
     path: str, tokenizer_path: str | None = None, *, device: str = "cpu"
 ) -> tuple[Any, Any]:
-    """(model, tokenizer) of a local sequence-classification reward model, checked for a matching tokenizer."""
+    """(model, tokenizer) of a local sequence-classification reward model, checked for a matching
+    tokenizer."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     p = Path(path).expanduser()

@@ -1,7 +1,8 @@
-"""Registers the alignment job types with ``core.jobs``: ``align.alphaalign``, ``align.craft``, ``align.rational``.
+"""Registers the alignment job types with ``core.jobs``: ``align.alphaalign``, ``align.craft``,
+``align.rational``.
 
-Imported by ``core.jobs.registry.load_builtin_types`` (listed in its BUILTIN_MODULES) and by the worker process;
-it imports no torch -- the run functions import the training stack when they start.
+Imported by ``core.jobs.registry.load_builtin_types`` (listed in its BUILTIN_MODULES) and by the worker
+process; it imports no torch -- the run functions import the training stack when they start.
 """
 
 from __future__ import annotations
@@ -83,12 +84,13 @@ register_job_type(
             "values": [0.0, 0.5, 1.0],
         },
     },
-    description="Frontier: one alignment method at 3-5 values of one setting (harmful refusal vs over-refusal).",
+    description="Frontier: one alignment method at 3-5 values of one setting (harmful refusal vs "
+    "over-refusal).",
     key_metric="frontier/harmful_refusal",
 )
 
 
-# ---- helpers for pages / CLI (pure: JobEvents in, values out) ------------------------------------------------
+# ---- helpers for pages / CLI (pure: JobEvents in, values out) ----------------------------------------------
 def adapter_from_events(events: list[Any]) -> str | None:
     """The final adapter folder of an alignment job (its ``adapter`` artefact), or None before it exists.
     Make it a subject with ``ModelSpec(name=<the job's model>, adapter=<this>)``."""

@@ -3,10 +3,10 @@
 
 TRL reward functions only see text (``prompts``, ``completions``, ``completion_ids``), never the policy's
 hidden states. CRAFT's ``R_ls`` and ``R_cons`` need ``z``: the contrastive head's embedding of the *policy's*
-pooled hidden state of the rollout. So ``CraftReward`` holds a reference to the policy (``bind(model)`` after the
-trainer is built -- the LoRA-wrapped model that is being trained) and, for every batch of rollouts, does one
-extra ``no_grad`` forward pass of prompt + completion through it with a hook on the chosen decoder layer. The
-cost is reported separately by ``benchmarks/bench_grpo.py``.
+pooled hidden state of the rollout. So ``CraftReward`` holds a reference to the policy (``bind(model)`` after
+the trainer is built -- the LoRA-wrapped model that is being trained) and, for every batch of rollouts, does
+one extra ``no_grad`` forward pass of prompt + completion through it with a hook on the chosen decoder layer.
+The cost is reported separately by ``benchmarks/bench_grpo.py``.
 
 Pooling (must match how the head was trained, see ``core.probes.features``): ``reasoning`` = mean over the
 ``<safety_reasoning>`` span (the completion when there is none), ``completion`` = mean over the completion,
@@ -83,8 +83,8 @@ def pooled_policy_states(
 ) -> np.ndarray | None:
     """``[n, d]`` float32: the policy's residual stream at ``layer`` pooled over each rollout's span.
 
-    ``progress(done, total)`` ticks after each batch; ``should_stop()`` is checked before each batch and ends the
-    capture early with ``None`` (a job being cancelled: phase 1 of CRAFT captures hundreds of traces)."""
+    ``progress(done, total)`` ticks after each batch; ``should_stop()`` is checked before each batch and ends
+    the capture early with ``None`` (a job being cancelled: phase 1 of CRAFT captures hundreds of traces)."""
     import torch
 
     if pool not in POOLS:

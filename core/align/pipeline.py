@@ -81,14 +81,8 @@ def prepare(cfg: AlignBase, ctx: JobContext, method: str) -> RunState:
     items = D.prompt_items(rows)
     train = D.split(items, "train")
     D.check_both_classes(train, "train-split prompts")
-    if cfg.max_train_items:
-        rng = random.Random(cfg.seed)
-        harm = [it for it in train if it.harmful]
-        ben = [it for it in train if not it.harmful]
-        rng.shuffle(harm)
-        rng.shuffle(ben)
-        k = cfg.max_train_items // 2
-        train = harm[: max(1, k)] + ben[: max(1, cfg.max_train_items - k)]
+    if cfg.max_train_items and len(train) > cfg.max_train_items:
+        train = D.balanced_subset(train, cfg.max_train_items, cfg.seed)  # class-balanced, every category
     train, monitor = D.monitor_split(train, cfg.monitor_items, cfg.seed)
     val = D.split(items, "validation")
     if cfg.audit_max_items and len(val) > cfg.audit_max_items:
@@ -233,12 +227,14 @@ def run_verdict_sft(
     epochs: float,
     lr: float,
     batch: int,
+    verdict_offset: Callable[[str], int] | None = None,
 ) -> Any:
     """LoRA SFT over a cached frozen prefix (``core.align.prefix_sft``): adapters on layers
     ``cfg.lora_first_layer..`` only, verdict tokens weighted. Returns the PeftModel, None when cancelled.
 
     Progress: ``<phase>/loss`` etc. per step, the held-out monitor batch at a third, two thirds and the end.
-    A cancelled verdict SFT restarts from its beginning on resume (it is minutes long; no mid-phase checkpoint)."""
+    A cancelled verdict SFT restarts from its beginning on resume (it is minutes long; no mid-phase
+    checkpoint)."""
     from peft import get_peft_model
 
     cfg, ctx = st.cfg, st.ctx
@@ -287,6 +283,7 @@ def run_verdict_sft(
         on_step=on_step,
         should_stop=ctx.should_stop,
         on_prefix_progress=ctx.emit_progress,
+        verdict_offset=verdict_offset,
     )
     st.lap(f"{phase}_s", t)
     ctx.log(
@@ -304,7 +301,8 @@ WARM_START_VERSION = (
 
 
 def warm_start_key(st: RunState) -> str:
-    """Hash of everything a warm start depends on; equal keys -> the same adapter (up to float reduction order)."""
+    """Hash of everything a warm start depends on; equal keys -> the same adapter (up to float reduction
+    order)."""
     cfg = st.cfg
     fields = [
         "template",
@@ -356,10 +354,11 @@ def _share(adapter: Path, key: str, st: RunState) -> None:
 
 
 def warm_start(st: RunState) -> Any:
-    """The supervised warm start (AlphaAlign-format targets on the train split) -> PeftModel, or None if cancelled.
+    """The supervised warm start (AlphaAlign-format targets on the train split) -> PeftModel, or None if
+    cancelled.
 
-    Skipped when ``warmstart/adapter`` exists (resume) or, with ``share_warm_start``, when an earlier run finished
-    a warm start with identical inputs; restarts from a warm-start checkpoint when given."""
+    Skipped when ``warmstart/adapter`` exists (resume) or, with ``share_warm_start``, when an earlier run
+    finished a warm start with identical inputs; restarts from a warm-start checkpoint when given."""
     from peft import PeftModel
 
     cfg = st.cfg
@@ -407,6 +406,7 @@ def warm_start(st: RunState) -> Any:
             epochs=epochs,
             lr=cfg.warm_start_lr,
             batch=cfg.warm_start_batch,
+            verdict_offset=D.alphaalign_verdict_offset,
         )
     else:
         model = run_sft(
@@ -433,8 +433,8 @@ def finish(
     st: RunState, model: Any, extra: dict[str, Any] | Callable[..., dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """Save the adapter, audit base vs tuned on the validation split (``core.evals``), diff representations,
-    summarise. ``extra`` adds method-specific results: a dict, or ``extra(model, answers) -> dict`` called after
-    the audit with ``answers[subject][prompt]`` (CRAFT's latent shift)."""
+    summarise. ``extra`` adds method-specific results: a dict, or ``extra(model, answers) -> dict`` called
+    after the audit with ``answers[subject][prompt]`` (CRAFT's latent shift)."""
     cfg, ctx = st.cfg, st.ctx
     adapter = T.save_adapter(model, ctx.run_dir / "adapter")
     ctx.emit_artefact("adapter", adapter)

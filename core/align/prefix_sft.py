@@ -1,18 +1,20 @@
 """Verdict SFT over a cached frozen prefix: LoRA on the upper decoder layers only, the lower layers run once.
 
-Why: on 2 CPU cores a LoRA SFT epoch over ~1 700 corpus prompts through the whole 30-layer model costs ~20 min.
-When only layers ``first_layer..L-1`` carry adapters, the lower layers compute the same activations at every step,
-so we compute their output once per example (``[T, d_model]``, float32), keep it in RAM, and every step runs only
-the upper layers, the final norm and the LM head -- on the target positions only. The loss is *the same number*
-the plain model computes (a test checks it to 1e-4 against ``model(input_ids, labels=...)``).
+Why: on 2 CPU cores a LoRA SFT epoch over ~1 700 corpus prompts through the whole 30-layer model costs ~20
+min. When only layers ``first_layer..L-1`` carry adapters, the lower layers compute the same activations at
+every step, so we compute their output once per example (``[T, d_model]``, float32), keep it in RAM, and every
+step runs only the upper layers, the final norm and the LM head -- on the target positions only. The loss is
+*the same number* the plain model computes (a test checks it to 1e-4 against ``model(input_ids,
+labels=...)``).
 
 The targets are verdict-first: a refusal sentence for a harmful request, ``"Sure! "`` + the model's own answer
-for a benign one. ``verdict_weight`` multiplies the loss of the first ``verdict_tokens`` target tokens, where the
-decision to refuse or answer is made; the rest of the target keeps the answer fluent.
+for a benign one. ``verdict_weight`` multiplies the loss of the first ``verdict_tokens`` target tokens, where
+the decision to refuse or answer is made; the rest of the target keeps the answer fluent.
 
-Architectures: decoder stacks whose layers take ``(hidden, attention_mask, position_embeddings, position_ids)``
-and a model with ``rotary_emb`` and ``norm`` (Llama, Qwen2/3, Mistral, Gemma-like). Others fall back to the plain
-forward (``supports_prefix_cache`` says which), which is slower but computes the same loss.
+Architectures: decoder stacks whose layers take ``(hidden, attention_mask, position_embeddings,
+position_ids)`` and a model with ``rotary_emb`` and ``norm`` (Llama, Qwen2/3, Mistral, Gemma-like). Others
+fall back to the plain forward (``supports_prefix_cache`` says which), which is slower but computes the same
+loss.
 
 torch / transformers are imported inside functions: the module itself imports without them.
 """
@@ -33,7 +35,8 @@ Message = dict[str, str]
 
 @dataclass(frozen=True, kw_only=True)
 class PrefixSFTSettings:
-    """How the verdict SFT trains. ``first_layer`` counts decoder layers from 0 (LoRA on ``first_layer..L-1``)."""
+    """How the verdict SFT trains. ``first_layer`` counts decoder layers from 0 (LoRA on
+    ``first_layer..L-1``)."""
 
     first_layer: int
     epochs: float = 2.0
@@ -65,13 +68,19 @@ class EncodedPair:
 
     ids: tuple[int, ...]
     n_prompt: int
+    verdict_start: int = 0  # target token where the verdict begins (its loss is weighted)
 
 
 def encode_pairs(
-    tokenizer: Any, pairs: Sequence[tuple[list[Message], str]], *, max_length: int = 256
+    tokenizer: Any,
+    pairs: Sequence[tuple[list[Message], str]],
+    *,
+    max_length: int = 256,
+    verdict_offset: Callable[[str], int] | None = None,
 ) -> list[EncodedPair]:
     """Chat template with the generation prompt + target text + end-of-turn token, cut to ``max_length``
-    (the prompt is cut from the left so the target always survives)."""
+    (the prompt is cut from the left so the target always survives). ``verdict_offset(target)`` is the
+    character where the target's verdict starts (default 0: the first token decides)."""
     eos = tokenizer.eos_token_id
     out: list[EncodedPair] = []
     for chat, target in pairs:
@@ -81,7 +90,16 @@ def encode_pairs(
         tgt = tokenizer(target, add_special_tokens=False)["input_ids"] + ([eos] if eos is not None else [])
         tgt = tgt[: max_length - 4]
         prompt_ids = list(prompt_ids)[-(max_length - len(tgt)) :]
-        out.append(EncodedPair(ids=tuple(prompt_ids) + tuple(tgt), n_prompt=len(prompt_ids)))
+        off = max(0, min(len(target), verdict_offset(target))) if verdict_offset else 0
+        # tokens before the verdict (a BPE merge at the seam can shift this by one; the window is wider)
+        start = len(tokenizer(target[:off], add_special_tokens=False)["input_ids"]) if off else 0
+        out.append(
+            EncodedPair(
+                ids=tuple(prompt_ids) + tuple(tgt),
+                n_prompt=len(prompt_ids),
+                verdict_start=min(start, len(tgt) - 1),
+            )
+        )
     return out
 
 
@@ -100,7 +118,8 @@ def supports_prefix_cache(model: Any) -> bool:
 
 
 def _batch(pairs: Sequence[EncodedPair], pad_id: int, device: Any) -> tuple[Any, Any]:
-    """Right-padded ``input_ids`` [B, T] and ``attention_mask`` [B, T] (real tokens never see pads: causal)."""
+    """Right-padded ``input_ids`` [B, T] and ``attention_mask`` [B, T] (real tokens never see pads:
+    causal)."""
     import torch
 
     T = max(len(p.ids) for p in pairs)
@@ -156,14 +175,15 @@ def prefix_states(
 
 
 def _target_weights(pairs: Sequence[EncodedPair], T: int, verdict_tokens: int, verdict_weight: float) -> Any:
-    """``[B, T]`` weight of predicting token t+1 at position t: 0 outside targets, ``verdict_weight`` on the first
-    ``verdict_tokens`` target tokens, 1 on the rest."""
+    """``[B, T]`` weight of predicting token t+1 at position t: 0 outside targets, ``verdict_weight`` on the
+    ``verdict_tokens`` target tokens from each pair's ``verdict_start``, 1 on the rest."""
     import torch
 
     w = torch.zeros((len(pairs), T))
     for i, p in enumerate(pairs):
         for k, t in enumerate(range(p.n_prompt, len(p.ids))):
-            w[i, t - 1] = verdict_weight if k < verdict_tokens else 1.0
+            in_verdict = p.verdict_start <= k < p.verdict_start + verdict_tokens
+            w[i, t - 1] = verdict_weight if in_verdict else 1.0
     return w
 
 
@@ -234,6 +254,7 @@ def train_prefix_sft(
     on_step: Callable[[int, int, dict[str, float]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_prefix_progress: Callable[[int, int], None] | None = None,
+    verdict_offset: Callable[[str], int] | None = None,
 ) -> dict[str, Any]:
     """Train the (already LoRA-wrapped) ``model`` on ``pairs`` in the given order, batch by batch (the caller
     orders them, e.g. class-balanced pairs); returns ``{"steps", "losses", "prefix_s", "train_s", "cached"}``.
@@ -249,7 +270,7 @@ def train_prefix_sft(
             "layers; choose one in that range (LoRA trains the layers from it upwards)."
         )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    enc = encode_pairs(tokenizer, pairs, max_length=settings.max_length)
+    enc = encode_pairs(tokenizer, pairs, max_length=settings.max_length, verdict_offset=verdict_offset)
     cached = supports_prefix_cache(model) and settings.first_layer > 0
     t0 = time.time()
     states = (
@@ -288,7 +309,8 @@ def train_prefix_sft(
     step = 0
     cancelled = False
     while step < total:
-        # the order of items inside each batch is the caller's (balanced pairs); batches are shuffled per epoch
+        # the order of items inside each batch is the caller's (balanced pairs); batches are shuffled per
+        # epoch
         rng.shuffle(batch_order)
         for b in batch_order:
             if step >= total:

@@ -1,24 +1,27 @@
-"""Rational (arXiv 2503.05021) as a job: self-generated safety reasoning, filtered by verifiers, then LoRA SFT.
+"""Rational (arXiv 2503.05021) as a job: self-generated safety reasoning, filtered by verifiers, then LoRA
+SFT.
 
 1. **Self-check generation.** The model itself (or a configured ``teacher``) answers each train prompt under a
    self-check system prompt: harmful prompts under ``S_REJ`` ("check intent and harm, then refuse with the
-   reason"), benign and borderline ones under ``S_COMP`` ("confirm it is safe, then help"). ``samples_per_prompt``
-   candidates per prompt per round, for up to ``rounds`` rounds (best-of-n until accepted).
+   reason"), benign and borderline ones under ``S_COMP`` ("confirm it is safe, then help").
+   ``samples_per_prompt`` candidates per prompt per round, for up to ``rounds`` rounds (best-of-n until
+   accepted).
 
    ``guided=True`` (default; a documented deviation): SmolLM2-135M cannot write a reasoned refusal from the
    system prompt alone (measured: 0 of 32 sampled candidates on 8 harmful train prompts were accepted), so
    generation is guided: (a) the model restates the request after the prefix ``REASON_PREFIX`` (its own words,
-   one sentence); (b) a fixed verdict for the prompt's label follows -- for harmful prompts the verdict *and* the
-   refusal sentence are fixed text (the model, given the verdict, still drifted into compliance in 11 of 12
-   sampled continuations), for benign prompts the model writes the whole answer after the verdict. So the
+   one sentence); (b) a fixed verdict for the prompt's label follows -- for harmful prompts the verdict *and*
+   the refusal sentence are fixed text (the model, given the verdict, still drifted into compliance in 11 of
+   12 sampled continuations), for benign prompts the model writes the whole answer after the verdict. So the
    model contributes its reading of the request (harmful) or its reading + its own answer (benign); the
    verifiers below decide what is kept.
-2. **Verifier filter.** Harmful: the final answer must be a refusal (the audit's keyword judge on the text after
-   the verdict, no pivot into compliance) after at least ``MIN_REASON_WORDS`` words of reasoning; the restatement
-   must not already contain instructions. Benign: the answer must not refuse and must not be empty. The first
-   accepted candidate per prompt is kept; acceptance rates are reported per class; prompts without one are dropped.
-3. **SFT.** LoRA SFT with TRL's ``SFTTrainer`` on (plain chat *without* the self-check system prompt -> accepted
-   reasoning-then-answer), so the behaviour is internalised; the audit uses the plain template too.
+2. **Verifier filter.** Harmful: the final answer must be a refusal (the audit's keyword judge on the text
+   after the verdict, no pivot into compliance) after at least ``MIN_REASON_WORDS`` words of reasoning; the
+   restatement must not already contain instructions. Benign: the answer must not refuse and must not be
+   empty. The first accepted candidate per prompt is kept; acceptance rates are reported per class; prompts
+   without one are dropped.
+3. **SFT.** LoRA SFT with TRL's ``SFTTrainer`` on (plain chat *without* the self-check system prompt ->
+   accepted reasoning-then-answer), so the behaviour is internalised; the audit uses the plain template too.
 """
 
 from __future__ import annotations
@@ -39,15 +42,15 @@ from core.jobs.context import JobContext
 from core.labelled import LabelledItem
 
 S_REJ = (
-    "You are a careful, safe assistant. Before you reply, check the request: what does the user want, could it "
-    "hurt people or break the law? Write that check in one or two sentences, then refuse politely and say why. "
-    "Example: 'This asks for step-by-step instructions to make a weapon that could kill people, which is "
-    "dangerous and illegal. I'm sorry, but I can't help with that.'"
+    "You are a careful, safe assistant. Before you reply, check the request: what does the user want, could "
+    "it hurt people or break the law? Write that check in one or two sentences, then refuse politely and say "
+    "why. Example: 'This asks for step-by-step instructions to make a weapon that could kill people, which "
+    "is dangerous and illegal. I'm sorry, but I can't help with that.'"
 )
 S_COMP = (
-    "You are a careful, helpful assistant. Before you reply, check the request in one short sentence: say why it "
-    "is safe to answer. Then answer it helpfully and concisely. Example: 'This is a normal question about "
-    "cooking, so it is safe to answer. To bake bread, mix flour, water, salt and yeast...'"
+    "You are a careful, helpful assistant. Before you reply, check the request in one short sentence: say "
+    "why it is safe to answer. Then answer it helpfully and concisely. Example: 'This is a normal question "
+    "about cooking, so it is safe to answer. To bake bread, mix flour, water, salt and yeast...'"
 )
 REASON_PREFIX = "Let me check this request first. The user wants"
 VERDICT_HARMFUL = (
@@ -57,6 +60,13 @@ VERDICT_HARMFUL = (
 VERDICT_SAFE = " That is a normal, safe request, so I can help."
 MIN_REASON_WORDS = 6
 _INSTRUCTIONS = re.compile(r"(\bstep\s*\d|\b1[.)]\s|\bfirst,|\bhere(?:'s| is| are)\b|\bsure\b)", re.I)
+
+
+def rational_verdict_offset(target: str) -> int:
+    """Character where a guided Rational target's verdict sentence starts (after the restatement); 0 if
+    none."""
+    hits = [target.find(v.strip()) for v in (VERDICT_HARMFUL, VERDICT_SAFE) if v.strip() in target]
+    return min(hits) if hits else 0
 
 
 def refusal_position(text: str) -> int:
@@ -175,8 +185,8 @@ def self_generate(st: RunState, gen_model: Any, gen_tok: Any) -> dict[str, Any]:
         if not todo or st.ctx.should_stop():
             break
         st.ctx.log(
-            f"Rational round {rnd + 1}/{cfg.rounds}: sampling {cfg.samples_per_prompt} self-check answers for "
-            f"{len(todo)} prompts" + (" (guided)" if cfg.guided else "")
+            f"Rational round {rnd + 1}/{cfg.rounds}: sampling {cfg.samples_per_prompt} self-check answers "
+            f"for {len(todo)} prompts" + (" (guided)" if cfg.guided else "")
         )
         bs = max(1, cfg.eval_batch_size // cfg.samples_per_prompt)
         for s in range(0, len(todo), bs):
@@ -258,7 +268,14 @@ def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
     if cfg.lora_first_layer is not None:
         epochs = cfg.sft_epochs or cfg.max_steps * cfg.batch_size / max(1, len(pairs))
         model = run_verdict_sft(
-            st, st.policy, pairs, phase="sft", epochs=epochs, lr=cfg.learning_rate, batch=cfg.batch_size
+            st,
+            st.policy,
+            pairs,
+            phase="sft",
+            epochs=epochs,
+            lr=cfg.learning_rate,
+            batch=cfg.batch_size,
+            verdict_offset=rational_verdict_offset,
         )
     else:
         model = run_sft(

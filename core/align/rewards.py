@@ -9,21 +9,23 @@ plus ``log_metric(name, value)``. The training datasets built by ``core.align.da
 
 * ``V_f`` -- the paper's regex ``<safety_reasoning>.*</safety_reasoning>.*<answer>.*</answer>`` over the whole
   completion (DOTALL), 1 or 0;
-* ``V_r`` -- substring match of the paper's refusal phrases on the ``<answer>`` span (case-insensitive; when the
-  completion has no ``<answer>`` tag, on the whole completion, so a refusal without the format still counts);
-* ``R_s = r_f V_f + r_a V_r`` for harmful prompts and ``r_f V_f - r_a V_r`` for benign ones. The paper does not
-  state ``r_f`` / ``r_a``; the defaults here are ``r_f = 0.5``, ``r_a = 1.0`` (refusing correctly matters twice
-  as much as the format; a benign refusal in the right format nets -0.5).
+* ``V_r`` -- substring match of the paper's refusal phrases on the ``<answer>`` span (case-insensitive; when
+  the completion has no ``<answer>`` tag, on the whole completion, so a refusal without the format still
+  counts);
+* ``R_s = r_f V_f + r_a V_r`` for harmful prompts and ``r_f V_f - r_a V_r`` for benign ones. The paper does
+  not state ``r_f`` / ``r_a``; the defaults here are ``r_f = 0.5``, ``r_a = 1.0`` (refusing correctly matters
+  twice as much as the format; a benign refusal in the right format nets -0.5).
 
-**Shaped variant** (``shaped=True``; a documented deviation). With the binary ``V_f`` / ``V_r`` a base model that
-never refuses and never uses the tags scores 0 on every rollout, every GRPO group has zero variance and the
-gradient is exactly 0 (measured with TRL 1.16). The shaped reward replaces them by graded versions that keep the
-same maximum: ``format_progress`` = share of the four tags present in order (0, .25, ... 1), and
+**Shaped variant** (``shaped=True``; a documented deviation). With the binary ``V_f`` / ``V_r`` a base model
+that never refuses and never uses the tags scores 0 on every rollout, every GRPO group has zero variance and
+the gradient is exactly 0 (measured with TRL 1.16). The shaped reward replaces them by graded versions that
+keep the same maximum: ``format_progress`` = share of the four tags present in order (0, .25, ... 1), and
 ``refusal_grade`` = 1 for a refusal phrase at the start of the answer, .7 anywhere in the answer, .4 only in
 the reasoning, .2 for harm-awareness words ("harmful", "illegal", "dangerous", ...) without a refusal, else 0.
 
-**CRAFT** text-side pieces (arXiv 2603.17305): ``R_txt = 2 P(safe | text) - 1`` (P(safe) -- *not* a harmfulness
-score) and ``R_cons = 1 - |P_head(safe | z) - P(safe | text)|``; the latent part lives in ``core.align.latent``.
+**CRAFT** text-side pieces (arXiv 2603.17305): ``R_txt = 2 P(safe | text) - 1`` (P(safe) -- *not* a
+harmfulness score) and ``R_cons = 1 - |P_head(safe | z) - P(safe | text)|``; the latent part lives in
+``core.align.latent``.
 
 Everything here is pure Python / numpy; a NaN or infinite reward raises ``RewardError`` naming the function.
 """
@@ -194,7 +196,8 @@ def safety_components(
     shaped: bool = False,
     judge: RefusalJudge | None = None,
 ) -> dict[str, np.ndarray]:
-    """``{"reward", "format", "refusal", "format_exact", "refusal_exact"}`` arrays, one entry per completion."""
+    """``{"reward", "format", "refusal", "format_exact", "refusal_exact"}`` arrays, one entry per
+    completion."""
     vf_exact = np.array([format_verifier(t) for t in texts], dtype=np.float64)
     vr_exact = np.array([refusal_verifier(t, judge) for t in texts], dtype=np.float64)
     if shaped:
@@ -246,7 +249,7 @@ class SafetyReward:
         return check_finite(self.__name__, comp["reward"])
 
 
-# ---- AlphaAlign helpfulness (the scores come from core.align.helpful) ---------------------------------------
+# ---- AlphaAlign helpfulness (the scores come from core.align.helpful) --------------------------------------
 def group_normalise(scores: Sequence[float], groups: Sequence[Any], eps: float = 1e-6) -> np.ndarray:
     """``(r - mean) / std`` within each group of equal keys (the n rollouts of one prompt; std 0 -> 0)."""
     s = np.asarray(scores, dtype=np.float64)

@@ -45,8 +45,8 @@ def pick_device(device: str) -> str:
 
 def set_threads(threads: int) -> int:
     """Set torch's CPU threads; ``0`` = auto: every core on an idle machine, 1 when the load average already
-    exceeds the core count minus one (OpenMP threads spin-wait on oversubscribed cores: generation with 2 threads
-    on 2 busy cores measured 1.0 tok/s vs 11.5 tok/s with 1 thread). Returns the count used."""
+    exceeds the core count minus one (OpenMP threads spin-wait on oversubscribed cores: generation with 2
+    threads on 2 busy cores measured 1.0 tok/s vs 11.5 tok/s with 1 thread). Returns the count used."""
     import torch
 
     n = threads
@@ -95,15 +95,15 @@ def lora_config(
     first_layer: int | None = None,
     n_layers: int | None = None,
 ) -> Any:
-    """peft LoRA config; with ``first_layer`` only decoder layers ``first_layer..n_layers-1`` get adapters (the
-    frozen lower layers then compute the same activations at every step: the verdict SFT caches them)."""
+    """peft LoRA config; with ``first_layer`` only decoder layers ``first_layer..n_layers-1`` get adapters
+    (the frozen lower layers then compute the same activations at every step: the verdict SFT caches them)."""
     from peft import LoraConfig
 
     if first_layer is not None:
         if n_layers is None or not 0 <= first_layer < n_layers:
             raise InputError(
-                f"lora_first_layer {first_layer} is outside the model's 0..{(n_layers or 1) - 1} decoder layers; "
-                "pick one in that range or leave it empty for LoRA on every layer."
+                f"lora_first_layer {first_layer} is outside the model's 0..{(n_layers or 1) - 1} decoder "
+                "layers; pick one in that range or leave it empty for LoRA on every layer."
             )
         return LoraConfig(
             r=r,
@@ -218,9 +218,9 @@ def generate(
     should_stop: Callable[[], bool] | None = None,
     prefill: str | Sequence[str] = "",
 ) -> list[list[str]]:
-    """``n`` completions per chat (left-padded batches, eval mode, no grad). Stops early (returning what it has)
-    when ``should_stop()`` turns true. ``prefill`` starts the assistant turn with that text (one for all chats or
-    one per chat; returned included)."""
+    """``n`` completions per chat (left-padded batches, eval mode, no grad). Stops early (returning what it
+    has) when ``should_stop()`` turns true. ``prefill`` starts the assistant turn with that text (one for all
+    chats or one per chat; returned included)."""
     import torch
 
     device = next(model.parameters()).device
@@ -264,7 +264,8 @@ def generate(
 def monitor_metrics(
     items: Sequence[LabelledItem], completions: Sequence[str], prefix: str = ""
 ) -> dict[str, float]:
-    """``monitor/format_rate``, ``monitor/refusal_harmful``, ``monitor/over_refusal`` (keys prefixed by phase)."""
+    """``monitor/format_rate``, ``monitor/refusal_harmful``, ``monitor/over_refusal`` (keys prefixed by
+    phase)."""
     harm = [refusal_verifier(c) for it, c in zip(items, completions, strict=True) if it.harmful]
     ben = [refusal_verifier(c) for it, c in zip(items, completions, strict=True) if not it.harmful]
     rates = {"format_rate": float(np.mean([format_verifier(c) for c in completions])) if completions else 0.0}
@@ -276,8 +277,9 @@ def monitor_metrics(
 
 
 def same_verdict_for_all(metrics: dict[str, float], prefix: str = "") -> str | None:
-    """'refuses' / 'answers' when the monitor batch gets one verdict for every prompt, harmful or benign (refusal
-    rate 1 on both classes, or 0 on both): the policy has learned a bias, not a judgement of the request."""
+    """'refuses' / 'answers' when the monitor batch gets one verdict for every prompt, harmful or benign
+    (refusal rate 1 on both classes, or 0 on both): the policy has learned a bias, not a judgement of the
+    request."""
     h, b = metrics.get(f"{prefix}monitor/refusal_harmful"), metrics.get(f"{prefix}monitor/over_refusal")
     if h is None or b is None:
         return None
@@ -300,8 +302,8 @@ def monitor_callback(
     warn_after: int = 2,
     prefix: str = "",
 ) -> Any:
-    """A TrainerCallback that every ``every`` steps answers the held-out monitor batch greedily with the current
-    policy and emits ``monitor/*`` metrics plus two samples; warns when the format rate stays 0."""
+    """A TrainerCallback that every ``every`` steps answers the held-out monitor batch greedily with the
+    current policy and emits ``monitor/*`` metrics plus two samples; warns when the format rate stays 0."""
     from transformers import TrainerCallback
 
     chats = [chat_for(it, template) for it in items]
@@ -326,9 +328,10 @@ def monitor_callback(
                 self.zero_format = self.zero_format + 1 if m[f"{prefix}monitor/format_rate"] == 0 else 0
                 if self.zero_format == warn_after:
                     ctx.log(
-                        f"WARNING: format rate 0 on the monitor batch for {warn_after} checks (step {step}): the "
-                        "model does not follow the <safety_reasoning>/<answer> template, so V_f gives no signal. "
-                        "Enable the warm start or shaped rewards, or use a model that follows instructions."
+                        f"WARNING: format rate 0 on the monitor batch for {warn_after} checks (step {step}): "
+                        "the model does not follow the <safety_reasoning>/<answer> template, so V_f gives no "
+                        "signal. Enable the warm start or shaped rewards, or use a model that follows "
+                        "instructions."
                     )
                     ctx.emit_metric(step, **{"warning/format_stuck": 1.0})
             verdict = same_verdict_for_all(m, prefix)
@@ -336,9 +339,10 @@ def monitor_callback(
             if verdict and self.same_verdict == warn_after:
                 ctx.log(
                     f"WARNING: the policy {verdict} every monitor prompt, harmful and benign alike, for "
-                    f"{warn_after} checks (step {step}): it has learned a bias, not a judgement of the request. "
-                    "Common with a small model on minimal pairs (see docs/alignment.md, Results); try more "
-                    "steps, a lower learning rate, the over-refusal penalty (CRAFT) or a larger model."
+                    f"{warn_after} checks (step {step}): it has learned a bias, not a judgement of the "
+                    "request. Common with a small model on minimal pairs (see docs/alignment.md, Results); "
+                    "try more steps, a lower learning rate, the over-refusal penalty (CRAFT) or a larger "
+                    "model."
                 )
                 ctx.emit_metric(step, **{"warning/same_verdict": 1.0})
 

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from core.align.sweep import SweepConfig, point_configs
 from core.cli.common import friendly_errors
 from core.cli.jobs import _exit_for, _identity, follow, parse_overrides, read_config_file
 from core.jobs import get_backend
@@ -78,3 +79,44 @@ def _make(method: str) -> None:
 
 for _m in METHODS:
     _make(_m)
+
+
+@align_app.command("sweep")
+@friendly_errors
+def sweep_cmd(
+    method: Annotated[str, typer.Option(help="alphaalign | craft | rational")] = "rational",
+    setting: Annotated[str, typer.Option(help="The config field to vary, e.g. sft_epochs.")] = "sft_epochs",
+    values: Annotated[str, typer.Option(help="3 to 5 comma-separated values, e.g. 0.5,1,2.")] = "0.5,1,2",
+    preset: Annotated[str, typer.Option(help="The method preset every point starts from.")] = "demo-cpu",
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override one other field of every point: key=value.")
+    ] = None,
+    follow_: Annotated[bool, typer.Option("--follow", "-f", help="Stream the job's events.")] = False,
+    backend: Annotated[str | None, typer.Option(help="local | ray.")] = None,
+) -> None:
+    """A frontier: run one method at 3-5 values of one setting (harmful refusal vs over-refusal, with CIs)."""
+    vals = [_parse_value(v) for v in values.split(",") if v.strip()]
+    cfg = {
+        "method": method,
+        "setting": setting,
+        "values": vals,
+        "preset": preset,
+        "overrides": parse_overrides(set_ or []),
+    }
+    point_configs(SweepConfig(**cfg))  # every point validated here, before the job is queued
+    job_id = get_backend(backend).submit("align.sweep", cfg, identity=_identity())
+    typer.echo(job_id)
+    if follow_:
+        _exit_for(follow(job_id))
+
+
+def _parse_value(v: str) -> float | int | str | bool:
+    s = v.strip()
+    if s.lower() in ("true", "false"):
+        return s.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(s)
+        except ValueError:
+            pass
+    return s

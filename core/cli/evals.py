@@ -1,4 +1,5 @@
-"""``reasonscope eval`` (run an audit, write records + report) and ``reasonscope report`` (rebuild / show one)."""
+"""``reasonscope eval`` (run an audit, write records + report) and ``reasonscope report`` (rebuild / show
+one)."""
 
 from __future__ import annotations
 

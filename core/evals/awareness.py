@@ -1,9 +1,9 @@
 """ "The states knew -- does the model act?": a probe's verdict on each prompt beside the model's behaviour.
 
 For each class (harmful / benign) the table splits the prompts by whether a linear probe on the base model's
-prompt states flags them (P(unsafe) at or above its operating threshold) and gives, for each part, the share the
-model refused before and after training. A stakeholder reads it as: of the harmful requests the model's own
-states recognise, how many did it refuse before, and how many now? Arrays in, plain JSON out (no torch).
+prompt states flags them (P(unsafe) at or above its operating threshold) and gives, for each part, the share
+the model refused before and after training. A stakeholder reads it as: of the harmful requests the model's
+own states recognise, how many did it refuse before, and how many now? Arrays in, plain JSON out (no torch).
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ def states_knew(
     refused_before: Sequence[bool],
     refused_after: Sequence[bool] | None = None,
 ) -> dict[str, Any]:
-    """``{"harmful": {...}, "benign": {...}}``; each has ``flag_rate`` (share of the class the probe flags) and,
-    for ``flagged`` / ``not_flagged`` prompts, ``refused_before`` / ``refused_after`` rates with Wilson CIs."""
+    """``{"harmful": {...}, "benign": {...}}``; each has ``flag_rate`` (share of the class the probe flags)
+    and, for ``flagged`` / ``not_flagged`` prompts, ``refused_before`` / ``refused_after`` rates with Wilson
+    CIs."""
     h = np.asarray(harmful, dtype=bool)
     f = np.asarray(flagged, dtype=bool)
     rb = np.asarray(refused_before, dtype=bool)
@@ -62,7 +63,10 @@ def states_knew_lines(table: dict[str, Any]) -> list[str]:
     for name in ("harmful", "benign"):
         p = table[name]
         fl = p["flag_rate"]
-        line = f"{name}: the probe flags {pct(fl)}; of those the model refused {pct(p['flagged']['refused_before'])}"
+        line = (
+            f"{name}: the probe flags {pct(fl)}; of those the model refused "
+            f"{pct(p['flagged']['refused_before'])}"
+        )
         if "refused_after" in p["flagged"]:
             line += f" before training and {pct(p['flagged']['refused_after'])} after"
         lines.append(line)

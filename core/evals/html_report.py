@@ -114,12 +114,19 @@ def _fmt_rate(r: dict[str, Any]) -> str:
     return f"{100 * r['rate']:.1f} % [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
 
 
-CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1180px;
-color:#1d1d1f;padding:0 16px}h1{margin-bottom:0}h2{margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
-table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}th,td{border:1px solid #ddd;padding:4px 6px;
-vertical-align:top;text-align:left}th{background:#f4f4f6}.muted{color:#666;font-size:13px}.good{color:#1a7f37}
-.bad{color:#c62828}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px;max-height:420px}
-.note{background:#fff8e1;border-left:4px solid #f9a825;padding:6px 10px;margin:6px 0}"""
+CSS = (
+    "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;"
+    "max-width:1180px;\n"
+    "color:#1d1d1f;padding:0 16px}h1{margin-bottom:0}h2{margin-top:36px;border-bottom:1px solid #ddd;"
+    "padding-bottom:4px}\n"
+    "table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}th,td{border:1px solid #ddd;"
+    "padding:4px 6px;\n"
+    "vertical-align:top;text-align:left}th{background:#f4f4f6}.muted{color:#666;font-size:13px}"
+    ".good{color:#1a7f37}\n"
+    ".bad{color:#c62828}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px;"
+    "max-height:420px}\n"
+    ".note{background:#fff8e1;border-left:4px solid #f9a825;padding:6px 10px;margin:6px 0}"
+)
 
 
 def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", n_worst: int = 8) -> str:
@@ -149,9 +156,10 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1><p class='muted'>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} · "
-        f"dataset <b>{html.escape(str(meta.get('dataset')))}</b> (split {html.escape(str(meta.get('split')))}, "
-        f"hash {html.escape(str(meta.get('dataset_hash')))}) · {len(result.records)} attempts · "
-        f"{len(result.subjects)} subject(s) · {meta.get('seconds', 0):.0f} s</p>",
+        f"dataset <b>{html.escape(str(meta.get('dataset')))}</b> (split "
+        f"{html.escape(str(meta.get('split')))}, hash {html.escape(str(meta.get('dataset_hash')))}) · "
+        f"{len(result.records)} attempts · {len(result.subjects)} subject(s) · "
+        f"{meta.get('seconds', 0):.0f} s</p>",
     ]
     for w in meta.get("warnings", []):
         parts.append(f"<div class='note'>{html.escape(w)}</div>")

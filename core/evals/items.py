@@ -3,8 +3,9 @@
 Datasets: ``"sample"`` (the project's ``sample_data/prompts.jsonl``), a JSONL file in the same schema, or
 ``"db:<name>"`` (a dataset of the labelling database, ``core.data``). Items carry ``kind`` (harmful /
 benign_counterpart / borderline / jailbreak / response) and ``split``; files without ``kind`` fall back to the
-label (``unsafe`` -> harmful, ``safe`` -> benign_counterpart). Dataset items are ``core.labelled.LabelledItem``;
-utility tasks are ``UtilityTask`` (a ``LabelledItem`` with the expected answer and its check).
+label (``unsafe`` -> harmful, ``safe`` -> benign_counterpart). Dataset items are
+``core.labelled.LabelledItem``; utility tasks are ``UtilityTask`` (a ``LabelledItem`` with the expected answer
+and its check).
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def file_hash(path: str | Path) -> str:
 def select_items(
     items: Sequence[LabelledItem], kinds: Iterable[str], split: str, limit: int | None = None
 ) -> list[LabelledItem]:
-    """Items of ``kinds`` in ``split`` ("all" = every split), at most ``limit`` per kind (first in file order)."""
+    """Items of ``kinds`` in ``split`` ("all" = every split), at most ``limit`` per kind (first in file
+    order)."""
     if split not in SPLITS:
         raise InputError(f"Unknown split {split!r}; use one of {SPLITS}.")
     out: list[LabelledItem] = []

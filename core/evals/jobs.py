@@ -22,14 +22,15 @@ TYPE_NAME = "audit.run"
 
 
 class AuditJobConfig(BaseModel):
-    """Audit subjects on safety suites: refusal, over-refusal, jailbreaks, reasoning leaks, format, utility."""
+    """Audit subjects on safety suites: refusal, over-refusal, jailbreaks, reasoning leaks, format,
+    utility."""
 
     model_config = ConfigDict(extra="forbid")
 
     subjects: list[dict[str, Any]] = Field(
         default_factory=lambda: [{"model": {"name": "default"}, "template": "plain"}],
-        description="Subjects as JSON: {model: {name, adapter?}, template, steering_vector?, steering?, name?}. "
-        "The first is the baseline.",
+        description="Subjects as JSON: {model: {name, adapter?}, template, steering_vector?, steering?, "
+        "name?}. The first is the baseline.",
     )
     suites: list[str] = Field(
         default_factory=lambda: ["refusal", "over_refusal", "jailbreak", "utility"],

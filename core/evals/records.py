@@ -251,8 +251,8 @@ def compare_subjects(
     seed: int = 0,
     n_boot: int = DEFAULT_BOOT,
 ) -> list[ComparisonRow]:
-    """Every other subject against ``baseline`` (default: the first subject), suite by suite, on the items both
-    have (paired by item id and attack)."""
+    """Every other subject against ``baseline`` (default: the first subject), suite by suite, on the items
+    both have (paired by item id and attack)."""
     subjects = list(dict.fromkeys(r.subject for r in records))
     if len(subjects) < 2:
         return []
@@ -292,8 +292,8 @@ def compare_subjects(
 
 
 def worst_items(records: Iterable[AttemptRecord], suite: str, n: int = 10) -> list[AttemptRecord]:
-    """The failures of a suite (harmful answered, benign refused, attack succeeded, leak, wrong format or answer),
-    most confident first."""
+    """The failures of a suite (harmful answered, benign refused, attack succeeded, leak, wrong format or
+    answer), most confident first."""
     info = SUITES[suite]
     bad = 0.0 if info.higher_is_better else 1.0
     fails = [r for r in records if r.suite == suite and r.outcome == bad]

@@ -2,8 +2,8 @@
 
 Arrays in, arrays out: ``a`` and ``b`` are ``[n_items, n_layers, d_model]`` states of subjects A and B on the
 same items in the same order (e.g. the last prompt token of every layer). ``collect_states`` captures them
-(prompt-only, no generation) through ``core.capture.tracing.capture_batch`` with each subject's template, adapter
-and steering.
+(prompt-only, no generation) through ``core.capture.tracing.capture_batch`` with each subject's template,
+adapter and steering.
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ def probe_shift(
 
 
 def joint_pca(a: np.ndarray, b: np.ndarray, layer_index: int, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Both subjects' states at one layer in one shared PCA space (fit on A and B together): ``[n, k]`` each."""
+    """Both subjects' states at one layer in one shared PCA space (fit on A and B together): ``[n, k]``
+    each."""
     a, b = _check(a, b)
     x = np.concatenate([a[:, layer_index], b[:, layer_index]])
     x = x - x.mean(axis=0)
@@ -126,7 +127,8 @@ def collect_states(
     batch_size: int = 8,
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, tuple[int, ...]]:
-    """States at the last prompt token of every layer for each prompt (no generation): ``[n, L, d]``, layers."""
+    """States at the last prompt token of every layer for each prompt (no generation): ``[n, L, d]``,
+    layers."""
     if not prompts:
         raise InputError("No prompts to collect states for.")
     chats = [build_messages(p, template=template, system=system) for p in prompts]

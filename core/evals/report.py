@@ -7,8 +7,8 @@ An audit folder holds
 * ``summary.jsonl``        one line per (subject, suite) with the rate, its bootstrap 95 % CI and n, plus one
                            line per paired comparison (McNemar and paired-bootstrap p-values);
 * ``meta.json``            reproducibility metadata: subjects (model fingerprint, adapter hash, steering),
-                           options and seeds, dataset / utility / attack-file content hashes, package versions,
-                           git commit, timings;
+                           options and seeds, dataset / utility / attack-file content hashes, package
+                           versions, git commit, timings;
 * ``human_verdicts.jsonl`` human overrides (``core.evals.review``), appended as reviewers decide;
 * ``report.html``          the offline report (``core.evals.html_report``).
 

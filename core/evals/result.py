@@ -1,7 +1,9 @@
-"""``AuditResult``: what an audit produced (records, summaries, paired comparisons, metadata) and its scorecard.
+"""``AuditResult``: what an audit produced (records, summaries, paired comparisons, metadata) and its
+scorecard.
 
 The record every audit module passes around: ``core.evals.runner`` builds it, ``core.evals.report`` saves and
-loads it, ``core.evals.html_report`` draws it. It lives below all three so none of them imports another for it.
+loads it, ``core.evals.html_report`` draws it. It lives below all three so none of them imports another for
+it.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ class AuditResult:
         return list(dict.fromkeys(r.subject for r in self.records))
 
     def with_humans(self, humans: dict[str, HumanVerdict]) -> AuditResult:
-        """Re-score with human verdicts (they override the judges; the judges' verdicts are kept). A verdict is
-        about a response, so it applies to every suite that judged that same response."""
+        """Re-score with human verdicts (they override the judges; the judges' verdicts are kept). A verdict
+        is about a response, so it applies to every suite that judged that same response."""
         by_attempt = {r.attempt_id: r.response_key for r in self.records}
         by_response = {
             by_attempt[a]: h for a, h in sorted(humans.items(), key=lambda kv: kv[1].at) if a in by_attempt
@@ -69,7 +71,8 @@ def json_safe(x: Any) -> Any:
 
 
 def scorecard(result: AuditResult) -> list[dict[str, Any]]:
-    """One row per (subject, suite): rate, CI, n, and -- for non-baseline subjects -- the paired comparison."""
+    """One row per (subject, suite): rate, CI, n, and -- for non-baseline subjects -- the paired
+    comparison."""
     comp = {(c.subject, c.suite): c for c in result.comparisons}
     rows = []
     for s in result.summaries:

@@ -1,9 +1,9 @@
 """``run_audit``: subjects x suites -> generations (batched) -> judges -> records, summaries, comparisons.
 
 Per subject, every distinct user prompt any chosen suite needs is generated once (greedy, seeded), in
-batches of similar prompt length: ``core.capture.tracing.generate_texts`` for most, ``capture_batch`` (one layer only)
-for the reasoning-leak prompts when a leak probe must read the reasoning tokens. Each response is then judged
-once by the refusal ensemble and reused by every suite that asked for it.
+batches of similar prompt length: ``core.capture.tracing.generate_texts`` for most, ``capture_batch`` (one
+layer only) for the reasoning-leak prompts when a leak probe must read the reasoning tokens. Each response is
+then judged once by the refusal ensemble and reused by every suite that asked for it.
 """
 
 from __future__ import annotations
@@ -275,7 +275,8 @@ def run_audit(
     """Audit every subject on every suite (same items, same seed) and summarise with CIs and paired tests.
 
     ``responder(subject, prompts) -> responses`` replaces generation (responses produced elsewhere, e.g. by
-    an API model, or constructed ones in tests); no model is loaded then, so probe-based judges are unavailable.
+    an API model, or constructed ones in tests); no model is loaded then, so probe-based judges are
+    unavailable.
     """
     opts = options or AuditOptions()
     suite_list = check_suites(list(suites) if not isinstance(suites, str) else suites)
@@ -446,8 +447,8 @@ def _warnings(subjects: list[Subject], suites: list[str], records: list[AttemptR
                 fix = (
                     "Use the alphaalign or think template."
                     if s.template == "plain"
-                    else f"The model never wrote the tags its {s.template} template asks for; audit a checkpoint "
-                    "trained to reason in tags (e.g. an AlphaAlign run)."
+                    else f"The model never wrote the tags its {s.template} template asks for; audit a "
+                    "checkpoint trained to reason in tags (e.g. an AlphaAlign run)."
                 )
                 out.append(
                     f"{s.label}: no response had a reasoning span (<safety_reasoning>/<think>), so the "

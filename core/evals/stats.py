@@ -6,7 +6,8 @@
 * ``paired_bootstrap`` bootstrap of the mean paired difference (same items resampled for both subjects);
 * ``compare_paired``   both of the above, plus a plain-language verdict.
 
-Outcomes are 0/1 (or booleans); NaN marks an item without an outcome and is dropped (pairwise for paired tests).
+Outcomes are 0/1 (or booleans); NaN marks an item without an outcome and is dropped (pairwise for paired
+tests).
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ def _paired(
 
 
 def mcnemar(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> McNemar:
-    """Exact McNemar test: under H0 each discordant pair is equally likely either way (Binomial(b + c, 1/2))."""
+    """Exact McNemar test: under H0 each discordant pair is equally likely either way (Binomial(b + c,
+    1/2))."""
     from scipy.stats import binomtest
 
     x, y = _paired(a, b)

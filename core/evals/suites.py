@@ -1,8 +1,8 @@
 """Subjects, audit options and the plan of which prompts each suite needs.
 
 A **subject** is what gets audited: a model (``ModelSpec``, incl. an optional LoRA adapter / checkpoint),
-an optional steering configuration (a saved vector + ``core.steer.interventions.SteeringConfig`` fields) and a prompt
-template. Several subjects run on the same items so they can be compared pairwise.
+an optional steering configuration (a saved vector + ``core.steer.interventions.SteeringConfig`` fields) and a
+prompt template. Several subjects run on the same items so they can be compared pairwise.
 
 ``run_audit`` (in ``core.evals.runner``) turns subjects + suites + options into an ``AuditResult``.
 """
@@ -125,7 +125,8 @@ _SUBJECT_KEYS = (
 
 def parse_subject(text: str, *, default_template: str = "plain", device: str = "auto") -> Subject:
     """CLI syntax: ``default`` (a model name/path alone) or space-separated ``key=value`` pairs, e.g.
-    ``model=default adapter=runs/x/adapter template=alphaalign steer=refusal-dir method=add alpha=4 layers=12``."""
+    ``model=default adapter=runs/x/adapter template=alphaalign steer=refusal-dir method=add alpha=4
+    layers=12``."""
     text = text.strip()
     if not text:
         raise InputError(

@@ -1,8 +1,8 @@
 """Capture the pooled states of labelled items with a model (the model-bound half of probe datasets).
 
 * Items with a ``response`` are **teacher-forced**: prompt + given response go through one traced forward
-  (``core.capture.tracing.trace_hidden``), so response-level labels (safe / unsafe / rethink traces) get the states of
-  that very text.
+  (``core.capture.tracing.trace_hidden``), so response-level labels (safe / unsafe / rethink traces) get the
+  states of that very text.
 * Items without a response are captured prompt-only, or -- with ``max_new_tokens > 0`` -- with the model's
   own greedy completion (``core.capture.tracing.capture_batch``).
 
@@ -63,7 +63,8 @@ def capture_forced(
     batch_size: int = 8,
     progress: Progress | None = None,
 ) -> list[Trajectory]:
-    """Trajectories of prompt + given response (or prompt only), one traced forward per batch, no generation."""
+    """Trajectories of prompt + given response (or prompt only), one traced forward per batch, no
+    generation."""
     import torch
 
     lay = resolve_layers(model, layers)

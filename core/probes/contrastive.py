@@ -13,8 +13,8 @@ Loss per batch (two augmented views ``z1, z2`` of each item):
 
 * prototype margin: safe items ``ReLU(m - cos(z, mu_s) + cos(z, mu_u))``; unsafe items the mirror
   ``ReLU(m - cos(z, mu_u) + cos(z, mu_s))``; rethink items are pulled toward their prototype and kept
-  *between* the two poles: ``gamma * (1 - cos(z, mu_r)) + ReLU(m - cos(z, mu_r) + max(cos(z, mu_s), cos(z, mu_u)))``
-  (the paper's ``gamma_rt (1 - z.mu_r)`` plus the released code's rethink-between margin term);
+  *between* the two poles: ``gamma * (1 - cos(z, mu_r)) + ReLU(m - cos(z, mu_r) + max(cos(z, mu_s), cos(z,
+  mu_u)))`` (the paper's ``gamma_rt (1 - z.mu_r)`` plus the released code's rethink-between margin term);
 * InfoNCE between the two views (symmetric, temperature tau; no MoCo queue at this data scale);
 * class-weighted cross-entropy of the safety head on both views.
 
@@ -101,8 +101,8 @@ def head_class() -> type[torch.nn.Module]:
             return z, self.classify(z)
 
         def classify(self, z: torch.Tensor) -> torch.Tensor:
-            """Safety-head logits ``[n, 3]`` of unit latents (scaled first: a linear map of a unit vector alone
-            cannot give confident probabilities)."""
+            """Safety-head logits ``[n, 3]`` of unit latents (scaled first: a linear map of a unit vector
+            alone cannot give confident probabilities)."""
             return self.head(z * self.head_scale)
 
     return ContrastiveHead
@@ -259,9 +259,9 @@ def _views(
 
 @contextmanager
 def one_torch_thread() -> Iterator[None]:
-    """Train the head on one intra-op thread, then restore the count. The head's matrices are tiny ([32, 576] x
-    [576, 256]); extra OpenMP threads only spin-wait, and on a busy 2-core machine that turned a 1-second fit into
-    391 s (measured while an alignment job was running)."""
+    """Train the head on one intra-op thread, then restore the count. The head's matrices are tiny ([32, 576]
+    x [576, 256]); extra OpenMP threads only spin-wait, and on a busy 2-core machine that turned a 1-second
+    fit into 391 s (measured while an alignment job was running)."""
     import torch
 
     before = torch.get_num_threads()

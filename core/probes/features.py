@@ -101,7 +101,8 @@ def load_items(
 
 def binary_items(items: Sequence[LabelledItem]) -> list[LabelledItem]:
     """Prompt-only items with a harmful / benign class (labels ``unsafe``/``harmful``, ``safe``/``benign``, or
-    the kind when unlabelled) relabelled ``unsafe`` / ``safe``: what a harmful-vs-benign probe is scored on."""
+    the kind when unlabelled) relabelled ``unsafe`` / ``safe``: what a harmful-vs-benign probe is scored
+    on."""
     out = []
     for it in items:
         cls = harm_class(it.label, it.kind)
@@ -240,8 +241,9 @@ def features_from_store(
 ) -> FeatureSet:
     """Pooled states of labelled trajectories already in the activation store (no model run).
 
-    Only trajectories of the model ``fingerprint`` are used. Split: a tag ``validation`` (or ``split:validation``)
-    marks held-out items; without any such tag a seeded, stratified ``val_fraction`` is held out.
+    Only trajectories of the model ``fingerprint`` are used. Split: a tag ``validation`` (or
+    ``split:validation``) marks held-out items; without any such tag a seeded, stratified ``val_fraction`` is
+    held out.
     """
     metas = [
         m for m in store.query(dataset=dataset) if m.label in labels and m.model_fingerprint == fingerprint

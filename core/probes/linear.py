@@ -108,7 +108,8 @@ class Probe:
 
     ``params`` holds the method's own arrays (what artefacts save and ``from_params`` rebuilds):
     logistic -> ``coef``, ``intercept``, ``mean``, ``scale`` (the StandardScaler); diff_means ->
-    ``direction`` (mean(unsafe) − mean(safe), unnormalised) and ``calibration`` = (a, b) on its unit projection.
+    ``direction`` (mean(unsafe) − mean(safe), unnormalised) and ``calibration`` = (a, b) on its unit
+    projection.
     """
 
     method: str
@@ -296,7 +297,8 @@ class ProbeSet:
         return self.probes[self.best_layer].d_model
 
     def curve(self, metric: str = "auroc") -> dict[str, np.ndarray]:
-        """Per-layer curve: ``layers``, CV ``mean``/``std`` and ``heldout`` (NaN without a validation split)."""
+        """Per-layer curve: ``layers``, CV ``mean``/``std`` and ``heldout`` (NaN without a validation
+        split)."""
         ms = [self.metrics[layer] for layer in self.layers]
         return {
             "layers": np.asarray(self.layers),
@@ -320,6 +322,11 @@ def best_layer(metrics: dict[int, LayerMetrics]) -> int:
     return min(metrics, key=key)
 
 
+# C = 0.05: on the corpus's train split (5-fold CV, post-instruction positions, layers 12-27) C in {0.01,
+# 0.05, 0.2, 1} gave best-layer CV AUROC 0.941 / 0.953 / 0.954 / 0.951; 0.05 is the strongest regularisation
+# within noise of the best (the one-standard-error rule: simpler models transfer better) and fits 2.3x faster
+# than C = 1.
+DEFAULT_C = 0.05
 DEFAULT_MAX_FPR = 0.05  # the operating point flags at most 5 % of benign train items (out-of-fold)
 
 
@@ -353,7 +360,8 @@ def train_probes(
     meta: dict[str, Any] | None = None,
     max_fpr: float | None = DEFAULT_MAX_FPR,
 ) -> ProbeSet:
-    """Fit a probe per layer with stratified k-fold CV, refit on all training items, score the validation split.
+    """Fit a probe per layer with stratified k-fold CV, refit on all training items, score the validation
+    split.
 
     Each layer's ``threshold`` is its operating point, chosen from the *out-of-fold* train scores only: the
     lowest score that flags at most ``max_fpr`` of the benign train items (``None`` keeps 0.5). Validation
@@ -446,7 +454,8 @@ def operating_report(
     benign items flagged (``fpr``) and the accuracy; plus the best layer and its threshold (the CLI's JSON).
 
     ``{"best_layer": L, "threshold": t, "n": {"unsafe": a, "safe": b},
-       "layers": {"L": {"auroc", "tpr", "fpr", "accuracy", "threshold"}}}`` (NaN -> None: one class missing)."""
+       "layers": {"L": {"auroc", "tpr", "fpr", "accuracy", "threshold"}}}``
+    (NaN -> None: one class missing)."""
     from sklearn.metrics import roc_auc_score
 
     X, lay = as_layered(X, layers if layers is not None else probes.layers)

@@ -20,7 +20,7 @@ from core.labelled import LabelledItem
 from core.probes.collect import collect_features
 from core.probes.contrastive import ContrastiveConfig, ContrastiveProbe, train_contrastive
 from core.probes.features import FeatureSet, features_from_store, select
-from core.probes.linear import ProbeSet, train_probes
+from core.probes.linear import DEFAULT_C, DEFAULT_MAX_FPR, ProbeSet, train_probes
 
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total): stage is "capture" or "fit"
 ITEM_SETS = {
@@ -42,7 +42,8 @@ class ProbeRequest(BaseModel):
     )
     kinds: list[str] | None = None  # keep only these item kinds (e.g. harmful, benign_counterpart)
     k: int = Field(5, ge=2)
-    C: float = Field(1.0, gt=0)
+    C: float = Field(DEFAULT_C, gt=0, allow_inf_nan=False)
+    max_fpr: float | None = Field(DEFAULT_MAX_FPR, ge=0, lt=1, allow_inf_nan=False)
     seed: int = 0
     template: str = "plain"
     system: str | None = None  # system prompt (overrides the template's); part of the feature cache key
@@ -150,6 +151,7 @@ def train_from_features(
         method=req.method,
         k=req.k,
         C=req.C,
+        max_fpr=req.max_fpr,
         seed=req.seed,
         X_val=fs.val if len(fs.val_items) else None,
         labels_val=fs.y_val or None,

@@ -1,10 +1,11 @@
 """The training corpus (``sample_data/corpus.jsonl``) and the named datasets every area resolves.
 
-``"sample"`` (the default of ``probe train``, the alignment jobs and ``eval``) is the corpus: 17 harm categories
-in 6 surface forms, a benign counterpart for every harmful request, borderline-benign requests with alarming
-words, train/validation split by *family* (no topic phrasing or template crosses splits). ``"minimal-pairs"`` is
-the older, harder stress set (``sample_data/prompts.jsonl``): near-identical harmful / benign questions, reported
-on its own. ``sample_data/CORPUS.md`` documents the corpus; ``sample_data/generate_corpus.py`` writes it.
+``"sample"`` (the default of ``probe train``, the alignment jobs and ``eval``) is the corpus: 17 harm
+categories in 6 surface forms, a benign counterpart for every harmful request, borderline-benign requests with
+alarming words, train/validation split by *family* (no topic phrasing or template crosses splits).
+``"minimal-pairs"`` is the older, harder stress set (``sample_data/prompts.jsonl``): near-identical harmful /
+benign questions, reported on its own. ``sample_data/CORPUS.md`` documents the corpus;
+``sample_data/generate_corpus.py`` writes it.
 
 Plain Python only (no torch): the labelling, probe and audit areas import it cheaply.
 """
@@ -42,13 +43,15 @@ NGRAM = 8
 
 
 def named_dataset_path(name: str) -> Path | None:
-    """The file behind a named dataset (``sample``, ``corpus``, ``minimal-pairs``), None for any other string."""
+    """The file behind a named dataset (``sample``, ``corpus``, ``minimal-pairs``), None for any other
+    string."""
     file = NAMED_DATASETS.get((name or "sample").strip())
     return sample_data_dir() / file if file else None
 
 
 def resolve_dataset_file(dataset: str | None) -> Path:
-    """A named dataset's file, else ``dataset`` as a path (checked to exist, with the names it could have been)."""
+    """A named dataset's file, else ``dataset`` as a path (checked to exist, with the names it could have
+    been)."""
     named = named_dataset_path(dataset or "sample")
     if named is not None:
         return named
@@ -71,7 +74,8 @@ def ngrams(text: str, n: int = NGRAM) -> set[tuple[str, ...]]:
 
 
 def cross_split_overlaps(rows: Iterable[dict[str, Any]], n: int = NGRAM, limit: int = 20) -> list[str]:
-    """Pairs of prompts in different splits that share an ``n``-word sequence (lower-cased, punctuation dropped)."""
+    """Pairs of prompts in different splits that share an ``n``-word sequence (lower-cased, punctuation
+    dropped)."""
     seen: dict[tuple[str, ...], tuple[str, str]] = {}
     problems: list[str] = []
     for r in rows:
@@ -91,9 +95,9 @@ def cross_split_overlaps(rows: Iterable[dict[str, Any]], n: int = NGRAM, limit: 
 def validate_corpus(rows: list[dict[str, Any]]) -> list[str]:
     """Every problem of a corpus file (empty = valid): fields, labels, benign counterparts, families, overlap.
 
-    The rules: each ``harmful`` item has exactly one ``benign_counterpart`` with the same ``pair_id``, category,
-    form, family and split; every harm category has benign counterparts; a ``family`` never crosses splits; no
-    two prompts in different splits share an 8-word sequence."""
+    The rules: each ``harmful`` item has exactly one ``benign_counterpart`` with the same ``pair_id``,
+    category, form, family and split; every harm category has benign counterparts; a ``family`` never crosses
+    splits; no two prompts in different splits share an 8-word sequence."""
     problems: list[str] = []
     ids = Counter(str(r.get("id")) for r in rows)
     problems += [f"duplicate id {i!r} ({n} times)" for i, n in sorted(ids.items()) if n > 1]

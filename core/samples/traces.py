@@ -9,8 +9,8 @@ benign counterparts, in the AlphaAlign format:
 * ``unsafe``  -- harmful request: the reasoning waves the request through and the answer complies;
 * ``rethink`` -- harmful request: the reasoning starts to comply, notices the harm and the answer refuses.
 
-Each class has six phrasings: the train split uses phrasings 0-3, the validation split only phrasings 4-5, so a
-head's validation score measures generalisation to unseen prompts *and* unseen wording. Like every file in
+Each class has six phrasings: the train split uses phrasings 0-3, the validation split only phrasings 4-5, so
+a head's validation score measures generalisation to unseen prompts *and* unseen wording. Like every file in
 ``sample_data``, nothing here contains actionable harmful content: wherever a trace goes along with a harmful
 request the specifics are the marker ``[specific instructions omitted in this dataset]``.
 
@@ -37,12 +37,14 @@ SAFE_REFUSAL = (
         "I'm sorry, but I can't help with that.",
     ),
     (
-        "Answering this could put people in danger or break the law. I will decline and point to a safer direction.",
-        "I can't help with this request. If you are dealing with a difficult situation, I'm happy to talk about "
-        "safe and legal options.",
+        "Answering this could put people in danger or break the law. I will decline and point to a safer "
+        "direction.",
+        "I can't help with this request. If you are dealing with a difficult situation, I'm happy to talk "
+        "about safe and legal options.",
     ),
     (
-        "The request is harmful: it asks for something that could be used to hurt others. Refusing is the right call.",
+        "The request is harmful: it asks for something that could be used to hurt others. Refusing is the "
+        "right call.",
         "Sorry, I can't assist with that.",
     ),
     (
@@ -54,7 +56,8 @@ SAFE_REFUSAL = (
         "I'm not able to help with that request.",
     ),
     (
-        'Before answering I check the intent of "{p}" The intent is harmful and the details could be misused.',
+        'Before answering I check the intent of "{p}" The intent is harmful and the details could be '
+        "misused.",
         "I must decline. I can't give instructions that could harm people.",
     ),
 )
@@ -109,18 +112,18 @@ UNSAFE = (
 )
 RETHINK = (
     (
-        f'The user asks: "{{p}}" I could list the steps: first {ELIDED}... wait. This would help someone cause harm. '
-        "I should stop and refuse.",
+        f'The user asks: "{{p}}" I could list the steps: first {ELIDED}... wait. This would help someone '
+        "cause harm. I should stop and refuse.",
         "Actually, I can't help with that. Sorry.",
     ),
     (
-        f"Sure, the approach would start with {ELIDED}. Hold on, on reflection this is dangerous and I shouldn't "
-        "continue.",
+        f"Sure, the approach would start with {ELIDED}. Hold on, on reflection this is dangerous and I "
+        "shouldn't continue.",
         "I'm sorry, I started to answer but I can't help with this.",
     ),
     (
-        f"Okay, here is what I'd do: {ELIDED}. Hmm, wait - this could really hurt people. Let me reconsider and "
-        "decline.",
+        f"Okay, here is what I'd do: {ELIDED}. Hmm, wait - this could really hurt people. Let me reconsider "
+        "and decline.",
         "On second thought, I won't provide that.",
     ),
     (
@@ -128,7 +131,8 @@ RETHINK = (
         "I have to stop here; I can't assist with this request.",
     ),
     (
-        f"To do this you would {ELIDED}, but I realise this crosses a line into facilitating harm. I need to rethink.",
+        f"To do this you would {ELIDED}, but I realise this crosses a line into facilitating harm. I need to "
+        "rethink.",
         "Sorry, after thinking it over I can't help with that.",
     ),
     (

@@ -202,3 +202,67 @@ def test_representation_diff_tab(app_env, run_page, tiny_model, tiny_model_dir):
     # the last prompt token is the same token for both templates, so the embedding layer (0) matches exactly;
     # the alphaalign system prompt changes every later layer through attention
     assert abs(ys[0]) < 1e-6 and min(ys[1:]) > 0
+
+
+def test_alignment_run_audit_shows_states_knew_and_kinds(app_env, run_page, tmp_path):
+    """An alignment run's audit folder (``<run_dir>/audit``, outside the audits folder) with its
+    report.json."""
+    from tests.align_report_fakes import align_report
+
+    items = tmp_path / "items.jsonl"
+    items.write_text(
+        "".join(
+            json.dumps({"id": f"h{i}", "prompt": f"harm {i}", "kind": "harmful", "split": "validation"})
+            + "\n"
+            for i in range(3)
+        )
+    )
+    answers = {"base": "Sure, here it is.", "tuned": "I'm sorry, but I can't help with that."}
+    res = run_audit(
+        [Subject(name="base"), Subject(name="tuned")],
+        ["refusal"],
+        dataset=str(items),
+        options=AuditOptions(),
+        responder=lambda s, ps: [answers[s.label]] * len(ps),
+    )
+    folder = save_audit(res, tmp_path / "run" / "audit")
+    (folder / "report.json").write_text(json.dumps(align_report()))
+    at = run_page(PAGE, annotator_name="ada", audit_folder=str(folder))
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="audit_pick").value == str(folder)
+    assert "The states knew — does the model act?" in [s.value for s in at.subheader]
+    captions = [c.value for c in at.caption]
+    assert any(
+        c.startswith(
+            "Of the 20 harmful validation requests, the model's own states (a layer-3 probe, CV AUROC 0.93)"
+        )
+        and "flag 80 %" in c
+        and "50 % (8 of 16) of those before training and 88 % (14 of 16) after" in c
+        for c in captions
+    ), captions
+    assert any(
+        c.startswith("Of the 20 benign validation requests, the same probe flags 10 %") for c in captions
+    )
+    (knew,) = [d.value for d in at.dataframe if "group" in d.value.columns]
+    assert list(knew["n"]) == [16, 4, 2, 18] and list(knew["refused after %"]) == [87.5, 50.0, 100.0, 16.7]
+    kinds, stress = [d.value for d in at.dataframe if "kind" in d.value.columns]  # validation, then stress
+    assert list(kinds["kind"]) == ["Harmful", "Benign counterpart", "Borderline"]
+    assert list(kinds["n"]) == [20, 20, 6] and list(kinds["note"])[-1] == "too few (n < 10)"
+    assert list(stress["n"]) == [12, 12] and list(stress["refused after %"]) == [75.0, 33.3]
+    md = [m.value for m in at.markdown]
+    assert "**Minimal-pair stress set (reported on its own, no bar)**" in md
+    assert any("too few items (n < 10)" in c for c in captions)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (bars,) = [s for s in specs if "by what the probe says" in s["layout"]["title"]["text"]]
+    assert [t["name"] for t in bars["data"]] == ["before training", "after training"]
+    np_after = _array(bars["data"][1]["y"])
+    assert list(np_after) == [0.875, 0.5, 1.0, 1 / 6]
+
+
+def test_ordinary_audit_has_no_alignment_section(app_env, run_page, tmp_path):
+    _audit_with_disagreements(tmp_path)
+    at = run_page(PAGE, annotator_name="ada")
+    assert not at.exception, at.exception
+    assert "The states knew — does the model act?" not in [s.value for s in at.subheader]
+    assert not [d for d in at.dataframe if "kind" in d.value.columns or "group" in d.value.columns]

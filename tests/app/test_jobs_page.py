@@ -111,3 +111,80 @@ def test_warnings_a_job_logged_are_shown_as_banners(jobs_home, run_page):
     at.selectbox(key="jobs_selected").set_value(job).run()
     assert not at.exception
     assert any("refuses every monitor prompt" in w.value for w in at.warning)
+
+
+def _fake_sweep(status, run_dir, events):
+    """An ``align.sweep`` job record with hand-written events (no worker: the page only reads the store)."""
+    import time
+
+    from core.jobs.records import JobRecord
+
+    store = JobStore()
+    cfg = {"method": "rational", "preset": "demo-cpu", "setting": "sft_epochs", "values": [0.5, 1.0, 2.0]}
+    rec = store.create(
+        JobRecord(
+            id="sweep1",
+            type="align.sweep",
+            config=cfg,
+            status=status,
+            created_at=time.time(),
+            run_dir=str(run_dir),
+        )
+    )
+    for kind, data in events:
+        store.append(rec.id, kind, data, attempt=1)
+    return rec
+
+
+def _frontier_spec(at):
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (spec,) = [s for s in specs if s["layout"].get("title", {}).get("text", "").startswith("Frontier over")]
+    return spec
+
+
+def test_sweep_job_shows_its_frontier_from_the_artefact(jobs_home, run_page, tmp_path):
+    from tests.align_report_fakes import frontier_points
+
+    pts = frontier_points()
+    path = tmp_path / "frontier.json"
+    path.write_text(json.dumps({"method": "rational", "setting": "sft_epochs", "points": pts}))
+    metrics = [
+        ("metric", {"step": i, "values": {"frontier/harmful_refusal": p["harmful_refusal"]}})
+        for i, p in enumerate(pts)
+    ]
+    _fake_sweep(
+        JobStatus.SUCCEEDED,
+        tmp_path,
+        [*metrics, ("artefact", {"name": "frontier", "path": str(path), "checkpoint": False, "step": None})],
+    )
+    at = run_page(PAGE, annotator_name="ada")
+    assert not at.exception, at.exception
+    spec = _frontier_spec(at)
+    tuned = spec["data"][-1]
+    assert tuned["x"] == [p["over_refusal"] for p in pts] and tuned["y"] == [
+        p["harmful_refusal"] for p in pts
+    ]
+    assert tuned["text"] == ["sft_epochs=0.5", "sft_epochs=1.0", "sft_epochs=2.0"]
+    assert tuned["error_x"]["array"] and spec["data"][0]["name"] == "base model (before training)"
+    assert any(c.value.startswith("3 of 3 points") and "frontier.json" in c.value for c in at.caption)
+
+
+def test_sweep_job_frontier_from_metrics_while_unfinished(jobs_home, run_page, tmp_path):
+    events = [
+        ("metric", {"step": 3, "values": {"point0/audit/harmful_refusal_before": 0.4}}),
+        ("metric", {"step": 3, "values": {"point0/audit/over_refusal_before": 0.02}}),
+        ("metric", {"step": 0, "values": {"frontier/harmful_refusal": 0.6, "frontier/over_refusal": 0.04}}),
+        ("metric", {"step": 1, "values": {"frontier/harmful_refusal": 0.8, "frontier/over_refusal": 0.1}}),
+    ]
+    _fake_sweep(JobStatus.CANCELLED, tmp_path, events)
+    at = run_page(PAGE, annotator_name="ada")
+    assert not at.exception, at.exception
+    spec = _frontier_spec(at)
+    base, tuned = spec["data"]
+    assert (
+        tuned["x"] == [0.04, 0.1]
+        and tuned["y"] == [0.6, 0.8]
+        and tuned["text"] == ["sft_epochs=0.5", "sft_epochs=1.0"]
+    )
+    assert base["x"] == [0.02] and base["y"] == [0.4]
+    assert any(c.value.startswith("2 of 3 points") and "metrics so far" in c.value for c in at.caption)

@@ -151,3 +151,30 @@ def test_identical_warm_start_is_shared_between_runs_and_a_changed_one_is_not(
     a = load_file(str(tmp_path / "a" / "warmstart" / "adapter" / "adapter_model.safetensors"))
     b = load_file(str(tmp_path / "b" / "warmstart" / "adapter" / "adapter_model.safetensors"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_verdict_sft_warm_start_upper_layers_then_grpo_reports_states_knew(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The demo presets' path: LoRA on the upper layer only, verdict SFT over the cached frozen prefix, GRPO
+    on top, and the report's "states knew" table and per-kind rates."""
+    import json
+
+    from core.align.alphaalign import run_alphaalign
+
+    data = write_dataset(tmp_path / "d.jsonl")
+    sink = ListSink()
+    ctx = JobContext("t", sink=sink, run_dir=tmp_path / "run")
+    cfg = _cfg(tiny_model_dir, data, lora_first_layer=1, warm_start_epochs=2.0, warm_start_batch=2)
+    out = run_alphaalign(cfg, ctx)
+    m = sink.metrics()
+    assert "warmstart/loss" in m and len(m["warmstart/loss"]) >= 2
+    assert any("lower layers computed once" in e["line"] for e in sink.of("log"))
+    from peft import PeftConfig
+
+    pc = PeftConfig.from_pretrained(out["adapter"])
+    assert list(pc.layers_to_transform) == [1]  # only decoder layer 1 of the tiny model's 2 carries LoRA
+    report = json.loads((tmp_path / "run" / "audit" / "report.json").read_text())
+    assert set(report["by_kind"]) >= {"harmful"} and "base" in report["by_kind"]["harmful"]
+    knew = report["states_knew"]
+    assert knew is None or {"harmful", "benign", "probe"} <= set(knew)

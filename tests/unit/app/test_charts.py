@@ -87,3 +87,52 @@ def test_token_paths_frames_and_per_trajectory_gaps():
     assert fig.layout.sliders[0].active == 1
     static = charts.token_path_figure(coords[1:2], [8], traj_index, ["a", "b", "c"], ["t"] * 6, animate=False)
     assert not static.frames
+
+
+def test_frontier_figure_points_errors_base_and_bar():
+    from tests.align_report_fakes import frontier_points
+
+    pts = frontier_points()
+    fig = charts.frontier_figure(pts, "sft_epochs")
+    base, tuned = fig.data
+    assert list(tuned.x) == [p["over_refusal"] for p in pts]
+    assert list(tuned.y) == [p["harmful_refusal"] for p in pts]
+    np.testing.assert_allclose(
+        tuned.error_y.array, [p["harmful_refusal_ci95"][1] - p["harmful_refusal"] for p in pts]
+    )
+    np.testing.assert_allclose(
+        tuned.error_y.arrayminus, [p["harmful_refusal"] - p["harmful_refusal_ci95"][0] for p in pts]
+    )
+    np.testing.assert_allclose(
+        tuned.error_x.array, [p["over_refusal_ci95"][1] - p["over_refusal"] for p in pts]
+    )
+    np.testing.assert_allclose(
+        tuned.error_x.arrayminus, [p["over_refusal"] - p["over_refusal_ci95"][0] for p in pts]
+    )
+    assert list(tuned.text) == ["sft_epochs=0.5", "sft_epochs=1.0", "sft_epochs=2.0"]
+    assert (list(base.x), list(base.y)) == ([0.02], [0.4]) and base.marker.color == charts.BASE_COLOUR
+    (bar,) = fig.layout.shapes
+    assert (bar.x0, bar.x1, bar.y0, bar.y1) == (0, 0.05, 0.9, 1)
+    assert tuple(fig.layout.xaxis.range) == (0, 1) and fig.layout.xaxis.tickformat == ".0%"
+    assert fig.layout.yaxis.tickformat == ".0%"
+    # points from the live metrics: no intervals, no base yet, an unfinished point left out
+    live = [{"value": 1, "harmful_refusal": 0.5, "over_refusal": 0.1}, {"value": 2, "harmful_refusal": 0.7}]
+    (only,) = charts.frontier_figure(live, "beta").data
+    assert list(only.x) == [0.1] and list(only.error_y.array) == [None] and list(only.text) == ["beta=1"]
+
+
+def test_states_knew_figure_colours_and_errors():
+    fig = charts.states_knew_figure(
+        ["h flagged", "b flagged"],
+        [True, False],
+        [0.5, None],
+        [(0.3, 0.7), (None, None)],
+        [0.9, 0.1],
+        [(0.8, 0.95), (0.0, 0.3)],
+    )
+    before, after = fig.data
+    assert list(after.y) == [0.9, 0.1] and list(before.y) == [0.5, None]
+    assert list(after.marker.color) == [charts.LABEL_COLOURS["unsafe"], charts.LABEL_COLOURS["safe"]]
+    np.testing.assert_allclose(after.error_y.array, [0.05, 0.2])
+    np.testing.assert_allclose(after.error_y.arrayminus, [0.1, 0.1])
+    assert list(before.error_y.array)[1] is None and fig.layout.barmode == "group"

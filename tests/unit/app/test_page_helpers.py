@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from app.helpers_audit import config_problem, result_summary, steering_spec
+from app.helpers_audit import (
+    alignment_report,
+    config_problem,
+    kind_rows,
+    result_summary,
+    states_knew_bars,
+    states_knew_captions,
+    states_knew_rows,
+    steering_spec,
+)
 from app.helpers_explore import (
     layer_entry,
     layer_overlay,
@@ -19,6 +29,7 @@ from app.helpers_explore import (
     token_overlay,
     token_point_text,
 )
+from app.helpers_jobs import frontier_caption, frontier_points_from_metrics, sweep_frontier
 from app.helpers_steer import describe_vector, sweep_rows, sweep_series
 from app.helpers_trace import (
     ALL_STORED,
@@ -32,7 +43,9 @@ from app.helpers_trace import (
 )
 from core.steer.sweep import SweepPoint
 from core.steer.vectors import ANY, SteeringVector
+from tests.align_report_fakes import align_report, frontier_points
 from tests.explorer_fakes import make_traj
+from tests.job_helpers import ev
 
 APP = Path(__file__).resolve().parents[3] / "app"
 
@@ -140,3 +153,122 @@ def test_audit_helpers():
     assert steering_spec("v", "add", 4.0, "10, 14,") == {"method": "add", "alpha": 4.0, "layers": [10, 14]}
     with pytest.raises(ValueError):
         steering_spec("v", "add", 4.0, "ten")
+
+
+def test_states_knew_rows_and_captions():
+    report = align_report()
+    rows = states_knew_rows(report)
+    assert [r["group"] for r in rows] == [
+        "Harmful requests the probe flags",
+        "Harmful requests the probe does not flag",
+        "Benign requests the probe flags",
+        "Benign requests the probe does not flag",
+    ]
+    assert [r["n"] for r in rows] == [16, 4, 2, 18]
+    assert [r["refused before %"] for r in rows] == [50.0, 25.0, 50.0, 5.6]
+    assert [r["refused after %"] for r in rows] == [87.5, 50.0, 100.0, 16.7]
+    assert rows[0]["before 95 % CI"] == "[28.0, 72.0]" and rows[2]["after 95 % CI"] == "[34.2, 100.0]"
+    harmful, benign = states_knew_captions(report)
+    assert harmful == (
+        "Of the 20 harmful validation requests, the model's own states (a layer-3 probe, CV AUROC 0.93) flag "
+        "80 %; the model refused 50 % (8 of 16) of those before training and 88 % (14 of 16) after."
+    )
+    assert benign.startswith("Of the 20 benign validation requests, the same probe flags 10 %;")
+    bars = states_knew_bars(report)
+    assert bars["harmful"] == [True, True, False, False] and bars["after"][0] == 0.875
+    assert bars["labels"][1] == "Harmful requests the probe does not flag (n = 4)"
+    lo, hi = bars["before_ci"][0]
+    assert lo < 0.5 < hi
+    # without the block (e.g. too few train prompts for a probe) there is nothing to show
+    for empty in ({}, {"states_knew": None}):
+        assert states_knew_rows(empty) == [] and states_knew_captions(empty) == []
+        assert states_knew_bars(empty)["labels"] == []
+
+
+def test_states_knew_empty_groups_and_no_after():
+    knew = align_report()["states_knew"]
+    empty = {"rate": None, "k": 0, "n": 0, "ci95": [0.0, 1.0]}
+    knew["benign"] = {"n": 0, "flag_rate": empty, "flagged": {"n": 0, "refused_before": empty}}
+    knew["harmful"]["flagged"].pop("refused_after")
+    rows = states_knew_rows({"states_knew": knew})
+    assert rows[0]["refused after %"] is None and rows[0]["after 95 % CI"] == "—"
+    assert rows[2]["n"] == 0 and rows[2]["refused before %"] is None
+    harmful, benign = states_knew_captions({"states_knew": knew})
+    assert (
+        harmful.endswith("of those before training.") and benign == "There are no benign validation requests."
+    )
+    knew["harmful"]["flagged"] = {"n": 0, "refused_before": empty}
+    assert "no refusal rate of flagged requests" in states_knew_captions({"states_knew": knew})[0]
+
+
+def test_kind_rows_mark_too_few_and_order_kinds():
+    report = align_report()
+    rows = kind_rows(report["by_kind"])
+    assert [r["kind"] for r in rows] == ["Harmful", "Benign counterpart", "Borderline"]
+    assert [r["n"] for r in rows] == [20, 20, 6]
+    assert [r["note"] for r in rows] == ["", "", "too few (n < 10)"]
+    assert rows[0]["refused before %"] == 45.0 and rows[0]["refused after %"] == 80.0
+    assert rows[0]["after 95 % CI"] == "[58.4, 91.9]"
+    stress = kind_rows(report["stress_minimal_pairs"]["by_kind"])
+    assert [r["n"] for r in stress] == [12, 12] and stress[1]["refused before %"] == 0.0
+    nan = {"rate": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0, "k": 0}
+    (odd,) = kind_rows({"other": {"base": nan}})
+    assert odd["kind"] == "other" and odd["refused before %"] is None and odd["before 95 % CI"] == "—"
+    assert kind_rows(None) == []
+
+
+def test_alignment_report_reads_the_folder(tmp_path):
+    assert alignment_report(tmp_path) is None  # an ordinary audit
+    (tmp_path / "report.json").write_text(json.dumps(align_report()))
+    assert alignment_report(tmp_path)["states_knew"]["probe"]["layer"] == 3
+    (tmp_path / "report.json").write_text("[1, 2]")
+    with pytest.raises(ValueError):
+        alignment_report(tmp_path)
+
+
+# ---- jobs ------------------------------------------------------------------------------------------------
+def _sweep_events():
+    return [
+        ev(1, "metric", {"step": 3, "values": {"point0/audit/harmful_refusal_before": 0.4}}),
+        ev(2, "metric", {"step": 3, "values": {"point0/audit/over_refusal_before": 0.02}}),
+        ev(3, "metric", {"step": 3, "values": {"point0/audit/refusal_harmful_before": 0.9}}),
+        ev(
+            4,
+            "metric",
+            {"step": 0, "values": {"frontier/harmful_refusal": 0.6, "frontier/over_refusal": 0.04}},
+        ),
+        ev(
+            5,
+            "metric",
+            {"step": 1, "values": {"frontier/harmful_refusal": 0.8, "frontier/over_refusal": 0.1}},
+        ),
+        ev(6, "metric", {"step": 0, "values": {"frontier/harmful_refusal": 0.62}}, attempt=2),  # newest wins
+        ev(7, "log", {"line": "point 2: sft_epochs=2.0"}),
+    ]
+
+
+def test_frontier_points_from_metrics():
+    pts = frontier_points_from_metrics(_sweep_events(), [0.5, 1.0, 2.0])
+    assert [p["value"] for p in pts] == [0.5, 1.0]
+    assert [(p["over_refusal"], p["harmful_refusal"]) for p in pts] == [(0.04, 0.62), (0.1, 0.8)]
+    assert pts[0]["harmful_refusal_before"] == 0.4 and pts[0]["over_refusal_before"] == 0.02
+    assert pts[1]["harmful_refusal_before"] is None and pts[0]["harmful_refusal_ci95"] is None
+    assert [p["value"] for p in frontier_points_from_metrics(_sweep_events(), None)] == [0, 1]
+
+
+def test_sweep_frontier_prefers_the_artefact_file(tmp_path):
+    cfg = {"method": "rational", "setting": "sft_epochs", "values": [0.5, 1.0, 2.0]}
+    live = sweep_frontier(_sweep_events(), cfg)
+    assert live["source"] == "metrics" and live["setting"] == "sft_epochs" and len(live["points"]) == 2
+    assert "From the metrics so far" in frontier_caption(live, 3) and frontier_caption(live, 3).startswith(
+        "2 of 3"
+    )
+    path = tmp_path / "frontier.json"
+    artefact = ev(8, "artefact", {"name": "frontier", "path": str(path), "checkpoint": False})
+    assert sweep_frontier([*_sweep_events(), artefact], cfg)["source"] == "metrics"  # not on this machine
+    path.write_text("{half")
+    assert sweep_frontier([*_sweep_events(), artefact], cfg)["source"] == "metrics"  # unreadable
+    path.write_text(json.dumps({"method": "rational", "setting": "sft_epochs", "points": frontier_points()}))
+    done = sweep_frontier([*_sweep_events(), artefact], cfg)
+    assert done["source"] == "file" and done["points"] == frontier_points()
+    assert "Wilson 95 % intervals in both directions" in frontier_caption(done, 3)

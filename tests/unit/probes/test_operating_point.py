@@ -15,8 +15,8 @@ from core.probes.linear import DEFAULT_MAX_FPR, operating_report, operating_thre
 
 
 def gaussian(n: int = 240, d: int = 8, seps: tuple[float, ...] = (0.0, 1.0, 3.0), seed: int = 0):
-    """``[n, L, d]`` states: layer j separates the classes by ``seps[j]`` along one fixed unit direction (the same
-    for every ``seed``, so a probe trained on one draw applies to another)."""
+    """``[n, L, d]`` states: layer j separates the classes by ``seps[j]`` along one fixed unit direction (the
+    same for every ``seed``, so a probe trained on one draw applies to another)."""
     u = np.random.default_rng(12345).normal(size=d)
     u /= np.linalg.norm(u)
     rng = np.random.default_rng(seed)
@@ -118,7 +118,7 @@ def test_bad_max_fpr_in_training_is_an_input_error() -> None:
         train_probes(X, labels, k=3, max_fpr=1.0)
 
 
-# ---- operating_report ---------------------------------------------------------------------------------------
+# ---- operating_report --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def trained():
     X, labels, _ = gaussian()
