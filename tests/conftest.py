@@ -84,14 +84,6 @@ def tiny_model(tiny_model_dir: Path):
 
 
 @pytest.fixture(scope="session")
-def default_model():
-    """The real embedded SmolLM2-135M-Instruct (pulled once; `make test` pulls it before the suite)."""
-    from core.capture.models import ModelSpec, load_model
-
-    return load_model(ModelSpec(name="default", device="cpu"))
-
-
-@pytest.fixture(scope="session")
 def repo_root() -> Path:
     """Repository root; AppTest needs absolute script paths: ``str(repo_root / "app/app_pages/x.py")``."""
     return REPO

@@ -31,7 +31,11 @@ def eval_cmd(
     suite: Annotated[str, typer.Option(help=SUITE_HELP)] = "refusal,over_refusal,jailbreak,utility",
     split: Annotated[str, typer.Option(help="train | validation | all.")] = "validation",
     dataset: Annotated[
-        str, typer.Option(help="'sample' (sample_data/prompts.jsonl), a JSONL file, or db:<dataset>.")
+        str,
+        typer.Option(
+            help="'sample' (the training corpus), 'minimal-pairs' (the stress set), a JSONL file, "
+            "or db:<dataset>."
+        ),
     ] = "sample",
     limit: Annotated[int | None, typer.Option(help="At most N items per item kind (quick runs).")] = None,
     template: Annotated[str, typer.Option(help="Template of subjects given without template=.")] = "plain",

@@ -25,6 +25,8 @@ def test_short_audit_from_the_cli(tmp_path):
             "model=default template=alphaalign name=aa",
             "--suite",
             "refusal,over_refusal,jailbreak,utility",
+            "--dataset",
+            "minimal-pairs",  # the stress set: it carries dataset jailbreaks as well (counted below)
             "--limit",
             "2",
             "--max-new-tokens",
