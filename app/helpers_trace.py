@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from core.paths import check_key
+
 SCORE_NAMES = {
     "norm": "Norm of the state",
     "centroid_cosine": "Cosine to a reference set's centroid",
@@ -22,6 +24,14 @@ def completion_text(traj: Any) -> str:
     return (
         "*(only whitespace or special tokens)*" if traj.n_tokens > traj.n_prompt_tokens else "*(prompt only)*"
     )
+
+
+def key_from_query(value: Any) -> str | None:
+    """The store key named by the URL's ``?key=`` (None when absent); ``UnsafePathError`` (an InputError
+    saying what a key looks like) for anything but a content hash, so no URL reaches the filesystem raw."""
+    if value is None or value == "":
+        return None
+    return check_key(value, "The trajectory key in the URL (?key=)")
 
 
 def default_layer(layers: Sequence[int]) -> int:

@@ -16,6 +16,7 @@ from app.helpers_trace import (
     SCORE_NAMES,
     completion_text,
     default_layer,
+    key_from_query,
     option_index,
     parse_tags,
     reference_dataset,
@@ -92,14 +93,14 @@ def generate_panel(store: ActivationStore) -> None:
 
 def open_trajectory(store: ActivationStore) -> Opened | None:
     """The trajectory named by ``?key=``; None (after saying what to do, or the error) when there is none."""
-    key = st.query_params.get("key")
-    if not key:
-        st.info(
-            "Type a prompt and press **Generate** — or open a stored trajectory by clicking "
-            "a point on **Explore**."
-        )
-        return None
     try:
+        key = key_from_query(st.query_params.get("key"))
+        if key is None:
+            st.info(
+                "Type a prompt and press **Generate** — or open a stored trajectory by clicking "
+                "a point on **Explore**."
+            )
+            return None
         return Opened(store.get(key), store.meta(key), key)
     except ReasonScopeError as exc:
         state.show_error(exc)

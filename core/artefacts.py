@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -33,17 +32,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.numpy import load_file
 
 from core.config import artefacts_dir
 from core.errors import InputError, StoreError
+from core.fsio import TMP_PREFIX, WRITE_ERRORS, atomic_save_tensors, disk_error, tensors_bytes, write_new_file
+from core.paths import NAME_PATTERN as NAME_PATTERN  # re-exported: the one name rule lives in core.paths
+from core.paths import check_name as _check_name
+from core.paths import confined
+from core.paths import valid_name as valid_name
 
 KINDS: tuple[str, ...] = ("probe_set", "contrastive", "steering_vector")
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "meta.json"
-NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,100}")
-_TMP_PREFIX = ".tmp-"  # hidden (a valid name never starts with "."), skipped by list_artefacts
+_TMP_PREFIX = TMP_PREFIX  # hidden (a valid name never starts with "."), skipped by list_artefacts
 
 
 class ArtefactModelMismatch(InputError):
@@ -64,18 +68,10 @@ class ArtefactInfo:
 
 
 # ---- names and places -----------------------------------------------------------------------------------
-def valid_name(name: Any) -> bool:
-    return isinstance(name, str) and NAME_PATTERN.fullmatch(name) is not None and not name.startswith(".")
-
-
 def check_name(name: str) -> str:
-    """``name`` if it is a valid artefact name, else InputError saying what is allowed."""
-    if not valid_name(name):
-        raise InputError(
-            f"Artefact name {name!r} is not allowed: use letters, digits, '_', '-' or '.' (1-100 "
-            "characters, not starting with '.')."
-        )
-    return name
+    """``name`` if it is a valid artefact name, else InputError (``UnsafePathError``) saying what is
+    allowed."""
+    return _check_name(name, "Artefact name")
 
 
 def kind_dir(kind: str, root: Path | None = None) -> Path:
@@ -89,10 +85,7 @@ def artefact_path(root: str | Path, name: str) -> Path:
     """``root/name`` for a valid ``name``, checked to resolve inside ``root`` (InputError otherwise, e.g. when
     ``root/name`` is a symlink to somewhere else)."""
     check_name(name)
-    base = Path(root).resolve()
-    if (base / name).resolve().parent != base:
-        raise InputError(f"Artefact name {name!r} leads outside {base}; pick a plain name.")
-    return Path(root) / name
+    return confined(root, name)
 
 
 # ---- writing ----------------------------------------------------------------------------------------------
@@ -107,13 +100,6 @@ def json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _store_error(where: Path, exc: OSError) -> StoreError:
-    return StoreError(
-        f"Could not save the artefact to {where}: {exc.strerror or exc}. Free disk space or point "
-        "REASONSCOPE_HOME at a writable folder."
-    )
-
-
 def write_artefact(
     root: str | Path,
     name: str,
@@ -126,7 +112,7 @@ def write_artefact(
 
     ``meta`` gets ``format_version`` and ``created_at`` in front. An existing artefact of that name is an
     InputError unless ``overwrite``; a failed write leaves no temp files and the old artefact (if any) intact;
-    an OSError becomes a ``StoreError`` naming the folder."""
+    an OSError or SafetensorError becomes a ``DiskError`` naming the folder and the free space."""
     folder = artefact_path(root, name)
     if folder.exists() and not overwrite:
         raise InputError(
@@ -136,12 +122,12 @@ def write_artefact(
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=_TMP_PREFIX))
-        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(tmp / WEIGHTS_FILE))
+        write_new_file(tmp / WEIGHTS_FILE, tensors_bytes(tensors))
         full = {"format_version": FORMAT_VERSION, "created_at": time.time(), **meta}
-        (tmp / META_FILE).write_text(json.dumps(full, indent=2, default=json_default))
+        write_new_file(tmp / META_FILE, json.dumps(full, indent=2, default=json_default).encode())
         _swap_into_place(tmp, folder)
-    except OSError as exc:
-        raise _store_error(folder, exc) from exc
+    except WRITE_ERRORS as exc:
+        raise disk_error(exc, folder, "save the artefact") from exc
     finally:
         if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -169,26 +155,8 @@ def write_tensor_file(
     path: str | Path, tensors: Mapping[str, np.ndarray], *, metadata: Mapping[str, str] | None = None
 ) -> Path:
     """One ``.safetensors`` file written atomically (temp file next to it, then ``os.replace``); the path.
-    A failed write leaves no temp file and the old file (if any) intact; an OSError becomes a StoreError."""
-    path = Path(path)
-    tmp: Path | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX, suffix=".safetensors")
-        os.close(fd)
-        tmp = Path(name)
-        save_file(
-            {k: np.ascontiguousarray(v) for k, v in tensors.items()},
-            str(tmp),
-            metadata=dict(metadata) if metadata is not None else None,
-        )
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise _store_error(path, exc) from exc
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-    return path
+    A failed write leaves no temp file and the old file (if any) intact; disk faults become a DiskError."""
+    return atomic_save_tensors(path, tensors, metadata=metadata)
 
 
 # ---- reading ----------------------------------------------------------------------------------------------
@@ -200,7 +168,7 @@ def locate(name_or_path: str | Path, kind: str, root: Path | None = None) -> Pat
         return p
     base = kind_dir(kind, root)
     folder = base / name
-    if not valid_name(name) or not (folder / META_FILE).is_file():
+    if not valid_name(name) or not (folder / META_FILE).is_file() or not _inside(base, name):
         have = [a.name for a in list_artefacts(root, kind)]
         raise InputError(
             f"No saved {kind.replace('_', ' ')} named {name!r} (looked in {base}). Saved: {have or 'none'}."
@@ -208,12 +176,20 @@ def locate(name_or_path: str | Path, kind: str, root: Path | None = None) -> Pat
     return folder
 
 
+def _inside(base: Path, name: str) -> bool:
+    try:
+        confined(base, name)
+    except InputError:
+        return False
+    return True
+
+
 def read_artefact(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """(tensors, meta) of an artefact folder; StoreError naming the fix when it is unreadable."""
     try:
         meta = json.loads((folder / META_FILE).read_text())
         tensors = load_file(str(folder / WEIGHTS_FILE))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:
         raise StoreError(
             f"The artefact at {folder} is unreadable ({exc}); delete it and save it again."
         ) from exc

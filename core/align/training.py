@@ -28,6 +28,7 @@ from core.align.rewards import format_verifier, refusal_verifier
 from core.capture.models import ModelSpec, _resolve_source, resolve_device
 from core.capture.templates import build_messages
 from core.errors import InputError
+from core.fsio import atomic_write_bytes
 from core.jobs.context import JobContext
 from core.labelled import LabelledItem
 
@@ -374,8 +375,4 @@ def save_adapter(model: Any, path: Path) -> Path:
 
 
 def write_json(path: Path, obj: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, json.dumps(obj, indent=2, default=str).encode())

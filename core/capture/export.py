@@ -4,45 +4,29 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import save_file
 
 from core.capture.trajectory import GenerationSettings, Span, Trajectory
 from core.errors import StoreError
+from core.fsio import atomic_save_tensors
 
 META_KEY = "reasonscope"
 FORMAT_VERSION = 1
 
 
 def save_trajectory_file(traj: Trajectory, path: str | Path) -> Path:
-    """Write atomically (temp file in the same folder, then rename): a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically (temp file in the same folder, then rename): a crash or a full disk never leaves half
+    a file or a temp file; an existing file at ``path`` stays byte-identical on failure (``DiskError``)."""
     meta = traj.metadata_json() | {"format_version": FORMAT_VERSION, "key": traj.key}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".safetensors")
-    os.close(fd)
-    try:
-        save_file(
-            {
-                "hidden_states": np.ascontiguousarray(traj.hidden),
-                "input_ids": np.ascontiguousarray(traj.token_ids.astype(np.int64)),
-            },
-            tmp,
-            metadata={META_KEY: json.dumps(meta)},
-        )
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise StoreError(
-            f"Could not write {path}: {exc.strerror or exc}. Free disk space or choose a writable "
-            "folder (REASONSCOPE_STORE)."
-        ) from exc
-    return path
+    return atomic_save_tensors(
+        path,
+        {"hidden_states": traj.hidden, "input_ids": traj.token_ids.astype(np.int64)},
+        metadata={META_KEY: json.dumps(meta)},
+        what="write the trajectory",
+    )
 
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "I64": np.int64, "I32": np.int32}
@@ -79,8 +63,12 @@ def load_trajectory_file(path: str | Path) -> Trajectory:
     try:
         arrays, meta = read_safetensors_mmap(path)
         m = json.loads(meta[META_KEY])
-    except (KeyError, ValueError, struct.error) as exc:
-        raise StoreError(f"{path} is not a ReasonScope trajectory file (or it is corrupt): {exc}") from exc
+        return _trajectory(m, arrays)
+    except (KeyError, ValueError, TypeError, struct.error, OSError) as exc:
+        raise StoreError(f"{path} is not a ReasonScope trajectory file (or it is corrupt): {exc!r}") from exc
+
+
+def _trajectory(m: dict, arrays: dict[str, np.ndarray]) -> Trajectory:
     return Trajectory(
         model_fingerprint=m["model_fingerprint"],
         model_name=m["model"],

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.capture.models import LoadedModel
 from core.capture.trajectory import GenerationSettings, Message, Trajectory, find_spans
-from core.errors import InputError
+from core.errors import InputError, LimitError
 
 Progress = Callable[[int, int], None]
 
@@ -74,10 +74,12 @@ def _check_chat(
     if settings is not None and settings.max_new_tokens < 1:
         raise InputError("max_new_tokens must be at least 1.")
     if len(ids) + extra > budget:
-        raise InputError(
-            f"The prompt is {len(ids)} tokens; with max_new_tokens={extra} that exceeds the model's context "
-            f"window of {budget} tokens. Shorten the prompt by {len(ids) + extra - budget} tokens or lower "
-            "max_new_tokens."
+        text = " ".join(users[-1]["content"].split())
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise LimitError(
+            f"The prompt {shown!r} is {len(ids)} tokens; with max_new_tokens={extra} that exceeds the "
+            f"model's context window of {budget} tokens. Shorten the prompt by "
+            f"{len(ids) + extra - budget} tokens or lower max_new_tokens."
         )
     return ids
 

@@ -16,7 +16,9 @@ from core.capture.tracing import capture, capture_batch, capture_prompt
 from core.capture.trajectory import GenerationSettings
 from core.cli.common import friendly_errors, load
 from core.errors import InputError
+from core.fsio import check_destination
 from core.jsonl import read_prompt_file
+from core.paths import check_key
 
 model_app = typer.Typer(help="The embedded default model and model facts.", no_args_is_help=True)
 store_app = typer.Typer(help="Stored trajectories (the activation store).", no_args_is_help=True)
@@ -89,6 +91,13 @@ def trace_cmd(
         max_new_tokens=max(max_new_tokens, 1), do_sample=sample, temperature=temperature, seed=seed
     )
     store = ActivationStore()
+    if export is not None:  # an unwritable destination fails now, before anything is generated or stored
+        if prompts is not None:
+            raise InputError(
+                "--export writes one trajectory; with --prompts use `reasonscope store export KEY FILE` "
+                "per stored key instead."
+            )
+        export = check_destination(export, "--export file")
     items = read_prompt_file(prompts) if prompts else None  # validate the file before loading the model
     m = load(model, device)
     if items is None:
@@ -130,12 +139,6 @@ def trace_cmd(
         bar.update(1)
     bar.close()
     typer.echo(json.dumps({"stored": len(keys), "keys": keys}))
-    if export:
-        typer.secho(
-            "--export writes one trajectory; use `reasonscope store export KEY FILE` per key.",
-            fg=typer.colors.YELLOW,
-            err=True,
-        )
 
 
 @store_app.command("ls")
@@ -161,14 +164,19 @@ def store_ls(
 
 @store_app.command("export")
 @friendly_errors
-def store_export(key: str, path: Path) -> None:
+def store_export(
+    key: Annotated[str, typer.Argument(help="The trajectory key (32 hex characters, see `store ls`).")],
+    path: Annotated[Path, typer.Argument(help="The .safetensors file to write.")],
+) -> None:
     """Export one trajectory as a safetensors file."""
-    typer.echo(str(ActivationStore().export(key, path)))
+    typer.echo(str(ActivationStore().export(check_key(key), path)))
 
 
 @store_app.command("repair")
 @friendly_errors
 def store_repair() -> None:
-    """Drop index entries whose files were deleted."""
-    gone = ActivationStore().repair()
-    typer.echo(f"removed {len(gone)} dangling entries")
+    """Check the index and bring it back in line with the stored files: rebuild a damaged index from the
+    files and the annotation log, index files that were never indexed, drop entries whose file was deleted,
+    remove temp files of interrupted writes. Nothing stored is lost."""
+    report = ActivationStore().repair()
+    typer.echo(report.summary())

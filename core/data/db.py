@@ -8,17 +8,19 @@ and upgrades keep every row.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import database_url
 from core.errors import StoreError
+from core.fsio import sqlite_error
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version_data"  # keep in sync with migrations/env.py
@@ -44,6 +46,25 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def write_transaction(self, lock: str = "write") -> Iterator[Session]:
+        """A ``transaction()`` that holds the write lock from its first statement, so what it reads (e.g.
+        "which of these ids exist?") cannot change before it writes: two importers into one dataset run one
+        after the other instead of colliding. SQLite: ``BEGIN IMMEDIATE`` (waits up to busy_timeout for the
+        other writer); PostgreSQL: a transaction-scoped advisory lock on ``lock``. A database failure
+        (disk full, locked, corrupt) becomes a ``StoreError`` saying so."""
+        try:
+            with self._sessions.begin() as session:
+                if self.dialect == "sqlite":
+                    session.execute(text("BEGIN IMMEDIATE"))
+                elif self.dialect == "postgresql":
+                    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": lock})
+                yield session
+        except DBAPIError as exc:
+            if isinstance(exc.orig, sqlite3.Error):
+                raise sqlite_error(exc.orig, self.engine.url.database or self.url) from exc
+            raise
 
     def session(self) -> Session:
         """A bare session for callers that manage the transaction themselves (tests, advanced use)."""

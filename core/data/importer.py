@@ -135,7 +135,10 @@ def import_table(
             report, _ = _plan(s, table, dataset, mapping)
         report.dry_run = True
         return report
-    with db.transaction() as s:  # everything below commits together or not at all
+    # Everything below commits together or not at all, under the write lock: the check for ids already in
+    # the dataset and the insert of the new ones see the same rows, so a concurrent import of the same
+    # dataset waits, then skips what the other one wrote (reported as "id already in the dataset").
+    with db.write_transaction(f"dataset:{dataset}") as s:
         aid = annotator_id(s, annotator)
         report, new = _plan(s, table, dataset, mapping)
         if report.rejected and on_error == "abort":

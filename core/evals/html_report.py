@@ -18,6 +18,7 @@ import plotly.io as pio
 from core.evals.records import SUITES, SuiteSummary, worst_items
 from core.evals.result import AuditResult, scorecard
 from core.evals.review import disagreement_rows
+from core.fsio import atomic_write_bytes
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
 
@@ -246,8 +247,4 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
 
 def write_html(result: AuditResult, path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(build_html(result), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write_bytes(path, build_html(result).encode("utf-8"), what="write the HTML report")

@@ -19,7 +19,6 @@ with no new human verdicts the scorecard is identical to the saved ``summary.jso
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from core.evals.html_report import write_html
 from core.evals.records import AttemptRecord, compare_subjects, summarise
 from core.evals.result import AuditResult, json_safe, scorecard
 from core.evals.review import HumanVerdicts
+from core.fsio import atomic_write_bytes
 
 RECORDS, SUMMARY, META, HTML = "records.jsonl", "summary.jsonl", "meta.json", "report.html"
 
@@ -61,9 +61,7 @@ def list_audits(root: Path | None = None) -> list[Path]:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)  # atomic: readers never see half a file
+    atomic_write_bytes(path, text.encode("utf-8"), what="write the audit")  # readers never see half a file
 
 
 def save_audit(result: AuditResult, out_dir: str | Path, *, html: bool = True) -> Path:

@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 import warnings
@@ -36,12 +35,13 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
 from threadpoolctl import threadpool_limits
 
 from core.config import artefacts_dir, ensure_writable
 from core.errors import InputError
 from core.explore.projection_utils import knn_transform, validate_points
+from core.fsio import atomic_save_tensors, atomic_write_bytes
 
 __all__ = [
     "Fit",
@@ -233,10 +233,7 @@ class ProjectionManager:
                 arrays[name] = np.ascontiguousarray(getattr(fit, name), dtype=np.float32)
         for name, arr in fit.extras.items():
             arrays[f"extra.{name}"] = np.ascontiguousarray(arr)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".safetensors")
-        os.close(fd)
-        save_file(arrays, tmp)
-        os.replace(tmp, arr_path)
+        atomic_save_tensors(arr_path, arrays, what="cache the projection")
         params = {
             "config": fit.config.model_dump(),
             "fingerprint": fit.fingerprint,
@@ -246,10 +243,8 @@ class ProjectionManager:
             "created_at": fit.created_at,
             "n_points": fit.n_points,
         }
-        fd, tmp_json = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(params))
-        os.replace(tmp_json, json_path)  # the JSON is the commit marker
+        # the JSON is the commit marker
+        atomic_write_bytes(json_path, json.dumps(params).encode(), what="cache the projection")
         self._prune()
 
     def _prune(self) -> None:

@@ -7,20 +7,23 @@ backend, so the app and the CLI read the same history for local and Ray jobs.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import shutil
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 from core.config import ensure_writable, runs_dir
-from core.errors import InputError, StoreError
+from core.errors import InputError, ReasonScopeError, StoreError
 from core.jobs.records import ARTEFACT, LOG, RESUMABLE, TERMINAL, JobEvent, JobRecord, JobStatus
 from core.jobs.registry import get_job_type
 from core.jobs.store import JobStore
 
 DEFAULT_HEARTBEAT_S = 5.0
+_log = logging.getLogger(__name__)
 
 
 def heartbeat_interval() -> float:
@@ -86,18 +89,20 @@ class JobBackend(ABC):
             heartbeat_s=heartbeat_interval(),
             module=jt.module,
         )
-        self.store.create(rec)
-        who = identity or "unknown"
-        self.store.append(
-            job_id,
-            LOG,
-            {
-                "line": f"submitted by {who}"
-                + (f" with preset {preset!r}" if preset else "")
-                + f" to the {self.name} backend"
-            },
+        line = (
+            f"submitted by {identity or 'unknown'}"
+            + (f" with preset {preset!r}" if preset else "")
+            + f" to the {self.name} backend"
         )
-        self._start_queued()
+        try:
+            self.store.create(rec, log=line)  # the row, its status and its log line: all or nothing
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a failed submit leaves no run folder behind
+            raise
+        try:
+            self._start_queued()
+        except ReasonScopeError as exc:  # the job is safely queued; the next poll starts it
+            _log.warning("job %s is queued but could not be started yet: %s", job_id, exc)
         return job_id
 
     def status(self, job_id: str) -> JobRecord:

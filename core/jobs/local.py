@@ -97,12 +97,13 @@ class LocalProcessBackend(JobBackend):
                     cwd=str(PROJECT_ROOT),
                     start_new_session=True,
                 )
-        except OSError as exc:
+        except OSError as exc:  # never leave it "running": it did not start
             self.store.transition(
                 job.id,
                 JobStatus.FAILED,
-                reason=f"could not start the worker process: {exc}",
+                reason=f"could not start the worker process: {exc}. Free disk space / memory and resume it.",
                 expect={JobStatus.RUNNING},
+                attempt=job.attempt,
             )
             return
         _CHILDREN[proc.pid] = proc

@@ -20,7 +20,8 @@ from typing import Any
 
 from core.config import runs_dir
 from core.errors import InputError, StoreError
-from core.jobs.records import STATUS, TERMINAL, JobEvent, JobRecord, JobStatus
+from core.fsio import sqlite_error
+from core.jobs.records import LOG, STATUS, TERMINAL, JobEvent, JobRecord, JobStatus
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -86,6 +87,16 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
     )
 
 
+def _rollback_quietly(con: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if any; never raise (so the error that caused it stays visible)."""
+    if not con.in_transaction:
+        return
+    try:
+        con.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
 # Connections are shared by every JobStore of a thread (pages build stores per call); keyed by path.
 _THREAD = threading.local()
 _READY: set[Path] = set()  # databases whose schema this process has created
@@ -102,7 +113,9 @@ class JobStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.close()  # the file may have been deleted: reconnect
             self._con().executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
+        except sqlite3.Error as exc:
+            raise sqlite_error(exc, self.path) from exc
+        except OSError as exc:
             raise StoreError(
                 f"Cannot create the jobs database at {self.path} ({exc}). "
                 "Point REASONSCOPE_HOME at a writable folder with free space."
@@ -124,23 +137,22 @@ class JobStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction. On any failure it is rolled back once (only if SQLite has not
+        already rolled it back itself, as it does on a full disk), and the *original* error is raised --
+        an sqlite3 error as a ``StoreError`` saying what happened (disk full, read-only, corrupt, busy)."""
         con = self._con()
         try:
             con.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"The jobs database {self.path} is busy or unwritable ({exc}).") from exc
+        except sqlite3.Error as exc:
+            raise sqlite_error(exc, self.path) from exc
         try:
             yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        try:
             con.execute("COMMIT")
-        except sqlite3.OperationalError as exc:  # e.g. "database or disk is full"
-            con.execute("ROLLBACK")
-            raise StoreError(
-                f"Could not write to the jobs database {self.path}: {exc}. Free disk space."
-            ) from exc
+        except BaseException as exc:
+            _rollback_quietly(con)
+            if isinstance(exc, sqlite3.Error):
+                raise sqlite_error(exc, self.path) from exc
+            raise
 
     def close(self) -> None:
         """Close this thread's connection to the database (a new one opens on the next call)."""
@@ -149,8 +161,9 @@ class JobStore:
             con.close()
 
     # -- jobs --------------------------------------------------------------------------------------
-    def create(self, job: JobRecord) -> JobRecord:
-        """Insert a new job and its first status event (``queued``)."""
+    def create(self, job: JobRecord, *, log: str | None = None) -> JobRecord:
+        """Insert a new job, its first status event (``queued``) and an optional log line, in one
+        transaction: a failure leaves no job row at all (never a half-created job)."""
         with self._write() as con:
             con.execute(
                 "INSERT INTO jobs (id, type, module, config, status, backend, identity, created_at, "
@@ -170,6 +183,8 @@ class JobStore:
                 ),
             )
             self._append(con, job.id, STATUS, {"status": job.status.value}, attempt=0)
+            if log is not None:
+                self._append(con, job.id, LOG, {"line": log}, attempt=0)
         return self.get(job.id)
 
     def get(self, job_id: str) -> JobRecord:

@@ -54,7 +54,7 @@ def test_deleted_file_gives_clear_error_and_repair(tmp_path, traj):
     store.path_of(key).unlink()
     with pytest.raises(StoreError, match="store repair"):
         store.get(key)
-    assert store.repair() == [key] and store.query() == []
+    assert store.repair().dropped == [key] and store.query() == []
 
 
 def test_unwritable_store_says_what_to_do(tmp_path, traj):
@@ -81,8 +81,8 @@ def test_write_failure_keeps_existing_entries(tmp_path, traj, tiny_model, monkey
     def disk_full(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("core.capture.export.save_file", disk_full)
-    with pytest.raises(StoreError, match="Free disk space"):
+    monkeypatch.setattr("core.fsio._write_all", disk_full)
+    with pytest.raises(StoreError, match="no space left"):
         store.put(other)
     assert store.has(key) and not store.has(other.key)
     assert not list((tmp_path / "s").rglob(".tmp-*"))  # no half-written files left
