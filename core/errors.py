@@ -17,3 +17,12 @@ class InputError(ReasonScopeError, ValueError):
 
 class StoreError(ReasonScopeError):
     pass
+
+
+class NonFiniteError(ReasonScopeError):
+    """A computation produced NaN or infinite values (e.g. steered activations that blew up): the attempt
+    was aborted rather than returning empty or garbage output."""
+
+
+class AuditFailed(ReasonScopeError):
+    """An audit whose numbers cannot be trusted (e.g. a subject answered mostly with empty responses)."""
