@@ -33,3 +33,12 @@ class CorruptIndexError(StoreError):
 
 class LimitError(InputError):
     """User input over a configured limit (file size, rows, nesting depth, prompt length)."""
+
+
+class NonFiniteError(ReasonScopeError):
+    """A computation produced NaN or infinite values (e.g. steered activations that blew up): the attempt
+    was aborted rather than returning empty or garbage output."""
+
+
+class AuditFailed(ReasonScopeError):
+    """An audit whose numbers cannot be trusted (e.g. a subject answered mostly with empty responses)."""

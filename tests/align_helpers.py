@@ -133,4 +133,5 @@ TINY_GRPO = {
     "monitor_every": 2,
     "eval_max_new_tokens": 8,
     "save_every": 1,
+    "audit_max_empty_share": 1.0,  # the random tiny model answers with newlines only (empty answers)
 }

@@ -12,12 +12,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.align.rewards import DEFAULT_R_A, DEFAULT_R_F
+from core.checks import SEED_MAX
 
 
 class AlignBase(BaseModel):
-    """Fields shared by every alignment method."""
+    """Fields shared by every alignment method (NaN / inf refused in every float field)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str = Field(
         "default",
@@ -30,7 +31,7 @@ class AlignBase(BaseModel):
         "id / prompt / label / split; only the train split is trained on.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
-    seed: int = Field(0, description="Seed of data order, sampling and LoRA init.")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="Seed of data order, sampling and LoRA init.")
     threads: int = Field(
         0,
         ge=0,
@@ -84,6 +85,13 @@ class AlignBase(BaseModel):
     audit_max_items: int | None = Field(
         None, ge=1, description="Audit at most this many validation items per item kind (empty = all)."
     )
+    audit_max_empty_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Fail the audit when more than this share of base or tuned answers are empty (no "
+        "text): empty answers are neither refusals nor compliance, so the rates would be meaningless.",
+    )
     stress_audit: bool = Field(
         True,
         description="Also audit base vs tuned on the minimal-pair stress split (reported on its own; "
@@ -95,6 +103,8 @@ class AlignBase(BaseModel):
 
 class WarmStart(BaseModel):
     """Supervised warm start shared by the GRPO methods."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     warm_start: bool = Field(
         True,
@@ -130,6 +140,8 @@ class WarmStart(BaseModel):
 
 
 class GRPOFields(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     template: str = Field("alphaalign", description="Prompt template used for rollouts and the audit.")
     max_steps: int = Field(12, ge=1, description="GRPO steps.")
     learning_rate: float = Field(2e-4, gt=0, description="GRPO learning rate (LoRA).")

@@ -45,12 +45,15 @@ def audit_base_vs_tuned(
     should_stop: Callable[[], bool] | None = None,
     out_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_empty_share: float = 0.5,
 ) -> tuple[AuditResult, dict[str, dict[str, str]]]:
     """``run_audit`` of base vs tuned on the validation split; returns (AuditResult,
     answers[subject][prompt]).
 
     ``generate_fn(prompts)`` answers user prompts with ``model`` as it currently is; the base subject's
-    answers are produced inside ``model.disable_adapter()``.
+    answers are produced inside ``model.disable_adapter()``. Empty answers get the audit's "empty" verdict
+    (no outcome, so ``refused_by_item`` / ``kind_rates`` skip them, as the scorecard does); more than
+    ``max_empty_share`` of them for either subject raises ``core.errors.AuditFailed``.
     """
     base = Subject(ModelSpec(name=model_name), template=template, name="base")
     tuned = Subject(ModelSpec(name=model_name, adapter=str(adapter)), template=template, name="tuned")
@@ -65,7 +68,9 @@ def audit_base_vs_tuned(
         answers[subject.label] = dict(zip(prompts, out, strict=True))
         return out
 
-    opts = AuditOptions(max_new_tokens=max_new_tokens, seed=seed, limit=limit)
+    opts = AuditOptions(
+        max_new_tokens=max_new_tokens, seed=seed, limit=limit, max_empty_share=max_empty_share
+    )
     result = run_audit(
         [base, tuned],
         list(suites),

@@ -33,7 +33,7 @@ from core.align.prefix_sft import PrefixSFTSettings, train_prefix_sft
 from core.align.rewards import refusal_verifier
 from core.capture.models import model_fingerprint
 from core.config import reasonscope_home
-from core.errors import InputError
+from core.errors import AuditFailed, InputError
 from core.evals.awareness import states_knew_lines
 from core.evals.runner import AuditCancelled
 from core.jobs.callbacks import progress_callback
@@ -480,10 +480,14 @@ def finish(
                 should_stop=ctx.should_stop,
                 out_dir=ctx.run_dir / "audit",
                 progress=ctx.emit_progress,
+                max_empty_share=cfg.audit_max_empty_share,
             )
         except AuditCancelled:
             ctx.log("audit cancelled; the adapter is saved, resume the job to run the audit")
             return summary
+        except AuditFailed as exc:  # e.g. the tuned model answers mostly with empty responses
+            ctx.log(f"{exc} (the adapter is saved at {adapter})")
+            raise
         st.lap("audit_s", t)
         numbers = audit_numbers(result)
         chats = [T.chat_for(it, cfg.template) for it in st.validation]
@@ -604,6 +608,7 @@ def _stress_audit(
         seed=cfg.seed,
         should_stop=st.ctx.should_stop,
         out_dir=st.ctx.run_dir / "audit" / "stress_minimal_pairs",
+        max_empty_share=cfg.audit_max_empty_share,
     )
     st.lap("stress_audit_s", t)
     return {"by_kind": kind_rates(result.records), **audit_numbers(result)}

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from core import checks
 from core.capture.models import LoadedModel
 from core.capture.trajectory import GenerationSettings, Message, Trajectory, find_spans
-from core.errors import InputError, LimitError
+from core.errors import InputError, LimitError, NonFiniteError
 
 Progress = Callable[[int, int], None]
 
@@ -85,14 +86,35 @@ def _check_chat(
 
 
 # ---- interventions as scoped hooks ----------------------------------------------------------------
+def non_finite_error(
+    interventions: Sequence[Intervention] | None, layer: int, position: int | None = None
+) -> NonFiniteError:
+    """The error for steered states that became NaN / inf (names the layer and what was applied)."""
+    what = "; ".join(d for f in interventions or () if (d := str(getattr(f, "description", "") or ""))) or (
+        "the active intervention"
+    )
+    where = f"layer {layer}" + (f", from position {position}" if position is not None else "")
+    return NonFiniteError(
+        f"The steered hidden states became NaN or infinite at {where} ({what}), so the attempt was "
+        "aborted instead of generating empty or garbage text. Lower |alpha|, or use a smaller / normalised "
+        "steering vector."
+    )
+
+
 @contextmanager
 def intervene(
     model: LoadedModel, interventions: Sequence[Intervention] | None, n_prompt: int
 ) -> Iterator[None]:
-    """Apply interventions to the embedding / decoder-layer outputs while the block runs; always removed."""
+    """Apply interventions to the embedding / decoder-layer outputs while the block runs; always removed.
+
+    A layer output an intervention changed is checked for NaN / inf (one reduction per edited layer and
+    forward; untouched outputs are not checked): a non-finite state raises ``NonFiniteError`` and aborts the
+    generation instead of letting it decode garbage or nothing."""
     if not interventions:
         yield
         return
+    import torch
+
     state = {"next": 0, "offset": 0}
     handles = []
 
@@ -105,8 +127,11 @@ def intervene(
         def hook(_module: Any, _inp: Any, output: Any) -> Any:
             hidden = output[0] if isinstance(output, tuple) else output
             ctx = InterventionContext(n_prompt=n_prompt, position_offset=state["offset"])
+            before = hidden
             for f in interventions:
                 hidden = f(layer_index, hidden, ctx)
+            if hidden is not before and not bool(torch.isfinite(hidden).all()):
+                raise non_finite_error(interventions, layer_index, ctx.position_offset)
             return (hidden, *output[1:]) if isinstance(output, tuple) else hidden
 
         return hook
@@ -165,7 +190,12 @@ def trace_hidden(
                 env.output = (h, *out[1:]) if is_tuple else h
             if i + 1 in wanted:
                 saved.append(h.save())
-    return torch.stack([s.detach() for s in saved])
+    out = torch.stack([s.detach() for s in saved])
+    if fns and not bool(torch.isfinite(out).all()):  # checked after the trace: the nnsight block stays plain
+        order = sorted(wanted)
+        bad = [order[j] for j in range(len(order)) if not bool(torch.isfinite(out[j]).all())]
+        raise non_finite_error(fns, bad[0] if bad else order[0])
+    return out
 
 
 def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[Any, Any]:
@@ -390,6 +420,7 @@ def capture_batch(
     """Capture many chats, ``batch_size`` at a time; yields trajectories so only one batch is in RAM."""
     import torch
 
+    checks.whole("batch_size", batch_size, low=1, high=4096)
     lay = resolve_layers(model, layers)
     prompts = [_check_chat(model, c, settings if generate else None) for c in chats]  # fail before any work
     done = 0
@@ -424,6 +455,7 @@ def generate_texts(
     """Batched generation without capture (audits, sweeps); returns the decoded completions."""
     import torch
 
+    checks.whole("batch_size", batch_size, low=1, high=4096)
     prompts = [_check_chat(model, c, settings) for c in chats]
     out: list[str] = []
     for start in range(0, len(chats), batch_size):

@@ -1,6 +1,6 @@
 """The ``Trajectory`` record: what every view, probe, reward and audit consumes.
 
-Numpy + stdlib only, so analysis code can use it without importing torch.
+No torch (numpy, stdlib and ``core.checks``), so analysis code can use it without importing torch.
 Layer index convention (everywhere in ReasonScope): 0 is the embedding output,
 ``i`` (1..n_layers) is the output of decoder layer ``i-1`` -- the residual stream
 *before* the final norm.
@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+
+from core import checks
+from core.errors import InputError
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
 SpanName = Literal["prompt", "completion", "reasoning", "answer"]
@@ -32,13 +35,34 @@ class Span:
         return max(0, self.end - self.start)
 
 
+MAX_NEW_TOKENS = 100_000  # a sanity bound; the model's context window is checked when generating
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
+    """How to decode. Every number is checked here (``InputError`` naming the field and its range), so a bad
+    option is refused before a model is loaded. ``max_new_tokens = 0`` means prompt only."""
+
     max_new_tokens: int = 64
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float = 1.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        checks.whole("max_new_tokens", self.max_new_tokens, low=0, high=MAX_NEW_TOKENS)
+        if not isinstance(self.do_sample, bool | np.bool_):
+            raise InputError(f"do_sample = {self.do_sample!r} must be true or false.")
+        checks.real(
+            "temperature",
+            self.temperature,
+            low=0.0,
+            high=100.0,
+            low_open=True,
+            hint="For deterministic output use greedy decoding (sampling off) instead of temperature 0.",
+        )
+        checks.real("top_p", self.top_p, low=0.0, high=1.0, low_open=True)
+        checks.seed("seed", self.seed)
 
     def to_generate_kwargs(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample}

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from core.errors import InputError
 from core.evals.report import describe, load_audit, save_audit, write_report
 from core.evals.runner import run_audit
 from core.evals.suites import AuditOptions, parse_subject
@@ -71,6 +70,13 @@ def eval_cmd(
     ] = "rotate",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
     html: Annotated[bool, typer.Option(help="Also write report.html.")] = True,
+    max_empty_share: Annotated[
+        float,
+        typer.Option(
+            help="Fail (exit 2) when more than this share of a subject's responses are empty (no text): its "
+            "refusal rates would be meaningless."
+        ),
+    ] = 0.5,
     threads: Annotated[
         int | None,
         typer.Option(
@@ -85,23 +91,21 @@ def eval_cmd(
 
         torch.set_num_threads(max(1, threads))
     subjects = [parse_subject(s, default_template=template, device=device) for s in subject or ["default"]]
-    try:
-        opts = AuditOptions(
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            seed=seed,
-            limit=limit,
-            attack_mode=attack_mode,
-            attack_files=[str(a) for a in attacks or []],
-            judges=judge or ["keyword"],
-            ensemble_rule=ensemble,
-            hf_positive_label=hf_positive_label,
-            hf_positive_means=hf_positive_means,
-            leak_probe=leak_probe,
-            leak_probe_layer=leak_probe_layer,
-        )
-    except ValueError as exc:  # pydantic ValidationError
-        raise InputError(f"Invalid option: {exc}") from exc
+    opts = AuditOptions(  # a bad value: one message naming the option and its range, before any model loads
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+        limit=limit,
+        attack_mode=attack_mode,
+        attack_files=[str(a) for a in attacks or []],
+        judges=judge or ["keyword"],
+        ensemble_rule=ensemble,
+        hf_positive_label=hf_positive_label,
+        hf_positive_means=hf_positive_means,
+        leak_probe=leak_probe,
+        leak_probe_layer=leak_probe_layer,
+        max_empty_share=max_empty_share,
+    )
     bar = _Bar()
     try:
         result = run_audit(subjects, suite, dataset=dataset, split=split, options=opts, progress=bar)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from core import checks
 from core.capture.default_model import default_model_dir, ensure_default_model, is_default_model_ready
 from core.capture.store import ActivationStore
 from core.capture.templates import build_messages
@@ -88,8 +89,9 @@ def trace_cmd(
     if (prompt is None) == (prompts is None):
         raise InputError("Give either a PROMPT argument or --prompts FILE.jsonl (not both).")
     settings = GenerationSettings(
-        max_new_tokens=max(max_new_tokens, 1), do_sample=sample, temperature=temperature, seed=seed
-    )
+        max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature, seed=seed
+    )  # every number checked here, before the model loads (0 = prompt only)
+    checks.whole("batch_size", batch_size, low=1, high=4096)
     store = ActivationStore()
     if export is not None:  # an unwritable destination fails now, before anything is generated or stored
         if prompts is not None:

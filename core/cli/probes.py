@@ -11,6 +11,7 @@ import numpy as np
 import typer
 from tqdm import tqdm
 
+from core import checks
 from core.capture.templates import build_messages
 from core.capture.tracing import capture_prompt
 from core.capture.trajectory import GenerationSettings
@@ -22,7 +23,7 @@ from core.probes.features import binary_items, load_items
 from core.probes.linear import DEFAULT_C, DEFAULT_MAX_FPR, operating_report
 from core.probes.workflow import ProbeRequest, features_for, train_from_items
 from core.steer.interventions import SteeringConfig, make_interventions, steered_generate, steering_meta
-from core.steer.monitor import MonitorResult, monitor_generate
+from core.steer.monitor import MonitorResult, check_threshold, monitor_generate
 from core.steer.sweep import is_refusal
 from core.steer.vectors import from_probe_set, load_vector, load_vector_file
 
@@ -229,18 +230,18 @@ def score_cmd(
     device: str = "auto",
 ) -> None:
     """P(unsafe) of every token of a prompt (and, with --generate, of each generated token as it appears)."""
+    threshold = check_threshold(threshold)  # numbers checked before the model loads
+    settings = GenerationSettings(max_new_tokens=generate)
     m = load(model, device)
     ps = load_probe_set(name, fingerprint=m.fingerprint, model_name=m.name)
     probe = ps.probe(layer)
     msgs = build_messages(prompt)
-    if generate <= 0:
+    if generate == 0:
         traj = capture_prompt(m, msgs, layers=[probe.layer])
         for tok, s in zip(traj.tokens, probe.score(traj.layer(probe.layer)), strict=True):
             typer.echo(f"{s:6.3f}  {tok!r}")
         return
-    for ev in monitor_generate(
-        m, msgs, probe, GenerationSettings(max_new_tokens=generate), threshold=threshold
-    ):
+    for ev in monitor_generate(m, msgs, probe, settings, threshold=threshold):
         if isinstance(ev, MonitorResult):
             where = (
                 f"crossed {threshold} at token {ev.crossing}" if ev.crossing is not None else "never crossed"
@@ -303,19 +304,23 @@ def steer_cmd(
         )
     if ablate and cap:
         raise InputError("Choose --ablate or --cap, not both.")
-    m = load(model, device)
-    vec = resolve_vector(vector, m)
-    cfg = SteeringConfig(
+    cfg = SteeringConfig(  # alpha, layers, positions checked before the model loads
         method="ablate" if ablate else "cap" if cap else "add",
         alpha=alpha,
         layers=_layers(layers),
         positions=positions,
         source_layer=source_layer,
     )
-    make_interventions(vec, cfg, m)  # validate before generating anything
-    rows = read_prompt_file(prompts) if prompts else [{"id": "1", "prompt": prompt}]
-    chats = [build_messages(r["prompt"]) for r in rows]
     settings = GenerationSettings(max_new_tokens=max_new_tokens, seed=seed)
+    checks.whole("max_new_tokens", max_new_tokens, low=1, hint="Steering needs at least one generated token.")
+    checks.whole("batch_size", batch_size, low=1, high=4096)
+    rows = read_prompt_file(prompts) if prompts else [{"id": "1", "prompt": prompt}]
+    if Path(vector).suffix in (".npy", ".safetensors") and Path(vector).is_file():
+        load_vector_file(vector)  # its values (finite, not absurdly large) checked before the model loads
+    m = load(model, device)
+    vec = resolve_vector(vector, m)
+    make_interventions(vec, cfg, m)  # validate before generating anything
+    chats = [build_messages(r["prompt"]) for r in rows]
     meta = steering_meta(vec, cfg, m)
     typer.echo(f"steering: {meta['description']} · vector {vec.name}", err=True)
     steered = steered_generate(m, chats, vec, cfg, settings, batch_size=batch_size)

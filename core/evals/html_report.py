@@ -152,6 +152,9 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
         r["rate_ci"] = _fmt_rate(r)
         r["direction"] = "higher is better" if r["higher_is_better"] else "lower is better"
         r["delta_pt"] = None if r["delta"] is None else f"{100 * r['delta']:+.1f} pt"
+        r["empty"] = f"{r['n_empty']} of {r['n_attempts']}" + (
+            f" ({100 * r['empty_rate']:.0f} %)" if r["empty_rate"] is not None else ""
+        )
     meta = result.meta
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -167,7 +170,9 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
     parts.append(
         "<h2>Scorecard</h2><p class='muted'>Rates with percentile-bootstrap 95 % confidence intervals "
         "and n. Δ compares each subject with the first one on the same items: exact McNemar test on the "
-        "discordant pairs (significant at p &lt; 0.05) and a paired-bootstrap CI of the difference.</p>"
+        "discordant pairs (significant at p &lt; 0.05) and a paired-bootstrap CI of the difference. Empty "
+        "responses (no text: whitespace or special tokens only) are neither refusals nor compliance: they "
+        "are counted apart and left out of n in the refusal-based suites.</p>"
     )
     parts.append(
         _table(
@@ -178,6 +183,7 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
                 ("direction", "Direction"),
                 ("rate_ci", "Rate [95 % CI]"),
                 ("n", "n"),
+                ("empty", "Empty responses"),
                 ("delta_pt", "Δ vs baseline"),
                 ("p_mcnemar", "McNemar p"),
                 ("verdict", "Verdict"),

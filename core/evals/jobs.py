@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core import checks
+from core.errors import InputError
 from core.evals.records import worst_items
 from core.evals.report import save_audit, scorecard
 from core.evals.runner import AuditCancelled, run_audit
@@ -62,7 +64,10 @@ class AuditJobConfig(BaseModel):
     @classmethod
     def _full_options(cls, v: dict[str, Any]) -> dict[str, Any]:
         """Validated and completed with defaults; kept as a plain dict so forms can show it as JSON."""
-        return AuditOptions(**v).model_dump()
+        try:
+            return AuditOptions(**v).model_dump()
+        except InputError as exc:
+            raise checks.nested_errors(exc) from None  # one error per field, path kept (options.batch_size)
 
 
 def run_audit_job(cfg: AuditJobConfig, ctx: JobContext) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from core import checks
 from core.capture.templates import build_messages
 from core.capture.tracing import trace_hidden
 from core.capture.trajectory import find_spans
@@ -108,6 +109,7 @@ class ProbeJudge:
     def __post_init__(self) -> None:
         if self.mode not in ("refusal", "harm"):
             raise InputError(f"ProbeJudge mode must be 'refusal' or 'harm', got {self.mode!r}.")
+        self.threshold = checks.probability("threshold", self.threshold)
         self.kind = "refusal" if self.mode == "refusal" else "harm"
 
     def score_state(self, h: np.ndarray | None) -> Verdict:
@@ -170,6 +172,7 @@ class HFClassifierJudge:
     _loaded: tuple[Any, Any, int] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.threshold = checks.probability("threshold", self.threshold)
         if self.positive_means not in MEANINGS:
             raise InputError(
                 f"positive_means must be one of {sorted(MEANINGS)}, got {self.positive_means!r}."

@@ -150,6 +150,8 @@ def describe(result: AuditResult) -> str:
             rate = f"{100 * row['rate']:5.1f} %  [{100 * row['ci_low']:5.1f}, {100 * row['ci_high']:5.1f}]"
         arrow = "↑" if row["higher_is_better"] else "↓"
         line = f"{row['subject'][:28]:28s} {row['title'][:30]:30s}{arrow} {rate}  n={row['n']}"
+        if row.get("n_empty"):
+            line += f"  empty={row['n_empty']}/{row['n_attempts']} ({100 * row['empty_rate']:.0f} %)"
         if row["delta"] is not None:
             line += f"  Δ {100 * row['delta']:+.1f} pt (McNemar p={row['p_mcnemar']:.3g}: {row['verdict']})"
         lines.append(line)

@@ -71,8 +71,8 @@ def json_safe(x: Any) -> Any:
 
 
 def scorecard(result: AuditResult) -> list[dict[str, Any]]:
-    """One row per (subject, suite): rate, CI, n, and -- for non-baseline subjects -- the paired
-    comparison."""
+    """One row per (subject, suite): rate, CI, n, empty responses (``n_empty`` of ``n_attempts``, not in
+    ``n`` for refusal-based suites), and -- for non-baseline subjects -- the paired comparison."""
     comp = {(c.subject, c.suite): c for c in result.comparisons}
     rows = []
     for s in result.summaries:
@@ -91,6 +91,9 @@ def scorecard(result: AuditResult) -> list[dict[str, Any]]:
                     "k": s.rate.k,
                     "n_disagreements": s.n_disagreements,
                     "n_human": s.n_human,
+                    "n_empty": s.n_empty,
+                    "n_attempts": s.n_attempts,
+                    "empty_rate": s.empty_rate,
                     "baseline": c.baseline if c else None,
                     "delta": c.delta if c else None,
                     "delta_ci": [c.delta_low, c.delta_high] if c else None,

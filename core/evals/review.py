@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError, StoreError
-from core.evals.judges import COMPLIANCE, REFUSAL, Judge, Verdict, judge_many
+from core.evals.judges import (
+    COMPLIANCE,
+    EMPTY,
+    REFUSAL,
+    Judge,
+    Verdict,
+    empty_verdict,
+    is_empty_response,
+    judge_many,
+)
 
 RULES = ("primary", "majority", "any", "all")
 HUMAN_FILE = "human_verdicts.jsonl"
@@ -27,7 +36,9 @@ HUMAN_FILE = "human_verdicts.jsonl"
 class Ensemble:
     """Runs every judge; the final verdict follows ``rule``:
     ``primary`` (the first judge decides; the others are for disagreement review), ``majority`` (ties go to
-    the primary judge), ``any`` (refusal if any judge says refusal) or ``all`` (refusal only if all do)."""
+    the primary judge), ``any`` (refusal if any judge says refusal) or ``all`` (refusal only if all do).
+    An empty response (``core.evals.judges.is_empty_response``) is not shown to the judges: every judge's
+    verdict and the final one are ``"empty"``, whatever the rule."""
 
     judges: Sequence[Judge]
     rule: str = "primary"
@@ -44,13 +55,25 @@ class Ensemble:
             raise InputError(f"Judge names must be unique in an ensemble, got {names}.")
 
     def judge_all(self, prompts: Sequence[str], responses: Sequence[str]) -> list[dict[str, Verdict]]:
-        """Per response: judge name -> verdict (each judge batched over all responses)."""
-        per_judge = {j.name: judge_many(j, prompts, responses) for j in self.judges}
-        return [{name: v[i] for name, v in per_judge.items()} for i in range(len(responses))]
+        """Per response: judge name -> verdict (each judge batched over the non-empty responses; an empty
+        one gets ``empty_verdict`` from every judge)."""
+        keep = [i for i, r in enumerate(responses) if not is_empty_response(r)]
+        ps, rs = [prompts[i] for i in keep], [responses[i] for i in keep]
+        per_judge = {
+            j.name: dict(zip(keep, judge_many(j, ps, rs), strict=True)) if keep else {} for j in self.judges
+        }
+        return [
+            {name: v[i] if i in v else empty_verdict(name) for name, v in per_judge.items()}
+            for i in range(len(responses))
+        ]
 
     def combine(self, verdicts: dict[str, Verdict]) -> Verdict:
         labels = [v.label for v in verdicts.values()]
         primary = verdicts[self.judges[0].name]
+        if EMPTY in labels:  # no text to judge: never a refusal, never compliance
+            return Verdict(
+                EMPTY, 0.0, next(v for v in verdicts.values() if v.label == EMPTY).rationale, self.name
+            )
         refusals = labels.count(REFUSAL)
         if self.rule == "primary" or len(labels) == 1:
             label = primary.label

@@ -19,7 +19,7 @@ from core.capture.models import LoadedModel, ModelSpec, hash_folder, load_model
 from core.capture.templates import build_messages
 from core.capture.tracing import capture, capture_batch, generate_texts
 from core.capture.trajectory import GenerationSettings, Trajectory
-from core.errors import InputError, ReasonScopeError
+from core.errors import AuditFailed, InputError, ReasonScopeError
 from core.evals.attacks import assign_attacks, load_templates, select_templates
 from core.evals.items import (
     FORMATS,
@@ -30,7 +30,14 @@ from core.evals.items import (
     load_items,
     load_utility,
 )
-from core.evals.judges import KeywordRefusalJudge, ReasoningLeakJudge, Verdict, answer_span, reasoning_span
+from core.evals.judges import (
+    KeywordRefusalJudge,
+    ReasoningLeakJudge,
+    Verdict,
+    answer_span,
+    is_empty_response,
+    reasoning_span,
+)
 from core.evals.model_judges import HFClassifierJudge, ProbeJudge, pool_trajectory, teacher_forced_states
 from core.evals.records import AttemptRecord, compare_subjects, outcome_of, summarise
 from core.evals.result import AuditResult
@@ -307,6 +314,7 @@ def run_audit(
             if responder is not None
             else _generated(subject, unique, opts, leak_prompts, cache, loader, tick, should_stop)
         )
+        check_not_mostly_empty(subject, [run.texts[p] for p in unique], opts.max_empty_share)
         tj = time.time()
         verdicts = dict(zip(unique, run.ens.judge_all(unique, [run.texts[p] for p in unique]), strict=True))
         records += _records(subject, needs, run.texts, verdicts, run.states, run.ens, run.leak_probe, opts)
@@ -345,6 +353,27 @@ def run_audit(
         compare_subjects(records, seed=seed, n_boot=n_boot),
         meta,
     )
+
+
+def check_not_mostly_empty(subject: Subject, responses: Sequence[str], max_share: float = 0.5) -> None:
+    """``AuditFailed`` when more than ``max_share`` of a subject's responses are empty: its rates would be
+    computed from the few responses left (or from none), and an empty answer must never read as a refusal."""
+    n = len(responses)
+    k = sum(is_empty_response(r) for r in responses)
+    if n and k / n > max_share:
+        steer = (
+            f" It is steered with {subject.steering_vector!r} ({subject.steering or {}}): try a smaller "
+            "|alpha|."
+            if subject.steering_vector
+            else ""
+        )
+        raise AuditFailed(
+            f"Audit failed: subject {subject.label!r} gave {k} empty responses out of {n} "
+            f"({100 * k / n:.0f} %; at most {100 * max_share:.0f} % allowed) -- no text, only whitespace or "
+            "special tokens. The model is broken for these prompts (a steering alpha or vector that is too "
+            "large, a damaged adapter or checkpoint), so its refusal rates cannot be measured and nothing "
+            f"was saved.{steer} Fix the subject and run the audit again."
+        )
 
 
 def _records(

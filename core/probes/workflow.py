@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from core.capture.models import LoadedModel
 from core.capture.store import ActivationStore
+from core.checks import SEED_MAX, CheckedModel
 from core.errors import InputError
 from core.labelled import LabelledItem
 from core.probes.collect import collect_features
@@ -30,8 +31,9 @@ ITEM_SETS = {
 }
 
 
-class ProbeRequest(BaseModel):
-    """What to train (a user config: the page's form and the CLI's options map onto it)."""
+class ProbeRequest(CheckedModel):
+    """What to train (a user config: the page's form and the CLI's options map onto it). A bad value raises
+    ``InputError`` naming the field and its range."""
 
     method: Literal["logistic", "diff_means", "contrastive"] = "logistic"
     positions: str = "post_instruction"
@@ -44,7 +46,7 @@ class ProbeRequest(BaseModel):
     k: int = Field(5, ge=2)
     C: float = Field(DEFAULT_C, gt=0, allow_inf_nan=False)
     max_fpr: float | None = Field(DEFAULT_MAX_FPR, ge=0, lt=1, allow_inf_nan=False)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     template: str = "plain"
     system: str | None = None  # system prompt (overrides the template's); part of the feature cache key
     max_new_tokens: int = Field(

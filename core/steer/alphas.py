@@ -6,12 +6,22 @@ from dataclasses import dataclass
 
 from core.capture.templates import build_messages
 from core.capture.trajectory import Message
+from core.errors import InputError
+from core.steer.interventions import check_alpha
 
 
 def parse_alphas(text: str) -> list[float]:
     """``"0, 1, 2 4"`` -> ``[0.0, 1.0, 2.0, 4.0]``: numbers separated by commas and/or whitespace.
-    A token that is not a number raises ``ValueError`` (shown to the user as a message)."""
-    return [float(a) for a in text.replace(",", " ").split()]
+    A token that is not a number, or is NaN / infinite / beyond ±1e6, raises ``InputError`` (a
+    ``ValueError``, shown to the user as a message)."""
+    out = []
+    for tok in text.replace(",", " ").split():
+        try:
+            value = float(tok)
+        except ValueError:
+            raise InputError(f"α value {tok!r} is not a number; type numbers like 0, 1, 2.5.") from None
+        out.append(check_alpha(value))
+    return out
 
 
 def prompt_lines(text: str) -> list[str]:

@@ -25,8 +25,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field, field_validator
 
+from core import checks
 from core.capture.models import LoadedModel
 from core.capture.tracing import capture, generate_texts
 from core.capture.trajectory import GenerationSettings, Message, Trajectory
@@ -37,11 +38,19 @@ METHODS = ("add", "ablate", "cap")
 POSITIONS = ("all", "prompt", "generated")
 
 
-class SteeringConfig(BaseModel):
+ALPHA_HINT = "Steering coefficients of real use are within ±100; a non-finite alpha breaks the model."
+
+
+def check_alpha(alpha: object) -> float:
+    """A steering coefficient: finite and ``|alpha| ≤ core.checks.MAX_ABS`` (``InputError`` otherwise)."""
+    return checks.real("alpha", alpha, low=-checks.MAX_ABS, high=checks.MAX_ABS, hint=ALPHA_HINT)
+
+
+class SteeringConfig(checks.CheckedModel):
     """How to apply a vector. ``layers=None``: add -> the vector's default layer (else all its layers);
     ablate / cap -> every layer 0..n. ``source_layer``: use that layer's direction at every target layer
     (default for ablate / cap: the vector's default layer, as Arditi et al. ablate one direction
-    everywhere)."""
+    everywhere). ``alpha`` must be finite with ``|alpha| ≤ 1e6`` (``InputError`` naming the field)."""
 
     method: Literal["add", "ablate", "cap"] = "add"
     alpha: float = Field(
@@ -50,6 +59,15 @@ class SteeringConfig(BaseModel):
     layers: list[int] | None = None
     positions: Literal["all", "prompt", "generated"] = "all"
     source_layer: int | None = None
+
+    @field_validator("alpha")
+    @classmethod
+    def _finite_alpha(cls, v: object) -> float:
+        return check_alpha(v)
+
+    def with_alpha(self, alpha: float) -> SteeringConfig:
+        """The same config at another alpha (checked; ``model_copy`` would skip the check)."""
+        return SteeringConfig(**{**self.model_dump(), "alpha": alpha})
 
     def describe(self, directions: dict[int, np.ndarray] | None = None) -> str:
         formula = {"add": "h ← h + α·v", "ablate": "h ← h − α·(h·v̂)v̂", "cap": "h ← h − max(h·v̂ − α, 0)·v̂"}
@@ -101,21 +119,39 @@ def resolve_directions(
 def make_interventions(vector: SteeringVector, config: SteeringConfig, model: LoadedModel) -> list[Any]:
     """One callable for ``core.capture.tracing`` (``interventions=``) applying ``config`` with ``vector``."""
     vector.check_model(model)
+    alpha = check_alpha(config.alpha)  # again: ``model_copy(update=...)`` skips the config's validation
     dirs = resolve_directions(vector, config, model.n_layers)
+    for layer, v in dirs.items():
+        checks.finite_array(f"steering vector {vector.name!r} at layer {layer}", v)
     if config.method != "add":  # a zero direction has nothing to remove (e.g. embeddings of one shared token)
-        dirs = {k: v for k, v in dirs.items() if np.linalg.norm(v) > 0}
+        dirs = {k: u for k, v in dirs.items() if (u := _unit(v)) is not None}
         if not dirs:
             raise InputError(
-                "The direction is zero at every target layer; ablation / capping needs a non-zero one."
+                f"The direction of {vector.name!r} is zero at every target layer, so it cannot be "
+                "normalised; ablation / capping needs a non-zero direction (pick another source layer or "
+                "vector)."
             )
-    return [_Intervention(dirs, config.method, float(config.alpha), config.positions)]
+    return [_Intervention(dirs, config.method, alpha, config.positions, description=config.describe(dirs))]
+
+
+def _unit(v: np.ndarray) -> np.ndarray | None:
+    """``v / |v|`` computed in float64 (None for a zero or numerically zero direction)."""
+    x = np.asarray(v, dtype=np.float64)
+    n = float(np.linalg.norm(x))
+    if not np.isfinite(n) or n < 1e-12:
+        return None
+    return (x / n).astype(np.float32)
 
 
 class _Intervention:
-    """``f(layer_index, hidden [B, S, d], ctx) -> hidden`` (torch); tensors cached per device/dtype."""
+    """``f(layer_index, hidden [B, S, d], ctx) -> hidden`` (torch); tensors cached per device/dtype.
+    ``dirs`` are unit vectors for ablate / cap (``make_interventions`` normalises them)."""
 
-    def __init__(self, dirs: dict[int, np.ndarray], method: str, alpha: float, positions: str) -> None:
+    def __init__(
+        self, dirs: dict[int, np.ndarray], method: str, alpha: float, positions: str, *, description: str = ""
+    ) -> None:
         self.dirs, self.method, self.alpha, self.positions = dirs, method, alpha, positions
+        self.description = description  # named in the error when the steered states become NaN / inf
         self._cache: dict[tuple[int, Any, Any], Any] = {}
 
     def _vec(self, layer: int, like: Any) -> Any:
@@ -124,8 +160,6 @@ class _Intervention:
         key = (layer, like.device, like.dtype)
         if key not in self._cache:
             v = torch.as_tensor(self.dirs[layer], dtype=torch.float32)
-            if self.method != "add":
-                v = v / v.norm()
             self._cache[key] = v.to(device=like.device, dtype=like.dtype)
         return self._cache[key]
 

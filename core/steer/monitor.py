@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core import checks
 from core.capture.models import LoadedModel
 from core.capture.tracing import _check_chat, _eos_ids, capture, intervene
 from core.capture.trajectory import GenerationSettings, Message, Trajectory
@@ -76,6 +77,13 @@ class MonitorResult:
         return max((t.score for t in g), default=float("nan"))
 
 
+def check_threshold(threshold: object) -> float:
+    """A monitor threshold on P(unsafe): a finite number in [0, 1] (``InputError`` otherwise)."""
+    return checks.probability(
+        "threshold", threshold, hint="It is the probe's P(unsafe) at which the reasoning counts as turned."
+    )
+
+
 def _scorer(probe: Probe | ContrastiveProbe) -> tuple[int, Any]:
     """(layer, torch fn [n, d] -> [n]) for a linear ``Probe`` or a ``ContrastiveProbe`` (1 - P(safe))."""
     import torch
@@ -111,6 +119,7 @@ class ProbeMonitor:
         guard: Guard = "off",
         steering: tuple[SteeringVector, SteeringConfig] | None = None,
     ) -> None:
+        threshold = check_threshold(threshold)
         self.layer, self._score = _scorer(probe)
         if not 0 <= self.layer <= model.n_layers:
             raise InputError(

@@ -122,14 +122,15 @@ def sweep(
 ) -> list[SweepPoint]:
     """Refusal rate of ``chats`` and harmless KL for each alpha (same settings and seed throughout)."""
     settings = settings or GenerationSettings(max_new_tokens=48)
+    cfgs = [config.with_alpha(a) for a in alphas]  # every alpha checked before anything is generated
     base_harmless = (
         steered_generate(model, list(harmless), None, None, settings, batch_size=batch_size)
         if harmless
         else None
     )
     points = []
-    for j, a in enumerate(alphas):
-        cfg = config.model_copy(update={"alpha": float(a)})
+    for j, cfg in enumerate(cfgs):
+        a = cfg.alpha
         texts = steered_generate(model, list(chats), vector, cfg, settings, batch_size=batch_size)
         kl = (
             float(harmless_kl(model, list(harmless), vector, cfg, base_harmless).mean())

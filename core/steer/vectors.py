@@ -21,6 +21,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import load_file
 
+from core import checks
 from core.artefacts import kind_dir, load_artefact, write_artefact, write_tensor_file
 from core.capture.models import LoadedModel
 from core.errors import InputError
@@ -48,9 +49,11 @@ class SteeringVector:
         dims = {np.asarray(v).reshape(-1).shape[0] for v in self.directions.values()}
         if len(dims) != 1:
             raise InputError(f"All directions of a steering vector must have one size; got {sorted(dims)}.")
-        clean = {int(k): np.asarray(v, dtype=np.float32).reshape(-1) for k, v in self.directions.items()}
-        if any(not np.isfinite(v).all() for v in clean.values()):
-            raise InputError("The steering vector contains NaN or infinite values.")
+        hint = "Steering vectors hold hidden-state-sized values (well below 1e4); re-create or re-export it."
+        clean = {}
+        for k, v in self.directions.items():
+            where = f"Steering vector {self.name!r}" + ("" if int(k) == ANY else f" at layer {int(k)}")
+            clean[int(k)] = checks.finite_array(where, v, hint=hint).astype(np.float32).reshape(-1)
         object.__setattr__(self, "directions", clean)
 
     @property
@@ -121,6 +124,7 @@ class SteeringVector:
     def __mul__(self, s: float) -> SteeringVector:
         if not isinstance(s, int | float | np.floating | np.integer):
             raise InputError("A steering vector can only be scaled by a number.")
+        s = checks.real("scale", s, low=-checks.MAX_ABS, high=checks.MAX_ABS)
         return self._like({k: float(s) * v for k, v in self.directions.items()}, f"{float(s):g}·{self.name}")
 
     __rmul__ = __mul__
@@ -129,10 +133,13 @@ class SteeringVector:
         """Unit length at every layer (a zero direction is an error)."""
         out = {}
         for k, v in self.directions.items():
-            n = float(np.linalg.norm(v))
-            if n == 0:
-                raise InputError(f"Vector {self.name!r} is zero at layer {k}; it cannot be normalised.")
-            out[k] = v / n
+            n = float(np.linalg.norm(v.astype(np.float64)))
+            if not n > 1e-12:
+                raise InputError(
+                    f"Vector {self.name!r} has norm {n:g} at layer {k} (zero), so it cannot be normalised; "
+                    "drop that layer (restrict) or use another vector."
+                )
+            out[k] = (v.astype(np.float64) / n).astype(np.float32)
         return self._like(out, f"unit({self.name})")
 
     def restrict(self, layers: Iterable[int]) -> SteeringVector:

@@ -54,7 +54,9 @@ def test_three_step_run_streams_metrics_and_yields_a_subject(tiny_model_dir: Pat
     assert (adapter / "adapter_config.json").is_file() and (adapter / "adapter_model.safetensors").is_file()
     assert not (adapter / "ref").exists()  # only the trained adapter, not TRL's ref copy
     report = tmp_path / "run" / "audit" / "report.json"
-    assert report.is_file() and out["over_refusal_after"] >= 0.0
+    # the tiny model's answers are empty (newlines): no outcome, so the rate is NaN -- never a false 0 / 100 %
+    after = out["over_refusal_after"]
+    assert report.is_file() and (after != after or 0.0 <= after <= 1.0)
     assert out["timings_s"]["grpo_s"] > 0
 
     from core.capture.models import ModelSpec, load_model
@@ -175,6 +177,7 @@ def test_verdict_sft_warm_start_upper_layers_then_grpo_reports_states_knew(
     pc = PeftConfig.from_pretrained(out["adapter"])
     assert list(pc.layers_to_transform) == [1]  # only decoder layer 1 of the tiny model's 2 carries LoRA
     report = json.loads((tmp_path / "run" / "audit" / "report.json").read_text())
-    assert set(report["by_kind"]) >= {"harmful"} and "base" in report["by_kind"]["harmful"]
+    by_kind = report["by_kind"]  # empty when every answer of the tiny model is empty (no outcomes)
+    assert not by_kind or ("harmful" in by_kind and "base" in by_kind["harmful"])
     knew = report["states_knew"]
     assert knew is None or {"harmful", "benign", "probe"} <= set(knew)

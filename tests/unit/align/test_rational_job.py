@@ -23,6 +23,7 @@ TINY = {
     "monitor_items": 2,
     "eval_max_new_tokens": 8,
     "save_every": 1,
+    "audit_max_empty_share": 1.0,  # the random tiny model answers with newlines only (empty answers)
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from core.evals.judges import (
     COMPLIANCE,
+    EMPTY,
     REFUSAL,
     KeywordRefusalJudge,
     PrefixListJudge,
@@ -65,7 +66,9 @@ def test_alphaalign_and_think_spans_judge_the_answer():
     assert (
         reasoning_span(cut) == "Reasoning that never ends" and answer_span(cut) == "Reasoning that never ends"
     )
-    assert J("p", "").label == REFUSAL and "empty" in J("p", "").rationale
+    for nothing in ("", "  \n\n", "<|endoftext|>", "</s><pad>", "<answer></answer>", "\u200b"):
+        v = J("p", nothing)
+        assert v.label == EMPTY and v.empty and not v.refused and "empty" in v.rationale, nothing
 
 
 def test_leak_rule_on_reasoning_leaks():

@@ -76,6 +76,8 @@ def test_eval_and_report_cli_on_the_tiny_model(tiny_model_dir, tmp_path, rs_home
             "2",
             "--max-new-tokens",
             "4",
+            "--max-empty-share",  # the random tiny model answers with newlines only (empty responses)
+            "1",
             "--device",
             "cpu",
             "--out",

@@ -161,7 +161,8 @@ def test_tiny_model_end_to_end(tiny_model, tiny_model_dir):
     res = run_audit(
         [Subject(spec, name="tiny")],
         ["refusal", "jailbreak", "utility"],
-        options=AuditOptions(limit=2, max_new_tokens=6, batch_size=4),
+        # the random tiny model answers with newlines only, i.e. empty responses: allow them here
+        options=AuditOptions(limit=2, max_new_tokens=6, batch_size=4, max_empty_share=1.0),
         loader=lambda s: tiny_model,
         progress=lambda d, t: ticks.append((d, t)),
     )
@@ -224,6 +225,7 @@ def test_probe_judge_and_leak_probe_plumbing(tiny_model, tiny_model_dir, rs_home
             judges=["keyword", "probe:tinyprobe"],
             ensemble_rule="majority",
             leak_probe="tinyprobe",
+            max_empty_share=1.0,  # the random tiny model's answers are newlines (empty)
         ),
         loader=lambda s: tiny_model,
     )

@@ -46,14 +46,16 @@ def msgs():
 def test_scores_equal_probe_on_captured_states(tiny_model, msgs):
     p = probe(tiny_model.d_model)
     ref = capture(tiny_model, msgs, SETTINGS)
-    toks, res = run(monitor_generate(tiny_model, msgs, p, SETTINGS, threshold=2.0))  # never crosses
+    toks, res = run(
+        monitor_generate(tiny_model, msgs, p, SETTINGS, threshold=1.0)
+    )  # never crosses (scores < 1)
     assert [t.token_id for t in toks] == ref.token_ids.tolist()
     np.testing.assert_allclose([t.score for t in toks], p.score(ref.layer(1)), atol=1e-5)
     assert [t.position for t in toks] == list(range(ref.n_tokens))
     assert sum(t.generated for t in toks) == ref.n_tokens - ref.n_prompt_tokens
     assert res.completion == ref.completion and res.crossing is None and not res.stopped
     # same through capture: the result carries the trajectory
-    toks2, res2 = run(monitor_capture(tiny_model, msgs, p, SETTINGS, threshold=2.0))
+    toks2, res2 = run(monitor_capture(tiny_model, msgs, p, SETTINGS, threshold=1.0))
     assert res2.trajectory is not None and res2.trajectory.n_tokens == ref.n_tokens
     np.testing.assert_allclose([t.score for t in toks2], p.score(res2.trajectory.layer(1)), atol=1e-5)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import InputError
 from core.steer.alphas import parse_alphas, prompt_lines, sweep_inputs
 from core.steer.controls import (
     STEER_METHODS,
@@ -35,8 +36,14 @@ def test_parse_alphas(text, expected):
 
 
 def test_parse_alphas_rejects_a_word():
-    with pytest.raises(ValueError, match="could not convert"):
+    with pytest.raises(ValueError, match="'two' is not a number"):
         parse_alphas("1, two")
+
+
+@pytest.mark.parametrize("text", ["nan", "1, inf", "-inf", "3e38"])
+def test_parse_alphas_refuses_non_finite_and_absurd_values(text):
+    with pytest.raises(InputError, match=r"alpha = .* allowed|\|alpha\| ≤ 1e\+06"):
+        parse_alphas(text)
 
 
 def test_prompt_lines_and_sweep_inputs():
