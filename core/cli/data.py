@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from core.cli.checks import check_finite, in_range
 from core.cli.common import friendly_errors
 from core.data import open_db
 from core.data.hub import load_hub_table
@@ -84,7 +85,8 @@ def import_cmd(
     ] = False,
     dry_run: Annotated[bool, typer.Option(help="Validate and report only; write nothing.")] = False,
     max_mb: Annotated[
-        float | None, typer.Option(help="Size limit in MB (default 50 or REASONSCOPE_MAX_IMPORT_MB).")
+        float | None,
+        typer.Option(help="Size limit in MB (default 50 or REASONSCOPE_MAX_IMPORT_MB)."),
     ] = None,
     fmt: Annotated[
         str | None, typer.Option("--format", help="jsonl | csv | tsv | parquet (default: extension).")
@@ -96,6 +98,8 @@ def import_cmd(
     config: Annotated[str | None, typer.Option(help="Hub config name (with --hub).")] = None,
 ) -> None:
     """Import items: validate every row first, then write them in one transaction (all or nothing)."""
+    if max_mb is not None:
+        check_finite("--max-mb", max_mb, low=0.001)
     mapping = build_mapping(preset, map_ or [], set_ or [], label_map or [])
     if hub:
         table = load_hub_table(file, split=split, config=config)
@@ -195,7 +199,10 @@ def label_cmd(
     comment: Annotated[str | None, typer.Option(help="Why (kept in the history).")] = None,
     expected_version: Annotated[
         int | None,
-        typer.Option(help="Refuse if the item is no longer at this version (as shown by `data history`)."),
+        typer.Option(
+            callback=in_range(1),
+            help="Refuse if the item is no longer at this version (as shown by `data history`).",
+        ),
     ] = None,
 ) -> None:
     """Set one item's label; the change and its author go into the history."""
@@ -218,7 +225,7 @@ def label_cmd(
 def history_cmd(
     dataset: Annotated[str, typer.Argument(help="Dataset name.")],
     item_id: Annotated[str | None, typer.Option("--item", help="Only this item.")] = None,
-    limit: int = 50,
+    limit: Annotated[int, typer.Option(callback=in_range(1), help="Show at most this many changes.")] = 50,
 ) -> None:
     """The label history (newest first): who changed what, when, and why."""
     with open_db() as db:

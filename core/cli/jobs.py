@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from core.cli.checks import check_json_value, in_range, parse_key_values
 from core.cli.common import friendly_errors
 from core.errors import InputError
 from core.jobs import backend_for, get_backend, job_types
@@ -35,33 +36,30 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """A job config from a .json or .toml file (InputError with the fix when unreadable)."""
     if not path.is_file():
         raise InputError(f"Config file {path} not found.")
-    text = path.read_text()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"Config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8."
+        ) from exc
     try:
         if path.suffix.lower() == ".toml":
             data = tomllib.loads(text)
         else:
             data = json.loads(text)
-    except (ValueError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
         raise InputError(
             f"Config file {path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
         ) from exc
     if not isinstance(data, dict):
         raise InputError(f'Config file {path} must hold one object of fields, e.g. {{"steps": 10}}.')
-    return data
+    return check_json_value(f"Config file {path}", data)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``--set key=value`` pairs; values are read as JSON when they parse (numbers, true, null), else text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise InputError(f"--set expects key=value, got {item!r}.")
-        key, raw = item.split("=", 1)
-        try:
-            out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key.strip()] = raw
-    return out
+    """``--set key=value`` pairs; values are read as JSON when they parse (numbers, true, null), else text.
+    Keys must be field names, numbers finite (InputError naming the bad item otherwise)."""
+    return parse_key_values(items, "--set")
 
 
 def follow(job_id: str, *, since: int = 0, poll_s: float = 0.5) -> str:
@@ -127,7 +125,9 @@ def _exit_for(status: str) -> None:
 @jobs_app.command("ls")
 @friendly_errors
 def ls_cmd(
-    limit: Annotated[int, typer.Option(help="Show at most this many (newest first).")] = 20,
+    limit: Annotated[
+        int, typer.Option(callback=in_range(1), help="Show at most this many (newest first).")
+    ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Jobs with status, type, start time, duration and key metric."""
@@ -152,7 +152,7 @@ def show_cmd(
     follow_: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing events until the job ends.")
     ] = False,
-    last: Annotated[int, typer.Option(help="Print the last N events (0 = all).")] = 30,
+    last: Annotated[int, typer.Option(callback=in_range(0), help="Print the last N events (0 = all).")] = 30,
 ) -> None:
     """A job's state and its latest events (live with --follow)."""
     backend = backend_for(job_id)

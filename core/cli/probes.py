@@ -12,16 +12,18 @@ import typer
 from tqdm import tqdm
 
 from core import checks
+from core.artefacts import locate
 from core.capture.templates import build_messages
 from core.capture.tracing import capture_prompt
 from core.capture.trajectory import GenerationSettings
+from core.cli.checks import check_choice, check_new_artefact, check_output_file, in_range, parse_layer_list
 from core.cli.common import friendly_errors, load
 from core.errors import InputError
 from core.jsonl import read_prompt_file
 from core.probes.artefacts import list_artefacts, load_probe_set, save_contrastive, save_probe_set
-from core.probes.features import binary_items, load_items
+from core.probes.features import POSITIONS, binary_items, load_items
 from core.probes.linear import DEFAULT_C, DEFAULT_MAX_FPR, operating_report
-from core.probes.workflow import ProbeRequest, features_for, train_from_items
+from core.probes.workflow import ProbeRequest, features_for, pick_items, train_from_items
 from core.steer.interventions import SteeringConfig, make_interventions, steered_generate, steering_meta
 from core.steer.monitor import MonitorResult, check_threshold, monitor_generate
 from core.steer.sweep import is_refusal
@@ -41,14 +43,7 @@ DatasetOpt = Annotated[str | None, typer.Option("--dataset", help="Dataset name 
 
 
 def _layers(spec: str | None) -> list[int] | None:
-    if spec in (None, "", "all"):
-        return None
-    try:
-        return [int(x) for x in spec.split(",") if x.strip()]
-    except ValueError as exc:
-        raise InputError(
-            f"--layers must be 'all' or comma-separated integers like 5,10,15; got {spec!r}."
-        ) from exc
+    return parse_layer_list(spec, "--layers")
 
 
 def _bar(desc: str):  # tqdm bars keyed by stage
@@ -74,11 +69,12 @@ def train(
     ] = "post_instruction",
     layers: Annotated[str, typer.Option(help="'all' or comma-separated indices (linear probes).")] = "all",
     layer: Annotated[
-        int | None, typer.Option(help="Contrastive head: layer to pool (default: last).")
+        int | None,
+        typer.Option(callback=in_range(0), help="Contrastive head: layer to pool (default: last)."),
     ] = None,
     items: Annotated[str | None, typer.Option(help="prompts | responses | all (default by method).")] = None,
     kinds: Annotated[str | None, typer.Option(help="Comma-separated item kinds to keep.")] = None,
-    k: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    k: Annotated[int, typer.Option(callback=in_range(2, 100), help="Cross-validation folds.")] = 5,
     c: Annotated[float, typer.Option("--C", help="Inverse L2 strength (logistic).")] = DEFAULT_C,
     max_fpr: Annotated[
         float,
@@ -87,9 +83,14 @@ def train(
         ),
     ] = DEFAULT_MAX_FPR,
     seed: int = 0,
-    epochs: Annotated[int | None, typer.Option(help="Contrastive head: training epochs.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(callback=in_range(1, 100_000), help="Contrastive head: training epochs.")
+    ] = None,
     max_new_tokens: Annotated[
-        int, typer.Option(help="Generate completions for prompt items first (0 = no).")
+        int,
+        typer.Option(
+            callback=in_range(0, 4096), help="Generate completions for prompt items first (0 = no)."
+        ),
     ] = 0,
     file: FileOpt = None,
     dataset: DatasetOpt = None,
@@ -98,6 +99,8 @@ def train(
     device: str = "auto",
 ) -> None:
     """Capture the dataset's states (cached), train per-layer probes with k-fold CV, save the artefact."""
+    check_choice("--positions", positions, POSITIONS)
+    check_new_artefact("contrastive" if method == "contrastive" else "probe_set", name, overwrite=overwrite)
     req = ProbeRequest(
         method=method,
         positions=positions,
@@ -113,6 +116,7 @@ def train(
         contrastive={"epochs": epochs} if epochs else {},
     )
     ds_name, all_items = load_items(file=file, dataset=dataset)
+    pick_items(all_items, req)  # no usable items: say so before the model loads
     m = load(model, device)
     result, fs = train_from_items(m, all_items, ds_name, req, _bar("probe"))
     typer.echo(
@@ -148,6 +152,7 @@ def print_curve(ps) -> None:  # noqa: ANN001 - a ProbeSet
 
 
 EVAL_SPLITS = ("validation", "train", "all")
+STEER_POSITIONS = ("all", "prompt", "generated")
 
 
 @probe_app.command("eval")
@@ -170,6 +175,7 @@ def evaluate_cmd(
     threshold the share of harmful items flagged (TPR) and of benign items flagged (FPR)."""
     if split is not None and split not in EVAL_SPLITS:
         raise InputError(f"--split must be one of {', '.join(EVAL_SPLITS)}; got {split!r}.")
+    locate(name, "probe_set")  # a probe set that does not exist fails before the model loads
     ds_name, items = load_items(file=file, dataset=dataset)
     items = binary_items(items)
     has_val = any(it.held_out for it in items)
@@ -221,9 +227,14 @@ def evaluate_cmd(
 def score_cmd(
     name: Annotated[str, typer.Argument(help="Saved probe set name.")],
     prompt: Annotated[str, typer.Argument(help="Prompt to score.")],
-    layer: Annotated[int | None, typer.Option(help="Probe layer (default: the best layer).")] = None,
+    layer: Annotated[
+        int | None, typer.Option(callback=in_range(0), help="Probe layer (default: the best layer).")
+    ] = None,
     generate: Annotated[
-        int, typer.Option(help="Generate this many tokens, scoring each live (0 = prompt only).")
+        int,
+        typer.Option(
+            callback=in_range(0, 4096), help="Generate this many tokens, scoring each live (0 = prompt only)."
+        ),
     ] = 0,
     threshold: float = 0.5,
     model: ModelOpt = "default",
@@ -232,11 +243,12 @@ def score_cmd(
     """P(unsafe) of every token of a prompt (and, with --generate, of each generated token as it appears)."""
     threshold = check_threshold(threshold)  # numbers checked before the model loads
     settings = GenerationSettings(max_new_tokens=generate)
+    msgs = build_messages(prompt)  # an empty prompt or an unknown probe set fail before the model loads
+    locate(name, "probe_set")
     m = load(model, device)
     ps = load_probe_set(name, fingerprint=m.fingerprint, model_name=m.name)
     probe = ps.probe(layer)
-    msgs = build_messages(prompt)
-    if generate == 0:
+    if generate <= 0:
         traj = capture_prompt(m, msgs, layers=[probe.layer])
         for tok, s in zip(traj.tokens, probe.score(traj.layer(probe.layer)), strict=True):
             typer.echo(f"{s:6.3f}  {tok!r}")
@@ -284,14 +296,19 @@ def steer_cmd(
     cap: Annotated[bool, typer.Option(help="Cap the projection on the direction at alpha.")] = False,
     positions: Annotated[str, typer.Option(help="all | prompt | generated")] = "all",
     source_layer: Annotated[
-        int | None, typer.Option(help="Use this layer's direction at every target layer.")
+        int | None,
+        typer.Option(callback=in_range(0), help="Use this layer's direction at every target layer."),
     ] = None,
     prompts: Annotated[Path | None, typer.Option(help="JSONL with a 'prompt' field per line.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write completions here (JSONL).")] = None,
-    max_new_tokens: int = 64,
+    max_new_tokens: Annotated[
+        int, typer.Option(callback=in_range(1, 4096), help="Tokens generated per prompt.")
+    ] = 64,
     seed: int = 0,
     baseline: Annotated[bool, typer.Option(help="Also generate the unsteered completion.")] = True,
-    batch_size: int = 8,
+    batch_size: Annotated[
+        int, typer.Option(callback=in_range(1, 512), help="Prompts generated together.")
+    ] = 8,
     model: ModelOpt = "default",
     device: str = "auto",
 ) -> None:
@@ -304,23 +321,28 @@ def steer_cmd(
         )
     if ablate and cap:
         raise InputError("Choose --ablate or --cap, not both.")
-    cfg = SteeringConfig(  # alpha, layers, positions checked before the model loads
+    # every option and the prompts are checked before the model loads
+    check_choice("--positions", positions, STEER_POSITIONS)
+    cfg = SteeringConfig(
         method="ablate" if ablate else "cap" if cap else "add",
         alpha=alpha,
         layers=_layers(layers),
         positions=positions,
         source_layer=source_layer,
     )
+    check_vector_spec(vector)
+    if out is not None:
+        check_output_file(out, "--out")
     settings = GenerationSettings(max_new_tokens=max_new_tokens, seed=seed)
     checks.whole("max_new_tokens", max_new_tokens, low=1, hint="Steering needs at least one generated token.")
     checks.whole("batch_size", batch_size, low=1, high=4096)
     rows = read_prompt_file(prompts) if prompts else [{"id": "1", "prompt": prompt}]
+    chats = [build_messages(r["prompt"]) for r in rows]
     if Path(vector).suffix in (".npy", ".safetensors") and Path(vector).is_file():
         load_vector_file(vector)  # its values (finite, not absurdly large) checked before the model loads
     m = load(model, device)
     vec = resolve_vector(vector, m)
     make_interventions(vec, cfg, m)  # validate before generating anything
-    chats = [build_messages(r["prompt"]) for r in rows]
     meta = steering_meta(vec, cfg, m)
     typer.echo(f"steering: {meta['description']} · vector {vec.name}", err=True)
     steered = steered_generate(m, chats, vec, cfg, settings, batch_size=batch_size)
@@ -354,6 +376,17 @@ def steer_cmd(
             if baseline:
                 typer.echo(f"--- baseline ---\n{rec['baseline']}")
             typer.echo(f"--- steered ---\n{rec['completion']}")
+
+
+def check_vector_spec(spec: str) -> None:
+    """The ``--vector`` names something that exists (checked before the model loads)."""
+    if spec.startswith("probe:"):
+        locate(spec[6:], "probe_set")
+    elif Path(spec).suffix in (".npy", ".safetensors"):
+        if "\x00" in spec or not Path(spec).is_file():
+            raise InputError(f"--vector file {spec!r} not found.")
+    else:
+        locate(spec, "steering_vector")
 
 
 def resolve_vector(spec: str, model):  # noqa: ANN001, ANN201 - LoadedModel -> SteeringVector

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,12 @@ def execute(
 
 
 class Heartbeat(threading.Thread):
-    """Writes ``heartbeat_at`` every ``interval`` seconds while the job runs (only that)."""
+    """Writes ``heartbeat_at`` every ``interval`` seconds while the job runs, and is the watchdog of the
+    other local jobs: every ``interval / WATCH_PER_BEAT`` s it marks ``lost`` those whose heartbeat is older
+    than 2 intervals and whose process is gone (``reap_others``), so a crashed job is reported within 2
+    heartbeats even when nobody polls."""
+
+    WATCH_PER_BEAT = 4
 
     def __init__(self, store: JobStore, job_id: str, attempt: int, interval: float) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{job_id}")
@@ -75,15 +81,32 @@ class Heartbeat(threading.Thread):
         self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._done.wait(self.interval):
-            try:
-                self.store.heartbeat(self.job_id, self.attempt)
-            except Exception:  # noqa: BLE001,S110 - a busy database must not kill the job; next beat retries
-                pass
+        next_beat = time.monotonic() + self.interval
+        while not self._done.wait(self.interval / self.WATCH_PER_BEAT):
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + self.interval
+                try:
+                    self.store.heartbeat(self.job_id, self.attempt)
+                except Exception:  # noqa: BLE001,S110 - a busy database must not kill the job; next beat retries
+                    pass
+            reap_others(self.store)
 
     def stop(self) -> None:
         self._done.set()
         self.join(timeout=5)
+
+
+def reap_others(store: JobStore) -> list[str]:
+    """Mark ``lost`` the local jobs whose worker died (``LocalProcessBackend.reap_lost``) and hand their
+    slots to queued jobs; never raises (a busy or broken database must not stop the job that checks)."""
+    try:
+        backend = LocalProcessBackend(store)
+        lost = backend.reap_lost()
+        if lost:
+            backend._start_queued()
+        return lost
+    except Exception:  # noqa: BLE001 - the watchdog is best effort; the app and the CLI check too
+        return []
 
 
 def _install_stop_signal(ctx: JobContext) -> None:
@@ -93,6 +116,7 @@ def _install_stop_signal(ctx: JobContext) -> None:
 
 def run_local(job_id: str) -> int:
     store = JobStore()
+    reap_others(store)  # at startup: jobs that crashed while nobody was watching are reported now
     rec = store.get(job_id)
     if rec.status != JobStatus.RUNNING:
         print(f"job {job_id} is {rec.status.value}, not running: nothing to do", file=sys.stderr)

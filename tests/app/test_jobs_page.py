@@ -8,7 +8,7 @@ import json
 import pytest
 
 from core.jobs import JobStatus, JobStore, get_backend
-from tests.job_helpers import wait_for, wait_terminal
+from tests.job_helpers import stale_running_job, wait_for, wait_terminal
 
 pytestmark = pytest.mark.app
 PAGE = "app/app_pages/jobs.py"
@@ -24,6 +24,16 @@ def test_empty_state_says_what_to_do(jobs_home, run_page):
     assert not at.exception
     assert any("No jobs yet" in i.value for i in at.info)
     assert any("at least two jobs" in i.value for i in at.info)
+
+
+def test_opening_the_page_reports_a_job_that_crashed_while_nobody_watched(jobs_home, run_page):
+    crashed = stale_running_job(JobStore())
+    at = run_page(PAGE, annotator_name="ada")
+    assert not at.exception
+    rec = JobStore().get(crashed)
+    assert rec.status == JobStatus.LOST and "stopped without reporting" in rec.error
+    assert at.selectbox(key="jobs_selected").value == crashed
+    assert any("lost" in str(m.value) for m in at.markdown)
 
 
 def test_launch_from_generated_form_with_preset(jobs_home, run_page):

@@ -18,7 +18,8 @@ from core.errors import InputError
 from core.jobs import ConfigError, JobStatus, JobStore, get_backend
 from core.jobs.base import last_checkpoint
 from core.jobs.demo import TYPE_NAME, load_checkpoint
-from tests.job_helpers import wait_for, wait_terminal
+from core.jobs.worker import main as worker_main
+from tests.job_helpers import stale_running_job, wait_for, wait_terminal
 
 HEARTBEAT = 0.5  # seconds: what the jobs_home fixture (tests/conftest.py) sets
 REPO = Path(__file__).resolve().parents[3]
@@ -28,6 +29,12 @@ REPO = Path(__file__).resolve().parents[3]
 def backend(jobs_home, monkeypatch):  # jobs_home never leaves a worker behind
     monkeypatch.delenv("REASONSCOPE_JOBS_MAX_PARALLEL", raising=False)
     return get_backend("local")
+
+
+def progress_step_raw(store, job_id):
+    """The job's last progress step, read from the store without refreshing any backend (no polling)."""
+    evs = store.events(job_id, kinds=["progress"])
+    return evs[-1].data["step"] if evs else 0
 
 
 def progress_step(b, job_id):
@@ -101,6 +108,37 @@ def test_kill9_is_lost_within_two_heartbeats_and_resumable(backend):
     wait_for(lambda: backend.status(job).attempt == 2 and progress_step(backend, job) > 3)
     backend.cancel(job)
     assert wait_terminal(backend, job).status == JobStatus.CANCELLED
+
+
+def test_kill9_is_lost_within_two_heartbeats_when_nobody_polls(backend, monkeypatch):
+    """Nobody calls status()/events(): the other running worker's watchdog reports the crash."""
+    monkeypatch.setenv("REASONSCOPE_JOBS_MAX_PARALLEL", "2")
+    backend = get_backend("local")
+    store = JobStore()
+    victim = backend.submit(TYPE_NAME, {"steps": 400, "step_delay_s": 0.05})
+    watcher = backend.submit(TYPE_NAME, {"steps": 400, "step_delay_s": 0.05})
+    wait_for(lambda: all(store.get(j).pid and progress_step_raw(store, j) >= 2 for j in (victim, watcher)))
+    pid = store.get(victim).pid
+    os.kill(pid, signal.SIGKILL)
+    t_kill = time.time()
+    rec = wait_for(lambda: (r := store.get(victim)).status == JobStatus.LOST and r, timeout=5, every=0.02)
+    detected = time.time() - t_kill
+    assert detected <= 2 * HEARTBEAT + 0.4, detected
+    assert str(pid) in rec.error
+    assert store.get(watcher).status == JobStatus.RUNNING
+    backend.cancel(watcher)
+    assert wait_terminal(backend, watcher).status == JobStatus.CANCELLED
+
+
+def test_a_starting_worker_reports_jobs_that_crashed_while_nobody_watched(jobs_home):
+    store = JobStore()
+    crashed = stale_running_job(store)
+    assert store.get(crashed).status == JobStatus.RUNNING  # nobody has looked yet
+    other = stale_running_job(store, age_s=0.0)
+    store.transition(other, JobStatus.CANCELLED, expect={JobStatus.RUNNING})  # the worker has nothing to do
+    assert worker_main([other]) == 1  # "not running: nothing to do" -- after checking the others
+    rec = store.get(crashed)
+    assert rec.status == JobStatus.LOST and "stopped without reporting" in rec.error
 
 
 def test_job_survives_submitter_kill9_and_history_is_complete(backend):
