@@ -141,6 +141,18 @@ def report_failure(exc: BaseException, *, debug: bool = False) -> int:
     return code
 
 
+def show_click_error(exc: ClickException) -> int:
+    """A click/typer usage error as ONE line ("Error: … (see `reasonscope probe score --help`)"); a help
+    screen (no arguments given) as click shows it. Returns the exit code."""
+    if isinstance(exc, NoArgsIsHelpError):
+        exc.show()
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    typer.secho(f"Error: {one_line(exc.format_message())}{where}", fg=typer.colors.RED, err=True)
+    return exc.exit_code
+
+
 class BoundaryGroup(TyperGroup):
     """The top-level group: its ``invoke`` runs the whole command tree, so one ``try`` covers it all;
     ``main`` also catches what fails before any command runs (an unknown top-level option)."""
@@ -161,8 +173,7 @@ class BoundaryGroup(TyperGroup):
             typer.echo("Aborted!", err=True)
             sys.exit(EXIT_FAULT)
         except ClickException as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
+            sys.exit(show_click_error(exc))
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - outside any command: still one line
             sys.exit(report_failure(exc, debug=debug_requested() or "--debug" in (args or sys.argv[1:])))
         sys.exit(rv if isinstance(rv, int) else 0)  # typer returns the code of a typer.Exit here
@@ -176,8 +187,7 @@ class BoundaryGroup(TyperGroup):
             if exc.errno == errno.EPIPE:  # `reasonscope … | head`: typer exits quietly
                 raise
             raise typer.Exit(report_failure(exc, debug=debug_requested(ctx))) from None
-        except ClickException as exc:  # usage errors: click's plain format keeps "Error: …" one line
-            exc.show()
-            raise typer.Exit(exc.exit_code) from None
+        except ClickException as exc:  # usage errors: one line naming the option and the help command
+            raise typer.Exit(show_click_error(exc)) from None
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - this is the boundary
             raise typer.Exit(report_failure(exc, debug=debug_requested(ctx))) from None

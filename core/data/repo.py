@@ -8,6 +8,7 @@ over someone else's change.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -101,12 +102,22 @@ def to_record(item: Item) -> ItemRecord:
     )
 
 
+_DATASET_NAME = re.compile(r"[\w .,()+-]+")  # \w: letters (any script), digits, _
+
+
 def _check_dataset_name(name: str) -> str:
+    """A dataset name a person can read and no file path can be made from: letters, digits, spaces and
+    ``- _ . , ( ) +``; no ``/``, ``\\``, control characters or NUL; not starting with ``.``."""
     name = (name or "").strip()
     if not name:
         raise InputError("A dataset needs a name (letters, digits, spaces, - _ . are fine).")
     if len(name) > 200:
         raise InputError("Dataset names are limited to 200 characters.")
+    if not _DATASET_NAME.fullmatch(name) or name.startswith("."):
+        raise InputError(
+            f"Dataset name {name[:80]!r} is not allowed: use letters, digits, spaces and - _ . , ( ) + "
+            "(no '/', '\\', control characters, and not starting with '.')."
+        )
     return name
 
 

@@ -31,7 +31,7 @@ def test_probe_score_threshold(rs_home, value):
 
 def test_probe_score_negative_generate(rs_home):
     res = runner.invoke(app, ["probe", "score", "toy", "hello", "--generate", "-1", *NO_MODEL])
-    _one_line_error(res, "max_new_tokens = -1", "0 ≤ max_new_tokens ≤ 100000")
+    _one_line_error(res, "'--generate'", "-1 is out of range", "0 to 4096")
 
 
 @pytest.mark.parametrize("alpha", ["nan", "inf", "-inf", "1e9"])
@@ -53,11 +53,11 @@ def test_steer_vector_file_with_absurd_values(rs_home, tmp_path, value, needle):
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--max-new-tokens", "-1"], "max_new_tokens = -1"),
+        (["--max-new-tokens", "-1"], "'--max-new-tokens': -1 is out of range"),
         (["--sample", "--temperature", "0"], "temperature = 0"),
         (["--temperature", "nan"], "temperature = nan"),
         (["--seed", str(2**70)], "seed = 1180591620717411303424"),
-        (["--batch-size", "0"], "batch_size = 0"),
+        (["--batch-size", "0"], "'--batch-size': 0 is out of range"),
     ],
 )
 def test_trace_generation_numbers(rs_home, args, needle):
@@ -68,7 +68,7 @@ def test_trace_generation_numbers(rs_home, args, needle):
     "args, needle",
     [
         (["--seed", str(2**70)], "seed = 1180591620717411303424"),
-        (["--batch-size", "0"], "batch_size = 0"),
+        (["--batch-size", "0"], "'--batch-size': 0 is out of range"),
         (["--max-empty-share", "nan"], "max_empty_share = nan"),
     ],
 )

@@ -52,7 +52,7 @@ def test_trace_export_to_unwritable_path_fails_before_storing(
         app, ["trace", "hi", "-m", str(tiny_model_dir), "--export", str(blocker / "sub" / "t.safetensors")]
     )
     _clean_failure(res)
-    assert "--export file" in res.output and "Loading model" not in res.output
+    assert "--export" in res.output and "cannot write" in res.output and "Loading model" not in res.output
     assert ActivationStore().query() == []  # nothing generated, nothing stored
 
 
