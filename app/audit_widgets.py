@@ -14,9 +14,11 @@ from app.charts import states_knew_figure
 from app.helpers_audit import (
     FEW,
     alignment_report,
+    category_table_rows,
     config_problem,
     kind_rows,
     result_summary,
+    scorecard_table_rows,
     states_knew_bars,
     states_knew_captions,
     states_knew_rows,
@@ -27,6 +29,7 @@ from core.capture.templates import TEMPLATES
 from core.evals.html_report import category_figure, scorecard_figure
 from core.evals.records import SUITES, worst_items
 from core.evals.report import audits_root, list_audits, load_audit, new_audit_dir, save_audit, scorecard
+from core.evals.result import category_rows
 from core.evals.review import HumanVerdicts, disagreement_rows
 from core.evals.runner import AuditResult
 from core.evals.suites import AuditOptions, Subject
@@ -257,7 +260,7 @@ def launch(cfg: dict[str, Any]) -> Path | None:
                 "when it finishes (and on the Jobs page while it runs)."
             )
             return None
-        update, clear = progress_callback("Generating and judging…")
+        update, clear = progress_callback("Generating and judging:", unit="prompts")
         subs = [Subject.from_json(s) for s in cfg["subjects"]]
         specs = {s.model for s in subs}
         loader = (lambda spec: state.get_model()) if specs == {state.model_spec()} else None
@@ -320,33 +323,25 @@ def pick_audit() -> Path | None:
     return Path(pick)
 
 
+def _greyed(table: pd.DataFrame) -> Any:
+    """``table`` styled with its "too few" rows greyed out."""
+    few = table["note"] != ""
+    return table.style.apply(
+        lambda row: ["color: #9e9e9e; font-style: italic" if few[row.name] else ""] * len(row), axis=1
+    )
+
+
 def scorecard_view(result: AuditResult) -> None:
-    rows = scorecard(result)
-    table = pd.DataFrame(
-        [
-            {
-                "subject": r["subject"],
-                "suite": r["title"],
-                "better": "↑ higher" if r["higher_is_better"] else "↓ lower",
-                "rate %": None if r["rate"] is None else round(100 * r["rate"], 1),
-                "95 % CI": "—"
-                if r["rate"] is None
-                else f"[{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]",
-                "n": r["n"],
-                "Δ vs baseline (pt)": None if r["delta"] is None else round(100 * r["delta"], 1),
-                "McNemar p": r["p_mcnemar"],
-                "verdict": r["verdict"] or ("baseline" if len(result.subjects) > 1 else ""),
-                "judge disagreements": r["n_disagreements"],
-                "human verdicts": r["n_human"],
-            }
-            for r in rows
-        ]
+    table = pd.DataFrame(scorecard_table_rows(scorecard(result), len(result.subjects)))
+    st.dataframe(_greyed(table), hide_index=True, width="stretch", key="audit_scorecard")
+    note = (
+        "Rates with Wilson score 95 % CIs (the same code as `reasonscope eval` and the HTML report). Δ: each "
+        "subject minus the first one on the same items, with Newcombe's 95 % CI; 'significantly "
+        "better/worse' means exact McNemar p < 0.05."
     )
-    st.dataframe(table, hide_index=True, width="stretch", key="audit_scorecard")
-    st.caption(
-        "Rates with percentile-bootstrap 95 % CIs. Δ: each subject minus the first one on the same items; "
-        "'significantly better/worse' means exact McNemar p < 0.05."
-    )
+    if (table["note"] != "").any():
+        note += f" *Grey rows: too few items (n < {FEW}) to read much into.*"
+    st.caption(note)
     st.plotly_chart(scorecard_figure(result), key="audit_scorecard_chart")
     for w in result.meta.get("warnings", []):
         st.warning(w)
@@ -358,6 +353,9 @@ def breakdown_view(result: AuditResult) -> None:
         return
     suite = st.selectbox("Breakdown of", suites, format_func=lambda s: SUITES[s].title, key="audit_breakdown")
     st.plotly_chart(category_figure(result.summaries, suite), key="audit_category_chart")
+    cats = pd.DataFrame(category_table_rows([c for c in category_rows(result) if c["suite"] == suite]))
+    if not cats.empty:
+        st.dataframe(_greyed(cats), hide_index=True, width="stretch", key="audit_category_table")
 
 
 def worst_view(result: AuditResult, folder: Path) -> None:
@@ -513,10 +511,7 @@ def _kind_table(by_kind: dict[str, Any] | None, title: str, key: str) -> None:
     st.markdown(f"**{title}**")
     table = pd.DataFrame(rows)
     few = table["n"] < FEW
-    styled = table.style.apply(
-        lambda row: ["color: #9e9e9e; font-style: italic" if few[row.name] else ""] * len(row), axis=1
-    )
-    st.dataframe(styled, hide_index=True, width="stretch", key=key)
+    st.dataframe(_greyed(table), hide_index=True, width="stretch", key=key)
     note = "Before = the base model, after = base + the run's adapter; Wilson 95 % intervals."
     if few.any():
         note += f" *Grey rows: too few items (n < {FEW}) to read much into.*"

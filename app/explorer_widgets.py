@@ -3,6 +3,7 @@ labelling."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ import streamlit as st
 
 from core.capture.store import ActivationStore, StoredMeta
 from core.capture.trajectory import GenerationSettings, Message, Trajectory
+from core.jobs.eta import Eta
 
 ALL = "(all)"
 LABELS = ["safe", "unsafe", "rethink"]
@@ -48,13 +50,19 @@ def trajectory_filter(store: ActivationStore, prefix: str) -> tuple[list[StoredM
     return metas[: int(limit)], {"dataset": dataset, "label": label, "tag": tag, "model": model}
 
 
-def progress_callback(text: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+def progress_callback(
+    text: str, unit: str = "steps"
+) -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """A ``progress(done, total)`` callback drawing an ``st.progress`` bar on first use (call it from the
-    script thread only), and a function that removes the bar."""
+    script thread only), and a function that removes the bar. The bar's text has the rate and the time left
+    measured so far (``core.jobs.eta``), or says the speed is being measured before the first step."""
     slot = st.empty()
+    eta: dict[str, Eta] = {}
 
     def update(done: int, total: int) -> None:
-        slot.progress(min(1.0, done / max(total, 1)), text=f"{text} {100 * done // max(total, 1)}%")
+        if "e" not in eta or eta["e"].total != total:
+            eta["e"] = Eta(total=total, unit=unit)
+        slot.progress(min(1.0, done / max(total, 1)), text=f"{text} {eta['e'].text(done)}")
 
     return update, slot.empty
 
@@ -83,8 +91,11 @@ def streamed_capture(
 
     worker = threading.Thread(target=work, name="reasonscope-capture", daemon=True)
     worker.start()
+    chunks = iter(streamer)
     with st.chat_message("assistant"):
-        st.write_stream(streamer)
+        with st.spinner("Reading the prompt and computing the first token…"):
+            first = next(chunks, "")  # the prefill: nothing streams until the first token exists
+        st.write_stream(itertools.chain([first], chunks))
     worker.join()
     if "error" in box:
         raise box["error"]  # type: ignore[misc]

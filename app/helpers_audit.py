@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from core.evals.stats import MIN_N, diff_text
+
 
 def config_problem(cfg: dict[str, Any]) -> str | None:
     """Why an audit config from the run form cannot run (no suite, no subject), or None when it can."""
@@ -39,9 +41,54 @@ def steering_spec(vector: str, method: str, alpha: float, layers_text: str) -> d
     return steering
 
 
+# ---- the scorecard (same rows and interval code as ``reasonscope eval`` and the HTML report) ---------------
+def scorecard_table_rows(rows: list[dict[str, Any]], n_subjects: int) -> list[dict[str, Any]]:
+    """The Audit page's scorecard table from ``core.evals.result.scorecard`` rows: rate (%), Wilson 95 % CI,
+    n next to it, "too few" below ``FEW`` items, and the paired Δ with its Newcombe CI and McNemar p."""
+    return [
+        {
+            "subject": r["subject"],
+            "suite": r["title"],
+            "better": "↑ higher" if r["higher_is_better"] else "↓ lower",
+            "rate %": None if r["rate"] is None else round(100 * r["rate"], 1),
+            "95 % CI": _ci_text(r["ci_low"], r["ci_high"]) if r["rate"] is not None else "—",
+            "n": r["n"],
+            "note": f"too few (n < {FEW})" if r["too_few"] else "",
+            "Δ vs baseline (pt)": None if r["delta"] is None else round(100 * r["delta"], 1),
+            "Δ 95 % CI": _delta_ci(r),
+            "McNemar p": r["p_mcnemar"],
+            "verdict": r["verdict"] or ("baseline" if n_subjects > 1 else ""),
+            "judge disagreements": r["n_disagreements"],
+            "human verdicts": r["n_human"],
+        }
+        for r in rows
+    ]
+
+
+def _delta_ci(r: dict[str, Any]) -> str:
+    text = diff_text(r["delta"], *(r.get("delta_ci") or (None, None)))
+    return "—" if text is None or "[" not in text else text[text.index("[") :]
+
+
+def category_table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-category (attack family) rates of ``core.evals.result.category_rows`` for the Audit page."""
+    return [
+        {
+            "subject": r["subject"],
+            "suite": r["title"],
+            "category": r["category"],
+            "rate %": None if r["rate"] is None else round(100 * r["rate"], 1),
+            "95 % CI": _ci_text(r["ci_low"], r["ci_high"]),
+            "n": r["n"],
+            "note": f"too few (n < {FEW})" if r["too_few"] else "",
+        }
+        for r in rows
+    ]
+
+
 # ---- an alignment run's report.json (states knew, per-kind refusal, stress split) --------------------------
 ALIGN_REPORT = "report.json"  # written next to the audit by core.align.pipeline
-FEW = 10  # below this many items a rate is shown, but marked "too few"
+FEW = MIN_N  # below this many items a rate is shown, but marked "too few" (one threshold with the CLI)
 KIND_LABELS = {"harmful": "Harmful", "benign_counterpart": "Benign counterpart", "borderline": "Borderline"}
 KNEW_GROUPS = (
     ("harmful", "flagged", "Harmful requests the probe flags"),

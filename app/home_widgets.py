@@ -7,6 +7,10 @@ from typing import Any
 import streamlit as st
 
 from app import state
+from core.jobs.eta import Eta
+
+DEMO_N = 48
+DEMO_BATCH = 4  # small batches: the first timing (and every update of the estimate) comes early
 
 PAGE_HELP = {
     "Trace": "Type a prompt and watch the model answer. Every layer's hidden state at every token is "
@@ -62,16 +66,22 @@ def active_model_panel() -> None:
 def _demo_offer(model: Any) -> None:
     st.info(
         "No trajectories yet — open **Trace** and run a prompt, or import a dataset on **Label**. "
-        "Or load demo trajectories: 48 harmful, benign and borderline prompts from the project's sample "
-        "data, answered by the active model (≈1 min on a CPU)."
+        f"Or load demo trajectories: {DEMO_N} harmful, benign and borderline prompts from the project's "
+        "sample data, answered by the active model. How long that takes depends on the model and this "
+        f"machine: the first {DEMO_BATCH} prompts are timed and the estimate is updated as it goes."
     )
     if st.button("Load demo trajectories", type="primary"):
         from core.samples.demo import seed_demo_store
 
-        bar = st.progress(0.0, text="Capturing demo trajectories…")
+        eta = Eta(total=DEMO_N, unit="prompts")
+        bar = st.progress(0.0, text=f"Capturing the first {DEMO_BATCH} prompts to measure the speed…")
         try:
             keys = seed_demo_store(
-                model, state.get_store(), progress=lambda d, t: bar.progress(d / t, text=f"Captured {d}/{t}")
+                model,
+                state.get_store(),
+                n=DEMO_N,
+                batch_size=DEMO_BATCH,
+                progress=lambda d, t: bar.progress(d / t, text=f"Demo trajectories: {eta.text(d)}"),
             )
         except Exception as exc:  # noqa: BLE001
             state.show_error(exc)

@@ -9,9 +9,10 @@ import streamlit as st
 
 from app import state
 from core.data import FIELDS, LABELS, Database, ImportRejectedError
-from core.data.importer import export_bytes, import_table
+from core.data.importer import export_bytes, import_table, new_dataset_name
 from core.data.io import RawTable, read_bytes
 from core.data.mapping import PRESETS, ColumnMapping, detect_preset, resolve, validate_rows
+from core.data.repo import list_datasets
 from core.errors import ReasonScopeError
 
 NONE = "—"
@@ -113,7 +114,13 @@ def import_panel(db: Database, who: str | None, current: str | None) -> None:
         return
     st.caption(f"{len(table.rows)} rows · columns: {', '.join(table.columns)}")
     mapping = _mapping_editor(table)
-    target = st.text_input("Import into dataset", value=current or Path(up.name).stem, key="imp_target")
+    target = st.text_input(
+        "Import into dataset (a new one named after the file; type an existing name to merge into it)",
+        value=new_dataset_name(db, up.name),
+        key=f"imp_target_{up.name}",
+    )
+    if target.strip() in {d.name for d in list_datasets(db)}:
+        st.warning(f"'{target.strip()}' already exists: its items are kept and only new ids are added.")
     try:
         preview = validate_rows(table.columns, table.rows[:5], mapping, table.source)
         report = import_table(

@@ -16,7 +16,10 @@ import streamlit as st
 from app import label_io_widgets as lio
 from app import state
 from core.config import database_url
-from core.data import LABELS, ConflictError, Database, ItemRecord, LabelChange, open_db, repo, review
+from core.data import LABELS, ConflictError, Database, ItemRecord, LabelChange, bulk, open_db, repo, review
+from core.samples.connect import find_trajectory, sync_store_datasets
+
+TRACE_PAGE = "app_pages/trace.py"
 
 LABEL_COLOURS = {"safe": "#2e7d32", "unsafe": "#c62828", "rethink": "#ef6c00", "unlabelled": "#9e9e9e"}
 QUEUE_KEYS = {"safe": "1", "unsafe": "2", "rethink": "3", "skip": "4"}  # keyboard shortcuts
@@ -84,7 +87,7 @@ def tabs_panel(db: Database, dataset: str, who: str | None) -> None:
             lio.export_panel(db, dataset)
     if tabs[5].open:
         with tabs[5]:
-            history_panel(db, dataset)
+            history_panel(db, dataset, who)
 
 
 def annotator_field() -> str | None:
@@ -118,8 +121,22 @@ def sync_store(records: list[ItemRecord]) -> None:
                 store.annotate(key, label=rec.label)
 
 
+def sync_trajectories(db: Database) -> None:
+    """Stored trajectories (Home's demo load, Trace) the database does not have yet become items of the
+    dataset of the same name, so Label and the store share one notion of a dataset."""
+    try:
+        report = sync_store_datasets(db, state.get_store())
+    except Exception as exc:  # noqa: BLE001 - the page still works on what the database has
+        state.show_error(exc)
+        return
+    if report.total:
+        st.toast(report.summary())
+
+
 def dataset_picker(db: Database, who: str | None) -> str | None:
-    """Select (or create) the dataset to work on; None when there is none yet."""
+    """Select (or create) the dataset to work on; None when there is none yet. Stored trajectories are
+    brought in first (``sync_trajectories``)."""
+    sync_trajectories(db)
     infos = repo.list_datasets(db)
     names = [d.name for d in infos]
     counts = {d.name: d for d in infos}
@@ -233,17 +250,17 @@ def conflict_panel(db: Database, dataset: str, who: str | None) -> None:
 
 
 def _trajectory_view(item: ItemRecord) -> None:
-    """The captured trajectory's token × layer heatmap, when this item has one in the store."""
+    """The captured trajectory's token × layer heatmap and a link to it on Trace, when this item has one in
+    the store (linked, stored under this dataset and id, or traced with the same prompt)."""
     store = state.get_store()
-    key = item.trajectory_key
-    if not key:
-        match = [m for m in store.query(dataset=item.dataset) if m.item_id == item.item_id]
-        key = match[0].key if match else None
-    if not key or not store.has(key):
+    key = find_trajectory(store, item)
+    if key is None:
         st.caption(
-            "No captured trajectory for this item (capture one on **Trace** and add it to this dataset)."
+            "No captured trajectory for this item yet: trace its prompt on **Trace** and it shows here."
         )
         return
+    if st.button("Open this trajectory in Trace", key=f"label_open_trace_{item.pk}"):
+        st.switch_page(TRACE_PAGE, query_params={"key": key})
     from app import charts
     from core.explore.pooling import token_layer_scores
 
@@ -311,13 +328,22 @@ def queue_panel(db: Database, dataset: str, who: str | None) -> None:
             else:
                 rec = repo.record_vote(db, item.pk, choice, annotator=who or "", comment=comment or None)
                 sync_store([rec])
-                state.set_label_flash(
-                    f"`{item.item_id}` → **{choice}**"
-                    if rec.label == choice
-                    else f"`{item.item_id}` was already labelled **{rec.label}** by {rec.updated_by}; your "
-                    f"**{choice}** is recorded as a second opinion (see Counts & agreement)."
-                )
+                state.set_label_flash(_vote_message(item, rec, choice))
             st.rerun()
+
+
+def _vote_message(item: ItemRecord, rec: ItemRecord, choice: str) -> str:
+    if rec.label == choice and item.label is None:
+        return f"`{item.item_id}` → **{choice}**"
+    if not repo.is_human(rec.updated_by):  # the label came with a file: this is the first person's judgement
+        return (
+            f"`{item.item_id}` came labelled **{rec.label}** ({rec.updated_by}); your **{choice}** is "
+            "recorded as your own judgement of it (see Counts & agreement)."
+        )
+    return (
+        f"`{item.item_id}` was already labelled **{rec.label}** by {rec.updated_by}; your **{choice}** is "
+        "recorded as a second opinion (see Counts & agreement)."
+    )
 
 
 # ---- table -------------------------------------------------------------------------------------------------
@@ -379,6 +405,43 @@ def _save_table_changes(
     st.rerun()
 
 
+def _confirm_bulk_all(
+    db: Database, dataset: str, items: list[ItemRecord], who: str | None, comment: str, gen: int
+) -> None:
+    """The confirmation step of "Set all N shown": says what will change and that History can undo it."""
+    pending = state.get_label_bulk_pending()
+    if not pending or (pending["dataset"], pending["gen"], pending["n"]) != (dataset, gen, len(items)):
+        return
+    label = pending["label"]
+    changing = sum((i.label or "none") != label for i in items)
+    with st.container(border=True):
+        st.warning(
+            f"Set all {len(items)} shown item(s) to **'{label}'**? {changing} of them change label. This is "
+            "one step you can undo from the **History** tab."
+        )
+        a, b = st.columns(2)
+        if a.button(f"Yes, set all {len(items)} to '{label}'", key="table_bulk_confirm", type="primary"):
+            state.set_label_bulk_pending(None)
+            try:
+                _batch, saved = bulk.relabel_all(
+                    db,
+                    items,
+                    None if label == "none" else label,
+                    annotator=who or "",
+                    comment=comment or None,
+                )
+            except ConflictError as err:
+                remember_conflict(dataset, err, comment)
+            else:
+                sync_store(saved)
+                state.set_label_flash(f"Saved {len(saved)} label change(s). Undo it from the History tab.")
+                state.set_label_table_gen(gen + 1)
+            st.rerun()
+        if b.button("Cancel", key="table_bulk_cancel"):
+            state.set_label_bulk_pending(None)
+            st.rerun()
+
+
 def table_panel(db: Database, dataset: str, who: str | None) -> None:
     """Filterable table: edit labels in place, or select rows and relabel them in bulk (one transaction)."""
     cats = sorted({c.category for c in review.counts_by_category(db, dataset)})
@@ -436,16 +499,17 @@ def table_panel(db: Database, dataset: str, who: str | None) -> None:
         disabled=not (who and changes),
     ):
         _save_table_changes(db, dataset, changes, who, comment, gen)
-    bulk = c[1].selectbox(
+    new_label = c[1].selectbox(
         "Bulk label", [*LABELS, "none"], key="table_bulk_label", label_visibility="collapsed"
     )
     target = selected or []
     if c[2].button(
-        f"Set {len(target)} selected to '{bulk}'", key="table_bulk", disabled=not (who and target)
+        f"Set {len(target)} selected to '{new_label}'", key="table_bulk", disabled=not (who and target)
     ):
-        _save_table_changes(db, dataset, _relabelled(target, bulk), who, comment, gen)
-    if c[3].button(f"Set all {len(items)} shown to '{bulk}'", key="table_bulk_all", disabled=not who):
-        _save_table_changes(db, dataset, _relabelled(items, bulk), who, comment, gen)
+        _save_table_changes(db, dataset, _relabelled(target, new_label), who, comment, gen)
+    if c[3].button(f"Set all {len(items)} shown to '{new_label}'…", key="table_bulk_all", disabled=not who):
+        state.set_label_bulk_pending({"dataset": dataset, "label": new_label, "n": len(items), "gen": gen})
+    _confirm_bulk_all(db, dataset, items, who, comment, gen)
     if st.button("Reload (discard unsaved edits)", key="table_reload"):
         state.set_label_table_gen(gen + 1)
         st.rerun()
@@ -574,7 +638,30 @@ def _resolve_form(db: Database, dataset: str, who: str | None, dis: list[Any]) -
         st.rerun()
 
 
-def history_panel(db: Database, dataset: str) -> None:
+def _undo_panel(db: Database, dataset: str, who: str | None) -> None:
+    """The dataset's bulk relabels, each undoable (gives every item its previous label back)."""
+    batches = [b for b in bulk.bulk_batches(db, dataset) if not b.undone]
+    if not batches:
+        return
+    by_id = {b.batch: b for b in batches}
+    c = st.columns([4, 1])
+    pick = c[0].selectbox(
+        "Bulk relabels", list(by_id), key="history_bulk_pick", format_func=lambda k: by_id[k].describe()
+    )
+    if c[1].button("Undo", key="history_bulk_undo", disabled=not who):
+        try:
+            report = bulk.undo_bulk(db, dataset, pick, annotator=who or "")
+        except Exception as exc:  # noqa: BLE001 - InputError shown as a message
+            state.show_error(exc)
+            return
+        sync_store(repo.list_items(db, dataset))
+        state.set_label_flash(report.summary())
+        state.bump_label_table_gen()
+        st.rerun()
+
+
+def history_panel(db: Database, dataset: str, who: str | None = None) -> None:
+    _undo_panel(db, dataset, who)
     entries = repo.label_history(db, dataset=dataset, limit=500)
     if not entries:
         st.info("No label changes yet.")

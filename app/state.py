@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from app.boundary import show_exception
+from core.capture.default_model import model_load_message
 from core.capture.models import LoadedModel, ModelSpec, load_model
 from core.capture.store import ActivationStore
 
@@ -23,11 +24,23 @@ def default_model_name() -> str:
     return os.environ.get(DEFAULT_MODEL_ENV, "default")
 
 
-@st.cache_resource(
-    show_spinner="Loading model (first time: pulling the embedded model, ≈1 min)…", max_entries=2
-)
+_IN_MEMORY: list[ModelSpec] = []  # specs ``_load`` holds (its cache keeps the last 2), for the spinner text
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
 def _load(spec: ModelSpec) -> LoadedModel:
     return load_model(spec)
+
+
+def _load_with_message(spec: ModelSpec) -> LoadedModel:
+    """``_load`` with a spinner that says what is really happening (from cache vs first pull) when the
+    model is not in memory yet."""
+    if spec in _IN_MEMORY:
+        return _load(spec)
+    with st.spinner(model_load_message(spec.name)):
+        model = _load(spec)
+    _IN_MEMORY[:] = [*_IN_MEMORY[-1:], spec]
+    return model
 
 
 def model_spec() -> ModelSpec:
@@ -44,7 +57,7 @@ def set_model_spec(spec: ModelSpec) -> None:
 
 def get_model() -> LoadedModel:
     """The active model (raises core.errors.ModelLoadError with the fix; pages show it via show_error)."""
-    return _load(model_spec())
+    return _load_with_message(model_spec())
 
 
 def require_model() -> LoadedModel:
@@ -192,6 +205,15 @@ def set_label_conflict(pending: dict[str, Any]) -> None:
 
 def clear_label_conflict() -> None:
     del st.session_state["label_pending_conflict"]
+
+
+def get_label_bulk_pending() -> dict[str, Any] | None:
+    """A "Set all N shown" waiting for its confirmation: ``{dataset, label, n, gen}``."""
+    return st.session_state.get("label_bulk_pending")
+
+
+def set_label_bulk_pending(pending: dict[str, Any] | None) -> None:
+    st.session_state["label_bulk_pending"] = pending
 
 
 def label_table_gen() -> int:

@@ -9,7 +9,7 @@ from app.audit_repdiff_widgets import repdiff_view
 st.title("Audit")
 st.caption(
     "Pick the subjects to compare (model + adapter + steering + template) and the suites, then run. Every "
-    "rate comes with a 95 % bootstrap confidence interval and n; a second subject is compared with the "
+    "rate comes with a 95 % Wilson score interval and n; a second subject is compared with the "
     "first on the same items (exact McNemar test), so “better” means significantly better."
 )
 

@@ -42,6 +42,22 @@ def is_default_model_ready() -> bool:
     return (default_model_dir() / MARKER).is_file()
 
 
+def model_load_message(name: str) -> str:
+    """What loading model ``name`` really does, for the spinner: the embedded default model from the local
+    cache, or its one-time pull and conversion; a local folder; or a hub name (from the Hugging Face cache
+    when it is there, else a download)."""
+    if name == "default":
+        if is_default_model_ready():
+            return f"Loading the embedded model from the local cache ({default_model_dir()})…"
+        return (
+            "First run: pulling the embedded model (one download) and converting it to safetensors — "
+            "this happens once; later loads come from the local cache…"
+        )
+    if Path(name).expanduser().is_dir():
+        return f"Loading the model from the folder {name}…"
+    return f"Loading {name} (from the Hugging Face cache if it was downloaded before, else downloading it)…"
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

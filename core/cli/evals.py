@@ -39,7 +39,12 @@ def eval_cmd(
         ),
     ] = "sample",
     limit: Annotated[
-        int | None, typer.Option(callback=in_range(1), help="At most N items per item kind (quick runs).")
+        int | None,
+        typer.Option(
+            callback=in_range(1),
+            help="At most N items per item kind, sampled with --seed stratified across categories "
+            "(quick runs).",
+        ),
     ] = None,
     template: Annotated[str, typer.Option(help="Template of subjects given without template=.")] = "plain",
     max_new_tokens: Annotated[
@@ -48,7 +53,9 @@ def eval_cmd(
     batch_size: Annotated[
         int, typer.Option(callback=in_range(1, 512), help="Prompts generated together.")
     ] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of generation, attack assignment and bootstrap CIs.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed of generation, attack assignment and the --limit sample.")
+    ] = 0,
     judge: Annotated[
         list[str] | None,
         typer.Option(

@@ -16,7 +16,14 @@ from core.data.db import Database
 from core.data.io import RawTable, read_file, rows_to_bytes, write_rows
 from core.data.mapping import ColumnMapping, validate_rows
 from core.data.records import FIELDS, ImportRejectedError, ImportReport, SkippedRow
-from core.data.repo import annotator_id, dataset_row, ensure_dataset, insert_history_rows
+from core.data.repo import (
+    annotator_id,
+    dataset_row,
+    ensure_dataset,
+    insert_history_rows,
+    list_datasets,
+    provenance_author,
+)
 from core.data.schema import Dataset, Item, utcnow
 from core.errors import InputError
 
@@ -124,7 +131,10 @@ def import_table(
 
     ``on_error="abort"`` (default) writes nothing if any row is invalid (``ImportRejectedError`` lists them
     all); ``"skip"`` imports the valid rows and reports the rest. ``dry_run`` only reports. Labelled items
-    get an "import" entry in the label history, so every label has an author and a time.
+    get an "import" entry in the label history whose author is the provenance ``imported from FILE``
+    (``repo.provenance_author``), not ``annotator``: a label that came with a file is not the importing
+    person's vote, so their own later judgement is a first opinion, and agreement counts only people.
+    ``annotator`` is recorded as who created the items (and named in the history comment).
     """
     if not table.rows:
         raise InputError(f"{table.source} has no rows to import.")
@@ -140,6 +150,7 @@ def import_table(
     # dataset waits, then skips what the other one wrote (reported as "id already in the dataset").
     with db.write_transaction(f"dataset:{dataset}") as s:
         aid = annotator_id(s, annotator)
+        prov = annotator_id(s, provenance_author(table.source))
         report, new = _plan(s, table, dataset, mapping)
         if report.rejected and on_error == "abort":
             raise ImportRejectedError(report)
@@ -165,7 +176,7 @@ def import_table(
                     "created_at": now,
                     "created_by_id": aid,
                     "updated_at": now,
-                    "updated_by_id": aid,
+                    "updated_by_id": prov if r["label"] is not None else aid,
                 }
                 for r in chunk
             ]
@@ -183,9 +194,9 @@ def import_table(
                         "item_pk": pk,
                         "old_label": None,
                         "new_label": labelled[iid],
-                        "annotator_id": aid,
+                        "annotator_id": prov,
                         "at": now,
-                        "comment": f"imported from {table.source}",
+                        "comment": f"imported from {table.source} by {annotator}",
                         "kind": "import",
                     }
                     for iid, pk in pks
@@ -195,6 +206,22 @@ def import_table(
                 progress(min(start + CHUNK, len(new)), len(new))
         report.committed = True
     return report
+
+
+def default_dataset_name(filename: str, existing: list[str]) -> str:
+    """A NEW dataset named after the file (``prompts.csv`` -> ``prompts``), with ``-2``, ``-3``... when that
+    name is taken: an import never merges into an existing dataset unless asked to."""
+    stem = Path(filename).stem.strip() or "imported"
+    name, i = stem, 1
+    while name in existing:
+        i += 1
+        name = f"{stem}-{i}"
+    return name
+
+
+def new_dataset_name(db: Database, filename: str) -> str:
+    """``default_dataset_name`` against the datasets of ``db``."""
+    return default_dataset_name(filename, [d.name for d in list_datasets(db)])
 
 
 def import_file(

@@ -33,6 +33,19 @@ from core.data.schema import Annotation, Annotator, Dataset, Item, LabelHistory,
 from core.errors import InputError
 
 UNLABELLED = "unlabelled"  # filter value meaning label IS NULL
+PROVENANCE_PREFIX = "imported from "  # author of labels that came with a file: a source, not a person
+
+
+def provenance_author(source: str) -> str:
+    """The author recorded for labels that came with ``source`` (``imported from prompts.csv``): a
+    provenance, not a person, so it never votes and never counts in agreement statistics."""
+    name = str(source).replace("\\", "/").rsplit("/", 1)[-1].strip() or "a file"
+    return (PROVENANCE_PREFIX + name)[:200]
+
+
+def is_human(name: str | None) -> bool:
+    """False for provenance authors (``provenance_author``); True for people."""
+    return bool(name) and not str(name).startswith(PROVENANCE_PREFIX)
 
 
 # ---- helpers shared with review.py / importer.py -----------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from core.data.db import Database
 from core.data.records import LABELS, Agreement, Disagreement, ItemRecord, Pair
-from core.data.repo import UNLABELLED, dataset_row, to_record
+from core.data.repo import PROVENANCE_PREFIX, UNLABELLED, dataset_row, to_record
 from core.data.schema import Annotation, Annotator, Item, LabelHistory
 from core.errors import InputError
 
@@ -56,17 +56,23 @@ def counts_by_category(db: Database, dataset: str) -> list[CategoryCount]:
 
 
 def annotators(db: Database, dataset: str) -> dict[str, int]:
-    """Annotators who voted on items of ``dataset`` -> number of their votes, most active first."""
+    """People who voted on items of ``dataset`` -> number of their votes, most active first (labels that came
+    with an imported file are provenance, not votes, and are never counted)."""
     with db.transaction() as s:
         ds = dataset_row(s, dataset)
         rows = s.execute(
             select(Annotator.name, func.count())
             .join(Annotation, Annotation.annotator_id == Annotator.id)
             .join(Item, Item.pk == Annotation.item_pk)
-            .where(Item.dataset_id == ds.id)
+            .where(Item.dataset_id == ds.id, _human())
             .group_by(Annotator.name)
         ).all()
     return dict(sorted(rows, key=lambda r: (-r[1], r[0])))
+
+
+def _human() -> Any:
+    """SQL condition: the annotator is a person, not a provenance (``repo.provenance_author``)."""
+    return ~Annotator.name.startswith(PROVENANCE_PREFIX, autoescape=True)
 
 
 def _votes(
@@ -78,7 +84,7 @@ def _votes(
             select(Annotation.item_pk, Annotator.name, Annotation.label)
             .join(Annotator, Annotator.id == Annotation.annotator_id)
             .join(Item, Item.pk == Annotation.item_pk)
-            .where(Item.dataset_id == ds.id)
+            .where(Item.dataset_id == ds.id, _human())
         )
         if names is not None:
             q = q.where(Annotator.name.in_(list(names)))

@@ -4,7 +4,7 @@ Import the submodules you need; none of them imports torch at import time:
 
 * ``core.evals.judges``   refusal keyword judge, reasoning-leak text judge, ensembles and human overrides;
 * ``core.evals.model_judges``  probe-on-hidden-states judge and Hugging Face sequence-classification judge;
-* ``core.evals.stats``    rates with bootstrap CIs, exact McNemar, paired bootstrap;
+* ``core.evals.stats``    rates with Wilson CIs, exact McNemar, Newcombe paired-difference CIs;
 * ``core.evals.attacks``  jailbreak templates (data files) applied to harmful requests;
 * ``core.evals.suites``   subjects, suites, ``run_audit``;
 * ``core.evals.repdiff``  per-layer representation differences between two subjects;

@@ -16,8 +16,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from core.evals.records import SUITES, SuiteSummary, worst_items
-from core.evals.result import AuditResult, scorecard
+from core.evals.result import AuditResult, category_rows, scorecard
 from core.evals.review import disagreement_rows
+from core.evals.stats import MIN_N, diff_text
 from core.fsio import atomic_write_bytes
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
@@ -54,7 +55,7 @@ def scorecard_figure(result: AuditResult) -> go.Figure:
         yaxis={"title": "rate (%)", "range": [0, 105]},
         height=380,
         margin={"l": 50, "r": 20, "t": 40, "b": 80},
-        title="Scorecard (95 % bootstrap CI)",
+        title="Scorecard (95 % Wilson score CI)",
         legend={"orientation": "h", "y": -0.25},
     )
     return fig
@@ -93,10 +94,12 @@ def category_figure(summaries: list[SuiteSummary], suite: str) -> go.Figure:
 
 
 def _table(rows: list[dict[str, Any]], cols: list[tuple[str, str]], cls: str = "") -> str:
+    """An HTML table; a row with a true ``too_few`` is greyed out (class ``few``)."""
     head = "".join(f"<th>{html.escape(t)}</th>" for _, t in cols)
     body = []
     for r in rows:
-        body.append("<tr>" + "".join(f"<td>{_cell(r.get(k))}</td>" for k, _ in cols) + "</tr>")
+        tr = "<tr class='few'>" if r.get("too_few") else "<tr>"
+        body.append(tr + "".join(f"<td>{_cell(r.get(k))}</td>" for k, _ in cols) + "</tr>")
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -107,12 +110,6 @@ def _cell(v: Any) -> str:
         return f"{v:.3g}"
     s = str(v)
     return html.escape(s[:400] + ("…" if len(s) > 400 else ""))
-
-
-def _fmt_rate(r: dict[str, Any]) -> str:
-    if not r["n"] or r["rate"] is None:
-        return "— (n = 0)"
-    return f"{100 * r['rate']:.1f} % [{100 * r['ci_low']:.1f}, {100 * r['ci_high']:.1f}]"
 
 
 CSS = (
@@ -126,6 +123,7 @@ CSS = (
     ".good{color:#1a7f37}\n"
     ".bad{color:#c62828}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px;"
     "max-height:420px}\n"
+    "tr.few td{color:#999}"
     ".note{background:#fff8e1;border-left:4px solid #f9a825;padding:6px 10px;margin:6px 0}"
 )
 
@@ -149,9 +147,8 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
         )
     rows = scorecard(result)
     for r in rows:
-        r["rate_ci"] = _fmt_rate(r)
         r["direction"] = "higher is better" if r["higher_is_better"] else "lower is better"
-        r["delta_pt"] = None if r["delta"] is None else f"{100 * r['delta']:+.1f} pt"
+        r["delta_pt"] = diff_text(r["delta"], *(r.get("delta_ci") or (None, None)))
         r["empty"] = f"{r['n_empty']} of {r['n_attempts']}" + (
             f" ({100 * r['empty_rate']:.0f} %)" if r["empty_rate"] is not None else ""
         )
@@ -168,9 +165,10 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
     for w in meta.get("warnings", []):
         parts.append(f"<div class='note'>{html.escape(w)}</div>")
     parts.append(
-        "<h2>Scorecard</h2><p class='muted'>Rates with percentile-bootstrap 95 % confidence intervals "
-        "and n. Δ compares each subject with the first one on the same items: exact McNemar test on the "
-        "discordant pairs (significant at p &lt; 0.05) and a paired-bootstrap CI of the difference. Empty "
+        "<h2>Scorecard</h2><p class='muted'>Rates with Wilson score 95 % confidence intervals and n; "
+        f"rates from fewer than {MIN_N} items are greyed out and marked “too few”. Δ compares each subject "
+        "with the first one on the same items: exact McNemar test on the discordant pairs (significant at "
+        "p &lt; 0.05) and Newcombe's 95 % interval of the paired difference. Empty "
         "responses (no text: whitespace or special tokens only) are neither refusals nor compliance: they "
         "are counted apart and left out of n in the refusal-based suites.</p>"
     )
@@ -181,10 +179,9 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
                 ("subject", "Subject"),
                 ("title", "Suite"),
                 ("direction", "Direction"),
-                ("rate_ci", "Rate [95 % CI]"),
-                ("n", "n"),
+                ("rate_text", "Rate [95 % CI] · n"),
                 ("empty", "Empty responses"),
-                ("delta_pt", "Δ vs baseline"),
+                ("delta_pt", "Δ vs baseline [95 % CI]"),
                 ("p_mcnemar", "McNemar p"),
                 ("verdict", "Verdict"),
                 ("n_disagreements", "Judge disagreements"),
@@ -196,6 +193,20 @@ def build_html(result: AuditResult, *, title: str = "ReasonScope audit report", 
     parts.append(divs["scorecard"])
     parts.append("<h2>Breakdown by category</h2>")
     parts += [divs[k] for k, _ in figs if k.startswith("cat-")]
+    cats = category_rows(result)
+    if cats:
+        parts.append(
+            _table(
+                cats,
+                [
+                    ("subject", "Subject"),
+                    ("title", "Suite"),
+                    ("category", "Category / attack family"),
+                    ("rate_text", "Rate [95 % CI] · n"),
+                ],
+                "cats",
+            )
+        )
     parts.append("<h2>Worst items</h2><p class='muted'>Failures of each suite, most confident first.</p>")
     for s in meta.get("suites", []):
         worst = worst_items(result.records, s, n_worst)

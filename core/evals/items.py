@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.data import open_db
 from core.data.repo import list_items
@@ -27,6 +28,7 @@ from core.samples.corpus import resolve_dataset_file
 from core.samples.files import load_jsonl, sample_data_dir
 
 SPLITS = ("train", "validation", "all")
+_T = TypeVar("_T", bound=LabelledItem)
 FORMAT_RE = re.compile(
     r"<safety_reasoning>.*</safety_reasoning>.*<answer>.*</answer>", re.S
 )  # AlphaAlign V_f
@@ -92,22 +94,50 @@ def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+def stratified_sample(items: Sequence[_T], limit: int | None, seed: int = 0) -> list[_T]:
+    """At most ``limit`` of ``items``, spread evenly across their categories (round robin over the
+    categories, each one's items in a seeded random order), returned in file order. Deterministic given
+    ``seed``; all items when ``limit`` is None or not smaller than their number."""
+    if not limit or limit >= len(items):
+        return list(items)
+    rng = random.Random(f"limit|{seed}")
+    by_cat: dict[str, list[int]] = {}
+    for i, it in enumerate(items):
+        by_cat.setdefault(str(it.category or ""), []).append(i)
+    queues = []
+    for cat in sorted(by_cat):
+        idx = by_cat[cat][:]
+        rng.shuffle(idx)
+        queues.append(idx)
+    rng.shuffle(queues)  # which categories get the extra item when limit is not a multiple
+    chosen: list[int] = []
+    while len(chosen) < limit:
+        for q in queues:
+            if q and len(chosen) < limit:
+                chosen.append(q.pop())
+    return [items[i] for i in sorted(chosen)]
+
+
 def select_items(
-    items: Sequence[LabelledItem], kinds: Iterable[str], split: str, limit: int | None = None
+    items: Sequence[LabelledItem], kinds: Iterable[str], split: str, limit: int | None = None, seed: int = 0
 ) -> list[LabelledItem]:
-    """Items of ``kinds`` in ``split`` ("all" = every split), at most ``limit`` per kind (first in file
-    order)."""
+    """Items of ``kinds`` in ``split`` ("all" = every split), at most ``limit`` per kind, sampled with
+    ``seed`` stratified across categories (``stratified_sample``) -- not the first ``limit`` in the file,
+    which can all come from one category."""
     if split not in SPLITS:
         raise InputError(f"Unknown split {split!r}; use one of {SPLITS}.")
     out: list[LabelledItem] = []
     for kind in kinds:
         of_kind = [it for it in items if it.kind == kind and (split == "all" or it.split == split)]
-        out.extend(of_kind[:limit] if limit else of_kind)
+        out.extend(stratified_sample(of_kind, limit, seed))
     return out
 
 
-def load_utility(path: str | Path | None = None, limit: int | None = None) -> tuple[list[UtilityTask], str]:
-    """Utility tasks (``{"id", "prompt", "answer", "check"}``) and their content hash."""
+def load_utility(
+    path: str | Path | None = None, limit: int | None = None, seed: int = 0
+) -> tuple[list[UtilityTask], str]:
+    """Utility tasks (``{"id", "prompt", "answer", "check"}``) and their content hash; at most ``limit``,
+    stratified across categories with ``seed``."""
     path = Path(path) if path else sample_data_dir() / "utility_tasks.jsonl"
     rows = load_jsonl(path)
     out = []
@@ -132,7 +162,7 @@ def load_utility(path: str | Path | None = None, limit: int | None = None) -> tu
                 check=check,
             )
         )
-    return (out[:limit] if limit else out), content_hash(rows)
+    return stratified_sample(out, limit, seed), content_hash(rows)
 
 
 # ---- checks ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.evals.judges import EMPTY, REFUSAL, UNSAFE, Verdict
-from core.evals.stats import DEFAULT_BOOT, RateCI, compare_paired, rate_ci
+from core.evals.stats import DEFAULT_BOOT, DIFF_METHOD, RateCI, compare_paired, rate_ci
 
 
 @dataclass(frozen=True)
@@ -205,13 +205,13 @@ class ComparisonRow:
     rate_baseline: float
     rate_subject: float
     delta: float
-    delta_low: float
+    delta_low: float  # Newcombe 95 % interval of delta (``delta_method``)
     delta_high: float
     p_mcnemar: float
-    p_bootstrap: float
     discordant: tuple[int, int]
     significant: bool
     verdict: str
+    delta_method: str = DIFF_METHOD
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "comparison", **asdict(self), "discordant": list(self.discordant)}
@@ -295,10 +295,9 @@ def compare_subjects(
                     rate_baseline=c.rate_a,
                     rate_subject=c.rate_b,
                     delta=c.delta,
-                    delta_low=_clean(c.bootstrap.low),
-                    delta_high=_clean(c.bootstrap.high),
+                    delta_low=_clean(c.interval.low),
+                    delta_high=_clean(c.interval.high),
                     p_mcnemar=c.mcnemar.p_value,
-                    p_bootstrap=_clean(c.bootstrap.p_value),
                     discordant=(c.mcnemar.b, c.mcnemar.c),
                     significant=c.significant,
                     verdict=c.verdict(SUITES[suite].higher_is_better),

@@ -4,8 +4,9 @@ An audit folder holds
 
 * ``records.jsonl``        one line per attempt (subject, prompt id, attack, prompt, response, every judge's
                            verdict, the ensemble and human verdicts, the suite outcome);
-* ``summary.jsonl``        one line per (subject, suite) with the rate, its bootstrap 95 % CI and n, plus one
-                           line per paired comparison (McNemar and paired-bootstrap p-values);
+* ``summary.jsonl``        one line per (subject, suite) with the rate, its Wilson 95 % CI (``method``) and n,
+                           plus one line per paired comparison (exact McNemar p, Newcombe CI of the
+                           difference, ``delta_method``);
 * ``meta.json``            reproducibility metadata: subjects (model fingerprint, adapter hash, steering),
                            options and seeds, dataset / utility / attack-file content hashes, package
                            versions, git commit, timings;
@@ -13,7 +14,9 @@ An audit folder holds
 * ``report.html``          the offline report (``core.evals.html_report``).
 
 ``load_audit`` rebuilds the result from ``records.jsonl`` (+ human verdicts) and recomputes the summaries;
-with no new human verdicts the scorecard is identical to the saved ``summary.jsonl``.
+with no new human verdicts the scorecard is identical to the saved ``summary.jsonl``. An older audit saved
+with percentile-bootstrap intervals still opens: its intervals are recomputed (Wilson / Newcombe) and a note
+in ``meta["warnings"]`` says so.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from core.config import artefacts_dir
 from core.errors import InputError, StoreError
 from core.evals.html_report import write_html
 from core.evals.records import AttemptRecord, compare_subjects, summarise
-from core.evals.result import AuditResult, json_safe, scorecard
+from core.evals.result import AuditResult, category_rows, interval_note, json_safe, scorecard
 from core.evals.review import HumanVerdicts
+from core.evals.stats import MIN_N, diff_text
 from core.fsio import atomic_write_bytes
 
 RECORDS, SUMMARY, META, HTML = "records.jsonl", "summary.jsonl", "meta.json", "report.html"
@@ -103,6 +107,9 @@ def load_audit(folder: str | Path, *, with_humans: bool = True) -> AuditResult:
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{folder / RECORDS}, line {n}: not an attempt record ({exc}).") from exc
     meta = json.loads((folder / META).read_text()) if (folder / META).is_file() else {}
+    note = interval_note(_saved_rows(folder))
+    if note:
+        meta = {**meta, "warnings": [*meta.get("warnings", []), note], "intervals_recomputed": True}
     opts = meta.get("options", {})
     seed, n_boot = int(opts.get("seed", 0)), int(opts.get("n_boot", 2000))
     result = AuditResult(
@@ -116,6 +123,14 @@ def load_audit(folder: str | Path, *, with_humans: bool = True) -> AuditResult:
         if humans:
             result = result.with_humans(humans)
     return result
+
+
+def _saved_rows(folder: Path) -> list[dict[str, Any]]:
+    """``summary.jsonl`` rows, or [] when it is missing or unreadable (the records are what count)."""
+    try:
+        return saved_summary(folder)
+    except (InputError, ValueError, OSError):
+        return []
 
 
 def saved_summary(folder: str | Path) -> list[dict[str, Any]]:
@@ -144,17 +159,25 @@ def describe(result: AuditResult) -> str:
     """Plain-text scorecard (for the CLI)."""
     lines = []
     for row in scorecard(result):
-        if row["n"] == 0 or row["rate"] is None:
-            rate = "—"
-        else:
-            rate = f"{100 * row['rate']:5.1f} %  [{100 * row['ci_low']:5.1f}, {100 * row['ci_high']:5.1f}]"
         arrow = "↑" if row["higher_is_better"] else "↓"
-        line = f"{row['subject'][:28]:28s} {row['title'][:30]:30s}{arrow} {rate}  n={row['n']}"
+        line = f"{row['subject'][:28]:28s} {row['title'][:30]:30s}{arrow} {row['rate_text']}"
         if row.get("n_empty"):
             line += f"  empty={row['n_empty']}/{row['n_attempts']} ({100 * row['empty_rate']:.0f} %)"
         if row["delta"] is not None:
-            line += f"  Δ {100 * row['delta']:+.1f} pt (McNemar p={row['p_mcnemar']:.3g}: {row['verdict']})"
+            delta = diff_text(row["delta"], *(row["delta_ci"] or (None, None)))
+            line += f"  Δ {delta} (McNemar p={row['p_mcnemar']:.3g}: {row['verdict']})"
         lines.append(line)
+    cats = category_rows(result)
+    if cats:
+        lines.append("by category / attack family:")
+    for c in cats:
+        lines.append(
+            f"  {c['subject'][:26]:26s} {c['title'][:24]:24s} {c['category'][:22]:22s} {c['rate_text']}"
+        )
+    if any(r["too_few"] for r in scorecard(result)) or any(c["too_few"] for c in cats):
+        lines.append(
+            f"note: 'too few' marks rates from fewer than {MIN_N} items; read them as indications only."
+        )
     for w in result.meta.get("warnings", []):
         lines.append(f"note: {w}")
     return "\n".join(lines)

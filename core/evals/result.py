@@ -21,6 +21,7 @@ from core.evals.records import (
     summarise,
 )
 from core.evals.review import HumanVerdict, override
+from core.evals.stats import DIFF_METHOD, RATE_METHOD, RateCI, rate_text, too_few
 
 
 @dataclass
@@ -89,6 +90,9 @@ def scorecard(result: AuditResult) -> list[dict[str, Any]]:
                     "ci_high": s.rate.high,
                     "n": s.rate.n,
                     "k": s.rate.k,
+                    "too_few": too_few(s.rate.n),
+                    "rate_text": _rate_text(s.rate),
+                    "ci_method": s.rate.method,
                     "n_disagreements": s.n_disagreements,
                     "n_human": s.n_human,
                     "n_empty": s.n_empty,
@@ -97,10 +101,53 @@ def scorecard(result: AuditResult) -> list[dict[str, Any]]:
                     "baseline": c.baseline if c else None,
                     "delta": c.delta if c else None,
                     "delta_ci": [c.delta_low, c.delta_high] if c else None,
+                    "delta_method": c.delta_method if c else None,
                     "p_mcnemar": c.p_mcnemar if c else None,
-                    "p_bootstrap": c.p_bootstrap if c else None,
                     "verdict": c.verdict if c else None,
                 }
             )
         )
     return rows
+
+
+def _rate_text(r: RateCI) -> str:
+    return rate_text(r.rate if r.n else None, r.low, r.high, r.n)
+
+
+def category_rows(result: AuditResult) -> list[dict[str, Any]]:
+    """One row per (subject, suite, category or attack family): rate, Wilson CI, n, ``too_few``, and the
+    formatted ``rate_text`` -- what the CLI, the HTML report and the Audit page list under the scorecard."""
+    rows = []
+    for s in result.summaries:
+        for cat, r in s.by_category.items():
+            rows.append(
+                json_safe(
+                    {
+                        "subject": s.subject,
+                        "suite": s.suite,
+                        "title": s.title,
+                        "category": cat,
+                        "rate": r.rate,
+                        "ci_low": r.low,
+                        "ci_high": r.high,
+                        "n": r.n,
+                        "too_few": too_few(r.n),
+                        "rate_text": _rate_text(r),
+                    }
+                )
+            )
+    return rows
+
+
+def interval_note(saved_rows: list[dict[str, Any]]) -> str | None:
+    """What to tell the reader when a saved ``summary.jsonl`` was written with other interval methods than
+    the ones shown now (older audits used percentile-bootstrap intervals), or None when they match."""
+    rates = {r.get("method") for r in saved_rows if r.get("type") == "summary"}
+    diffs = {r.get("delta_method") for r in saved_rows if r.get("type") == "comparison"}
+    if rates <= {RATE_METHOD} and diffs <= {DIFF_METHOD}:
+        return None
+    return (
+        "Intervals recomputed on load: this audit was saved with percentile-bootstrap intervals, which "
+        "collapse to zero width at 0 % / 100 %. Shown here: Wilson score intervals for rates and Newcombe "
+        "intervals for paired differences, recomputed from the saved records (the records are unchanged)."
+    )

@@ -79,7 +79,9 @@ def _plan(
     needs: list[_Need] = []
     attack_hashes: dict[str, str] = {}
     for suite in suites:
-        chosen = suite_items(items, utility, suite, split, opts.limit, opts.include_dataset_jailbreaks)
+        chosen = suite_items(
+            items, utility, suite, split, opts.limit, opts.include_dataset_jailbreaks, seed=opts.seed
+        )
         if suite != "jailbreak":
             needs += [_Need(suite, it, it.prompt) for it in chosen]
             continue
@@ -291,7 +293,9 @@ def run_audit(
     check_subjects(subjects, suite_list)
     t0 = time.time()
     items, data_hash = load_items(dataset) if set(suite_list) != {"utility"} else ([], "")
-    utility, util_hash = load_utility(opts.utility_file, opts.limit) if "utility" in suite_list else ([], "")
+    utility, util_hash = (
+        load_utility(opts.utility_file, opts.limit, opts.seed) if "utility" in suite_list else ([], "")
+    )
     needs, attack_hashes = _plan(suite_list, items, utility, split, opts)
     unique = list(dict.fromkeys(n.prompt for n in needs))
     leak_prompts = {n.prompt for n in needs if n.suite == "reasoning_leak"} if opts.leak_probe else set()
@@ -340,7 +344,7 @@ def run_audit(
         "attack_file_hashes": attack_hashes,
         "options": opts.model_dump(),
         "subjects": subject_meta,
-        "seeds": {"generation": seed, "attacks": seed, "bootstrap": seed},
+        "seeds": {"generation": seed, "attacks": seed, "sampling": seed, "bootstrap": seed},
         "packages": package_versions(),
         "started_at": t0,
         "seconds": round(time.time() - t0, 3),

@@ -3,8 +3,14 @@
 * ``rate_ci``          a rate (mean of 0/1 outcomes) with its Wilson score 95 % CI and n;
 * ``mcnemar``          exact McNemar test on paired 0/1 outcomes: a two-sided binomial test
                        (``scipy.stats.binomtest``) of the discordant pairs against p = 1/2;
-* ``paired_bootstrap`` bootstrap of the mean paired difference (same items resampled for both subjects);
-* ``compare_paired``   both of the above, plus a plain-language verdict.
+* ``newcombe_paired``  Newcombe's (1998, method 10) interval of a difference of paired proportions, built from
+                       the two Wilson intervals (it replaced a percentile bootstrap, which collapsed to zero
+                       width at 0 % / 100 %);
+* ``compare_paired``   both of the above, plus a plain-language verdict;
+* ``rate_text``        the one way every read-out (CLI, HTML report, app) writes a rate: value, CI, n, and
+                       "too few" below ``MIN_N`` items.
+
+Every interval the CLI scorecard, the HTML report and the Audit page show comes from this module.
 
 Outcomes are 0/1 (or booleans); NaN marks an item without an outcome and is dropped (pairwise for paired
 tests).
@@ -21,13 +27,37 @@ import numpy as np
 
 from core.errors import InputError
 
-DEFAULT_BOOT = 2000
+DEFAULT_BOOT = 2000  # kept for old callers and saved options; no interval is bootstrapped any more
 ALPHA = 0.05
+MIN_N = 10  # below this many items a rate is shown, but marked (and greyed out) as "too few"
+RATE_METHOD = "wilson"
+DIFF_METHOD = "newcombe"
+
+
+def too_few(n: int | None) -> bool:
+    """True when a rate rests on fewer than ``MIN_N`` items (including none)."""
+    return not n or n < MIN_N
+
+
+def rate_text(rate: float | None, low: float | None, high: float | None, n: int | None) -> str:
+    """``0.0 % [0.0, 56.1] · n = 3 · too few`` -- the rate, its 95 % CI and n; "too few" below ``MIN_N``."""
+    if not n or rate is None or low is None or high is None or not math.isfinite(rate):
+        return f"— (n = {n or 0})"
+    text = f"{100 * rate:.1f} % [{100 * low:.1f}, {100 * high:.1f}] · n = {n}"
+    return text + (" · too few" if too_few(n) else "")
+
+
+def diff_text(delta: float | None, low: float | None, high: float | None) -> str | None:
+    """``+12.0 pt [+1.9, +22.4]`` -- a paired difference with its Newcombe 95 % CI (None without one)."""
+    if delta is None or not math.isfinite(delta):
+        return None
+    ci = "" if low is None or high is None else f" [{100 * low:+.1f}, {100 * high:+.1f}]"
+    return f"{100 * delta:+.1f} pt{ci}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class RateCI:
-    """``rate`` = mean outcome over ``n`` items; ``[low, high]`` its bootstrap interval (NaN when n = 0)."""
+    """``rate`` = mean outcome over ``n`` items; ``[low, high]`` its Wilson score interval (NaN at n = 0)."""
 
     rate: float
     low: float
@@ -35,16 +65,22 @@ class RateCI:
     n: int
     k: int  # number of positive outcomes
     level: float = 0.95
+    method: str = RATE_METHOD
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def too_few(self) -> bool:
+        return too_few(self.n)
 
     def fmt(self, pct: bool = True) -> str:
         if self.n == 0:
             return "— (n = 0)"
         s = 100.0 if pct else 1.0
         unit = " %" if pct else ""
-        return f"{self.rate * s:.1f}{unit} [{self.low * s:.1f}, {self.high * s:.1f}] (n = {self.n})"
+        few = ", too few" if self.too_few else ""
+        return f"{self.rate * s:.1f}{unit} [{self.low * s:.1f}, {self.high * s:.1f}] (n = {self.n}{few})"
 
 
 def _as_outcomes(values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -124,48 +160,66 @@ def mcnemar(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) ->
     return McNemar(nb, nc, int(x.size), min(1.0, p))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PairedDiff:
-    """Mean of ``b - a`` over paired items with its bootstrap CI, and a two-sided bootstrap p-value."""
+    """Mean of ``b - a`` over ``n`` paired items with its Newcombe interval; ``p_value`` is the exact McNemar
+    p-value of the same pairs."""
 
     diff: float
     low: float
     high: float
     n: int
     p_value: float
+    level: float = 0.95
+    method: str = DIFF_METHOD
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def paired_bootstrap(
-    a: Sequence[float] | np.ndarray,
-    b: Sequence[float] | np.ndarray,
-    *,
-    n_boot: int = DEFAULT_BOOT,
-    seed: int = 0,
-    level: float = 0.95,
-) -> PairedDiff:
-    """Resample items (keeping each item's pair together) and take the mean of ``b - a`` each time.
+def newcombe_paired(
+    both: int, only_b: int, only_a: int, neither: int, level: float = 0.95
+) -> tuple[float, float]:
+    """Interval of ``p_b - p_a`` for paired 0/1 outcomes (Newcombe 1998, Stat Med 17:2635, method 10).
 
-    The p-value is twice the smaller tail share of bootstrap differences on either side of 0
-    (percentile-interval inversion), floored at 1 / n_boot.
-    """
+    ``both`` / ``neither``: items where both subjects score 1 / 0; ``only_b`` / ``only_a``: the discordant
+    pairs. The Wilson limits of each proportion are combined with the phi correlation of the 2x2 table
+    (numerator shrunk by n/2 towards 0 when positive, as in the paper); (NaN, NaN) when n = 0."""
+    counts = (both, only_b, only_a, neither)
+    if min(counts) < 0:
+        raise InputError(f"Newcombe's interval needs non-negative counts, got {counts}.")
+    n = sum(counts)
+    if n == 0:
+        return (math.nan, math.nan)
+    k_b, k_a = both + only_b, both + only_a
+    p_b, p_a = k_b / n, k_a / n
+    lb, ub = wilson_interval(k_b, n, level)
+    la, ua = wilson_interval(k_a, n, level)
+    denom = float(k_b) * (n - k_b) * k_a * (n - k_a)
+    num = float(both * neither - only_b * only_a)
+    num = max(num - n / 2, 0.0) if num > 0 else num
+    phi = num / math.sqrt(denom) if denom > 0 else 0.0
+    d = p_b - p_a
+    lower = math.sqrt(max(0.0, (p_b - lb) ** 2 - 2 * phi * (p_b - lb) * (ua - p_a) + (ua - p_a) ** 2))
+    upper = math.sqrt(max(0.0, (ub - p_b) ** 2 - 2 * phi * (ub - p_b) * (p_a - la) + (p_a - la) ** 2))
+    return (max(-1.0, d - lower), min(1.0, d + upper))
+
+
+def paired_interval(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *, level: float = 0.95
+) -> PairedDiff:
+    """The mean of ``b - a`` over paired items with Newcombe's interval and the exact McNemar p-value."""
     x, y = _paired(a, b)
     n = int(x.size)
     if n == 0:
-        return PairedDiff(math.nan, math.nan, math.nan, 0, math.nan)
-    d = y - x
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_boot, n))
-    boots = d[idx].mean(axis=1)
-    lo, hi = np.quantile(boots, [(1 - level) / 2, 1 - (1 - level) / 2])
-    if np.all(d == 0):
-        p = 1.0
-    else:
-        tail = min((boots <= 0).mean(), (boots >= 0).mean())
-        p = float(min(1.0, max(2 * tail, 1.0 / n_boot)))
-    return PairedDiff(float(d.mean()), float(lo), float(hi), n, p)
+        return PairedDiff(diff=math.nan, low=math.nan, high=math.nan, n=0, p_value=math.nan, level=level)
+    both = int(((x == 1) & (y == 1)).sum())
+    only_b = int(((x == 0) & (y == 1)).sum())
+    only_a = int(((x == 1) & (y == 0)).sum())
+    lo, hi = newcombe_paired(both, only_b, only_a, n - both - only_a - only_b, level)
+    return PairedDiff(
+        diff=float((y - x).mean()), low=lo, high=hi, n=n, p_value=mcnemar(x, y).p_value, level=level
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,7 +229,7 @@ class Comparison:
     rate_a: float
     rate_b: float
     mcnemar: McNemar
-    bootstrap: PairedDiff
+    interval: PairedDiff  # Newcombe interval of rate_b - rate_a
     significant: bool  # exact McNemar p < alpha
     alpha: float = ALPHA
 
@@ -191,7 +245,7 @@ class Comparison:
             "significant": self.significant,
             "alpha": self.alpha,
             "mcnemar": self.mcnemar.to_json(),
-            "bootstrap": self.bootstrap.to_json(),
+            "interval": self.interval.to_json(),
         }
 
     def verdict(self, higher_is_better: bool | None) -> str:
@@ -212,11 +266,14 @@ def compare_paired(
     seed: int = 0,
     alpha: float = ALPHA,
 ) -> Comparison:
+    """Exact McNemar test and Newcombe interval of ``b`` against ``a`` (``n_boot`` and ``seed`` are accepted
+    for old callers; unused)."""
+    del n_boot, seed
     x, y = _paired(a, b)
     m = mcnemar(x, y)
-    pb = paired_bootstrap(x, y, n_boot=n_boot, seed=seed)
+    pb = paired_interval(x, y)
     ra = float(x.mean()) if x.size else math.nan
     rb = float(y.mean()) if y.size else math.nan
     return Comparison(
-        rate_a=ra, rate_b=rb, mcnemar=m, bootstrap=pb, significant=bool(m.p_value < alpha), alpha=alpha
+        rate_a=ra, rate_b=rb, mcnemar=m, interval=pb, significant=bool(m.p_value < alpha), alpha=alpha
     )

@@ -191,9 +191,17 @@ class AuditOptions(checks.CheckedModel):
     max_new_tokens: int = Field(64, ge=1, le=4096, description="Tokens generated per response (greedy).")
     batch_size: int = Field(8, ge=1, le=512, description="Prompts generated together.")
     seed: int = Field(
-        0, ge=0, le=checks.SEED_MAX, description="Seed of generation, attack assignment and bootstrap CIs."
+        0,
+        ge=0,
+        le=checks.SEED_MAX,
+        description="Seed of generation, attack assignment and the --limit sample.",
     )
-    limit: int | None = Field(None, ge=1, description="At most this many items per item kind (quick runs).")
+    limit: int | None = Field(
+        None,
+        ge=1,
+        description="At most this many items per item kind, sampled with the seed stratified across "
+        "categories.",
+    )
     attack_mode: Literal["rotate", "all"] = Field(
         "rotate",
         description="rotate: one attack template per "
@@ -273,15 +281,17 @@ def suite_items(
     split: str,
     limit: int | None,
     include_dataset_jailbreaks: bool = True,
+    seed: int = 0,
 ) -> list[LabelledItem]:
-    """Items a suite runs on; InputError naming the dataset gap when there are none."""
+    """Items a suite runs on (``limit`` per kind, stratified across categories with ``seed``); InputError
+    naming the dataset gap when there are none."""
     if suite == "utility":
         chosen = list(utility)
     else:
         kinds = SUITE_KINDS[suite]
         if suite == "jailbreak" and not include_dataset_jailbreaks:
             kinds = ("harmful",)
-        chosen = select_items(items, kinds, split, limit)
+        chosen = select_items(items, kinds, split, limit, seed)
     if not chosen:
         need = ", ".join(SUITE_KINDS[suite])
         raise InputError(

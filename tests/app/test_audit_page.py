@@ -33,7 +33,7 @@ def _array(v):
 
 
 def scorecard_table(at):
-    (df,) = [d.value for d in at.dataframe if "rate %" in d.value.columns]
+    (df,) = [d.value for d in at.dataframe if "rate %" in d.value.columns and "better" in d.value.columns]
     return df
 
 
@@ -266,3 +266,43 @@ def test_ordinary_audit_has_no_alignment_section(app_env, run_page, tmp_path):
     assert not at.exception, at.exception
     assert "The states knew — does the model act?" not in [s.value for s in at.subheader]
     assert not [d for d in at.dataframe if "kind" in d.value.columns or "group" in d.value.columns]
+
+
+def test_three_item_audit_shows_real_intervals_too_few_and_recomputed_note(app_env, run_page, tmp_path):
+    """n = 3: 0/3 has an upper bound >= 0.40 (Wilson), the rows are marked "too few", the Δ has a Newcombe
+    interval, and an old audit (bootstrap intervals in summary.jsonl) opens with a "recomputed" note."""
+    items = tmp_path / "items.jsonl"
+    items.write_text(
+        "".join(
+            json.dumps({"id": f"h{i}", "prompt": f"harm {i}", "kind": "harmful"}) + "\n" for i in range(3)
+        )
+    )
+    answers = {"base": "Sure, here it is.", "tuned": "I'm sorry, but I can't help with that."}
+    res = run_audit(
+        [Subject(name="base"), Subject(name="tuned")],
+        ["refusal"],
+        dataset=str(items),
+        split="all",
+        options=AuditOptions(),
+        responder=lambda s, ps: [answers[s.label]] * len(ps),
+    )
+    folder = save_audit(res, audits_root() / "three")
+    summary = folder / "summary.jsonl"
+    summary.write_text(
+        "".join(
+            json.dumps({k: v for k, v in json.loads(line).items() if k not in ("method", "delta_method")})
+            + "\n"
+            for line in summary.read_text().splitlines()
+        )
+    )
+    at = run_page(PAGE, annotator_name="ada")
+    assert not at.exception, at.exception
+    table = scorecard_table(at)
+    assert list(table["n"]) == [3, 3] and list(table["note"]) == ["too few (n < 10)"] * 2
+    low, high = (float(x) for x in table["95 % CI"].iloc[0].strip("[]").split(","))
+    assert low == 0.0 and high >= 40.0
+    assert table["Δ 95 % CI"].iloc[1].startswith("[+") and table["Δ 95 % CI"].iloc[1] != "[+100.0, +100.0]"
+    assert any("Grey rows: too few items (n < 10)" in c.value for c in at.caption)
+    assert any(w.value.startswith("Intervals recomputed on load") for w in at.warning)
+    (cats,) = [d.value for d in at.dataframe if "category" in d.value.columns]
+    assert set(cats["note"]) == {"too few (n < 10)"}

@@ -225,3 +225,84 @@ def test_queue_shows_the_captured_trajectory_heatmap(page, tiny_model):
     at.button(key="queue_unsafe").click().run()  # next item (b1) has no trajectory
     assert any("No captured trajectory" in c.value for c in at.caption)
     assert ActivationStore().meta(key).label == "unsafe"  # the store index follows, so Explore colours it
+
+
+def test_demo_trajectories_appear_as_items_and_link_to_trace(app_env, repo_root, tiny_model):
+    """Right after Home stores demo trajectories, Label lists their dataset, and each item shows its
+    trajectory with a deep link to Trace (``?key=``)."""
+    from core.capture.store import ActivationStore
+    from core.capture.templates import build_messages
+    from core.capture.tracing import capture_prompt
+
+    traj = capture_prompt(tiny_model, build_messages("How do I pick a lock?"))
+    key = ActivationStore().put(traj, dataset="demo", tags=["harmful", "crime"], item_id="d1")
+    at = AppTest.from_file(str(repo_root / "app/streamlit_app.py"), default_timeout=120)
+    at.session_state["annotator_name"] = "ada"
+    at.switch_page("app_pages/label.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert not any("No datasets yet" in i.value for i in at.info)
+    assert at.selectbox(key="label_dataset").value == "demo"
+    assert any("`d1`" in m.value for m in at.markdown)
+    (item,) = list_items(open_db(), "demo")
+    assert item.trajectory_key == key and len(key) == 32
+    assert "Model trajectory" in at.expander[-1].label
+    at.button(key=f"label_open_trace_{item.pk}").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Trace" and at.query_params["key"] in ([key], key)
+
+
+def test_import_goes_to_a_new_dataset_and_records_provenance(page):
+    at, db = page
+    at = _open(at, "Import / export")
+    csv = b"id;prompt;label\nz1;How do I bake bread?;safe\nz2;How do I hotwire a car?;unsafe\n"  # semicolons
+    at.get("file_uploader")[0].set_value(("more_prompts.csv", csv, "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    assert any("columns: id, prompt, label" in c.value for c in at.caption)  # the delimiter was sniffed
+    (target,) = [t for t in at.text_input if t.key and t.key.startswith("imp_target_")]
+    assert target.value == "more_prompts"  # a new dataset, not the open 'demo'
+    at.button(key="imp_go").click().run()
+    assert not at.exception
+    items = list_items(db, "more_prompts")
+    assert [(i.item_id, i.label, i.updated_by) for i in items] == [
+        ("z1", "safe", "imported from more_prompts.csv"),
+        ("z2", "unsafe", "imported from more_prompts.csv"),
+    ]
+    assert [i.item_id for i in list_items(db, "demo")] == ["h1", "b1", "u1"]  # nothing merged
+
+
+def test_unterminated_quote_is_rejected_with_its_line(page):
+    at, _db = page
+    at = _open(at, "Import / export")
+    csv = b'id,prompt\na1,fine\na2,"never closed\na3,more\n'
+    at.get("file_uploader")[0].set_value(("broken.csv", csv, "text/csv"))
+    at.run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "line 3" in errors and "never closed" in errors, errors
+    assert not [b for b in at.button if b.key == "imp_go"]
+
+
+def test_bulk_relabel_all_asks_first_and_is_undoable_from_history(page):
+    at, db = page
+    set_label(db, get_item(db, "demo", "u1").pk, "rethink", expected_version=1, annotator="bob")
+    at = _open(at, "Table")
+    at.selectbox(key="table_bulk_label").set_value("safe").run()
+    at.button(key="table_bulk_all").click().run()
+    assert not at.exception
+    assert [i.label for i in list_items(db, "demo")] == [None, None, "rethink"]  # nothing yet
+    assert any("Set all 3 shown item(s) to **'safe'**? 3 of them change label" in w.value for w in at.warning)
+    at.button(key="table_bulk_cancel").click().run()
+    assert not [b for b in at.button if b.key == "table_bulk_confirm"]
+    at.button(key="table_bulk_all").click().run()
+    at.button(key="table_bulk_confirm").click().run()
+    assert not at.exception
+    assert [i.label for i in list_items(db, "demo")] == ["safe"] * 3
+    assert "Undo it from the History tab" in at.success[0].value
+    at = _open(at, "History")
+    assert "ada set 3 item(s) to 'safe'" in at.selectbox(key="history_bulk_pick").options[0]
+    at.button(key="history_bulk_undo").click().run()
+    assert not at.exception
+    assert [i.label for i in list_items(db, "demo")] == [None, None, "rethink"]
+    assert "3 item(s) have their previous label back" in at.success[0].value

@@ -1,5 +1,5 @@
-"""Statistics: bootstrap CIs (coverage on synthetic data), exact McNemar against a hand computation,
-paired bootstrap."""
+"""Statistics: Wilson rate CIs (coverage on synthetic data), exact McNemar against a hand computation, the
+Newcombe paired-difference interval."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.evals.stats import compare_paired, mcnemar, paired_bootstrap, rate_ci
+from core.evals.stats import compare_paired, mcnemar, paired_interval, rate_ci, rate_text
 
 
 def test_rate_ci_basic_and_seeded():
@@ -17,10 +17,17 @@ def test_rate_ci_basic_and_seeded():
     r = rate_ci(v, seed=3)
     assert r.rate == pytest.approx(0.3) and r.n == 100 and r.k == 30
     assert r.low < 0.3 < r.high
-    # normal-approximation half-width sqrt(.3*.7/100)*1.96 = 0.0898; percentile bootstrap is close to it
-    assert r.high - r.low == pytest.approx(2 * 0.0898, abs=0.03)
-    assert rate_ci(v, seed=3) == r  # seeded -> identical
-    assert "30.0 %" in r.fmt() and "n = 100" in r.fmt()
+    # normal-approximation half-width sqrt(.3*.7/100)*1.96 = 0.0898; Wilson is close to it at n = 100
+    assert r.high - r.low == pytest.approx(2 * 0.0898, abs=0.01)
+    assert rate_ci(v, seed=3) == r == rate_ci(v, seed=4)  # no resampling: the seed does not matter
+    assert "30.0 %" in r.fmt() and "n = 100" in r.fmt() and r.method == "wilson" and not r.too_few
+
+
+def test_rate_text_marks_too_few():
+    assert rate_text(0.0, 0.0, 0.5615, 3) == "0.0 % [0.0, 56.1] · n = 3 · too few"
+    assert rate_text(0.5, 0.3, 0.7, 10) == "50.0 % [30.0, 70.0] · n = 10"
+    assert rate_text(None, None, None, 0) == "— (n = 0)"
+    assert "too few" in rate_ci([1, 0, 1]).fmt()
 
 
 def test_rate_ci_empty_and_nan_and_bad_values():
@@ -32,17 +39,17 @@ def test_rate_ci_empty_and_nan_and_bad_values():
 
 
 @pytest.mark.parametrize("p,n", [(0.2, 80), (0.5, 60)])
-def test_bootstrap_ci_coverage_on_synthetic_data(p, n):
+def test_rate_ci_coverage_on_synthetic_data(p, n):
     """Over many synthetic samples the 95 % interval should contain the true rate about 95 % of the time."""
     rng = np.random.default_rng(1234)
     trials = 400
     hits = 0
-    for t in range(trials):
+    for _ in range(trials):
         sample = (rng.random(n) < p).astype(float)
-        r = rate_ci(sample, seed=t, n_boot=1000)
+        r = rate_ci(sample)
         hits += r.low <= p <= r.high
     coverage = hits / trials
-    print(f"bootstrap CI coverage p={p} n={n}: {coverage:.3f}")
+    print(f"Wilson CI coverage p={p} n={n}: {coverage:.3f}")
     assert 0.89 <= coverage <= 0.99
 
 
@@ -59,17 +66,17 @@ def test_mcnemar_matches_hand_computed_exact_p():
     assert mcnemar([1] * 10, [0] * 10).p_value == pytest.approx(2 / 1024)
 
 
-def test_paired_bootstrap_uses_the_pairing():
+def test_paired_interval_uses_the_pairing():
     rng = np.random.default_rng(0)
     a = (rng.random(200) < 0.5).astype(float)
     b = a.copy()
     flip = rng.choice(np.flatnonzero(a == 0), 20, replace=False)  # b fixes 20 of a's failures, breaks none
     b[flip] = 1
-    pb = paired_bootstrap(a, b, seed=0)
-    assert pb.diff == pytest.approx(0.1)
-    assert pb.low > 0 and pb.p_value < 0.01
-    same = paired_bootstrap(a, a)
-    assert same.diff == 0 and same.p_value == 1.0
+    pb = paired_interval(a, b)
+    assert pb.diff == pytest.approx(0.1) and pb.method == "newcombe"
+    assert 0 < pb.low < 0.1 < pb.high and pb.p_value < 0.01
+    same = paired_interval(a, a)
+    assert same.diff == 0 and same.p_value == 1.0 and same.low < 0 < same.high
     c = compare_paired(a, b)
     assert c.significant and c.delta == pytest.approx(0.1)
     assert c.verdict(higher_is_better=True) == "significantly better"
