@@ -17,8 +17,9 @@ from app.charts import line_figure
 from core.evals.repdiff import joint_pca, repdiff, subject_states
 from core.evals.runner import AuditResult
 from core.evals.suites import Subject
+from core.explore.palette import GROUP_COLOURS, UNLABELLED
 
-COLOURS = {"harmful": "#d62728", "benign": "#1f77b4"}
+COLOURS = GROUP_COLOURS  # harmful = the unsafe colour, benign = the safe colour (core.explore.palette)
 
 
 def layer_figure(layers: list[int], curves: dict[str, np.ndarray], title: str, ytitle: str) -> go.Figure:
@@ -46,7 +47,7 @@ def pca_figure(
                     y=z[idx, 1],
                     mode="markers",
                     name=f"{name} · {g}",
-                    marker={"symbol": symbol, "size": 9, "color": COLOURS.get(g, "#555")},
+                    marker={"symbol": symbol, "size": 9, "color": COLOURS.get(g, UNLABELLED)},
                 )
             )
     xs, ys = [], []

@@ -15,12 +15,21 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative, sample_colorscale
 
-SPAN_COLOURS = {"prompt": "#7f7f7f", "completion": "#1f77b4", "reasoning": "#ff7f0e", "answer": "#2ca02c"}
-LABEL_COLOURS = {"safe": "#2ca02c", "unsafe": "#d62728", "rethink": "#ff7f0e", "unlabelled": "#9e9e9e"}
-NEW_COLOUR = "#111111"
-SEQUENTIAL, DIVERGING = "Viridis", "RdBu_r"
+from core.explore.palette import (
+    BASE_COLOUR,
+    INK,
+    LABEL_COLOURS,
+    SERIES_COLOURS,
+    SPAN_COLOURS,
+    TUNED_COLOUR,
+    ColourRange,
+    color_range,
+    colours_at,
+    rgba,
+)
+
+NEW_COLOUR = INK
 GL_ABOVE = 5000  # points per figure above which 2-D scatters use WebGL
 
 
@@ -61,33 +70,16 @@ def line_figure(
 
 
 def _alpha(hex_colour: str, a: float) -> str:
-    h = hex_colour.lstrip("#")
-    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{a})"
+    return rgba(hex_colour, a)
 
 
 def _label_colour(label: str, i: int) -> str:
-    return LABEL_COLOURS.get(label, qualitative.Plotly[i % len(qualitative.Plotly)])
+    return LABEL_COLOURS.get(label, SERIES_COLOURS[i % len(SERIES_COLOURS)])
 
 
-def score_range(scores: np.ndarray, diverging: bool, robust: bool = True) -> tuple[float, float]:
-    """Colour range. ``robust``: 2nd-98th percentile (diverging: ±95th percentile of |x|), so a few extreme
-    tokens (attention sinks have norms 100-1000x the rest) do not flatten everything else into one colour;
-    they show as the end colour, and hover still gives their value."""
-    finite = np.asarray(scores, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    use_pct = robust and finite.size >= 20
-    if diverging:
-        m = float(np.percentile(np.abs(finite), 95)) if use_pct else float(np.abs(finite).max())
-        m = m or float(np.abs(finite).max()) or 1.0
-        return -m, m
-    lo, hi = (
-        (float(np.percentile(finite, 2)), float(np.percentile(finite, 98)))
-        if use_pct
-        else (float(finite.min()), float(finite.max()))
-    )
-    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+def _colorbar(title: str, cr: ColourRange) -> dict[str, Any]:
+    """A colour bar titled with the score's name and its true range (outliers counted)."""
+    return {"title": {"text": f"{title}<br><sub>{cr.describe()}</sub>", "side": "right"}}
 
 
 # ---- trace view ------------------------------------------------------------------------------------
@@ -98,24 +90,26 @@ def token_layer_heatmap(
     spans: Sequence[tuple[str, int, int]] = (),
     *,
     score_name: str = "norm",
-    diverging: bool = False,
+    kind: str = "magnitude",
     title: str | None = None,
 ) -> go.Figure:
     """Token × layer heatmap of ``scores [n_layers, n_tokens]``; spans ``(name, start, end)`` marked on
-    top."""
+    top. ``kind`` is the palette's score kind (probability / axis / magnitude); cells beyond the colour range
+    (outliers, see ``core.explore.palette``) are marked with a cross, and the colour bar states the true
+    range."""
     n_layers, n_tok = scores.shape
     toks = np.array([esc(t) for t in tokens], dtype=object)
     tick_toks = [esc(t[:12]) for t in tokens]  # cut before escaping, so no entity is cut in half
-    lo, hi = score_range(scores, diverging)
+    cr = color_range(scores, kind)
     fig = go.Figure(
         go.Heatmap(
             z=scores,
             x=np.arange(n_tok),
             y=np.arange(n_layers),
-            zmin=lo,
-            zmax=hi,
-            colorscale=DIVERGING if diverging else SEQUENTIAL,
-            colorbar={"title": {"text": score_name}},
+            zmin=cr.lo,
+            zmax=cr.hi,
+            colorscale=cr.scale,
+            colorbar=_colorbar(score_name, cr),
             zauto=False,
             customdata=np.broadcast_to(toks, (n_layers, n_tok)),
             text=np.broadcast_to(np.asarray(layers)[:, None], (n_layers, n_tok)),
@@ -124,6 +118,23 @@ def token_layer_heatmap(
             + " %{z:.4g}<extra></extra>",
         )
     )
+    out_y, out_x = np.nonzero(cr.outside(scores))
+    if out_x.size:
+        fig.add_trace(
+            go.Scatter(
+                x=out_x,
+                y=out_y,
+                mode="markers",
+                name=f"outlier (beyond the colour range): {out_x.size}",
+                marker={"symbol": "x-thin", "size": 9, "line": {"width": 2, "color": INK}, "color": INK},
+                customdata=np.stack([toks[out_x], scores[out_y, out_x]], axis=-1),
+                text=np.asarray(layers)[out_y],
+                hovertemplate="OUTLIER token %{x}: <b>%{customdata[0]}</b><br>layer %{text}<br>"
+                + score_name
+                + " %{customdata[1]:.4g} (beyond the colour range)<extra></extra>",
+                showlegend=True,
+            )
+        )
     shapes, annotations = [], []
     for name, s, e in spans:
         if e <= s:
@@ -197,43 +208,45 @@ def token_html(
     *,
     score_name: str = "norm",
     layer: int | None = None,
-    diverging: bool = False,
+    kind: str = "magnitude",
     spans: Sequence[tuple[str, int, int]] = (),
-    vrange: tuple[float, float] | None = None,
+    crange: ColourRange | None = None,
 ) -> str:
-    """Tokens as HTML with background colour = score, a hover title per token, span badges and a legend."""
-    lo, hi = vrange or score_range(np.asarray(scores, dtype=float), diverging)
-    scale = DIVERGING if diverging else SEQUENTIAL
-    pos = np.clip((np.asarray(scores, dtype=float) - lo) / ((hi - lo) or 1.0), 0, 1)
-    pos = np.nan_to_num(pos, nan=0.5)
-    colours = sample_colorscale(scale, list(pos), colortype="tuple")
+    """Tokens as HTML with background colour = score, a hover title per token, span badges and a legend with
+    the true range. Tokens beyond the colour range (outliers) get a dashed outline. ``crange``: share one
+    colour range with a heatmap (default: from these scores)."""
+    cr = crange or color_range(np.asarray(scores, dtype=float), kind)
+    values = np.asarray(scores, dtype=float)
+    colours = colours_at(cr.scale, cr.position(values))
+    outside = cr.outside(values)
     starts = {s: name for name, s, e in spans if e > s}  # reasoning/answer come later and win over completion
     where = f" at layer {layer}" if layer is not None else ""
     parts = []
-    for i, (tok, c, v) in enumerate(zip(tokens, colours, scores, strict=True)):
+    for i, (tok, c, v, out) in enumerate(zip(tokens, colours, values, outside, strict=True)):
         if i in starts:
             col = SPAN_COLOURS.get(starts[i], "#555")
             parts.append(
                 f'<span style="font-size:0.7em;color:{col};border:1px solid {col};border-radius:3px;'
                 f'padding:0 3px;margin:0 3px">{html.escape(starts[i])} ▸</span>'
             )
-        r, g, b = (int(255 * x) if max(c) <= 1 else int(x) for x in c)
+        r, g, b = (int(c[k : k + 2], 16) for k in (1, 3, 5))
         fg = "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
-        title = esc(f"#{i} {tok!r} · {score_name}{where} = {float(v):.4g}")
+        note = " · OUTLIER: beyond the colour range" if out else ""
+        title = esc(f"#{i} {tok!r} · {score_name}{where} = {float(v):.4g}{note}")
         text = esc(tok).replace("↵", "↵<br>")
+        mark = f"outline:2px dashed {INK};outline-offset:-1px;" if out else ""
         parts.append(
-            f'<span title="{title}" style="background:rgb({r},{g},{b});color:{fg};border-radius:2px;'
+            f'<span title="{title}" style="background:{c};color:{fg};border-radius:2px;{mark}'
             f'padding:1px 0;white-space:pre-wrap">{text}</span>'
         )
-    grad = ", ".join(
-        f"rgb{tuple(int(255 * x) if max(c) <= 1 else int(x) for x in c)}"
-        for c in sample_colorscale(scale, [i / 8 for i in range(9)], colortype="tuple")
-    )
+    grad = ", ".join(colours_at(cr.scale, [i / 8 for i in range(9)]))
     legend = (
         f'<div style="display:flex;align-items:center;gap:8px;font-size:0.8em;margin-top:8px">'
-        f"<span>{html.escape(score_name)}{html.escape(where)}:</span><span>≤ {lo:.3g}</span>"
+        f"<span>{html.escape(score_name)}{html.escape(where)}:</span><span>≤ {cr.lo:.3g}</span>"
         f'<span style="width:180px;height:12px;background:linear-gradient(to right, {grad})"></span>'
-        f'<span>≥ {hi:.3g}</span><span style="opacity:0.7">(hover a token for its value)</span></div>'
+        f"<span>≥ {cr.hi:.3g}</span><span>· {html.escape(cr.describe())}"
+        f"{' (dashed outline)' if cr.n_outliers else ''}</span>"
+        f'<span style="opacity:0.7">(hover a token for its value)</span></div>'
     )
     return (
         f'<div style="font-family:ui-monospace,monospace;line-height:1.9;font-size:0.9em">{"".join(parts)}'
@@ -299,6 +312,7 @@ def layer_path_figure(
     color_by: str = "label",
     hover: Sequence[str] | None = None,
     score_name: str = "score",
+    score_kind: str = "axis",
     new_coords: np.ndarray | None = None,
     new_names: Sequence[str] = (),
     title: str | None = None,
@@ -306,7 +320,10 @@ def layer_path_figure(
     """Each trajectory as one path through the layers: ``coords [n_traj, n_layers, 2|3]``.
 
     ``color_by``: "label" (one trace per label, legend), "layer" or "score" (``scores [n_traj]`` or
-    ``[n_traj, n_layers]``). ``customdata`` of every point is its trajectory key (click to open).
+    ``[n_traj, n_layers]``, of the palette kind ``score_kind``: "probability" = P(unsafe), "axis" = a signed
+    safe → unsafe position centred on 0, "magnitude"). Points beyond the colour range are marked with a cross
+    (an "outliers" trace); the colour bar states the true range. ``customdata`` of every point is its
+    trajectory key (click to open).
     ``new_coords [m, n_layers, k]`` are projected new prompts, drawn highlighted on top.
     """
     n, nl, dims = coords.shape
@@ -346,11 +363,11 @@ def layer_path_figure(
         pts = _gapped(coords)
         if color_by == "layer":
             values = np.broadcast_to(np.asarray(layers, dtype=float), (n, nl))
-            cbar, cscale = "layer", SEQUENTIAL
+            cbar, cr = "layer", color_range(np.asarray(layers, dtype=float), "magnitude")
         else:
             s = np.asarray(scores if scores is not None else np.zeros(n), dtype=float)
             values = np.broadcast_to(s[:, None], (n, nl)) if s.ndim == 1 else s
-            cbar, cscale = score_name, DIVERGING if np.nanmin(values) < 0 < np.nanmax(values) else SEQUENTIAL
+            cbar, cr = score_name, color_range(values, score_kind)
         traces.append(
             _scatter(
                 dims,
@@ -374,14 +391,36 @@ def layer_path_figure(
                 marker={
                     "size": _gap_repeat(sizes, nl),
                     "color": _gap_repeat(np.asarray(values, float), nl),
-                    "colorscale": cscale,
-                    "colorbar": {"title": {"text": cbar}},
+                    "colorscale": cr.scale,
+                    "cmin": cr.lo,
+                    "cmax": cr.hi,
+                    "showscale": True,
+                    "colorbar": _colorbar(cbar, cr) if color_by != "layer" else {"title": {"text": cbar}},
                 },
                 customdata=_gap_repeat(keys_arr, nl, ""),
                 hovertext=_gap_repeat(htext, nl, ""),
                 hoverinfo="text",
             )
         )
+        out = cr.outside(values)
+        if out.any():
+            flat = coords[out]
+            traces.append(
+                _scatter(
+                    dims,
+                    len(flat),
+                    **_xyz(flat),
+                    mode="markers",
+                    name=f"outliers beyond the colour range ({int(out.sum())})",
+                    marker={"symbol": "x", "size": 7, "color": INK},
+                    customdata=keys_arr[out],
+                    hovertext=[
+                        f"OUTLIER {score_name} = {v:.4g}<br>{h}"
+                        for v, h in zip(values[out], htext[out], strict=True)
+                    ],
+                    hoverinfo="text",
+                )
+            )
     if new_coords is not None and len(new_coords):
         for j in range(new_coords.shape[0]):
             name = new_names[j] if j < len(new_names) else f"new prompt {j + 1}"
@@ -576,8 +615,6 @@ def token_path_figure(
 
 
 # ---- alignment results (Audit and Jobs pages) --------------------------------------------------------------
-BASE_COLOUR = "#7f7f7f"  # the base model, before training
-TUNED_COLOUR = SPAN_COLOURS["completion"]  # the trained points of a frontier
 BAR_HARMFUL, BAR_OVER_REFUSAL = 0.90, 0.05  # the bar: harmful refusal >= 90 %, over-refusal <= 5 %
 
 

@@ -7,15 +7,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from app import charts, state
 from app.explorer_widgets import EMPTY_STORE, progress_callback, trajectory_filter
 from app.helpers_explore import (
+    BEST_LAYER,
+    DIFF_MEANS_CHOICE,
+    axis_labels,
+    axis_layer_label,
     layer_entry,
     layer_overlay,
     missing_message,
+    probe_layer_options,
     projected_caption,
     token_entry,
     token_overlay,
@@ -23,7 +29,8 @@ from app.helpers_explore import (
 )
 from core.capture.store import ActivationStore, StoredMeta
 from core.capture.templates import TEMPLATES, build_messages
-from core.errors import ReasonScopeError
+from core.errors import InputError, ReasonScopeError
+from core.explore.axes import Axis
 from core.explore.pooling import POOLING_HELP, POOLINGS, common_layers
 from core.explore.projection import Fit, ProjectionConfig, ProjectionManager, default_manager
 from core.explore.selection import selected_keys
@@ -37,7 +44,8 @@ from core.explore.trajectory_sets import (
     project_layer_path,
     project_token_path,
 )
-from core.explore.views import COLOUR_CHOICES, color_mode, default_frames, frame_window, layer_axis_scores
+from core.explore.views import COLOUR_CHOICES, color_mode, default_frames, frame_window, selection_axis
+from core.probes.axes import probe_axis, probe_trajectory_scores, saved_probe_axes
 
 VIEWS = ("Layer paths", "Token paths at a layer")
 TRACE_PAGE = "app_pages/trace.py"
@@ -189,8 +197,9 @@ def _layer_paths(
         list(COLOUR_CHOICES),
         horizontal=True,
         key="explore_colour",
-        help="Axis: per layer, −1 = mean of the safe trajectories in "
-        "this selection, +1 = mean of the unsafe ones (difference of means).",
+        help="Axis: the best saved probe of this model (P(unsafe)) once one exists, else the difference of "
+        "means of this selection (−1 = mean of its safe, +1 = of its unsafe trajectories). Its layer, n per "
+        "class and held-out AUROC are shown; below AUROC 0.75 it warns instead of colouring.",
     )
     lp = fit_layer_paths(pm, ts, pooling, controls.config, progress=progress, normalize=controls.normalize)
     if lp.fell_back.any():
@@ -200,7 +209,10 @@ def _layer_paths(
         )
     st.caption("Marker size grows with depth: small = embeddings, large = last layer. Hover for the layer.")
     mode = color_mode(colour)
-    scores = layer_axis_scores(ts.trajs, ts.labels, pooling, lp.layers) if mode == "score" else None
+    scores, axis = _axis_scores(ts, lp, pooling) if mode == "score" else (None, None)
+    if mode == "score" and axis is None:
+        mode = "label"
+        st.caption("Coloured by label instead.")
     new_coords, new_names = layer_overlay(projected.get(lp.fit.key, []))
     fig = charts.layer_path_figure(
         lp.coords,
@@ -210,11 +222,46 @@ def _layer_paths(
         hover=ts.hover(),
         scores=scores,
         color_by=mode,
-        score_name="safe → unsafe",
+        score_name=f"{axis.units} at layer {axis.layer}" if axis is not None else "score",
+        score_kind=axis.kind if axis is not None else "axis",
         new_coords=new_coords,
         new_names=new_names,
     )
     return fig, lp
+
+
+def _axis_scores(ts: TrajSet, lp: LayerPaths, pooling: str) -> tuple[np.ndarray | None, Axis | None]:
+    """The safe → unsafe axis picker (saved probes of this model, best first, or the selection's difference of
+    means), its reliability line, and each trajectory's score ``[n]``; ``(None, None)`` when the axis is not
+    reliable and the user did not ask to colour with it anyway."""
+    saved = saved_probe_axes(ts.fingerprints[0]) if ts.trajs else []
+    by_name = {sa.name: sa for sa in saved}
+    labels = axis_labels(saved)
+    c = st.columns([3, 1])
+    choice = c[0].selectbox("Axis", list(labels), format_func=labels.get, key="explore_axis")
+    if choice == DIFF_MEANS_CHOICE or choice not in by_name:
+        layer = c[1].selectbox(
+            "Axis layer", [BEST_LAYER, *lp.layers], format_func=axis_layer_label, key="explore_axis_layer"
+        )
+        axis, scores = selection_axis(ts.trajs, ts.labels, pooling, lp.layers, layer)
+    else:
+        sa = by_name[choice]
+        options, index = probe_layer_options(sa.probes.layers, lp.layers, sa.probes.best_layer)
+        if not options:
+            raise InputError(
+                f"Probe set '{sa.name}' covers layers {list(sa.probes.layers)}, none of them on this map; "
+                "pick another axis."
+            )
+        layer = c[1].selectbox("Probe layer", options, index=index, key=f"explore_probe_layer_{sa.name}")
+        axis = probe_axis(sa.probes, layer, name=sa.name)
+        scores = probe_trajectory_scores(sa.probes, ts.trajs, pooling, layer)
+    st.caption(axis.caption())
+    warning = axis.warning()
+    if warning:
+        st.warning(warning)
+        if not st.checkbox("Colour with it anyway", key="explore_axis_anyway"):
+            return None, None
+    return scores, axis
 
 
 def _token_paths(

@@ -10,6 +10,9 @@ import numpy as np
 
 from app import charts
 
+DIFF_MEANS_CHOICE = "(difference of means of this selection)"  # the Explore axis picker's non-probe choice
+BEST_LAYER = None  # the axis-layer choice meaning "the layer that separates best on held-out trajectories"
+
 
 def missing_message(missing: Sequence[str]) -> str:
     """The warning for selected trajectories whose files were deleted from the store."""
@@ -65,3 +68,27 @@ def projected_caption(entries: Sequence[dict[str, Any]]) -> str:
     return "★ projected new prompt(s): " + "; ".join(
         f"“{n['name']}” (placed by {n['mode']})" for n in entries
     )
+
+
+def axis_labels(saved: Sequence[Any]) -> dict[str, str]:
+    """The Explore axis picker: ``{choice: label}``, this model's saved probe sets best first (the default),
+    then the difference of means of the selection."""
+    out = {}
+    for sa in saved:
+        auc = f"{sa.axis.auroc:.2f}" if sa.axis.auroc is not None else "—"
+        out[sa.name] = f"saved probe '{sa.name}' · layer {sa.axis.layer} · held-out AUROC {auc}"
+    out[DIFF_MEANS_CHOICE] = "difference of means of this selection (per layer, cross-validated)"
+    return out
+
+
+def axis_layer_label(layer: int | None) -> str:
+    return "best held-out layer" if layer is BEST_LAYER else str(layer)
+
+
+def probe_layer_options(
+    probe_layers: Sequence[int], map_layers: Sequence[int], best: int
+) -> tuple[list[int], int]:
+    """Layers a saved probe can colour on this map (it has a probe there and the map drew it), and the index
+    pre-selected (its best layer when available)."""
+    options = [x for x in probe_layers if x in set(map_layers)]
+    return options, options.index(best) if best in options else max(len(options) - 1, 0)

@@ -13,7 +13,12 @@ SCORE_NAMES = {
     "centroid_cosine": "Cosine to a reference set's centroid",
     "direction": "Position on the safe → unsafe axis",
 }
-SCORE_LABELS = {"norm": "norm", "centroid_cosine": "cosine to centroid", "direction": "safe(−1) → unsafe(+1)"}
+SCORE_LABELS = {
+    "norm": "norm",
+    "centroid_cosine": "cosine to centroid",
+    "direction": "safe → unsafe axis (−1 = safe mean, +1 = unsafe mean)",
+}
+STORE_AXIS_CHOICE = "(difference of means of stored trajectories)"  # Trace's non-probe axis choice
 ALL_STORED = "(all stored)"  # the reference-set choice meaning every stored trajectory
 
 
@@ -52,3 +57,14 @@ def parse_tags(text: str) -> tuple[str, ...]:
 def option_index(options: Sequence[Any], value: Any) -> int:
     """Index of ``value`` among ``options`` (0 when it is not there)."""
     return list(options).index(value) if value in options else 0
+
+
+def trace_axis_labels(saved: Sequence[Any]) -> dict[str, str]:
+    """The Trace axis picker: ``{choice: label}``, this model's saved probe sets best first (the default),
+    then the difference of means of the stored labelled trajectories."""
+    out = {}
+    for sa in saved:
+        auc = f"{sa.axis.auroc:.2f}" if sa.axis.auroc is not None else "—"
+        out[sa.name] = f"saved probe '{sa.name}' (P(unsafe)) · best layer {sa.axis.layer} · AUROC {auc}"
+    out[STORE_AXIS_CHOICE] = "difference of means of the stored safe / unsafe trajectories"
+    return out

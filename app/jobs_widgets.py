@@ -15,6 +15,7 @@ import streamlit as st
 from app import state
 from app.charts import frontier_figure, line_figure
 from app.helpers_jobs import SWEEP_TYPE, frontier_caption, sweep_frontier
+from core.explore.palette import STATUS_BADGES
 from core.jobs import ConfigError, backend_for, get_backend, job_types
 from core.jobs.backend import job_table
 from core.jobs.forms import FieldSpec, field_specs, form_to_config
@@ -35,14 +36,7 @@ from core.jobs.view import (
     warnings,
 )
 
-STATUS_COLOURS = {
-    "queued": "gray",
-    "running": "blue",
-    "succeeded": "green",
-    "failed": "red",
-    "cancelled": "orange",
-    "lost": "violet",
-}
+STATUS_COLOURS = STATUS_BADGES  # badge colour names, owned by core.explore.palette
 
 
 # -- figures ---------------------------------------------------------------------------------------

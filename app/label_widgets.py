@@ -17,11 +17,12 @@ from app import label_io_widgets as lio
 from app import state
 from core.config import database_url
 from core.data import LABELS, ConflictError, Database, ItemRecord, LabelChange, bulk, open_db, repo, review
+from core.explore import palette
 from core.samples.connect import find_trajectory, sync_store_datasets
 
 TRACE_PAGE = "app_pages/trace.py"
 
-LABEL_COLOURS = {"safe": "#2e7d32", "unsafe": "#c62828", "rethink": "#ef6c00", "unlabelled": "#9e9e9e"}
+LABEL_COLOURS = palette.LABEL_COLOURS  # the one palette (core.explore.palette)
 QUEUE_KEYS = {"safe": "1", "unsafe": "2", "rethink": "3", "skip": "4"}  # keyboard shortcuts
 
 

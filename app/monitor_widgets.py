@@ -25,8 +25,11 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import state
-from core.probes.artefacts import list_artefacts, load_probe_set
+from core.explore.axes import Axis
+from core.explore.palette import INK, NEUTRAL, UNSAFE
+from core.explore.palette import score_colour as palette_score_colour
+from core.probes.artefacts import list_artefacts
+from core.probes.axes import probe_axis, saved_probe_axes
 from core.steer.interventions import SteeringConfig
 from core.steer.monitor import MonitorResult, TokenScore, monitor_capture, monitor_generate
 from core.steer.vectors import load_vector
@@ -39,6 +42,8 @@ class MonitorChoice:
     threshold: float
     guard: str  # off | stop | steer
     steering: tuple[Any, Any] | None = None
+    axis: Axis | None = None  # which probe / layer / n / held-out AUROC colours the tokens
+    coloured: bool = True  # False: the probe is unreliable (warned), tokens are not coloured by it
 
 
 def monitor_controls(model: Any, key: str = "monitor") -> MonitorChoice | None:
@@ -50,23 +55,25 @@ def monitor_controls(model: Any, key: str = "monitor") -> MonitorChoice | None:
     )
     if not on:
         return None
-    names = [a.name for a in list_artefacts(kind="probe_set") if a.model_fingerprint == model.fingerprint]
-    if not names:
+    saved = {sa.name: sa for sa in saved_probe_axes(model.fingerprint)}  # best held-out AUROC first
+    if not saved:
         st.info(
             "No saved probe for this model yet: train one on **Probes** and save it, "
             "then switch the monitor on."
         )
         return None
     c = st.columns([2, 1, 1, 1])
-    name = c[0].selectbox("Probe", names, key=f"{key}_probe")
-    try:
-        ps = load_probe_set(name, fingerprint=model.fingerprint, model_name=model.name)
-    except Exception as exc:  # noqa: BLE001
-        state.show_error(exc)
-        return None
+    name = c[0].selectbox("Probe", list(saved), key=f"{key}_probe", help="Default: the best saved probe")
+    ps = saved[name].probes
     layer = c[1].selectbox(
         "Layer", list(ps.layers), index=list(ps.layers).index(ps.best_layer), key=f"{key}_layer"
     )
+    axis = probe_axis(ps, layer, name=name)
+    st.caption(axis.caption())
+    coloured = True
+    if axis.warning():
+        st.warning(axis.warning())
+        coloured = st.checkbox("Colour tokens with it anyway", key=f"{key}_anyway")
     threshold = c[2].slider("Threshold P(unsafe)", 0.05, 0.95, 0.5, 0.05, key=f"{key}_threshold")
     guard = c[3].radio(
         "Guard",
@@ -90,34 +97,46 @@ def monitor_controls(model: Any, key: str = "monitor") -> MonitorChoice | None:
             load_vector(vname, fingerprint=model.fingerprint, model_name=model.name),
             SteeringConfig(method=method, alpha=float(alpha)),
         )
-    return MonitorChoice(ps.probe(layer), name, float(threshold), guard, steering)
+    return MonitorChoice(ps.probe(layer), name, float(threshold), guard, steering, axis, coloured)
 
 
 def score_colour(score: float) -> str:
-    """Green (safe, 0) -> amber -> red (unsafe, 1)."""
-    s = min(max(float(score), 0.0), 1.0)
-    r = int(42 + (231 - 42) * s)
-    g = int(157 + (111 - 157) * s)
-    b = int(143 + (81 - 143) * s)
-    return f"rgb({r},{g},{b})"
+    """The palette's P(unsafe) colour: safe colour at 0, grey at 0.5, unsafe colour at 1."""
+    return palette_score_colour(min(max(float(score), 0.0), 1.0))
 
 
-def tokens_html(tokens: list[TokenScore], threshold: float) -> str:
+def _fg(colour: str) -> str:
+    r, g, b = (int(colour[k : k + 2], 16) for k in (1, 3, 5))
+    return "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
+
+
+def tokens_html(tokens: list[TokenScore], threshold: float, *, coloured: bool = True) -> str:
+    """Generated tokens coloured by P(unsafe) (``coloured=False``: an unreliable probe, no colour; the score
+    stays in each token's hover title)."""
     parts = []
     for t in tokens:
-        mark = "outline:2px solid #000;" if t.crossed else ""
+        bg = score_colour(t.score) if coloured else NEUTRAL
+        mark = f"outline:2px solid {INK};" if t.crossed else ""
         title = html.escape(
             f"#{t.position} {t.text!r} · P(unsafe) = {t.score:.3f}"
             + (" · crossed the threshold" if t.crossed else "")
             + (" · steered" if t.steering else "")
         )
         parts.append(
-            f'<span title="{title}" style="background:{score_colour(t.score)};color:#fff;border-radius:2px;'
+            f'<span title="{title}" style="background:{bg};color:{_fg(bg)};border-radius:2px;'
             f'{mark}white-space:pre-wrap">{html.escape(t.text)}</span>'
+        )
+    if not coloured:
+        legend = (
+            f'<div style="font-size:0.8em;margin-top:6px">Not coloured: the probe is not reliable (see the '
+            f"warning); hover a token for its P(unsafe) · threshold {threshold:.2f}</div>"
+        )
+        return (
+            f'<div style="font-family:ui-monospace,monospace;line-height:1.9">{"".join(parts)}</div>{legend}'
         )
     legend = (
         f'<div style="font-size:0.8em;margin-top:6px">P(unsafe): <span style="background:{score_colour(0)};'
-        f'color:#fff;padding:0 4px">0 safe</span> <span style="background:{score_colour(0.5)};color:#fff;'
+        f'color:#fff;padding:0 4px">0 safe</span> <span style="background:{score_colour(0.5)};color:#000;'
         f'padding:0 4px">0.5</span> <span style="background:{score_colour(1)};color:#fff;padding:0 4px">1 '
         f"unsafe</span> · threshold {threshold:.2f} · outlined token = where it crossed</div>"
     )
@@ -136,7 +155,7 @@ def score_trace_figure(tokens: list[TokenScore], threshold: float) -> go.Figure:
             name="P(unsafe)",
         )
     )
-    fig.add_hline(y=threshold, line={"dash": "dot", "color": "#e76f51"}, annotation_text="threshold")
+    fig.add_hline(y=threshold, line={"dash": "dot", "color": UNSAFE}, annotation_text="threshold")
     fig.update_layout(
         xaxis_title="generated token",
         yaxis={"title": "P(unsafe)", "range": [0, 1]},
@@ -172,6 +191,12 @@ def monitored_generation(
     st.caption(
         f"Monitor: probe `{choice.probe_name}` at layer {choice.probe.layer}, threshold "
         f"{choice.threshold:.2f}, guard {choice.guard}"
+        + (f" · n = {choice.axis.n_safe} safe / {choice.axis.n_unsafe} unsafe" if choice.axis else "")
+        + (
+            f" · held-out AUROC {choice.axis.auroc:.2f} ({choice.axis.auroc_how})"
+            if choice.axis and choice.axis.auroc is not None
+            else ""
+        )
     )
     gauge = st.progress(0.0, text="P(unsafe) of the latest token: —")
     text_box = st.empty()
@@ -197,7 +222,7 @@ def monitored_generation(
             gauge.progress(
                 min(max(ev.score, 0.0), 1.0), text=f"P(unsafe) of the latest token: {ev.score:.2f}"
             )
-            text_box.html(tokens_html(shown, choice.threshold))
+            text_box.html(tokens_html(shown, choice.threshold, coloured=choice.coloured))
             last = now
     if shown:
         gauge.progress(
@@ -205,7 +230,7 @@ def monitored_generation(
             text=f"P(unsafe) of the latest token: {shown[-1].score:.2f}"
             f" · max {max(t.score for t in shown):.2f}",
         )
-    text_box.html(tokens_html(shown, choice.threshold))
+    text_box.html(tokens_html(shown, choice.threshold, coloured=choice.coloured))
     assert result is not None
     if result.crossing is None:
         flag.success(f"No generated token reached P(unsafe) ≥ {choice.threshold:.2f}.")

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
+from core.explore.palette import COUNTS, INK, LABEL_COLOURS, SERIES_COLOURS, UNLABELLED
 from core.labelled import LabelledItem
 from core.probes.artefacts import list_artefacts, load_probe_set, save_contrastive, save_probe_set
 from core.probes.features import POSITION_HELP, POSITIONS
@@ -31,7 +32,7 @@ from core.probes.views import (
 )
 from core.probes.workflow import ITEM_SETS, most_wrong, train_from_features
 
-CLASS_COLOURS = {"safe": "#2a9d8f", "unsafe": "#e76f51", "rethink": "#e9c46a"}
+CLASS_COLOURS = LABEL_COLOURS  # safe / unsafe / rethink: the one palette (core.explore.palette)
 SOURCES = (
     "Sample data (sample_data/prompts.jsonl)",
     "Labelling database",
@@ -55,7 +56,7 @@ def layer_curve_figure(
 ) -> go.Figure:
     """Per-layer CV mean with ±1 std error bars (and dashed held-out values) for one or more probe sets."""
     fig = go.Figure()
-    palette = ["#264653", "#e76f51", "#2a9d8f", "#8338ec", "#f4a261"]
+    palette = SERIES_COLOURS  # probe sets are series: neither the safe nor the unsafe colour
     for i, (name, c) in enumerate(curves.items()):
         col = palette[i % len(palette)]
         x = np.asarray(c["layers"]).tolist()  # plain lists: readable JSON for tests and exports
@@ -81,7 +82,9 @@ def layer_curve_figure(
             )
     if best_layer is not None:
         fig.add_vline(
-            x=best_layer, line={"color": "#999", "dash": "dot"}, annotation_text=f"best layer {best_layer}"
+            x=best_layer,
+            line={"color": UNLABELLED, "dash": "dot"},
+            annotation_text=f"best layer {best_layer}",
         )
     fig.update_layout(
         xaxis_title="layer (0 = embeddings)",
@@ -100,7 +103,7 @@ def confusion_figure(matrix: np.ndarray, labels: Sequence[str], title: str = "")
             z=m,
             x=[f"predicted {x}" for x in labels],
             y=[f"true {x}" for x in labels],
-            colorscale="Blues",
+            colorscale=COUNTS,
             showscale=False,
             text=m,
             texttemplate="%{text}",
@@ -128,7 +131,7 @@ def score_histogram(
                 x=np.asarray(scores)[sel], name=lab, opacity=0.65, nbinsx=25, marker_color=CLASS_COLOURS[lab]
             )
         )
-    fig.add_vline(x=threshold, line={"dash": "dot", "color": "#555"})
+    fig.add_vline(x=threshold, line={"dash": "dot", "color": INK})
     fig.update_layout(
         barmode="overlay",
         xaxis_title="P(unsafe)",
@@ -149,7 +152,7 @@ def sweep_figure(alphas: Sequence[float], refusal: Sequence[float], kl: Sequence
             y=list(refusal),
             name="refusal rate (keyword)",
             mode="lines+markers",
-            line={"color": "#e76f51"},
+            line={"color": SERIES_COLOURS[0]},
         )
     )
     if np.isfinite(np.asarray(kl, dtype=float)).any():
@@ -160,7 +163,7 @@ def sweep_figure(alphas: Sequence[float], refusal: Sequence[float], kl: Sequence
                 name="harmless KL (nats)",
                 mode="lines+markers",
                 yaxis="y2",
-                line={"color": "#264653", "dash": "dash"},
+                line={"color": SERIES_COLOURS[1], "dash": "dash"},
             )
         )
     fig.update_layout(

@@ -162,6 +162,15 @@ def set_steer_sweep(points: list[Any]) -> None:
     st.session_state["steer_sweep"] = points
 
 
+def get_residual_norms(fingerprint: str) -> Any | None:
+    """The mean residual norms (``core.steer.units.ResidualNorms``) measured for a model this session."""
+    return st.session_state.get("steer_norms", {}).get(fingerprint)
+
+
+def set_residual_norms(fingerprint: str, norms: Any) -> None:
+    st.session_state.setdefault("steer_norms", {})[fingerprint] = norms
+
+
 def get_diff_means_vector(key: tuple[Any, ...]) -> Any | None:
     """The difference-in-means vector computed for the inputs ``key`` this session, or None."""
     if st.session_state.get("steer_dim_key") != key:

@@ -13,7 +13,17 @@ import streamlit as st
 
 from app import probe_widgets as pw
 from app import state
-from app.helpers_steer import describe_vector, sweep_rows, sweep_series
+from app.helpers_steer import (
+    RELATIVE,
+    UNITS,
+    Strength,
+    default_sweep_text,
+    describe_vector,
+    diff_html,
+    sweep_alphas,
+    sweep_rows,
+    sweep_series,
+)
 from core.capture.templates import TEMPLATES, build_messages
 from core.capture.trajectory import GenerationSettings
 from core.probes.artefacts import list_artefacts, load_probe_set
@@ -28,6 +38,15 @@ from core.steer.controls import (
 )
 from core.steer.interventions import SteeringConfig, compare, make_interventions, resolve_directions
 from core.steer.sweep import sweep
+from core.steer.units import (
+    CONVERTIBLE,
+    DEFAULT_MULTIPLE,
+    alpha_from_multiple,
+    describe_strength,
+    diff_stats,
+    residual_norms,
+    word_diff,
+)
 from core.steer.vectors import (
     SteeringVector,
     from_diff_in_means,
@@ -190,6 +209,7 @@ class Steering:
 
     config: SteeringConfig
     description: str
+    strength: Strength | None = None  # how α relates to the residual norm (None: ablate, or not measured)
 
 
 def vector_summary(vec: SteeringVector) -> None:
@@ -215,7 +235,6 @@ def apply_panel(model: Any, vec: SteeringVector) -> Steering | None:
         key="steer_method",
         help="add: activation addition at the chosen layers; ablate: remove the direction; cap: limit it",
     )
-    alpha = c[1].number_input(alpha_label(method), value=1.0, step=0.5, key="steer_alpha")
     positions = c[2].radio("Positions", list(STEER_POSITIONS), key="steer_positions")
     layers = c[3].multiselect(
         "Layers (empty = default)",
@@ -231,17 +250,51 @@ def apply_panel(model: Any, vec: SteeringVector) -> Steering | None:
         source = st.selectbox(
             "Direction from layer (used at every target layer)", options, index=index, key="steer_source"
         )
-    config = SteeringConfig(
-        method=method, alpha=float(alpha), layers=layers or None, positions=positions, source_layer=source
-    )
     try:
+        unit_config = SteeringConfig(
+            method=method, alpha=1.0, layers=layers or None, positions=positions, source_layer=source
+        )
+        strength = _strength(model, vec, unit_config, c[1]) if method in CONVERTIBLE else None
+        if strength is not None and strength.units == RELATIVE:
+            multiple = c[1].number_input(
+                f"Strength (× mean ‖h‖) — {alpha_label(method)}",
+                value=DEFAULT_MULTIPLE,
+                step=0.05,
+                min_value=-100.0,
+                max_value=100.0,
+                key=f"steer_multiple_{method}",
+                help="add: the shift ‖α·v‖ as a multiple of the mean residual norm at the target layer(s); "
+                "cap: the cap as a multiple of it. The absolute α is shown below.",
+            )
+            alpha = alpha_from_multiple(multiple, method, strength.norm, strength.vector_norm)
+        else:
+            alpha = c[1].number_input(alpha_label(method), value=1.0, step=0.5, key="steer_alpha")
+        config = unit_config.with_alpha(float(alpha))
         make_interventions(vec, config, model)
         applied = resolve_directions(vec, config, model.n_layers)
     except Exception as exc:  # noqa: BLE001
         state.show_error(exc)
         return None
     st.info(f"**Applied:** {config.describe(applied)}")
-    return Steering(config, config.describe(applied))
+    if strength is not None:
+        st.caption(
+            describe_strength(config.alpha, method, strength.norm, strength.vector_norm, strength.layers)
+            + f" · norm measured on {strength.source}"
+        )
+    return Steering(config, config.describe(applied), strength)
+
+
+def _strength(model: Any, vec: SteeringVector, unit_config: SteeringConfig, where: Any) -> Strength:
+    """How α relates to the residual stream at the target layers (mean norm measured once per model and
+    session: stored trajectories of the model, else a captured reference prompt)."""
+    units = where.radio("α in", UNITS, horizontal=True, key="steer_alpha_units")
+    norms = state.get_residual_norms(model.fingerprint)
+    if norms is None:
+        with st.spinner("Measuring the mean residual norm of this model…"):
+            norms = residual_norms(model, state.get_store())
+        state.set_residual_norms(model.fingerprint, norms)
+    dirs = resolve_directions(vec, unit_config, model.n_layers)
+    return Strength.of(norms, dirs, units)
 
 
 def compare_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
@@ -276,14 +329,19 @@ def compare_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
         )
         return
     p, base, steered, desc, s = pair
+    ops = word_diff(base, steered)
     c = st.columns(2)
     with c[0].container(border=True):
         st.markdown("**Baseline**")
-        st.write(base or "*(empty)*")
+        st.html(diff_html(ops, "baseline"))
     with c[1].container(border=True):
         st.markdown("**Steered**")
-        st.write(steered or "*(empty)*")
-    st.caption(f"Prompt: {p!r} · seed {s} · {desc}")
+        st.html(diff_html(ops, "steered"))
+    n = diff_stats(ops)
+    st.caption(
+        f"Prompt: {p!r} · seed {s} · {desc} · words: {n['same']} same, {n['delete']} removed "
+        f"(struck through), {n['insert']} added (highlighted)"
+    )
 
 
 def sweep_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
@@ -296,7 +354,12 @@ def sweep_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
         harmless_text = c[1].text_area(
             "Harmless prompts for the KL estimate (optional)", key="steer_sweep_harmless", height=120
         )
-        alphas_text = c[2].text_input("α values", value="0, 1, 2, 4", key="steer_sweep_alphas")
+        alphas_text = c[2].text_input(
+            "α values" + (" (× mean ‖h‖)" if _relative(steering) else ""),
+            value=default_sweep_text(steering.strength),
+            key="steer_sweep_alphas",
+            help="In the units chosen above; the default range spans 0 to 1 × the mean residual norm.",
+        )
         n_tok = c[2].number_input("Tokens", 1, 256, 32, key="steer_sweep_tokens")
         run_sweep = st.form_submit_button("Run sweep")
     if run_sweep:
@@ -308,7 +371,7 @@ def sweep_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
                 inputs.chats,
                 vec,
                 steering.config,
-                inputs.alphas,
+                sweep_alphas(inputs.alphas, steering.config.method, steering.strength),
                 GenerationSettings(max_new_tokens=int(n_tok)),
                 harmless=inputs.harmless,
                 progress=lambda a, b: bar.progress(a / b, text=f"α {a}/{b}"),
@@ -324,4 +387,8 @@ def sweep_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
         "Refusal = a keyword scorer (phrases like “I'm sorry”, “I can't”, “As an AI”): transparent but "
         "crude. KL = mean KL(baseline ‖ steered) of next-token distributions on the harmless prompts."
     )
-    st.dataframe(sweep_rows(pts), hide_index=True)
+    st.dataframe(sweep_rows(pts, steering.config.method, steering.strength), hide_index=True)
+
+
+def _relative(steering: Steering) -> bool:
+    return steering.strength is not None and steering.strength.units == RELATIVE

@@ -4,6 +4,7 @@ controls and the token / heatmap views, labelling. Labels and small decisions li
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -14,19 +15,24 @@ from app.helpers_trace import (
     ALL_STORED,
     SCORE_LABELS,
     SCORE_NAMES,
+    STORE_AXIS_CHOICE,
     completion_text,
     default_layer,
     key_from_query,
     option_index,
     parse_tags,
     reference_dataset,
+    trace_axis_labels,
 )
 from core.capture.store import ActivationStore, StoredMeta
 from core.capture.templates import TEMPLATES, build_messages
 from core.capture.trajectory import GenerationSettings, Trajectory
 from core.errors import ReasonScopeError
-from core.explore.pooling import SCORES, class_axis_scores, relative_to_layer, token_layer_scores
-from core.explore.trajectory_sets import centroid_from_store, class_means_from_store
+from core.explore.axes import Axis
+from core.explore.palette import color_range
+from core.explore.pooling import SCORES, relative_to_layer, token_layer_scores
+from core.explore.trajectory_sets import centroid_from_store, store_axis
+from core.probes.axes import probe_axis, probe_token_scores, saved_probe_axes
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class TokenScores:
     scores: np.ndarray  # [n_layers, n_tokens]
     label: str
     layer: int
-    diverging: bool
+    kind: str  # palette kind: probability / axis / magnitude
 
 
 def generate_panel(store: ActivationStore) -> None:
@@ -134,8 +140,8 @@ def score_panel(store: ActivationStore, traj: Trajectory) -> TokenScores | None:
         value=default_layer(traj.layers),
         key="trace_layer",
     )
-    centroid = None
     score_label = SCORE_LABELS[score]
+    kind = "magnitude"
     try:
         if score == "centroid_cosine":
             ref_ds = c[0].selectbox(
@@ -143,15 +149,15 @@ def score_panel(store: ActivationStore, traj: Trajectory) -> TokenScores | None:
             )
             centroid, n_ref = centroid_from_store(store, store.query(dataset=reference_dataset(ref_ds)), traj)
             c[0].caption(
-                f"Centroid of {n_ref} stored trajectories of this model (mean over all their tokens)."
+                f"Centroid of {n_ref} stored trajectories of this model (mean over all their tokens); "
+                "cosines are shown on their true range, not around 0."
             )
+            scores = token_layer_scores(traj, score, centroid=centroid)
         elif score == "direction":
-            pos_mean, neg_mean, n_pos, n_neg = class_means_from_store(store, store.query(), traj)
-            c[0].caption(
-                f"Per layer: −1 = the mean generated-token state of {n_neg} *safe*, +1 = of {n_pos} "
-                "*unsafe* stored trajectories of this model (difference of means; calibrated on generated "
-                "tokens). Saved probe directions appear here once the Probes page has trained one."
-            )
+            axis, scores = _trace_axis(store, traj, layer, c[0])
+            if axis is None:
+                return None
+            score_label, kind = axis.units, axis.kind
         else:
             relative = c[0].checkbox(
                 "Relative to each layer's median",
@@ -159,38 +165,63 @@ def score_panel(store: ActivationStore, traj: Trajectory) -> TokenScores | None:
                 key="trace_relative",
                 help="Norms grow with depth; 1.0 = a typical token at that layer.",
             )
-        scores = (
-            class_axis_scores(traj.hidden, pos_mean, neg_mean)
-            if score == "direction"
-            else token_layer_scores(traj, score, centroid=centroid)
-        )  # [L, T]
-        if score == "norm" and relative:
-            scores, score_label = relative_to_layer(scores), "norm ÷ layer median"
+            scores = token_layer_scores(traj, score)  # [L, T]
+            if relative:
+                scores, score_label = relative_to_layer(scores), "norm ÷ layer median"
     except ReasonScopeError as exc:
         state.show_error(exc)
         return None
-    return TokenScores(scores, score_label, layer, score != "norm")
+    return TokenScores(scores, score_label, layer, kind)
 
 
-def token_views(traj: Trajectory, ts: TokenScores) -> None:
-    """The tokens coloured at the chosen layer, and the token × layer heatmap (one colour scale)."""
+def _trace_axis(store: ActivationStore, traj: Trajectory, layer: int, where: Any) -> tuple[Axis | None, Any]:
+    """The safe → unsafe axis picker (this model's saved probes, best first, or the difference of means of
+    the stored labelled trajectories), its reliability line and the scores ``[L, T]``; ``(None, None)`` when
+    the axis is unreliable and the user did not ask to colour with it anyway."""
+    saved = saved_probe_axes(traj.model_fingerprint)
+    by_name = {sa.name: sa for sa in saved}
+    labels = trace_axis_labels(saved)
+    choice = where.selectbox("Axis", list(labels), format_func=labels.get, key="trace_axis")
+    if choice == STORE_AXIS_CHOICE or choice not in by_name:
+        axis, scores = store_axis(store, store.query(), traj, layer)
+    else:
+        sa = by_name[choice]
+        shown = layer if layer in sa.probes.probes else sa.probes.best_layer
+        axis = probe_axis(sa.probes, shown, name=sa.name)
+        scores = probe_token_scores(sa.probes, traj)
+        if shown != layer:
+            where.caption(f"This probe set has no probe at layer {layer}: those rows are blank.")
+    where.caption(axis.caption())
+    warning = axis.warning()
+    if warning:
+        st.warning(warning)
+        if not where.checkbox("Colour with it anyway", key="trace_axis_anyway"):
+            return None, None
+    return axis, scores
+
+
+def token_views(traj: Trajectory, ts: TokenScores | None) -> None:
+    """The tokens coloured at the chosen layer, and the token × layer heatmap (one colour scale); nothing
+    when there are no scores (an error or an unreliable axis was shown instead)."""
+    if ts is None:
+        return
     spans = [(s.name, s.start, s.end) for s in traj.spans]
     row = list(traj.layers).index(ts.layer)
-    lo_hi = charts.score_range(ts.scores, ts.diverging)  # one colour scale for the text and the heatmap
+    crange = color_range(ts.scores, ts.kind)  # one colour scale for the text and the heatmap
     st.html(
         charts.token_html(
             traj.tokens,
             ts.scores[row],
             score_name=ts.label,
             layer=ts.layer,
-            diverging=ts.diverging,
+            kind=ts.kind,
             spans=spans,
-            vrange=lo_hi,
+            crange=crange,
         )
     )
     st.plotly_chart(
         charts.token_layer_heatmap(
-            ts.scores, traj.tokens, traj.layers, spans, score_name=ts.label, diverging=ts.diverging
+            ts.scores, traj.tokens, traj.layers, spans, score_name=ts.label, kind=ts.kind
         ),
         key="trace_heatmap",
     )

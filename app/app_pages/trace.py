@@ -20,7 +20,5 @@ if opened is None:
 st.subheader("Trajectory")
 tw.summary_panel(opened)
 scores = tw.score_panel(store, opened.traj)
-if scores is None:
-    st.stop()
 tw.token_views(opened.traj, scores)
 tw.label_panel(store, opened)

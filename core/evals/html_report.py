@@ -19,9 +19,10 @@ from core.evals.records import SUITES, SuiteSummary, worst_items
 from core.evals.result import AuditResult, category_rows, scorecard
 from core.evals.review import disagreement_rows
 from core.evals.stats import MIN_N, diff_text
+from core.explore.palette import SAFE, SERIES_COLOURS, UNSAFE
 from core.fsio import atomic_write_bytes
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
+PALETTE = SERIES_COLOURS  # subjects are series: never the safe / unsafe colours (core.explore.palette)
 
 
 def _pct(x: float | None) -> float | None:
@@ -120,8 +121,9 @@ CSS = (
     "table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}th,td{border:1px solid #ddd;"
     "padding:4px 6px;\n"
     "vertical-align:top;text-align:left}th{background:#f4f4f6}.muted{color:#666;font-size:13px}"
-    ".good{color:#1a7f37}\n"
-    ".bad{color:#c62828}pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px;"
+    f".good{{color:{SAFE}}}\n"
+    f".bad{{color:{UNSAFE}}}"
+    "pre{background:#f6f8fa;padding:10px;overflow:auto;font-size:12px;"
     "max-height:420px}\n"
     "tr.few td{color:#999}"
     ".note{background:#fff8e1;border-left:4px solid #f9a825;padding:6px 10px;margin:6px 0}"

@@ -14,9 +14,12 @@ import numpy as np
 from core.capture.store import ActivationStore, StoredMeta
 from core.capture.trajectory import Trajectory
 from core.errors import InputError, StoreError
+from core.explore.axes import Axis, diff_means_axis
 from core.explore.pooling import (
     PooledStack,
     TokenStack,
+    class_axis_scores,
+    class_means,
     common_layers,
     layer_stats,
     normalize_layers,
@@ -312,3 +315,36 @@ def class_means_from_store(
             "below or on the Label page, or colour by norm."
         ) from exc
     return c_pos, c_neg, n_pos, n_neg
+
+
+def store_axis(
+    store: ActivationStore,
+    metas: Sequence[StoredMeta],
+    traj: Trajectory,
+    layer: int,
+    *,
+    limit: int = 200,
+    how: str = "completion",
+) -> tuple[Axis, np.ndarray]:
+    """The difference-of-means axis of stored ``safe`` / ``unsafe`` trajectories of ``traj``'s model (up to
+    ``limit`` of each, ``traj`` itself left out, pooled with ``how``): its ``Axis`` at ``layer`` (held-out
+    AUROC cross-validated over those trajectories) and ``traj``'s scores on it at every layer ``[L, T]``
+    (−1 = the safe mean, +1 = the unsafe mean)."""
+    same = [m for m in metas if m.model_fingerprint == traj.model_fingerprint and m.key != traj.key]
+    pos = [m for m in same if m.label == "unsafe"][:limit]
+    neg = [m for m in same if m.label == "safe"][:limit]
+    ts = load_set(store, pos + neg)
+    keep = [i for i, t in enumerate(ts.trajs) if set(traj.layers) <= set(t.layers)]
+    labels = [ts.labels[i] for i in keep]
+    if "unsafe" not in labels or "safe" not in labels:
+        raise InputError(
+            "The unsafe − safe axis needs stored trajectories of this model labelled 'unsafe' and 'safe' "
+            f"(found {sum(m.label == 'unsafe' for m in metas)} and {sum(m.label == 'safe' for m in metas)} "
+            "of any model). Label some below or on the Label page, or colour by norm."
+        )
+    states = stack_pooled([ts.trajs[i] for i in keep], how, traj.layers).states
+    axis, _, _ = diff_means_axis(
+        states, labels, traj.layers, layer, source="difference of means (stored trajectories)"
+    )
+    pos_mean, neg_mean = class_means(states, labels)
+    return axis, class_axis_scores(traj.hidden, pos_mean, neg_mean)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.capture.trajectory import Trajectory
+from core.explore.axes import Axis, diff_means_axis
 from core.explore.pooling import class_axis_scores, class_means, stack_pooled
 
 COLOUR_CHOICES = ("label", "layer", "safe → unsafe axis")  # the "Colour by" options of layer-path maps
@@ -27,6 +28,20 @@ def layer_axis_scores(
     states = stack_pooled(trajs, pooling, layers).states  # [n, L, d]
     pos_mean, neg_mean = class_means(states, labels)
     return class_axis_scores(states.transpose(1, 0, 2), pos_mean, neg_mean).T
+
+
+def selection_axis(
+    trajs: Sequence[Trajectory],
+    labels: Sequence[str | None],
+    pooling: str,
+    layers: Sequence[int],
+    layer: int | None = None,
+) -> tuple[Axis, np.ndarray]:
+    """The difference-of-means axis of this selection at one ``layer`` (default: the layer where it separates
+    best on held-out trajectories): its ``Axis`` and every trajectory's position on it ``[n_traj]``."""
+    states = stack_pooled(trajs, pooling, layers).states
+    axis, scores, _ = diff_means_axis(states, labels, layers, layer)
+    return axis, scores
 
 
 def default_frames(layers: Sequence[int], n: int = 7) -> list[int]:

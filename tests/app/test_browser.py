@@ -5,6 +5,7 @@ Screenshots and DOM dumps go to tests/artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -130,11 +131,69 @@ def test_explore_shows_layer_paths_one_trace_per_label(live_app):
     page.close()
 
 
+UNSAFE_COLOUR_JS = """(() => { const p = document.querySelector('.js-plotly-plot');
+  if (!p || !p._fullData) return null;
+  const t = p._fullData.find(d => (d.name || '').startsWith('unsafe'));
+  return t ? {name: t.name, colour: t.marker.color} : null; })()"""
+CLICK_LABEL_JS = """((text) => { const l = Array.from(document.querySelectorAll('label'))
+  .find(x => x.innerText.trim().startsWith(text)); if (l) { l.click(); return true; } return false; })"""
+# plotly.js's own resolved scale of the axis-coloured markers (what it paints), with the unsafe keys' values
+AXIS_COLOUR_JS = """((unsafe) => { const p = document.querySelector('.js-plotly-plot');
+  if (!p || !p._fullData) return null;
+  const t = p._fullData.find(d => d.marker && Array.isArray(d.marker.colorscale) && d.marker.showscale);
+  if (!t) return null;
+  const vals = [];
+  for (let i = 0; i < t.customdata.length; i++) {
+    if (unsafe.includes(t.customdata[i]) && Number.isFinite(t.marker.color[i])) vals.push(t.marker.color[i]);
+  }
+  return {scale: t.marker.colorscale, cmin: t.marker.cmin, cmax: t.marker.cmax, unsafe_values: vals}; })"""
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    """``#rrggbb`` or ``rgb(r, g, b)`` (how plotly.js reports it) as integers."""
+    if colour.startswith("#"):
+        return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(float(x)) for x in re.findall(r"[\d.]+", colour)[:3])
+
+
+def test_explore_paints_a_known_unsafe_point_in_the_unsafe_colour(live_app):
+    """The colour plotly.js resolves for an unsafe trajectory: by label, and on the safe → unsafe axis (the
+    scatter once got a colour-scale name plotly.js reads reversed, painting unsafe points blue)."""
+    from core.explore.palette import SAFE, UNSAFE
+
+    base, keys, browser = live_app
+    unsafe_keys = [k for k, (_, label) in zip(keys, PROMPTS, strict=False) if label == "unsafe"]
+    page = browser.open(f"{base}/explore")
+    got = page.wait_for(UNSAFE_COLOUR_JS, timeout=300, settle=2)
+    assert _rgb(got["colour"]) == _rgb(UNSAFE), got
+    assert page.eval(f"{CLICK_LABEL_JS}('safe → unsafe axis')"), "no 'safe → unsafe axis' radio"
+    deadline = time.time() + 120
+    axis, ticked = None, False
+    while time.time() < deadline and axis is None:
+        time.sleep(1)
+        if not ticked:  # the checkbox is there only when the axis is unreliable: tick it once
+            ticked = page.eval(f"{CLICK_LABEL_JS}('Colour with it anyway')")
+        axis = page.eval(f"{AXIS_COLOUR_JS}({json.dumps(unsafe_keys)})")
+    page.screenshot(ARTIFACTS / "browser_explore_axis.png")
+    assert axis is not None, "the map was not coloured by the safe → unsafe axis"
+    top, bottom = axis["scale"][-1][1], axis["scale"][0][1]
+    assert _rgb(top) == _rgb(UNSAFE) and _rgb(bottom) == _rgb(SAFE), axis["scale"]
+    # unsafe trajectories sit on the unsafe side: their mean is the unsafe end of the axis (+1 or P > 0.5)
+    values = axis["unsafe_values"]
+    mid = (axis["cmin"] + axis["cmax"]) / 2
+    assert values and sum(values) / len(values) > mid, axis
+    requests_seen.extend(page.requests)
+    page.close()
+
+
 def test_trace_shows_heatmap_and_coloured_tokens(live_app):
     base, keys, browser = live_app
     page = browser.open(f"{base}/trace?key={keys[0]}")
     info = page.wait_for(PLOT_JS, timeout=180, settle=2)
-    assert info["traces"] == 1 and info["types"] == ["heatmap"] and info["heatmaps"] == 1, info
+    # the heatmap, plus a scatter of crosses when some tokens lie beyond the colour range (outliers)
+    assert (
+        info["types"][0] == "heatmap" and set(info["types"][1:]) <= {"scatter"} and info["heatmaps"] == 1
+    ), info
     assert info["token_spans"] > 10  # one hover-titled span per token
     page.screenshot(ARTIFACTS / "browser_trace.png")
     dom = page.dom()

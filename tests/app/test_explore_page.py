@@ -85,3 +85,39 @@ def test_project_a_new_prompt_adds_a_highlighted_path(app_env, tiny_model, run_p
     assert len(data) == n_before + 1 and data[-1]["name"].startswith("★")
     assert len(data[-1]["x"]["bdata"] if isinstance(data[-1]["x"], dict) else data[-1]["x"]) > 0
     assert any("placed by pca" in c.value for c in at.caption)
+
+
+def test_safe_to_unsafe_axis_states_its_reliability_and_paints_unsafe_red(app_env, tiny_model, run_page):
+    from plotly.colors import sample_colorscale
+
+    from core.explore.palette import UNSAFE, colours_at
+    from tests.app.test_trace_page import _save_probe
+
+    keys = fill_store(tiny_model)
+    _save_probe(tiny_model, "good", separated=True)
+    _save_probe(tiny_model, "noise", separated=False)
+    at = run_page(PAGE, explore_method="PCA", explore_colour="safe → unsafe axis")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="explore_axis").value == "good"  # the best saved probe is the default axis
+    line = next(c.value for c in at.caption if c.value.startswith("Axis:"))
+    assert "saved probe 'good'" in line and "held-out AUROC" in line and "n = 12 safe / 12 unsafe" in line
+    marker = next(t for t in spec_of(at)["data"] if isinstance(t.get("marker", {}).get("colorscale"), list))
+    m = marker["marker"]
+    assert (m["cmin"], m["cmax"]) == (0.0, 1.0) and "P(unsafe)" in m["colorbar"]["title"]["text"]
+    scale = [[float(p), c] for p, c in m["colorscale"]]
+    top = sample_colorscale(scale, [1.0], colortype="tuple")[0]
+    assert colours_at([[0, "#000000"], [1, "#FFFFFF"]], [0.0]) == ["#000000"]
+    assert colours_at(scale, [1.0]) == [UNSAFE] and max(top) <= 1  # P(unsafe) = 1 -> the unsafe colour
+    assert set(keys) >= {c for c in marker["customdata"] if c}
+    # an unreliable axis: warning, coloured by label instead, until asked to colour anyway
+    at.selectbox(key="explore_axis").set_value("noise").run()
+    assert at.warning and "not reliable" in at.warning[0].value
+    assert any("Coloured by label instead" in c.value for c in at.caption)
+    assert [t["name"] for t in spec_of(at)["data"]][0].startswith("rethink")
+    at.checkbox(key="explore_axis_anyway").check().run()
+    assert not at.exception and any("colorscale" in t.get("marker", {}) for t in spec_of(at)["data"])
+    # the difference of means of the selection, at a chosen layer
+    at.selectbox(key="explore_axis").set_value("(difference of means of this selection)").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    line = next(c.value for c in at.caption if c.value.startswith("Axis:"))
+    assert "difference of means (this selection)" in line and "3 safe / 3 unsafe" in line

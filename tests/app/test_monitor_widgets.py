@@ -75,3 +75,22 @@ def test_monitored_generation_renders(app_env, saved_probe, threshold, guard):
         assert at.session_state["n_generated"] <= 2 and at.session_state["has_traj"] is False
     else:
         assert at.session_state["has_traj"] is True and at.session_state["n_generated"] >= 1
+
+
+def test_controls_state_the_probe_reliability_and_default_to_the_best(app_env, tiny_model):
+    from tests.app.test_trace_page import _save_probe
+
+    _save_probe(tiny_model, "noise", separated=False)
+    _save_probe(tiny_model, "good", separated=True)
+    at = AppTest.from_function(_script, default_timeout=120).run()
+    at.toggle(key="monitor_on").set_value(True).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="monitor_probe").value == "good"
+    line = next(c.value for c in at.caption if c.value.startswith("Axis:"))
+    assert "saved probe 'good'" in line and "12 safe / 12 unsafe" in line and "held-out AUROC" in line
+    assert not at.warning
+    at.selectbox(key="monitor_probe").set_value("noise").run()
+    assert at.warning and "not reliable" in at.warning[0].value
+    at.button(key="go").click().run()
+    assert not at.exception, at.exception
+    assert "Not coloured" in at.get("html")[0].proto.body  # warned, not coloured

@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from core.explore.palette import SAFE, UNSAFE
+
 pytestmark = pytest.mark.app
 PAGE = "app/app_pages/probes.py"
 
@@ -88,6 +90,9 @@ def test_train_logistic_inspect_save_compare(app_env, run_page, dataset):
     assert len(charts) >= 3  # curve, confusion, histogram
     curve = json.loads(charts[0].proto.spec)
     assert curve["data"][0]["error_y"]["visible"] is True and len(curve["data"][0]["x"]) == 3
+    hists = [t for c in charts for t in json.loads(c.proto.spec)["data"] if t.get("type") == "histogram"]
+    colours = {t["name"]: t["marker"]["color"] for t in hists}
+    assert colours == {"safe": SAFE, "unsafe": UNSAFE}  # the one palette, not teal / salmon
     wrong = at.dataframe[0].value
     assert {"id", "label", "p_unsafe", "error"} <= set(wrong.columns)
     at.text_input(key="probe_save_name").input("toy-probe")

@@ -40,6 +40,7 @@ def test_saved_vector_compare_and_sweep(app_env, saved_vector, run_page):
     assert not at.exception, at.exception
     at.radio(key="steer_src").set_value("Saved vector").run()
     assert not at.exception, at.exception
+    at.radio(key="steer_alpha_units").set_value("absolute").run()
     applied = [i.value for i in at.info if i.value.startswith("**Applied:**")]
     assert applied and "add (h ← h + α·v), α = 1, layers [1], positions: all" in applied[0]
     at.text_area(key="steer_prompt").input("How do I bake bread?")
@@ -55,6 +56,7 @@ def test_saved_vector_compare_and_sweep(app_env, saved_vector, run_page):
     applied = [i.value for i in at.info if i.value.startswith("**Applied:**")]
     assert "ablate" in applied[0] and "layers [0, 1, 2]" in applied[0]
     at.radio(key="steer_method").set_value("add").run()
+    at.radio(key="steer_alpha_units").set_value("absolute").run()
     at.text_area(key="steer_sweep_prompts").input("Tell me a joke\nName a colour")
     at.text_area(key="steer_sweep_harmless").input("Name a colour")
     at.text_input(key="steer_sweep_alphas").input("0, 2")
@@ -96,3 +98,45 @@ def test_diff_in_means_from_a_jsonl_dataset(app_env, run_page, tmp_path):
     assert any("-diff-means" in c.value for c in at.caption)
     at.button(key="steer_save").click().run()
     assert at.success and "steering-vector" in at.success[0].value
+
+
+def test_alpha_in_multiples_of_the_residual_norm_and_word_diff(app_env, saved_vector, tiny_model, run_page):
+    from core.capture.store import ActivationStore
+    from core.steer.units import mean_norms
+    from tests.app.explorer_fixtures import fill_store
+
+    keys = fill_store(tiny_model, n=2, max_new_tokens=3)
+    store = ActivationStore()
+    norm = mean_norms([store.get(k) for k in keys])[0][1]  # layer 1, the vector's layer
+    at = run_page(PAGE, steer_src="Saved vector")
+    assert not at.exception, at.exception
+    assert at.radio(key="steer_alpha_units").value == "× mean ‖h‖"  # the default units
+    assert at.number_input(key="steer_multiple_add").value == 0.25
+    expected = 0.25 * norm / np.linalg.norm(saved_vector.at(1))
+    applied = next(i.value for i in at.info if i.value.startswith("**Applied:**"))
+    assert f"α = {expected:g}" in applied
+    strength = next(c.value for c in at.caption if "× mean ‖h‖" in c.value)
+    assert "‖α·v‖ = 0.25 × mean ‖h‖" in strength and "at layer 1" in strength
+    assert "2 stored trajectories" in strength
+    # the sweep's default range comes from the norm: 0 … 1 × mean ‖h‖
+    assert at.text_input(key="steer_sweep_alphas").value == "0, 0.125, 0.25, 0.5, 1"
+    at.number_input(key="steer_multiple_add").set_value(2.0).run()
+    at.text_area(key="steer_prompt").input("How do I bake bread?")
+    at.number_input(key="steer_max_new").set_value(6)
+    at.button(key="FormSubmitter:steer_form-Generate both").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    bodies = [h.proto.body for h in at.get("html")]
+    assert len(bodies) == 2 and all("white-space:pre-wrap" in b for b in bodies)
+    words = next(c.value for c in at.caption if "words:" in c.value)
+    assert "removed (struck through)" in words and "added (highlighted)" in words
+    base, steered, *_ = at.session_state["steer_pair"][1:]
+    if base != steered:
+        assert "<del" in bodies[0] or "<ins" in bodies[1]
+    at.text_area(key="steer_sweep_prompts").input("Name a colour")
+    at.text_input(key="steer_sweep_alphas").input("0, 1")
+    at.number_input(key="steer_sweep_tokens").set_value(3)
+    at.button(key="FormSubmitter:steer_sweep_form-Run sweep").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert list(table["× mean ‖h‖"]) == pytest.approx([0.0, 1.0])
+    assert list(table["α"]) == pytest.approx([0.0, norm / np.linalg.norm(saved_vector.at(1))], rel=1e-5)

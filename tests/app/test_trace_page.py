@@ -1,6 +1,8 @@
+import numpy as np
 import pytest
 
 from core.capture.store import ActivationStore
+from core.explore.palette import SAFE, SEQUENTIAL, UNSAFE
 from tests.app.explorer_fixtures import fill_store, spec_of
 
 pytestmark = pytest.mark.app
@@ -49,9 +51,19 @@ def test_open_by_key_scores_and_label(app_env, tiny_model, run_page):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Centroid of 5 stored trajectories" in c.value for c in at.caption)
     z = spec_of(at)["data"][0]
-    assert z["zmin"] == -z["zmax"]  # diverging scale centred on 0
+    # every cosine here is on its true range with the sequential scale, not a diverging one around 0
+    assert z["zmin"] != -z["zmax"] and z["colorscale"][0][1] == SEQUENTIAL[0][1]
+    assert "true range" in z["colorbar"]["title"]["text"]
     at.radio(key="trace_score").set_value("direction").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    line = next(c.value for c in at.caption if c.value.startswith("Axis:"))
+    assert "difference of means (stored trajectories)" in line and "held-out AUROC" in line
+    assert "−1 = safe mean, +1 = unsafe mean" in line
+    if at.warning:  # an unreliable axis warns instead of colouring, until asked to colour anyway
+        assert "not reliable" in at.warning[0].value
+        at.checkbox(key="trace_axis_anyway").check().run()
+    z = spec_of(at)["data"][0]
+    assert z["zmin"] == -z["zmax"] and z["colorscale"][-1][1] == UNSAFE  # centred where 0 means halfway
     at.select_slider(key="trace_layer").set_value(1).run()
     assert not at.exception
     # label it
@@ -86,3 +98,39 @@ def test_direction_without_labels_says_what_to_do(app_env, tiny_model, run_page)
         and "labelled 'unsafe' and 'safe'" in at.error[0].value
         and "colour by norm" in at.error[0].value
     )
+
+
+def _save_probe(model, name: str, separated: bool) -> None:
+    """A probe set for the tiny model: separable synthetic states (held-out AUROC ≈ 1) or pure noise."""
+    from core.probes.artefacts import save_probe_set
+    from core.probes.linear import train_probes
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 3, model.d_model))
+    y = ["safe", "unsafe"] * 12
+    if separated:
+        X[1::2, :, :16] += 4.0  # many separating dimensions: held-out AUROC ≈ 1 even with d_model noise
+    ps = train_probes(X, y, k=3, meta={"model_fingerprint": model.fingerprint, "model_name": model.name})
+    save_probe_set(ps, name)
+
+
+def test_the_best_saved_probe_is_the_default_axis_in_p_unsafe(app_env, tiny_model, run_page):
+    keys = fill_store(tiny_model, n=4)
+    _save_probe(tiny_model, "noise", separated=False)
+    _save_probe(tiny_model, "good", separated=True)
+    at = run_page(PAGE, query={"key": keys[0]}, trace_score="direction")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="trace_axis").value == "good"  # best held-out AUROC first
+    line = next(c.value for c in at.caption if c.value.startswith("Axis:"))
+    assert "saved probe 'good'" in line and "12 safe / 12 unsafe" in line and "P(unsafe)" in line
+    assert not at.warning, [w.value for w in at.warning]
+    hm = spec_of(at)["data"][0]
+    assert (hm["zmin"], hm["zmax"]) == (0.0, 1.0)
+    assert hm["colorscale"][0][1] == SAFE and hm["colorscale"][-1][1] == UNSAFE
+    # an unreliable probe warns and does not colour until asked
+    at.selectbox(key="trace_axis").set_value("noise").run()
+    assert not at.exception
+    assert at.warning and "not reliable" in at.warning[0].value and "< 0.75" in at.warning[0].value
+    assert not at.get("plotly_chart")
+    at.checkbox(key="trace_axis_anyway").check().run()
+    assert spec_of(at)["data"][0]["type"] == "heatmap"

@@ -3,6 +3,7 @@ import json
 import numpy as np
 
 from app import charts
+from core.explore.palette import color_range
 
 EVIL = "<script>alert(1)</script>"
 
@@ -21,12 +22,13 @@ def test_token_html_escapes_tokens_titles_and_marks_spans():
     assert "↵<br>" in html  # newlines visible and kept
 
 
-def test_score_range_is_robust_to_one_extreme_token():
+def test_colour_range_covers_the_bulk_and_counts_the_extreme_token_as_an_outlier():
     s = np.concatenate([np.linspace(0, 1, 99), [1e4]])
-    lo, hi = charts.score_range(s, diverging=False)
-    assert hi < 2
-    lo, hi = charts.score_range(np.concatenate([np.linspace(-1, 1, 99), [-500]]), diverging=True)
-    assert lo == -hi and hi < 2
+    cr = color_range(s, "magnitude")
+    assert (cr.lo, cr.hi) == (0.0, 1.0) and cr.true_hi == 1e4 and cr.n_outliers == 1
+    assert "true range 0 … 1e+04" in cr.describe() and "1 outlier" in cr.describe()
+    cr = color_range(np.concatenate([np.linspace(-1, 1, 99), [-495]]), "axis")
+    assert cr.lo == -cr.hi and cr.hi == 1.0 and cr.true_lo == -495 and cr.n_outliers == 1
 
 
 def test_heatmap_hover_is_escaped_and_spans_drawn():
