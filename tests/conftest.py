@@ -77,6 +77,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def silent_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model broken on purpose: every answer is empty (a subject an audit must fail)."""
+    from core.capture.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("silent") / "silent-llama", seed=0, silent=True)
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tiny_model_dir: Path):
     from core.capture.models import ModelSpec, load_model
 

@@ -30,9 +30,19 @@ _CORPUS = [
 
 
 def build_tiny_model(
-    out_dir: str | Path, *, seed: int = 0, n_layers: int = 2, d_model: int = 64, vocab_size: int = 384
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    n_layers: int = 2,
+    d_model: int = 64,
+    vocab_size: int = 384,
+    silent: bool = False,
 ) -> Path:
-    """Write a random-init LlamaForCausalLM + tokenizer into ``out_dir`` (idempotent) and return it."""
+    """Write a random-init LlamaForCausalLM + tokenizer into ``out_dir`` (idempotent) and return it.
+
+    Its greedy answers are visible (random) words; ``silent=True`` builds the broken subject instead: every
+    answer is empty (only the end-of-turn token can win), what a steered model with NaN states looks like to
+    an audit."""
     out = Path(out_dir)
     if (out / "config.json").is_file() and (out / "tokenizer.json").is_file():
         return out
@@ -71,9 +81,23 @@ def build_tiny_model(
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
-        tie_word_embeddings=True,
+        tie_word_embeddings=False,
     )
     model = LlamaForCausalLM(config)
+    # Never answer with nothing: whitespace-only and special tokens get an all-zero output row (logit 0, below
+    # the best random logit), so greedy text is visible words. An empty answer is the audits' "empty" verdict
+    # (a broken subject), which the tests of a working pipeline must not hit.
+    with torch.no_grad():
+        for tid in range(len(fast)):
+            if tid in fast.all_special_ids or not fast.decode([tid]).strip():
+                model.lm_head.weight[tid].zero_()
+        if silent:  # residual dim 0 is ~100 for every token, and only <|endoftext|> reads it: logit ~80 vs 0,
+            # so greedy and sampled answers alike are special tokens only (empty once decoded)
+            model.model.embed_tokens.weight[:, 0] = 100.0
+            model.model.norm.weight.zero_()
+            model.model.norm.weight[0] = 1.0
+            model.lm_head.weight.zero_()
+            model.lm_head.weight[fast.pad_token_id, 0] = 10.0
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     fast.save_pretrained(out)

@@ -46,7 +46,7 @@ def test_verifier_accepts_reasoned_refusals_and_benign_answers() -> None:
     assert not accept(b, "")
 
 
-def test_random_model_writes_no_rationale_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_random_model_writes_no_rationale_clear_error(silent_model_dir: Path, tmp_path: Path) -> None:
     from core.align.configs import RationalConfig
     from core.align.rational import run_rational
 
@@ -54,7 +54,7 @@ def test_random_model_writes_no_rationale_clear_error(tiny_model_dir: Path, tmp_
     sink = ListSink()
     ctx = JobContext("t", sink=sink, run_dir=tmp_path / "run")
     with pytest.raises(ReasonScopeError, match="no harmful prompt got an accepted reasoned refusal"):
-        run_rational(RationalConfig(model=str(tiny_model_dir), dataset=str(data), **TINY), ctx)
+        run_rational(RationalConfig(model=str(silent_model_dir), dataset=str(data), **TINY), ctx)
     rates = json.loads((tmp_path / "run" / "data" / "acceptance.json").read_text())
     assert rates["harmful"]["samples"] == 3 * 2  # 3 train harmful prompts x 2 samples
     assert "rational/acceptance_harmful" in sink.metrics()

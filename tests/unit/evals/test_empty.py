@@ -153,10 +153,20 @@ def test_eval_cli_refuses_a_nan_alpha_before_loading_a_model(rs_home, tmp_path):
     assert "Loading model" not in res.output and not (tmp_path / "a").exists()
 
 
-def test_eval_cli_fails_on_a_subject_that_answers_nothing(rs_home, tiny_model_dir, tmp_path):
-    """The random tiny model answers with newlines only: an audit must fail, not report 100 % refusal."""
+def test_eval_cli_fails_on_a_subject_that_answers_nothing(rs_home, silent_model_dir, tmp_path):
+    """A subject whose every answer is empty: the audit must fail, not report 100 % refusal."""
     out = tmp_path / "audit"
-    args = ["eval", "--out", str(out), "--subject", str(tiny_model_dir), "--suite", "refusal", "--limit", "2"]
+    args = [
+        "eval",
+        "--out",
+        str(out),
+        "--subject",
+        str(silent_model_dir),
+        "--suite",
+        "refusal",
+        "--limit",
+        "2",
+    ]
     res = runner.invoke(app, [*args, "--max-new-tokens", "3"])
     assert res.exit_code == 2, res.output
     assert "empty responses out of" in res.output and "Traceback" not in res.output

@@ -55,13 +55,13 @@ def test_run_function_emits_progress_metrics_and_artefacts(tiny_model_dir, tmp_p
         config={
             "subjects": [{"model": {"name": str(tiny_model_dir), "device": "cpu"}}],
             "suites": ["refusal", "utility"],
-            "options": {"limit": 2, "max_new_tokens": 3, "max_empty_share": 1.0},  # tiny model: empty
+            "options": {"limit": 2, "max_new_tokens": 3},
         }
     )
     ctx = FakeCtx(tmp_path)
     out = run_audit_job(cfg, ctx)
-    # the tiny model's empty answers are no refusals: the refusal rate is undefined, not 100 %
-    assert out["n_attempts"] == 4 and "refusal" not in out and out["utility"] == 0.0
+    # the tiny model's random words are neither refusals nor useful answers
+    assert out["n_attempts"] == 4 and out["refusal"] == 0.0 and out["utility"] == 0.0
     kinds = [e[0] for e in ctx.events]
     assert "progress" in kinds and "metric" in kinds
     assert ("artefact", "report.html", str(tmp_path / "audit" / "report.html")) in ctx.events
