@@ -16,6 +16,7 @@ from app.helpers_audit import (
     alignment_report,
     category_table_rows,
     config_problem,
+    early_batch_size,
     kind_rows,
     result_summary,
     scorecard_table_rows,
@@ -217,6 +218,7 @@ def run_form() -> dict[str, Any] | None:
         "attack_mode": attack_mode,
         "seed": int(seed),
         "leak_probe": None if leak_probe == "(none)" else leak_probe,
+        "first_batch_size": early_batch_size(AuditOptions().batch_size),
     }
     return {
         "subjects": list(subjects()),
@@ -260,7 +262,7 @@ def launch(cfg: dict[str, Any]) -> Path | None:
                 "when it finishes (and on the Jobs page while it runs)."
             )
             return None
-        update, clear = progress_callback("Generating and judging:", unit="prompts")
+        update, clear = progress_callback("Generating and judging:", unit="attempts")
         subs = [Subject.from_json(s) for s in cfg["subjects"]]
         specs = {s.model for s in subs}
         loader = (lambda spec: state.get_model()) if specs == {state.model_spec()} else None
@@ -295,7 +297,7 @@ def job_status() -> None:
     for job_id, out in jobs:
         rec = backend.status(job_id)
         prog = latest_progress(backend.events(job_id))
-        done = f" · {prog['step']}/{prog['total']} prompts" if prog and prog.get("total") else ""
+        done = f" · {prog['step']}/{prog['total']} attempts" if prog and prog.get("total") else ""
         st.caption(f"Job `{job_id}`: **{rec.status.value}**{done}" + (f" — {rec.error}" if rec.error else ""))
         if rec.status.value == "succeeded" and Path(out).is_dir() and state.get_audit_folder() != out:
             if st.button(f"Show results of {job_id}", key=f"audit_show_{job_id}"):

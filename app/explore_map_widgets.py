@@ -12,12 +12,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import charts, state
-from app.explorer_widgets import EMPTY_STORE, progress_callback, trajectory_filter
+from app.explorer_widgets import EMPTY_STORE, StageDisplay, trajectory_filter
 from app.helpers_explore import (
     BEST_LAYER,
     DIFF_MEANS_CHOICE,
     axis_labels,
     axis_layer_label,
+    fit_caption,
     layer_entry,
     layer_overlay,
     missing_message,
@@ -146,30 +147,25 @@ def map_panel(ts: TrajSet, controls: MapControls) -> MapView | None:
     error."""
     pm = default_manager()
     projected = state.explore_projections()
-    progress, clear_progress = progress_callback(
-        f"Fitting {controls.method} on {len(ts.trajs)} trajectories…"
-    )
+    stages = StageDisplay(f"Fitting {controls.method} on {len(ts.trajs)} trajectories:")
     try:
         layers_all = list(common_layers(ts.trajs))
         drawn = (
-            _layer_paths(pm, ts, controls, progress, projected)
+            _layer_paths(pm, ts, controls, stages, projected)
             if controls.layer_paths
-            else _token_paths(pm, ts, layers_all, controls, progress, projected)
+            else _token_paths(pm, ts, layers_all, controls, stages, projected)
         )
     except ReasonScopeError as exc:
-        clear_progress()
+        stages.clear()
         state.show_error(exc)
         return None
-    clear_progress()
+    stages.clear()
     if drawn is None:
         return None
     fig, paths = drawn
     fit = paths.fit
     event = st.plotly_chart(fig, key="explore_map", on_select="rerun", selection_mode="points")
-    st.caption(
-        f"{len(ts.trajs)} trajectories · {fit.n_points} points · {controls.method} fitted in "
-        f"{fit.seconds:.1f} s (init {fit.init_used}; cached, key `{fit.key[:12]}`)"
-    )
+    st.caption(fit_caption(fit, len(ts.trajs), controls.method))
     if projected.get(fit.key):
         st.caption(projected_caption(projected[fit.key]))
     chosen = selected_keys(event.selection.points if event else [], ts.keys)
@@ -182,7 +178,7 @@ def _layer_paths(
     pm: ProjectionManager,
     ts: TrajSet,
     controls: MapControls,
-    progress: Any,
+    stages: StageDisplay,
     projected: dict[str, list[dict[str, Any]]],
 ) -> tuple[go.Figure, LayerPaths]:
     o = st.columns([2, 2])
@@ -201,7 +197,8 @@ def _layer_paths(
         "means of this selection (−1 = mean of its safe, +1 = of its unsafe trajectories). Its layer, n per "
         "class and held-out AUROC are shown; below AUROC 0.75 it warns instead of colouring.",
     )
-    lp = fit_layer_paths(pm, ts, pooling, controls.config, progress=progress, normalize=controls.normalize)
+    stages.waiting("pooling the hidden states…")
+    lp = fit_layer_paths(pm, ts, pooling, controls.config, on_stage=stages, normalize=controls.normalize)
     if lp.fell_back.any():
         st.caption(
             f"{int(lp.fell_back.sum())} of {len(ts.trajs)} trajectories have no span for '{pooling}'; "
@@ -269,7 +266,7 @@ def _token_paths(
     ts: TrajSet,
     layers_all: list[int],
     controls: MapControls,
-    progress: Any,
+    stages: StageDisplay,
     projected: dict[str, list[dict[str, Any]]],
 ) -> tuple[go.Figure, TokenPaths] | None:
     o = st.columns([3, 1.3, 1, 1.3])
@@ -303,6 +300,7 @@ def _token_paths(
         if not animate or len(frames) == 1
         else frames[-1]
     )
+    stages.waiting("reading every token's hidden states…")
     tp = fit_token_paths(
         pm,
         ts,
@@ -310,7 +308,7 @@ def _token_paths(
         controls.config,
         which=which,
         max_tokens=int(max_tokens),
-        progress=progress,
+        on_stage=stages,
         normalize=controls.normalize,
     )
     sel = frame_window(frames, start, animate)

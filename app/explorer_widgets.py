@@ -6,11 +6,13 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
 from core.capture.store import ActivationStore, StoredMeta
 from core.capture.trajectory import GenerationSettings, Message, Trajectory
+from core.explore.fit_stages import FitStage, stage_text
 from core.jobs.eta import Eta
 
 ALL = "(all)"
@@ -65,6 +67,52 @@ def progress_callback(
         slot.progress(min(1.0, done / max(total, 1)), text=f"{text} {eta['e'].text(done)}")
 
     return update, slot.empty
+
+
+class StageDisplay:
+    """Shows a projection fit's stages (``core.explore.fit_stages``): a bar with the measured time left where
+    progress is observable (the layout's epochs), otherwise a spinner with the elapsed time and the stage's
+    name (compiling kernels, the kNN graph). Call it from the script thread only; ``clear()`` when done."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.slot = st.empty()
+        self.last: FitStage | None = None
+        self._spinner: Any = None
+        self._spinning: str | None = None
+
+    def waiting(self, text: str) -> None:
+        """An indeterminate step before the first stage (e.g. reading the hidden states); a cached fit that
+        returns within half a second never shows it."""
+        self._spin("waiting", f"{self.title} {text}")
+
+    def __call__(self, ev: FitStage) -> None:
+        self.last = ev
+        text = f"{self.title} {stage_text(ev)}"
+        if ev.finished:
+            return
+        if ev.fraction is not None:
+            self._stop()
+            self.slot.progress(ev.fraction, text=text)
+        else:
+            self._spin(ev.name, text)
+
+    def _spin(self, name: str, text: str) -> None:
+        if self._spinning == name:
+            return
+        self._stop()
+        self._spinner = self.slot.container().spinner(text, show_time=True)
+        self._spinner.__enter__()
+        self._spinning = name
+
+    def _stop(self) -> None:
+        if self._spinner is not None:
+            self._spinner.__exit__(None, None, None)
+        self._spinner, self._spinning = None, None
+
+    def clear(self) -> None:
+        self._stop()
+        self.slot.empty()
 
 
 def streamed_capture(

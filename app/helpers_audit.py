@@ -10,6 +10,13 @@ from typing import Any
 from core.evals.stats import MIN_N, diff_text
 
 
+def early_batch_size(batch_size: int) -> int:
+    """The Audit page's first generation batch: a quarter of a batch (at least one prompt), so the first
+    measured speed, and the time left, appear early (the runner uses it only when one batch is over a
+    quarter of the audit)."""
+    return max(1, batch_size // 4)
+
+
 def config_problem(cfg: dict[str, Any]) -> str | None:
     """Why an audit config from the run form cannot run (no suite, no subject), or None when it can."""
     if not cfg["suites"]:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from app import charts
+from core.explore.fit_stages import stages_summary
 
 DIFF_MEANS_CHOICE = "(difference of means of this selection)"  # the Explore axis picker's non-probe choice
 BEST_LAYER = None  # the axis-layer choice meaning "the layer that separates best on held-out trajectories"
@@ -92,3 +93,13 @@ def probe_layer_options(
     pre-selected (its best layer when available)."""
     options = [x for x in probe_layers if x in set(map_layers)]
     return options, options.index(best) if best in options else max(len(options) - 1, 0)
+
+
+def fit_caption(fit: Any, n_trajs: int, method: str) -> str:
+    """``3 trajectories · 90 points · UMAP fitted in 9.1 s (compiling kernels 8.0 s · kNN graph 0.3 s ·
+    layout 0.8 s; init spectral; cached, key …)``: where the time went, measured."""
+    stages = stages_summary(fit.stage_seconds)
+    return (
+        f"{n_trajs} trajectories · {fit.n_points} points · {method} fitted in {fit.seconds:.1f} s "
+        f"({stages + '; ' if stages else ''}init {fit.init_used}; cached, key `{fit.key[:12]}`)"
+    )

@@ -32,6 +32,7 @@ from core.jobs.view import (
     metric_names,
     next_poll,
     overlay_frame,
+    phase_text,
     samples,
     warnings,
 )
@@ -202,6 +203,8 @@ def _header(rec: JobRecord, events: list[Any]) -> None:
     )
     cols[2].metric("Duration", format_duration(rec.duration(time.time())))
     cols[3].metric("ETA", "—" if rec.is_terminal else (format_eta(prog).removeprefix("ETA ") or "—"))
+    if prog and prog.get("phase") and not rec.is_terminal:
+        st.caption(phase_text(prog))
     if prog and prog.get("total"):
         st.progress(min(1.0, prog["step"] / prog["total"]))
     if rec.status.value == "running" and rec.backend == "local" and rec.heartbeat_at:

@@ -13,6 +13,7 @@ import streamlit as st
 
 from app import state
 from core.explore.palette import COUNTS, INK, LABEL_COLOURS, SERIES_COLOURS, UNLABELLED
+from core.jobs.eta import StagedEta
 from core.labelled import LabelledItem
 from core.probes.artefacts import list_artefacts, load_probe_set, save_contrastive, save_probe_set
 from core.probes.features import POSITION_HELP, POSITIONS
@@ -30,7 +31,7 @@ from core.probes.views import (
     request_from_form,
     saved_probe_rows,
 )
-from core.probes.workflow import ITEM_SETS, most_wrong, train_from_features
+from core.probes.workflow import ITEM_SETS, STAGES, most_wrong, train_from_features
 
 CLASS_COLOURS = LABEL_COLOURS  # safe / unsafe / rethink: the one palette (core.explore.palette)
 SOURCES = (
@@ -261,13 +262,13 @@ def dataset_picker(prefix: str) -> PickedData | None:
         return None
 
 
-def features(model: Any, picked: PickedData, req: Any, bar: Any) -> Any:
+def features(model: Any, picked: PickedData, req: Any, bar: Any, progress: StageBar | None = None) -> Any:
     """FeatureSet for ``req`` from the picked data (captures and caches, or reads the store)."""
     from core.probes.workflow import features_for, features_from_store_for
 
     if picked.store_dataset is not None:
         return features_from_store_for(model, state.get_store(), picked.store_dataset, req)
-    return features_for(model, picked.items or [], picked.name, req, stage_progress(bar))
+    return features_for(model, picked.items or [], picked.name, req, progress or StageBar(bar))
 
 
 def _db_datasets() -> list[str]:
@@ -284,14 +285,18 @@ def _db_datasets() -> list[str]:
         return []
 
 
-def stage_progress(bar: Any) -> Any:
-    """A ``(stage, done, total)`` callback driving one ``st.progress`` bar."""
-    names = {"capture": "Capturing hidden states", "fit": "Training"}
+class StageBar:
+    """A ``(stage, done, total)`` callback driving one ``st.progress`` bar: each stage (capture N items, then
+    the per-layer fits) shows its rate and time left measured so far (``core.jobs.eta.StagedEta``)."""
 
-    def progress(stage: str, done: int, total: int) -> None:
-        bar.progress(min(done / max(total, 1), 1.0), text=f"{names.get(stage, stage)}: {done}/{total}")
+    def __init__(self, bar: Any) -> None:
+        self.bar, self.eta = bar, StagedEta(STAGES)
 
-    return progress
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self.bar.progress(min(done / max(total, 1), 1.0), text=self.eta.text(stage, done, total))
+
+    def summary(self) -> str:
+        return self.eta.summary()
 
 
 # ---- panels of the Probes page --------------------------------------------------------------------------
@@ -347,11 +352,13 @@ def train_panel(model: Any, picked: PickedData) -> None:
         system=system,
     )
     bar = st.progress(0.0, text="Starting…")
+    progress = StageBar(bar)
     try:
-        fs = features(model, picked, req, bar)
-        result = train_from_features(fs, req, stage_progress(bar))
+        fs = features(model, picked, req, bar, progress)
+        result = train_from_features(fs, req, progress)
         state.set_probe_result(result, fs, req.method)
         bar.progress(1.0, text="Done")
+        st.caption(f"Done, measured: {progress.summary() or 'features from the store'}.")
     except Exception as exc:  # noqa: BLE001
         bar.empty()
         state.show_error(exc)

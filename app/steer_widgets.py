@@ -13,6 +13,7 @@ import streamlit as st
 
 from app import probe_widgets as pw
 from app import state
+from app.explorer_widgets import progress_callback
 from app.helpers_steer import (
     RELATIVE,
     UNITS,
@@ -26,6 +27,7 @@ from app.helpers_steer import (
 )
 from core.capture.templates import TEMPLATES, build_messages
 from core.capture.trajectory import GenerationSettings
+from core.jobs.eta import Eta
 from core.probes.artefacts import list_artefacts, load_probe_set
 from core.probes.views import default_kinds, item_kinds
 from core.steer.alphas import sweep_inputs
@@ -37,7 +39,7 @@ from core.steer.controls import (
     source_layer_options,
 )
 from core.steer.interventions import SteeringConfig, compare, make_interventions, resolve_directions
-from core.steer.sweep import sweep
+from core.steer.sweep import sweep, sweep_units
 from core.steer.units import (
     CONVERTIBLE,
     DEFAULT_MULTIPLE,
@@ -365,7 +367,9 @@ def sweep_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
     if run_sweep:
         try:
             inputs = sweep_inputs(prompts_text, harmless_text, alphas_text)
-            bar = st.progress(0.0, text="Sweeping α…")
+            update, clear = progress_callback("Sweeping, one run per prompt × α:", unit="runs")
+            runs = sweep_units(len(inputs.chats), len(inputs.harmless or []), len(inputs.alphas))
+            eta = Eta(total=runs, unit="prompt × α runs")
             pts = sweep(
                 model,
                 inputs.chats,
@@ -374,9 +378,11 @@ def sweep_panel(model: Any, vec: SteeringVector, steering: Steering) -> None:
                 sweep_alphas(inputs.alphas, steering.config.method, steering.strength),
                 GenerationSettings(max_new_tokens=int(n_tok)),
                 harmless=inputs.harmless,
-                progress=lambda a, b: bar.progress(a / b, text=f"α {a}/{b}"),
+                progress=update,
             )
+            clear()
             state.set_steer_sweep(pts)
+            st.caption(f"Sweep: {eta.text(runs)}.")
         except Exception as exc:  # noqa: BLE001
             state.show_error(exc)
     pts = state.get_steer_sweep()

@@ -64,6 +64,7 @@ def build_head(st: RunState) -> ContrastiveProbe | None:
         )
     n_layers = st.policy.config.num_hidden_layers
     layer = cfg.head_layer if cfg.head_layer is not None else max(1, round(2 * n_layers / 3))
+    st.ctx.set_phase("head", len(labels))
     st.ctx.log(f"CRAFT phase 1: capturing {len(labels)} train traces at layer {layer} ({cfg.pool} pooling)")
     X = pooled_policy_states(
         st.policy,

@@ -116,6 +116,7 @@ def run_grpo(st: RunState, model: Any, reward_funcs: list[Any]) -> Any:
     names = [getattr(f, "__name__", type(f).__name__) for f in reward_funcs]
     resume = st.ctx.resume_from if T.checkpoint_phase(st.ctx.resume_from) == "grpo" else None
     t = time.time()
+    st.ctx.set_phase("grpo", st.cfg.max_steps)
     st.ctx.log(
         f"GRPO: {st.cfg.max_steps} steps x {st.cfg.prompts_per_step} prompts x {st.cfg.num_generations} "
         f"rollouts of <= {st.cfg.max_completion_length} tokens, rewards {names}"

@@ -38,6 +38,7 @@ from core.evals.awareness import states_knew_lines
 from core.evals.runner import AuditCancelled
 from core.jobs.callbacks import progress_callback
 from core.jobs.context import JobContext
+from core.jobs.view import PREFIX_PHASE
 from core.labelled import LabelledItem
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ def benign_answers(st: RunState, items: list[LabelledItem]) -> dict[str, str]:
         )
         chats = [T.chat_for(it, "plain") for it in todo]
         bs = st.cfg.eval_batch_size
+        st.ctx.set_phase("data", len(todo))
         for s in range(0, len(todo), bs):
             if st.ctx.should_stop():
                 break
@@ -167,6 +169,7 @@ def run_sft(
 
     cfg = st.cfg
     out = st.ctx.run_dir / phase
+    st.ctx.set_phase(phase, steps)
     args = SFTConfig(
         **T.trainer_args(
             output_dir=out,
@@ -252,8 +255,11 @@ def run_verdict_sft(
     )
     chats = [T.chat_for(it, cfg.template) for it in st.monitor]
     checks: set[int] = set()
+    ctx.set_phase(f"{phase}{PREFIX_PHASE}")  # the frozen lower layers are computed once first
 
     def on_step(step: int, total: int, m: dict[str, float]) -> None:
+        if ctx.phase != phase:  # training started: its ETA is measured on training steps only
+            ctx.set_phase(phase, total)
         ctx.emit_metric(step, **{f"{phase}/{k}": v for k, v in m.items()})
         ctx.emit_progress(step, total)
         if st.monitor and step in {max(1, total // 3), max(1, 2 * total // 3), total} - checks:
@@ -465,6 +471,7 @@ def finish(
             ]
 
         t = time.time()
+        ctx.set_phase("audit")
         try:
             result, answers = audit_base_vs_tuned(
                 model,

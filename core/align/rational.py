@@ -189,6 +189,7 @@ def self_generate(st: RunState, gen_model: Any, gen_tok: Any) -> dict[str, Any]:
             f"for {len(todo)} prompts" + (" (guided)" if cfg.guided else "")
         )
         bs = max(1, cfg.eval_batch_size // cfg.samples_per_prompt)
+        st.ctx.set_phase("data", len(todo))
         for s in range(0, len(todo), bs):
             if st.ctx.should_stop():
                 break

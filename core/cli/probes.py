@@ -23,7 +23,7 @@ from core.jsonl import read_prompt_file
 from core.probes.artefacts import list_artefacts, load_probe_set, save_contrastive, save_probe_set
 from core.probes.features import POSITIONS, binary_items, load_items
 from core.probes.linear import DEFAULT_C, DEFAULT_MAX_FPR, operating_report
-from core.probes.workflow import ProbeRequest, features_for, pick_items, train_from_items
+from core.probes.workflow import STAGES, ProbeRequest, features_for, pick_items, train_from_items
 from core.steer.interventions import SteeringConfig, make_interventions, steered_generate, steering_meta
 from core.steer.monitor import MonitorResult, check_threshold, monitor_generate
 from core.steer.sweep import is_refusal
@@ -46,17 +46,27 @@ def _layers(spec: str | None) -> list[int] | None:
     return parse_layer_list(spec, "--layers")
 
 
-def _bar(desc: str):  # tqdm bars keyed by stage
-    bars: dict[str, tqdm] = {}
+class StageBars:
+    """``(stage, done, total)`` -> one tqdm bar per stage, named and counted as ``STAGES`` says (items
+    captured, layer fits). Counts go through ``update`` so tqdm measures the rate and the time left."""
 
-    def progress(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage) or bars.setdefault(stage, tqdm(total=total, desc=f"{desc}: {stage}", unit="it"))
-        bar.n = done
-        bar.refresh()
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bars: dict[str, tqdm] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        bar = self.bars.get(stage)
+        if bar is None or bar.total != total:
+            label, unit = STAGES.get(stage, (stage, "it"))
+            bar = self.bars[stage] = tqdm(total=total, desc=f"{self.desc}: {label}", unit=f" {unit}")
+        if done > bar.n:
+            bar.update(done - bar.n)
         if done >= total:
             bar.close()
 
-    return progress
+
+def _bar(desc: str) -> StageBars:
+    return StageBars(desc)
 
 
 @probe_app.command("train")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +147,27 @@ def _interventions(subject: Subject, model: LoadedModel) -> tuple[list[Any] | No
     return make_interventions(vec, cfg, model), steering_meta(vec, cfg, model)
 
 
+def first_chunk(n_prompts: int, batch_size: int, first_batch_size: int | None) -> int:
+    """How many prompts the first generation batch takes: ``first_batch_size`` when one ``batch_size``
+    batch would be more than a quarter of the work (the first measured speed would come too late), else a
+    whole batch."""
+    if first_batch_size is None or first_batch_size >= batch_size or batch_size * 4 <= n_prompts:
+        return batch_size
+    return first_batch_size
+
+
+def _chunks(order: list[str], batch_size: int, first: int | None) -> list[tuple[list[str], int]]:
+    """(prompts, batch size) chunks: an optional short first batch, then four batches at a time (the cancel
+    flag is checked between chunks)."""
+    out, s = [], 0
+    if first is not None and first < batch_size and order:
+        out.append((order[:first], first))
+        s = first
+    step = batch_size * 4
+    out += [(order[i : i + step], batch_size) for i in range(s, len(order), step)]
+    return out
+
+
 def _generate(
     model: LoadedModel,
     subject: Subject,
@@ -154,33 +176,38 @@ def _generate(
     opts: AuditOptions,
     fns: list[Any] | None,
     leak_layer: int | None,
-    tick: Callable[[int], None],
+    tick: Callable[[Sequence[str]], None],
     should_stop: Callable[[], bool] | None,
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """prompt -> completion, and prompt -> pooled reasoning state (captured prompts only)."""
+    """prompt -> completion, and prompt -> pooled reasoning state (captured prompts only). ``tick(prompts)``
+    after every generation batch with the prompts it finished."""
     settings = GenerationSettings(max_new_tokens=opts.max_new_tokens, seed=opts.seed)
     chats = {p: build_messages(p, template=subject.template, system=subject.system) for p in prompts}
     lengths = {p: len(model.encode_chat(c)) for p, c in chats.items()}
     out: dict[str, str] = {}
     states: dict[str, Any] = {}
+    first: int | None = first_chunk(len(prompts), opts.batch_size, opts.first_batch_size)
     for group in ([p for p in prompts if p not in capture], [p for p in prompts if p in capture]):
         order = sorted(group, key=lambda p: lengths[p])  # similar lengths per batch: less padding
-        step = opts.batch_size * 4  # check for cancel every few batches
-        for s in range(0, len(order), step):
+        chunks = _chunks(order, opts.batch_size, first)
+        if order:
+            first = None  # only the audit's very first batch is short
+        for chunk, bs in chunks:
             if should_stop and should_stop():
                 raise AuditCancelled("Audit cancelled; partial results were not saved.")
-            chunk = order[s : s + step]
-            if group and chunk[0] in capture:
+            per_batch = _batch_ticks(chunk, tick)
+            if chunk[0] in capture:
                 for p, traj in zip(
                     chunk,
                     capture_batch(
                         model,
                         [chats[p] for p in chunk],
                         settings,
-                        batch_size=opts.batch_size,
+                        batch_size=bs,
                         layers=(leak_layer,),
                         template=subject.template,
                         interventions=fns,
+                        progress=per_batch,
                     ),
                     strict=True,
                 ):
@@ -188,11 +215,27 @@ def _generate(
                     states[p] = pool_trajectory(traj, leak_layer, "reasoning")
             else:
                 texts = generate_texts(
-                    model, [chats[p] for p in chunk], settings, batch_size=opts.batch_size, interventions=fns
+                    model,
+                    [chats[p] for p in chunk],
+                    settings,
+                    batch_size=bs,
+                    interventions=fns,
+                    progress=per_batch,
                 )
                 out.update(zip(chunk, texts, strict=True))
-            tick(len(chunk))
     return out, states
+
+
+def _batch_ticks(chunk: list[str], tick: Callable[[Sequence[str]], None]) -> Callable[[int, int], None]:
+    """A generation ``progress(done, n)`` -> ``tick`` with the prompts of ``chunk`` finished since the last
+    call."""
+    sent = [0]
+
+    def cb(done: int, _n: int) -> None:
+        tick(chunk[sent[0] : done])
+        sent[0] = max(sent[0], done)
+
+    return cb
 
 
 @dataclass(kw_only=True)
@@ -213,7 +256,7 @@ def _given(
     responder: Responder,
     opts: AuditOptions,
     leak_prompts: set[str],
-    tick: Callable[[int], None],
+    tick: Callable[[Sequence[str]], None],
 ) -> _Run:
     """Responses produced elsewhere: only text judges apply."""
     if leak_prompts or any(j != "keyword" for j in opts.judges):
@@ -225,7 +268,7 @@ def _given(
     got = list(responder(subject, prompts))
     if len(got) != len(prompts):
         raise InputError(f"The responder returned {len(got)} responses for {len(prompts)} prompts.")
-    tick(len(prompts))
+    tick(prompts)
     return _Run(
         texts=dict(zip(prompts, got, strict=True)),
         states={},
@@ -241,7 +284,7 @@ def _generated(
     leak_prompts: set[str],
     cache: dict[ModelSpec, LoadedModel],
     loader: Loader | None,
-    tick: Callable[[int], None],
+    tick: Callable[[Sequence[str]], None],
     should_stop: Callable[[], bool] | None,
 ) -> _Run:
     """Load (once per model spec), steer, generate and set up the judges for one subject."""
@@ -283,6 +326,10 @@ def run_audit(
 ) -> AuditResult:
     """Audit every subject on every suite (same items, same seed) and summarise with CIs and paired tests.
 
+    ``progress(done, total)`` counts attempts (one per item × suite × attack × subject), from 0 and after
+    every generation batch; ``options.first_batch_size`` makes the first batch short so the speed is
+    measured early.
+
     ``responder(subject, prompts) -> responses`` replaces generation (responses produced elsewhere, e.g. by
     an API model, or constructed ones in tests); no model is loaded then, so probe-based judges are
     unavailable.
@@ -299,12 +346,13 @@ def run_audit(
     needs, attack_hashes = _plan(suite_list, items, utility, split, opts)
     unique = list(dict.fromkeys(n.prompt for n in needs))
     leak_prompts = {n.prompt for n in needs if n.suite == "reasoning_leak"} if opts.leak_probe else set()
-    total, done = len(unique) * len(subjects), 0
+    per_prompt = Counter(n.prompt for n in needs)  # attempts a generated prompt completes
+    total, done = len(needs) * len(subjects), 0
 
-    def tick(k: int) -> None:
+    def tick(finished: Sequence[str]) -> None:
         nonlocal done
-        done += k
-        if progress:
+        done += sum(per_prompt[p] for p in finished)
+        if progress and finished:
             progress(done, total)
 
     if progress:

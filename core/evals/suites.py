@@ -190,6 +190,13 @@ class AuditOptions(checks.CheckedModel):
 
     max_new_tokens: int = Field(64, ge=1, le=4096, description="Tokens generated per response (greedy).")
     batch_size: int = Field(8, ge=1, le=512, description="Prompts generated together.")
+    first_batch_size: int | None = Field(
+        None,
+        ge=1,
+        le=512,
+        description="Prompts in the first batch when one batch_size batch is over a quarter of the audit, so "
+        "the speed (and the time left) is measured early; None = every batch is batch_size.",
+    )
     seed: int = Field(
         0,
         ge=0,

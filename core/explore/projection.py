@@ -15,6 +15,9 @@ numba start-up costs ~13 s per process).
   placed at the inverse-distance-weighted mean of the cached embedding of their ``n_neighbors`` nearest
   reference points -- UMAP's own initialisation for transformed points, without its final optimisation.
 * **Lock**: one process-wide lock around every fit/transform (umap is not thread-safe).
+* **Stages** (``on_stage``, see ``core.explore.fit_stages``): the first UMAP fit of a process compiles the
+  kernels on a tiny warm-up fit (its own stage), then the kNN graph, then the layout (epochs observed on
+  umap's tqdm bar). Each fit's stage seconds are stored with it and estimate later fits' durations.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from threadpoolctl import threadpool_limits
 
 from core.config import artefacts_dir, ensure_writable
 from core.errors import InputError
+from core.explore.fit_stages import COMPILE, KNN, LAYOUT, SpeedBook, StageCallback, StageReporter
 from core.explore.projection_utils import knn_transform, validate_points
 from core.fsio import atomic_save_tensors, atomic_write_bytes
 
@@ -57,6 +61,8 @@ Progress = Callable[[int, int], None]
 PROGRESS_TOTAL = 100  # progress(done, PROGRESS_TOTAL): percent-like steps
 PCA_INIT_ABOVE = 5000  # UMAP's spectral start fails on large real activation sets (measured-facts.md)
 _LOCK = threading.Lock()  # umap is not thread-safe: one fit/transform at a time per process
+_WARM: set[tuple[bool, str]] = set()  # (approximate kNN?, metric) whose kernels this process compiled
+APPROX_KNN_FROM = 4096  # umap computes exact pairwise distances below this many points, NN-descent above
 
 
 class ProjectionConfig(BaseModel):
@@ -116,6 +122,7 @@ class Fit:
     pca_components: np.ndarray | None = None  # [n_components, d]
     created_at: float = field(default_factory=time.time)
     extras: dict[str, np.ndarray] = field(default_factory=dict)  # caller's arrays (e.g. normalisation stats)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # UMAP: compile / knn / layout, measured
 
     @property
     def n_points(self) -> int:
@@ -133,16 +140,22 @@ class _PCA:
 
 
 class _TqdmToProgress:
-    """File-like sink for umap's tqdm epoch bar (bar_format "{n}/{total}") -> progress(done, total)."""
+    """File-like sink for umap's tqdm epoch bar (bar_format "{n}/{total}") -> progress(done, total) and the
+    layout stage's epochs."""
 
-    def __init__(self, progress: Progress, start: int) -> None:
-        self.progress, self.start = progress, start
+    def __init__(self, progress: Progress | None, start: int, stages: StageReporter | None = None) -> None:
+        self.progress, self.start, self.stages = progress, start, stages
 
     def write(self, s: str) -> int:
         m = re.search(r"(\d+)/(\d+)", s)
         if m and int(m.group(2)) > 0:
-            frac = int(m.group(1)) / int(m.group(2))
-            self.progress(self.start + int(frac * (PROGRESS_TOTAL - 5 - self.start)), PROGRESS_TOTAL)
+            done, total = int(m.group(1)), int(m.group(2))
+            if self.progress is not None:
+                self.progress(
+                    self.start + int(done / total * (PROGRESS_TOTAL - 5 - self.start)), PROGRESS_TOTAL
+                )
+            if self.stages is not None:
+                self.stages.step(done, total)
         return len(s)
 
     def flush(self) -> None:
@@ -167,6 +180,8 @@ class ProjectionManager:
         self.memory_fits, self.disk_fits, self.blas_threads = memory_fits, disk_fits, blas_threads
         self._mem: OrderedDict[str, tuple[Fit, Any]] = OrderedDict()  # key -> (fit, reducer)
         self._mem_lock = threading.Lock()
+        self.speeds = SpeedBook()  # measured stage seconds: expected durations of later fits
+        self._seeded = False
 
     lock = _LOCK  # exposed for tests and for callers that drive umap directly
 
@@ -217,6 +232,7 @@ class ProjectionManager:
             pca_components=arrays.get("pca_components"),
             created_at=params.get("created_at", 0.0),
             extras={k[6:]: v for k, v in arrays.items() if k.startswith("extra.")},
+            stage_seconds=dict(params.get("stage_seconds") or {}),  # absent in fits cached before stages
         )
         # UMAP: no reducer in this process yet (see the cold-start note at the top)
         self._remember(
@@ -242,6 +258,7 @@ class ProjectionManager:
             "meta": fit.meta,
             "created_at": fit.created_at,
             "n_points": fit.n_points,
+            "stage_seconds": fit.stage_seconds,
         }
         # the JSON is the commit marker
         atomic_write_bytes(json_path, json.dumps(params).encode(), what="cache the projection")
@@ -252,6 +269,21 @@ class ProjectionManager:
         for old in entries[: max(0, len(entries) - self.disk_fits)]:
             old.unlink(missing_ok=True)
             old.with_suffix(".safetensors").unlink(missing_ok=True)
+
+    def _seed_speeds(self) -> None:
+        """Stage seconds of the fits in the disk cache (once per manager): estimates survive restarts."""
+        if self._seeded:
+            return
+        self._seeded = True
+        rows = []
+        for p in sorted(self.root.glob("*.json"), key=lambda q: q.stat().st_mtime)[-self.disk_fits :]:
+            try:
+                params = json.loads(p.read_text())
+            except (OSError, ValueError):
+                continue
+            if params.get("stage_seconds") and params.get("n_points"):
+                rows.append((params["stage_seconds"], int(params["n_points"])))
+        self.speeds.seed(rows)
 
     # ---- fit ----------------------------------------------------------------------------------
     def fit(
@@ -265,9 +297,11 @@ class ProjectionManager:
         meta: dict[str, Any] | None = None,
         progress: Progress | None = None,
         extras: dict[str, np.ndarray] | None = None,
+        on_stage: StageCallback | None = None,
     ) -> Fit:
         """Fit (or return the cached fit for ``key``). ``x``: ``[n_points, d]``; ``extras`` are arrays
-        stored with the fit (e.g. the normalisation the caller applied, to apply it again to new points)."""
+        stored with the fit (e.g. the normalisation the caller applied, to apply it again to new points).
+        ``on_stage`` receives the UMAP stages (``core.explore.fit_stages.FitStage``) as they happen."""
         cached = self.get(key)
         if cached is not None:
             if progress:
@@ -282,10 +316,11 @@ class ProjectionManager:
             cached = self.get(key)  # another thread may have fitted the same key while we waited
             if cached is not None:
                 return cached
+            stage_seconds: dict[str, float] = {}
             if config.method == "pca":
                 emb, reducer, init = *self._fit_pca(x, config), "svd"
             else:
-                emb, reducer, init = self._fit_umap(x, config, progress)
+                emb, reducer, init, stage_seconds = self._fit_umap(x, config, progress, on_stage)
         fit = Fit(
             key=key,
             config=config,
@@ -296,6 +331,7 @@ class ProjectionManager:
             init_used=init,
             meta=meta or {},
             extras=dict(extras or {}),
+            stage_seconds=stage_seconds,
         )
         if config.method == "pca":
             fit.pca_mean, fit.pca_components = reducer.mean, reducer.components
@@ -319,6 +355,7 @@ class ProjectionManager:
         meta: dict[str, Any] | None = None,
         progress: Progress | None = None,
         extras: dict[str, np.ndarray] | None = None,
+        on_stage: StageCallback | None = None,
     ) -> tuple[Fit, np.ndarray]:
         """One fit on every layer's points (``x_layers [n_layers, n, d]``), returned sliced per layer
         ``[n_layers, n, n_components]`` -- the same map for every frame of a layer animation."""
@@ -334,6 +371,7 @@ class ProjectionManager:
             meta=meta,
             progress=progress,
             extras=extras,
+            on_stage=on_stage,
         )
         return fit, fit.embedding.reshape(nl, n, -1)
 
@@ -355,20 +393,19 @@ class ProjectionManager:
         return emb, reducer
 
     @staticmethod
-    def _umap(config: ProjectionConfig, n: int, progress: Progress | None) -> Any:
-        try:
-            import umap
-        except ImportError as exc:
-            raise InputError("UMAP is not installed here (pip install umap-learn); use PCA.") from exc
-        tqdm_kwds = {"disable": True}
-        if progress is not None:
+    def _umap(
+        config: ProjectionConfig, n: int, progress: Progress | None, stages: StageReporter | None = None
+    ) -> Any:
+        cls = _staged_umap_class()
+        tqdm_kwds: dict[str, Any] = {"disable": True}
+        if progress is not None or stages is not None:
             tqdm_kwds = {
                 "disable": False,
-                "file": _TqdmToProgress(progress, 30),
+                "file": _TqdmToProgress(progress, 30, stages),
                 "bar_format": "{n}/{total}",
                 "mininterval": 0.2,
             }
-        return umap.UMAP(
+        reducer = cls(
             n_components=config.n_components,
             n_neighbors=config.n_neighbors,
             min_dist=config.min_dist,
@@ -377,19 +414,39 @@ class ProjectionManager:
             random_state=config.seed,
             tqdm_kwds=tqdm_kwds,
         )
+        if stages is not None:
+            reducer.on_layout = lambda: stages.start(LAYOUT)
+        return reducer
 
     def _fit_umap(
-        self, x: np.ndarray, config: ProjectionConfig, progress: Progress | None
-    ) -> tuple[np.ndarray, Any, str]:
-        reducer = self._umap(config, x.shape[0], progress)
+        self,
+        x: np.ndarray,
+        config: ProjectionConfig,
+        progress: Progress | None,
+        on_stage: StageCallback | None = None,
+    ) -> tuple[np.ndarray, Any, str, dict[str, float]]:
+        """Embedding, reducer, init used, and the measured seconds of each stage."""
+        self._seed_speeds()
+        n = x.shape[0]
+        warm_key = (n >= APPROX_KNN_FROM, config.metric)
+        stages = StageReporter(
+            on_stage, ([] if warm_key in _WARM else [COMPILE]) + [KNN, LAYOUT], n, self.speeds
+        )
+        if warm_key not in _WARM:
+            stages.start(COMPILE)
+            _warm_up(config, approximate=warm_key[0])
+            _WARM.add(warm_key)
+        reducer = self._umap(config, n, progress, stages)
         if progress:
             progress(5, PROGRESS_TOTAL)
+        stages.start(KNN)
         with (
             warnings.catch_warnings()
         ):  # "n_jobs overridden by random_state": seeded runs are single-threaded
             warnings.filterwarnings("ignore", message=".*n_jobs.*")
             emb = reducer.fit_transform(x).astype(np.float32)
-        return emb, reducer, config.init_for(x.shape[0])
+        reducer.on_layout = None
+        return emb, reducer, config.init_for(n), stages.record()
 
     # ---- transform ----------------------------------------------------------------------------
     def transform(
@@ -449,7 +506,7 @@ class ProjectionManager:
         """Deterministic refit on the stored reference; None if umap is missing or the map differs."""
         try:
             with self.lock, self._blas():
-                emb, reducer, _ = self._fit_umap(fit.reference, fit.config, progress)
+                emb, reducer, _, _ = self._fit_umap(fit.reference, fit.config, progress)
         except InputError:
             return None
         scale = float(np.ptp(fit.embedding)) or 1.0
@@ -457,6 +514,49 @@ class ProjectionManager:
             return None
         self._remember(fit, reducer)
         return reducer
+
+
+_UMAP_CLASS: Any = None
+
+
+def _staged_umap_class() -> Any:
+    """``umap.UMAP`` whose ``on_layout()`` hook runs when the kNN graph is built and the layout starts
+    (umap documents ``_fit_embed_data`` as the method subclasses replace). The numbers are umap's own."""
+    global _UMAP_CLASS
+    if _UMAP_CLASS is None:
+        try:
+            import umap
+        except ImportError as exc:
+            raise InputError("UMAP is not installed here (pip install umap-learn); use PCA.") from exc
+
+        class StagedUMAP(umap.UMAP):  # type: ignore[misc]
+            on_layout: Callable[[], None] | None = None
+
+            def _fit_embed_data(self, X: Any, n_epochs: Any, init: Any, random_state: Any, **kw: Any) -> Any:
+                if self.on_layout is not None:
+                    self.on_layout()
+                return super()._fit_embed_data(X, n_epochs, init, random_state, **kw)
+
+        _UMAP_CLASS = StagedUMAP
+    return _UMAP_CLASS
+
+
+def _warm_up(config: ProjectionConfig, *, approximate: bool) -> None:
+    """A tiny seeded fit that makes numba compile the kernels the real fit will use (~8 s once per process
+    here), so compilation is its own stage instead of hiding inside the kNN graph and the layout."""
+    cls = _staged_umap_class()
+    pts = np.random.default_rng(0).normal(size=(48, 8)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        cls(
+            n_components=config.n_components,
+            n_neighbors=5,
+            metric=config.metric,
+            n_epochs=5,
+            init="random",
+            random_state=0,
+            force_approximation_algorithm=approximate,
+        ).fit_transform(pts)
 
 
 _MANAGERS: dict[Path, ProjectionManager] = {}

@@ -15,6 +15,7 @@ from core.capture.store import ActivationStore, StoredMeta
 from core.capture.trajectory import Trajectory
 from core.errors import InputError, StoreError
 from core.explore.axes import Axis, diff_means_axis
+from core.explore.fit_stages import StageCallback
 from core.explore.pooling import (
     PooledStack,
     TokenStack,
@@ -131,6 +132,7 @@ def fit_layer_paths(
     layers: Sequence[int] | None = None,
     progress: Progress | None = None,
     normalize: bool = True,
+    on_stage: StageCallback | None = None,
 ) -> LayerPaths:
     """One fit over every (trajectory, layer) pooled state; cached by trajectory keys + params (a cache hit
     does not read the hidden states). ``normalize``: centre and scale each layer first (``layer_stats``)."""
@@ -158,6 +160,7 @@ def fit_layer_paths(
             fingerprints=[ts.fingerprints[i] for i in ti],
             row_names=[ts.keys[i][:12] for i in ti],
             progress=progress,
+            on_stage=on_stage,
             extras=extras,
             meta={"view": "layer_paths", "n_traj": len(ts.trajs), "layers": list(lay), "pooling": pooling},
         )
@@ -206,6 +209,7 @@ def fit_token_paths(
     max_tokens: int | None = 96,
     normalize: bool = True,
     progress: Progress | None = None,
+    on_stage: StageCallback | None = None,
 ) -> TokenPaths:
     """One shared fit over every token at every chosen layer (the animation's frames share one map)."""
     _check_models(ts)
@@ -240,6 +244,7 @@ def fit_token_paths(
         fingerprints=[ts.fingerprints[i] for i in stack.traj_index],
         row_names=[ts.keys[i][:12] for i in stack.traj_index],
         progress=progress,
+        on_stage=on_stage,
         meta={"view": "token_paths", "layers": list(lay), "which": which},
     )
     return TokenPaths(

@@ -153,15 +153,25 @@ class JobContext:
         self._last_ckpt = self.resume_from
         self._stop = threading.Event()
         self.stop_observed = False  # True once should_stop() has returned True
-        self._t0: float | None = None  # ETA: rate measured over this attempt only
+        self._t0: float | None = None  # ETA: rate measured over this attempt's current phase only
         self._step0 = 0
+        self.phase: str | None = None  # e.g. "data", "warmstart", "grpo", "audit" (set_phase)
 
     # -- events ------------------------------------------------------------------------------------
+    def set_phase(self, name: str, total: int | None = None) -> None:
+        """Start a named phase of a multi-phase job (data generation, warm start, GRPO, audit): the
+        following progress events carry its name and their ETA is measured on this phase's steps only.
+        Emits ``step 0`` so the Jobs page shows the phase at once (measuring its speed)."""
+        self.phase, self._t0 = str(name), None
+        self.emit_progress(0, total)
+
     def emit_progress(self, step: int, total: int | None) -> None:
-        """Progress with an ETA from the step rate of this attempt."""
+        """Progress with an ETA from the step rate of this attempt's current phase (``set_phase``)."""
         now = time.time()
         data: dict[str, Any] = {"step": int(step), "total": None if total is None else int(total)}
-        if self._t0 is None:
+        if self.phase is not None:
+            data["phase"] = self.phase
+        if self._t0 is None or step < self._step0:  # a new phase, or its steps started again
             self._t0, self._step0 = now, int(step)
         elif total is not None and step > self._step0:
             rate = (step - self._step0) / max(now - self._t0, 1e-9)

@@ -42,3 +42,30 @@ class Eta:
         if done >= self.total:
             return f"{head} · done in {duration_text(elapsed)}"
         return f"{head} · {done / elapsed:.2f} {self.unit}/s · about {duration_text(left)} left"
+
+
+class StagedEta:
+    """One ``Eta`` per named stage (e.g. capture then per-layer fits), restarted when the stage or its total
+    changes: ``text("capture", 12, 48)`` -> ``Capturing hidden states: 12/48 items · 3.10 items/s · about
+    12 s left``. ``stages`` maps a stage to (label, unit)."""
+
+    def __init__(self, stages: dict[str, tuple[str, str]]) -> None:
+        self.stages = stages
+        self._eta: dict[str, Eta] = {}
+        self.seconds: dict[str, float] = {}  # measured length of every stage seen, so far
+
+    def text(self, stage: str, done: int, total: int, now: float | None = None) -> str:
+        label, unit = self.stages.get(stage, (stage, "steps"))
+        eta = self._eta.get(stage)
+        if eta is None or eta.total != total:
+            eta = self._eta[stage] = Eta(
+                total=total, unit=unit, started=time.monotonic() if now is None else now
+            )
+        self.seconds[stage] = (time.monotonic() if now is None else now) - eta.started
+        return f"{label}: {eta.text(done, now)}"
+
+    def summary(self) -> str:
+        """``Capturing hidden states 3 s · Training 1 s`` (the stages seen, in order)."""
+        return " · ".join(
+            f"{self.stages.get(s, (s, ''))[0]} {duration_text(v)}" for s, v in self.seconds.items()
+        )

@@ -147,6 +147,36 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 3600}h {(s % 3600) // 60:02d}m"
 
 
+PREFIX_PHASE = "_prefix"  # suffix of a verdict SFT's first part: computing the frozen lower layers once
+PHASE_LABELS = {  # progress events' "phase" (JobContext.set_phase) as the Jobs page names it
+    "data": "data generation",
+    "warmstart": "warm start (SFT)",
+    "sft": "SFT",
+    "verdict_sft": "verdict SFT",
+    "head": "CRAFT head (capturing train traces)",
+    "grpo": "GRPO",
+    "audit": "audit",
+}
+
+
+def phase_label(name: str) -> str:
+    """``grpo`` -> ``GRPO``; ``warmstart_prefix`` -> ``warm start (SFT): caching the frozen prefix``."""
+    base = name.removesuffix(PREFIX_PHASE)
+    return PHASE_LABELS.get(base, base) + (": caching the frozen prefix" if name != base else "")
+
+
+def phase_text(progress: dict[str, Any] | None) -> str:
+    """``Phase: GRPO · step 12/100 · ETA 3m 10s`` (measured on this phase), ``… · measuring speed`` before
+    its second step, or "" for a job without phases."""
+    if not progress or not progress.get("phase"):
+        return ""
+    label = phase_label(str(progress["phase"]))
+    total = progress.get("total")
+    step = f"step {progress.get('step', 0)}" + (f"/{total}" if total else "")
+    eta = format_eta(progress) or "measuring speed"
+    return f"Phase: {label} · {step} · {eta}"
+
+
 def format_eta(progress: dict[str, Any] | None) -> str:
     if not progress or progress.get("eta_s") is None:
         return ""
@@ -189,7 +219,8 @@ def format_event(e: JobEvent, max_metrics: int = 6) -> str:
     if e.kind == PROGRESS:
         total = f"/{d['total']}" if d.get("total") is not None else ""
         eta = f"  {format_eta(d)}" if d.get("eta_s") is not None else ""
-        return f"{stamp} progress step {d.get('step')}{total}{eta}"
+        phase = f" [{phase_label(str(d['phase']))}]" if d.get("phase") else ""
+        return f"{stamp} progress{phase} step {d.get('step')}{total}{eta}"
     if e.kind == STATUS:
         reason = f": {d['reason']}" if d.get("reason") else ""
         result = f"  result {d['result']}" if d.get("result") else ""

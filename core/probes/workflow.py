@@ -24,6 +24,11 @@ from core.probes.features import FeatureSet, features_from_store, select
 from core.probes.linear import DEFAULT_C, DEFAULT_MAX_FPR, ProbeSet, train_probes
 
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total): stage is "capture" or "fit"
+STAGES = {  # stage -> (label, unit): what the page and the CLI call each stage and count it in
+    "capture": ("Capturing hidden states", "items"),
+    "fit": ("Training probes", "layer fits"),
+    "epochs": ("Training the contrastive head", "epochs"),
+}
 ITEM_SETS = {
     "prompts": "prompt-only items (harmful requests vs benign ones)",
     "responses": "items with a response (safe / unsafe / rethink traces, teacher-forced)",
@@ -84,9 +89,12 @@ def features_for(
         if req.method == "contrastive"
         else req.layers
     )
+    picked = pick_items(items, req)
+    if progress:
+        progress("capture", 0, len(picked))  # "measuring speed" from the start, not a bar at 0 %
     return collect_features(
         model,
-        pick_items(items, req),
+        picked,
         positions=req.positions,
         layers=layers,
         template=req.template,
@@ -132,6 +140,9 @@ def train_from_features(
     meta = fs.meta() | {"request": req.model_dump(), "model_name": fs.model_name}
     if req.method == "contrastive":
         cfg = ContrastiveConfig(**({"seed": req.seed} | req.contrastive))
+        fit = (lambda a, b: progress("epochs", a, b)) if progress else None
+        if fit:
+            fit(0, cfg.epochs)
         layer = req.layer if req.layer is not None else fs.layers[-1]
         if layer not in fs.layers:
             raise InputError(f"Layer {layer} is not among the captured layers {list(fs.layers)}.")
@@ -146,6 +157,8 @@ def train_from_features(
             progress=fit,
             meta=meta,
         )
+    if fit:
+        fit(0, len(fs.layers))
     return train_probes(
         fs.train,
         fs.y_train,

@@ -78,9 +78,11 @@ def harmless_kl(
     vector: SteeringVector,
     config: SteeringConfig,
     completions: Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Per chat: mean KL(baseline || steered) over the next-token distributions at the last prompt token and
-    every position of its (baseline) completion. ``[len(chats)]`` in nats."""
+    every position of its (baseline) completion. ``[len(chats)]`` in nats. ``progress(done, len(chats))``
+    after every chat."""
     import torch
 
     fns = make_interventions(vector, config, model)
@@ -96,6 +98,8 @@ def harmless_kl(
                 steer = model.hf_model(input_ids=ids).logits[0, len(prompt) - 1 :].float()
         lp, lq = torch.log_softmax(base, -1), torch.log_softmax(steer, -1)
         out.append(float((lp.exp() * (lp - lq)).sum(-1).mean()))
+        if progress:
+            progress(len(out), len(chats))
     return np.asarray(out)
 
 
@@ -105,6 +109,12 @@ class SweepPoint:
     refusal_rate: float
     kl: float  # mean harmless KL (NaN without harmless prompts)
     completions: list[str] = field(default_factory=list)
+
+
+def sweep_units(n_prompts: int, n_harmless: int, n_alphas: int) -> int:
+    """The runs a sweep reports progress in: every (prompt × α) generation, every (harmless prompt × α) KL
+    pass, and the harmless baseline generated once."""
+    return n_alphas * (n_prompts + n_harmless) + n_harmless
 
 
 def sweep(
@@ -120,24 +130,41 @@ def sweep(
     batch_size: int = 8,
     progress: Progress | None = None,
 ) -> list[SweepPoint]:
-    """Refusal rate of ``chats`` and harmless KL for each alpha (same settings and seed throughout)."""
+    """Refusal rate of ``chats`` and harmless KL for each alpha (same settings and seed throughout).
+    ``progress(done, total)`` counts (prompt × α) runs (``sweep_units``), updated after every generation
+    batch and every KL pass, starting at 0."""
     settings = settings or GenerationSettings(max_new_tokens=48)
     cfgs = [config.with_alpha(a) for a in alphas]  # every alpha checked before anything is generated
+    n_h = len(harmless or [])
+    total = sweep_units(len(chats), n_h, len(cfgs))
+
+    def at(offset: int) -> Progress | None:  # a sub-step's (done, of) -> the sweep's (done, total)
+        if progress is None:
+            return None
+        return lambda done, _of: progress(offset + done, total)
+
+    if progress:
+        progress(0, total)
     base_harmless = (
-        steered_generate(model, list(harmless), None, None, settings, batch_size=batch_size)
+        steered_generate(model, list(harmless), None, None, settings, batch_size=batch_size, progress=at(0))
         if harmless
         else None
     )
     points = []
     for j, cfg in enumerate(cfgs):
         a = cfg.alpha
-        texts = steered_generate(model, list(chats), vector, cfg, settings, batch_size=batch_size)
+        start = n_h + j * (len(chats) + n_h)
+        texts = steered_generate(
+            model, list(chats), vector, cfg, settings, batch_size=batch_size, progress=at(start)
+        )
         kl = (
-            float(harmless_kl(model, list(harmless), vector, cfg, base_harmless).mean())
+            float(
+                harmless_kl(
+                    model, list(harmless), vector, cfg, base_harmless, progress=at(start + len(chats))
+                ).mean()
+            )
             if harmless
             else float("nan")
         )
         points.append(SweepPoint(float(a), refusal_rate(texts, scorer), kl, texts))
-        if progress:
-            progress(j + 1, len(alphas))
     return points

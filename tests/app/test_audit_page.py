@@ -306,3 +306,33 @@ def test_three_item_audit_shows_real_intervals_too_few_and_recomputed_note(app_e
     assert any(w.value.startswith("Intervals recomputed on load") for w in at.warning)
     (cats,) = [d.value for d in at.dataframe if "category" in d.value.columns]
     assert set(cats["note"]) == {"too few (n < 10)"}
+
+
+def test_inline_run_reports_attempts_and_starts_with_a_short_batch(app_env, run_page, monkeypatch):
+    import app.explorer_widgets as ew
+    import core.evals.runner as runner
+
+    seen: list[tuple[str, int, int]] = []
+    real_cb, real_run = ew.progress_callback, runner.run_audit
+    batches: list[int | None] = []
+
+    def recording(text, unit="steps"):
+        update, clear = real_cb(text, unit)
+        return (lambda a, b: (seen.append((unit, a, b)), update(a, b))), clear
+
+    def run_audit(*a, **kw):
+        batches.append(kw["options"].first_batch_size)
+        return real_run(*a, **kw)
+
+    monkeypatch.setattr(ew, "progress_callback", recording)
+    monkeypatch.setattr(runner, "run_audit", run_audit)
+    at = run_page(PAGE, annotator_name="ada")
+    at.multiselect(key="audit_suites").set_value(["refusal", "utility"])
+    at.number_input(key="audit_limit").set_value(2)
+    at.number_input(key="audit_max_new").set_value(2)
+    at.button(key="FormSubmitter:audit_run_form-Run here (progress bar)").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert batches == [2]  # a quarter of the default batch of 8
+    assert {u for u, _, _ in seen} == {"attempts"}
+    assert seen[0][1] == 0 and seen[-1][1] == seen[-1][2] == 4  # 2 harmful + 2 utility attempts
+    assert len(seen) >= 3  # measured after the short first batch, not only at the end

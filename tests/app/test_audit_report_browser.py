@@ -82,3 +82,48 @@ def test_report_renders_all_charts_offline(report, tmp_path):
         timeout=120,
     )
     assert shot.is_file() and shot.stat().st_size > 20_000
+
+
+def _dump_dom(chromium: str, page: Path, profile: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            "--virtual-time-budget=5000",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_three_item_report_shows_a_wide_interval_for_zero_of_three(tmp_path):
+    """n = 3 and no refusal: the rendered scorecard must not claim certainty. Wilson's upper bound of 0/3 is
+    56.1 %; anything below 40 % (e.g. the old bootstrap's [0.0, 0.0]) fails."""
+    import json
+
+    chromium = require_chromium()
+    items = tmp_path / "items.jsonl"
+    items.write_text(
+        "".join(
+            json.dumps({"id": f"h{i}", "prompt": f"harm {i}", "kind": "harmful"}) + "\n" for i in range(3)
+        )
+    )
+    res = run_audit(
+        [Subject(name="base")],
+        ["refusal"],
+        dataset=str(items),
+        split="all",
+        options=AuditOptions(),
+        responder=lambda s, ps: ["Sure, here it is."] * len(ps),
+    )
+    page = save_audit(res, tmp_path / "three") / "report.html"
+    dom = _dump_dom(chromium, page, tmp_path / "profile")
+    html = dom.stdout
+    assert "<h1>ReasonScope audit report</h1>" in html, dom.stderr[-2000:]
+    found = re.findall(r"0\.0 % \[0\.0, (\d+(?:\.\d+)?)\] · n = 3", html)
+    assert found, "the 0/3 rate and its interval are not in the rendered scorecard"
+    assert all(float(hi) >= 40.0 for hi in found), found

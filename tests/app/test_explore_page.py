@@ -121,3 +121,53 @@ def test_safe_to_unsafe_axis_states_its_reliability_and_paints_unsafe_red(app_en
     assert not at.exception and not at.error, [e.value for e in at.error]
     line = next(c.value for c in at.caption if c.value.startswith("Axis:"))
     assert "difference of means (this selection)" in line and "3 safe / 3 unsafe" in line
+
+
+class _FastUMAP:
+    """Stands in for umap (no numba compile in the page test): calls the layout hook and writes epochs to
+    the tqdm sink exactly as the real fit does."""
+
+    on_layout = None
+
+    def __init__(self, n_components=2, tqdm_kwds=None, **_):
+        self.k, self.tqdm = n_components, tqdm_kwds or {}
+
+    def fit_transform(self, x):
+        if self.on_layout is not None:
+            self.on_layout()
+        sink = self.tqdm.get("file")
+        for done in (0, 5, 10):
+            if sink is not None:
+                sink.write(f"{done}/10")
+        return np.asarray(x)[:, : self.k]
+
+
+def test_umap_progress_in_stages_spinner_when_unknown_bar_only_for_epochs(
+    app_env, tiny_model, run_page, monkeypatch
+):
+    from app.explorer_widgets import StageDisplay
+    from core.explore import projection
+
+    monkeypatch.setattr(projection, "_staged_umap_class", lambda: _FastUMAP)
+    monkeypatch.setattr(projection, "_warm_up", lambda config, approximate: None)
+    monkeypatch.setattr(projection, "_WARM", set())
+    shown: list[tuple[str, str]] = []
+    spin, call = StageDisplay._spin, StageDisplay.__call__
+    monkeypatch.setattr(
+        StageDisplay, "_spin", lambda self, n, t: (shown.append(("spinner", n)), spin(self, n, t))
+    )
+    monkeypatch.setattr(
+        StageDisplay,
+        "__call__",
+        lambda self, ev: (
+            shown.append(("bar", ev.name)) if ev.fraction is not None else None,
+            call(self, ev),
+        ),
+    )
+    fill_store(tiny_model, n=8)  # 8 trajectories x 3 layers = 24 points > n_neighbors 15
+    at = run_page(PAGE)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert ("spinner", "compile") in shown and ("spinner", "knn") in shown  # unknown length: spinner
+    assert ("bar", "layout") in shown and ("bar", "knn") not in shown  # a bar only where epochs are seen
+    line = next(c.value for c in at.caption if "fitted in" in c.value)
+    assert "compiling kernels" in line and "kNN graph" in line and "layout" in line

@@ -198,3 +198,39 @@ def test_sweep_job_frontier_from_metrics_while_unfinished(jobs_home, run_page, t
     )
     assert base["x"] == [0.02] and base["y"] == [0.4]
     assert any(c.value.startswith("2 of 3 points") and "metrics so far" in c.value for c in at.caption)
+
+
+def test_running_job_shows_its_phase_and_an_eta_measured_on_that_phase(jobs_home, run_page, tmp_path):
+    import time
+
+    from core.jobs.context import DbSink, JobContext
+    from core.jobs.records import JobRecord
+
+    store, now = JobStore(), time.time()
+    store.create(
+        JobRecord(
+            id="phased1",
+            type=TYPE,
+            config={},
+            status=JobStatus.RUNNING,
+            created_at=now,
+            started_at=now,
+            heartbeat_at=now,
+            heartbeat_s=3600.0,
+            run_dir=str(tmp_path),
+        )
+    )
+    ctx = JobContext("phased1", sink=DbSink(store, "phased1", 1), run_dir=tmp_path)
+    ctx.set_phase("data", 4)
+    time.sleep(0.05)
+    ctx.emit_progress(4, 4)
+    ctx.set_phase("grpo", 100)  # steps count from 0 again: the data phase's rate must not leak in
+    time.sleep(0.05)
+    ctx.emit_progress(1, 100)
+    at = run_page(PAGE, annotator_name="ada")
+    at.selectbox(key="jobs_selected").set_value("phased1").run()
+    assert not at.exception, at.exception
+    line = next(c.value for c in at.caption if c.value.startswith("Phase:"))
+    assert line.startswith("Phase: GRPO · step 1/100 · ETA ")  # ≈ 99 × 0.05 s, measured on GRPO's step
+    eta_s = [e.data for e in store.events("phased1") if e.kind == "progress"][-1]["eta_s"]
+    assert 2.0 < eta_s < 60.0

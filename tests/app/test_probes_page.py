@@ -127,3 +127,23 @@ def test_train_from_activation_store_dataset(app_env, tiny_model, run_page):
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert any("store:demo" in c.value and "4 train / 2 validation" in c.value for c in at.caption)
+
+
+def test_training_reports_each_stage_with_its_measured_time(app_env, run_page, dataset, monkeypatch):
+    from app.probe_widgets import StageBar
+
+    texts: list[str] = []
+    call = StageBar.__call__
+    monkeypatch.setattr(
+        StageBar, "__call__", lambda self, *a: (call(self, *a), texts.append(self.eta.text(*a)))
+    )
+    at = _open(run_page, dataset)
+    at.number_input(key="probe_k").set_value(3)
+    at.button(key="FormSubmitter:probe_form-Train").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    # capture N items at measured items/s, then the per-layer fits; "measuring speed" before the first step
+    assert texts[0].startswith("Capturing hidden states: 0/") and "measuring speed" in texts[0]
+    assert any(t.startswith("Training probes: 0/3 layer fits") for t in texts)
+    assert any(t.startswith("Training probes: 3/3 layer fits · done in") for t in texts)
+    line = next(c.value for c in at.caption if c.value.startswith("Done, measured:"))
+    assert "Capturing hidden states" in line and "Training probes" in line

@@ -140,3 +140,28 @@ def test_alpha_in_multiples_of_the_residual_norm_and_word_diff(app_env, saved_ve
     table = at.dataframe[0].value
     assert list(table["× mean ‖h‖"]) == pytest.approx([0.0, 1.0])
     assert list(table["α"]) == pytest.approx([0.0, norm / np.linalg.norm(saved_vector.at(1))], rel=1e-5)
+
+
+def test_sweep_reports_every_prompt_by_alpha_run(app_env, saved_vector, run_page, monkeypatch):
+    import app.steer_widgets as sw
+
+    seen: list[tuple[int, int]] = []
+    real = sw.progress_callback
+
+    def recording(text, unit="steps"):
+        update, clear = real(text, unit)
+        return (lambda a, b: (seen.append((a, b)), update(a, b))), clear
+
+    monkeypatch.setattr(sw, "progress_callback", recording)
+    at = run_page(PAGE)
+    at.radio(key="steer_src").set_value("Saved vector").run()
+    at.radio(key="steer_alpha_units").set_value("absolute").run()
+    at.text_area(key="steer_sweep_prompts").input("Tell me a joke\nName a colour")
+    at.text_area(key="steer_sweep_harmless").input("Name a colour")
+    at.text_input(key="steer_sweep_alphas").input("0, 2")
+    at.number_input(key="steer_sweep_tokens").set_value(2)
+    at.button(key="FormSubmitter:steer_sweep_form-Run sweep").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    # 2 α × (2 prompts + 1 harmless KL pass) + the harmless baseline = 7 runs, counted from 0
+    assert seen[0] == (0, 7) and seen[-1] == (7, 7) and len(seen) > 3
+    assert any(c.value.startswith("Sweep: 7/7 prompt × α runs · done in") for c in at.caption)

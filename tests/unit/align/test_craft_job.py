@@ -40,6 +40,14 @@ def test_three_step_craft_run(tiny_model_dir: Path, tmp_path: Path) -> None:
         assert key in m, key
     assert len(m["craft/R_ls"]) == 3
     assert any(a["name"] == "contrastive-head" for a in sink.of("artefact"))
+    # every phase's progress carries its name, in order; each phase starts at step 0 (measuring speed)
+    phases = [p.get("phase") for p in sink.of("progress")]
+    order = [x for i, x in enumerate(phases) if x and (i == 0 or phases[i - 1] != x)]
+    assert order[0] == "head" and "grpo" in order and order.index("grpo") > order.index("head"), order
+    assert order[-1] == "audit" or "audit" not in order, order
+    grpo = [p for p in sink.of("progress") if p.get("phase") == "grpo"]
+    assert grpo[0]["step"] == 0 and grpo[-1]["step"] == grpo[-1]["total"] == 3
+    assert all(p["eta_s"] >= 0 for p in grpo[2:])  # measured on GRPO's own steps
     latent = out["latent"]
     for when in ("before", "after"):
         assert -1.0 <= latent[when]["cos_safe_harmful"] <= 1.0

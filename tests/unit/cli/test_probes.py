@@ -210,3 +210,22 @@ def test_probe_eval_bad_split_is_one_clean_line(rs_home, tiny_model_dir, data_fi
     assert len(lines) == 1, res.output
     assert "bogus" in lines[0] and all(s in lines[0] for s in ("validation", "train", "all"))
     assert "Traceback" not in res.output and isinstance(res.exception, SystemExit)
+
+
+def test_stage_bars_name_units_and_measure_the_rate(capsys):
+    import time
+
+    from core.cli.probes import StageBars
+
+    bars = StageBars("train")
+    bars("capture", 0, 4)
+    time.sleep(0.02)
+    bars("capture", 2, 4)
+    bar = bars.bars["capture"]
+    assert bar.n == 2 and bar.desc == "train: Capturing hidden states" and bar.unit == " items"
+    assert (
+        bar.format_dict["rate"] or bar.format_dict["elapsed"] > 0
+    )  # counted through update(): tqdm times it
+    bars("capture", 4, 4)
+    bars("fit", 1, 3)
+    assert bars.bars["fit"].unit == " layer fits" and bars.bars["fit"].n == 1

@@ -271,3 +271,26 @@ def test_dataset_from_the_labelling_database(data, rs_home):
         "over_refusal": pytest.approx(1 / 6),
     }
     assert res.meta["dataset"] == "db:audit-src" and res.meta["dataset_hash"]
+
+
+def test_progress_counts_attempts_after_every_batch_with_a_short_first_batch(tiny_model, tiny_model_dir):
+    from core.evals.runner import first_chunk
+
+    assert first_chunk(100, 8, 2) == 8  # one batch is a small part of the work: no short batch
+    assert first_chunk(10, 8, 2) == 2 and first_chunk(10, 8, None) == 8 and first_chunk(10, 2, 4) == 2
+    spec = ModelSpec(name=str(tiny_model_dir), device="cpu")
+    ticks: list[tuple[int, int]] = []
+    res = run_audit(
+        [Subject(spec, name="tiny")],
+        ["refusal", "jailbreak"],
+        options=AuditOptions(
+            limit=3, max_new_tokens=2, batch_size=4, first_batch_size=1, max_empty_share=1.0
+        ),
+        loader=lambda s: tiny_model,
+        progress=lambda d, t: ticks.append((d, t)),
+    )
+    total = len(res.records)  # the unit is attempts, not prompts or chunks
+    assert ticks[0] == (0, total) and ticks[-1] == (total, total)
+    steps = [d for d, _ in ticks]
+    assert steps == sorted(steps) and len(ticks) >= 3  # 0, the 1-prompt first batch, then every batch
+    assert 0 < ticks[1][0] < total  # a speed is measured after the first (short) batch

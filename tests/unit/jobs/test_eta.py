@@ -19,3 +19,20 @@ def test_eta_comes_from_the_measured_speed():
 
 def test_duration_text():
     assert duration_text(4.4) == "4 s" and duration_text(3725) == "1 h 02 min" and duration_text(-3) == "0 s"
+
+
+def test_staged_eta_restarts_per_stage_and_sums_up():
+    from core.jobs.eta import StagedEta
+
+    eta = StagedEta(
+        {"capture": ("Capturing hidden states", "items"), "fit": ("Training probes", "layer fits")}
+    )
+    assert (
+        eta.text("capture", 0, 48, now=10.0)
+        == "Capturing hidden states: 0/48 items · measuring speed (0 s so far)…"
+    )
+    assert eta.text("capture", 12, 48, now=14.0).endswith("3.00 items/s · about 12 s left")
+    assert eta.text("capture", 48, 48, now=26.0).endswith("done in 16 s")
+    assert eta.text("fit", 0, 3, now=26.0).startswith("Training probes: 0/3 layer fits · measuring")
+    assert eta.text("fit", 1, 3, now=28.0).endswith("about 4 s left")  # measured on the fits, not the capture
+    assert eta.summary() == "Capturing hidden states 16 s · Training probes 2 s"

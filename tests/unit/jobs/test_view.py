@@ -182,3 +182,18 @@ def test_warnings_are_distinct_flagged_log_lines_without_the_prefix():
     ]
     assert warnings(evs) == ["format rate 0 on the monitor batch", "the policy refuses every monitor prompt"]
     assert warnings(evs[:1]) == []
+
+
+def test_phase_text_names_the_phase_and_its_measured_eta():
+    from core.jobs.view import phase_text
+
+    assert phase_text({"step": 3, "total": 10}) == ""  # a job without phases
+    assert (
+        phase_text({"step": 0, "total": None, "phase": "audit"}) == "Phase: audit · step 0 · measuring speed"
+    )
+    assert phase_text({"step": 3, "total": 10, "phase": "grpo", "eta_s": 70}) == (
+        "Phase: GRPO · step 3/10 · ETA 1m 10s"
+    )
+    assert phase_text({"step": 2, "total": 9, "phase": "warmstart_prefix"}).startswith(
+        "Phase: warm start (SFT): caching the frozen prefix · step 2/9"
+    )

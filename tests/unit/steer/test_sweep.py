@@ -62,3 +62,25 @@ def test_sweep_points(tiny_model):
     assert [p.alpha for p in pts] == [0.0, 4.0]
     assert pts[0].kl == pytest.approx(0.0, abs=1e-6) and pts[1].kl > 0
     assert all(0.0 <= p.refusal_rate <= 1.0 and len(p.completions) == 1 for p in pts)
+
+
+def test_sweep_progress_counts_prompt_by_alpha_runs(tiny_model):
+    from core.steer.sweep import sweep_units
+
+    chats = [build_messages("Tell me a joke"), build_messages("Name a colour")]
+    v = SteeringVector({1: np.random.default_rng(1).normal(size=tiny_model.d_model)}, name="v")
+    calls: list[tuple[int, int]] = []
+    sweep(
+        tiny_model,
+        chats,
+        v,
+        SteeringConfig(layers=[1]),
+        [0.0, 4.0],
+        GenerationSettings(max_new_tokens=2),
+        harmless=chats[:1],
+        batch_size=1,
+        progress=lambda a, b: calls.append((a, b)),
+    )
+    total = sweep_units(2, 1, 2)
+    assert total == 7 and calls[0] == (0, 7) and calls[-1] == (7, 7)
+    assert [a for a, _ in calls] == list(range(8))  # one step per (prompt × α) run, not per α
