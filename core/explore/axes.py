@@ -134,6 +134,10 @@ def diff_means_axis(
     pos, neg = class_means(states, labels)
     aucs, k = cv_axis_auroc(states, labels)
     per_layer = {ly: float(a) for ly, a in zip(layers, aucs, strict=True)}
+    # a layer where every row holds the same state (e.g. the embedding of the shared last template token) has
+    # no axis at all: its "AUROC 0.5" must not win the pick over informative layers
+    spread = np.asarray(states, dtype=np.float32).std(axis=0).max(axis=-1)  # [L]
+    per_layer = {ly: (a if spread[i] > 1e-6 else float("nan")) for i, (ly, a) in enumerate(per_layer.items())}
     if layer is None:
         finite = {ly: a for ly, a in per_layer.items() if np.isfinite(a)}
         layer = max(finite, key=lambda ly: (finite[ly], ly)) if finite else layers[-1]

@@ -137,6 +137,12 @@ UNSAFE_COLOUR_JS = """(() => { const p = document.querySelector('.js-plotly-plot
   return t ? {name: t.name, colour: t.marker.color} : null; })()"""
 CLICK_LABEL_JS = """((text) => { const l = Array.from(document.querySelectorAll('label'))
   .find(x => x.innerText.trim().startsWith(text)); if (l) { l.click(); return true; } return false; })"""
+# tick a Streamlit checkbox by its text until its input reads checked (react-aria ignores a synthetic click on
+# the label; the input's own click toggles it; a click during a rerun is lost, so retry)
+TICK_JS = """((text) => { const c = Array.from(document.querySelectorAll('[data-testid="stCheckbox"]'))
+  .find(x => x.innerText.trim().startsWith(text)); if (!c) return false;
+  const box = c.querySelector('input[type=checkbox]'); if (box && box.checked) return true;
+  (box || c.querySelector('label')).click(); return false; })"""
 # plotly.js's own resolved scale of the axis-coloured markers (what it paints), with the unsafe keys' values
 AXIS_COLOUR_JS = """((unsafe) => { const p = document.querySelector('.js-plotly-plot');
   if (!p || !p._fullData) return null;
@@ -168,11 +174,11 @@ def test_explore_paints_a_known_unsafe_point_in_the_unsafe_colour(live_app):
     assert _rgb(got["colour"]) == _rgb(UNSAFE), got
     assert page.eval(f"{CLICK_LABEL_JS}('safe → unsafe axis')"), "no 'safe → unsafe axis' radio"
     deadline = time.time() + 120
-    axis, ticked = None, False
+    axis = None
     while time.time() < deadline and axis is None:
-        time.sleep(1)
-        if not ticked:  # the checkbox is there only when the axis is unreliable: tick it once
-            ticked = page.eval(f"{CLICK_LABEL_JS}('Colour with it anyway')")
+        time.sleep(2)  # a rerun's worth: a second click before it lands would untick the box again
+        # the checkbox is there only when the axis is unreliable (the tiny model's): tick it, and keep it
+        page.eval(f"{TICK_JS}('Colour with it anyway')")
         axis = page.eval(f"{AXIS_COLOUR_JS}({json.dumps(unsafe_keys)})")
     page.screenshot(ARTIFACTS / "browser_explore_axis.png")
     assert axis is not None, "the map was not coloured by the safe → unsafe axis"
