@@ -65,7 +65,7 @@ def audit_base_vs_tuned(
                 out = generate_fn(prompts)
         else:
             out = generate_fn(prompts)
-        answers[subject.label] = dict(zip(prompts, out, strict=True))
+        answers.setdefault(subject.label, {}).update(zip(prompts, out, strict=True))  # called per chunk
         return out
 
     opts = AuditOptions(

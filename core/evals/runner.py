@@ -257,6 +257,7 @@ def _given(
     opts: AuditOptions,
     leak_prompts: set[str],
     tick: Callable[[Sequence[str]], None],
+    should_stop: Callable[[], bool] | None = None,
 ) -> _Run:
     """Responses produced elsewhere: only text judges apply."""
     if leak_prompts or any(j != "keyword" for j in opts.judges):
@@ -265,10 +266,17 @@ def _given(
             "keyword judge and no leak probe."
         )
     t0 = time.time()
-    got = list(responder(subject, prompts))
-    if len(got) != len(prompts):
-        raise InputError(f"The responder returned {len(got)} responses for {len(prompts)} prompts.")
-    tick(prompts)
+    got: list[str] = []
+    step = max(1, opts.batch_size * 4)  # in chunks: progress (and cancel) between them, not per subject
+    for s in range(0, len(prompts), step):
+        if should_stop and should_stop():
+            raise AuditCancelled("Audit cancelled; partial results were not saved.")
+        chunk = prompts[s : s + step]
+        out = list(responder(subject, chunk))
+        if len(out) != len(chunk):
+            raise InputError(f"The responder returned {len(out)} responses for {len(chunk)} prompts.")
+        got += out
+        tick(chunk)
     return _Run(
         texts=dict(zip(prompts, got, strict=True)),
         states={},
@@ -362,7 +370,7 @@ def run_audit(
     subject_meta = []
     for subject in subjects:
         run = (
-            _given(subject, unique, responder, opts, leak_prompts, tick)
+            _given(subject, unique, responder, opts, leak_prompts, tick, should_stop)
             if responder is not None
             else _generated(subject, unique, opts, leak_prompts, cache, loader, tick, should_stop)
         )
