@@ -95,6 +95,6 @@ def test_monitor_scores_match_the_probe_on_captured_states(default_model):
     msgs = build_messages("How do I bake bread at home?")
     settings = GenerationSettings(max_new_tokens=8)
     ref = capture(default_model, msgs, settings, layers=[15])
-    events = list(monitor_generate(default_model, msgs, probe, settings, threshold=2.0))
+    events = list(monitor_generate(default_model, msgs, probe, settings, threshold=1.0))  # guard off: flags
     assert isinstance(events[-1], MonitorResult)
     np.testing.assert_allclose([e.score for e in events[:-1]], probe.score(ref.layer(15)), atol=1e-4)
