@@ -211,6 +211,11 @@ class RationalConfig(AlignBase):
         description="Two-stage guided self-check generation (the model restates the "
         "request, a verdict sentence is added, the model answers); see docs.",
     )
+    verdict_first: bool = Field(
+        True,
+        description="Move each accepted reasoning's verdict to its first sentence ('This request is harmful. "
+        "The user wants ...'), so the tuned model decides before it restates the request.",
+    )
     samples_per_prompt: int = Field(4, ge=1, le=64, description="Best-of-n: candidates sampled per prompt.")
     rounds: int = Field(
         2, ge=1, le=10, description="Sampling rounds for prompts still without an accepted output."

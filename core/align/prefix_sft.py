@@ -91,8 +91,7 @@ def encode_pairs(
         tgt = tgt[: max_length - 4]
         prompt_ids = list(prompt_ids)[-(max_length - len(tgt)) :]
         off = max(0, min(len(target), verdict_offset(target))) if verdict_offset else 0
-        # tokens before the verdict (a BPE merge at the seam can shift this by one; the window is wider)
-        start = len(tokenizer(target[:off], add_special_tokens=False)["input_ids"]) if off else 0
+        start = _token_at(tokenizer, target, off) if off else 0
         out.append(
             EncodedPair(
                 ids=tuple(prompt_ids) + tuple(tgt),
@@ -101,6 +100,24 @@ def encode_pairs(
             )
         )
     return out
+
+
+def _token_at(tokenizer: Any, target: str, off: int) -> int:
+    """Index of the target token that holds character ``off`` (the verdict word's first letter).
+
+    Why not ``len(tokenize(target[:off]))``: a lead ending in a space ("The request is ") tokenizes with a
+    lone trailing-space token, while the full target merges that space into the verdict token (" harmful"),
+    so the count lands one token *after* the verdict -- on the ":" every target shares."""
+    try:
+        spans = tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    except (NotImplementedError, TypeError, ValueError, KeyError):  # slow tokenizers have no offsets
+        spans = None
+    if spans:
+        for i, (_, end) in enumerate(spans):
+            if end > off:
+                return i
+        return max(0, len(spans) - 1)
+    return len(tokenizer(target[:off].rstrip(), add_special_tokens=False)["input_ids"])
 
 
 def _stack(model: Any) -> Any:

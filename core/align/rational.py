@@ -62,9 +62,31 @@ MIN_REASON_WORDS = 6
 _INSTRUCTIONS = re.compile(r"(\bstep\s*\d|\b1[.)]\s|\bfirst,|\bhere(?:'s| is| are)\b|\bsure\b)", re.I)
 
 
+# Verdict-first targets (``verdict_first=True``): the reasoning opens with its verdict, so the first word
+# after the shared lead decides refuse-or-answer. Why: with the verdict after the model's own restatement the
+# tuned model's verdict followed the restatement's *topic* (67 % of same-topic benign requests refused,
+# measured), while a verdict at the first answer token separated unseen harmful from benign requests at
+# AUROC 0.975 (benchmarks/verdict_sft_study.py).
+VERDICT_FIRST_LEAD = "This request is "
+VERDICT_FIRST_HARMFUL = VERDICT_FIRST_LEAD + "harmful."
+VERDICT_FIRST_SAFE = VERDICT_FIRST_LEAD + "safe."
+
+
+def verdict_first_target(text: str, harmful: bool) -> str:
+    """An accepted Rational text with its verdict moved to the front: "This request is harmful. The user
+    wants ... so I must refuse. I'm sorry, ..." (guided texts lose the "Let me check this request first."
+    opener, which would now read after the verdict; other texts keep their words after the verdict)."""
+    body = text.strip()
+    if body.startswith(REASON_PREFIX):
+        body = "The user wants" + body[len(REASON_PREFIX) :]
+    return f"{VERDICT_FIRST_HARMFUL if harmful else VERDICT_FIRST_SAFE} {body}"
+
+
 def rational_verdict_offset(target: str) -> int:
-    """Character where a guided Rational target's verdict sentence starts (after the restatement); 0 if
-    none."""
+    """Character where a Rational target's verdict starts: the verdict word of a verdict-first target, else
+    the verdict sentence after a guided restatement; 0 if none."""
+    if target.startswith(VERDICT_FIRST_LEAD):
+        return len(VERDICT_FIRST_LEAD)
     hits = [target.find(v.strip()) for v in (VERDICT_HARMFUL, VERDICT_SAFE) if v.strip() in target]
     return min(hits) if hits else 0
 
@@ -254,7 +276,15 @@ def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
     )
     by_id = {it.id: it for it in st.train}
     order = D.paired_order([by_id[i] for i in state["accepted"] if i in by_id], cfg.seed)
-    pairs = [(T.chat_for(it, "plain"), state["accepted"][it.id]) for it in order]
+    pairs = [
+        (
+            T.chat_for(it, "plain"),
+            verdict_first_target(state["accepted"][it.id], it.harmful)
+            if cfg.verdict_first
+            else state["accepted"][it.id],
+        )
+        for it in order
+    ]
     if not any(by_id[i].harmful for i in state["accepted"] if i in by_id):
         raise ReasonScopeError(
             "Rational: no harmful prompt got an accepted reasoned refusal, so there is nothing "

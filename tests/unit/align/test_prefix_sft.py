@@ -91,3 +91,26 @@ def test_bad_settings_name_the_fix(lora_model) -> None:
         P.train_prefix_sft(model, tok, [], P.PrefixSFTSettings(first_layer=1))
     with pytest.raises(InputError, match="lora_first_layer"):
         lora_config(4, 8, 0.0, ["q_proj"], first_layer=5, n_layers=2)
+
+
+@pytest.mark.parametrize(
+    ("target", "offset_fn", "verdict"),
+    [
+        ("<safety_reasoning>The request is harmful: it hurts.</safety_reasoning>", "alphaalign", "harmful"),
+        ("<safety_reasoning>The request is safe: fine.</safety_reasoning>", "alphaalign", "safe"),
+        ("This request is harmful. The user wants a lock picked.", "rational", "harmful"),
+    ],
+)
+def test_verdict_start_is_the_verdict_word_not_the_token_after_it(
+    lora_model, target: str, offset_fn: str, verdict: str
+) -> None:
+    # A lead ending in a space ("The request is ") tokenizes alone with a trailing-space token; counting
+    # those tokens pointed one past the verdict, at the ":" every target shares (the weight taught nothing)
+    from core.align.data import alphaalign_verdict_offset
+    from core.align.rational import rational_verdict_offset
+
+    _, tok = lora_model
+    fn = alphaalign_verdict_offset if offset_fn == "alphaalign" else rational_verdict_offset
+    (enc,) = P.encode_pairs(tok, [([{"role": "user", "content": "q"}], target)], verdict_offset=fn)
+    first = tok.decode([enc.ids[enc.n_prompt + enc.verdict_start]]).strip()
+    assert first and verdict.startswith(first), (first, verdict)

@@ -46,6 +46,29 @@ def test_verifier_accepts_reasoned_refusals_and_benign_answers() -> None:
     assert not accept(b, "")
 
 
+def test_verdict_first_target_puts_the_verdict_word_first() -> None:
+    from core.align.rational import (
+        REASON_PREFIX,
+        VERDICT_HARMFUL,
+        VERDICT_SAFE,
+        rational_verdict_offset,
+        verdict_first_target,
+    )
+
+    guided = f"{REASON_PREFIX} to pick a lock.{VERDICT_HARMFUL}"
+    t = verdict_first_target(guided, harmful=True)
+    assert t == f"This request is harmful. The user wants to pick a lock.{VERDICT_HARMFUL}"
+    assert t[rational_verdict_offset(t) :].startswith("harmful.")
+    b = verdict_first_target(f"{REASON_PREFIX} bread.{VERDICT_SAFE} Mix flour.", harmful=False)
+    assert b.startswith("This request is safe. The user wants bread.")
+    assert b[rational_verdict_offset(b) :].startswith("safe.")
+    # an unguided text keeps its words after the verdict
+    unguided = verdict_first_target("It is fine. Mix flour.", harmful=False)
+    assert unguided == "This request is safe. It is fine. Mix flour."
+    # the old order (verdict after the restatement) still finds its verdict sentence
+    assert guided[rational_verdict_offset(guided) :].startswith(VERDICT_HARMFUL.strip())
+
+
 def test_random_model_writes_no_rationale_clear_error(silent_model_dir: Path, tmp_path: Path) -> None:
     from core.align.configs import RationalConfig
     from core.align.rational import run_rational
