@@ -11,6 +11,7 @@ The representation diff compares last-prompt hidden states of both policies per 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from core.evals.result import AuditResult
 from core.evals.runner import run_audit
 from core.evals.stats import rate_ci
 from core.evals.suites import AuditOptions, Subject
+from core.fsio import atomic_write_bytes
 from core.probes.linear import train_probes
 
 AUDIT_SUITES = ("refusal", "over_refusal", "format", "reasoning_leak")
@@ -46,6 +48,7 @@ def audit_base_vs_tuned(
     out_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_empty_share: float = 0.5,
+    base_cache: Path | None = None,
 ) -> tuple[AuditResult, dict[str, dict[str, str]]]:
     """``run_audit`` of base vs tuned on the validation split; returns (AuditResult,
     answers[subject][prompt]).
@@ -54,15 +57,24 @@ def audit_base_vs_tuned(
     answers are produced inside ``model.disable_adapter()``. Empty answers get the audit's "empty" verdict
     (no outcome, so ``refused_by_item`` / ``kind_rates`` skip them, as the scorecard does); more than
     ``max_empty_share`` of them for either subject raises ``core.errors.AuditFailed``.
+
+    ``base_cache``: a JSON file {prompt: answer} of the base model's greedy answers under exactly these
+    generation settings (the caller keys its path by model fingerprint, template and settings). Cached
+    prompts are not generated again -- the base half of every audit after the first run is free -- and new
+    answers are added to it after the audit.
     """
     base = Subject(ModelSpec(name=model_name), template=template, name="base")
     tuned = Subject(ModelSpec(name=model_name, adapter=str(adapter)), template=template, name="tuned")
     answers: dict[str, dict[str, str]] = {}
+    cached = load_base_cache(base_cache)
 
     def responder(subject: Subject, prompts: Sequence[str]) -> list[str]:
         if subject.label == "base":
-            with model.disable_adapter():
-                out = generate_fn(prompts)
+            todo = [p for p in prompts if p not in cached]
+            if todo:
+                with model.disable_adapter():
+                    cached.update(zip(todo, generate_fn(todo), strict=True))
+            out = [cached[p] for p in prompts]
         else:
             out = generate_fn(prompts)
         answers.setdefault(subject.label, {}).update(zip(prompts, out, strict=True))  # called per chunk
@@ -83,7 +95,23 @@ def audit_base_vs_tuned(
     )
     if out_dir is not None:
         save_audit(result, out_dir)
+    if base_cache is not None:
+        atomic_write_bytes(base_cache, json.dumps(cached).encode(), what="save the base answers")
     return result, answers
+
+
+def load_base_cache(path: Path | None) -> dict[str, str]:
+    """The cached base answers, or {} (no file, or a file that is not a {prompt: answer} object -- a broken
+    cache only costs regeneration)."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def audit_numbers(result: AuditResult) -> dict[str, Any]:

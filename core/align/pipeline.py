@@ -63,6 +63,7 @@ class RunState:
         default_factory=time.process_time
     )  # CPU seconds of all threads (load-independent-ish)
     timings: dict[str, float] = field(default_factory=dict)
+    base_fingerprint: str = ""  # the weights before any adapter (model_fingerprint at load)
 
     def path(self, *parts: str) -> Path:
         p = self.ctx.run_dir.joinpath(*parts)
@@ -109,6 +110,7 @@ def prepare(cfg: AlignBase, ctx: JobContext, method: str) -> RunState:
         monitor=monitor,
         validation=val,
         rows=rows,
+        base_fingerprint=model_fingerprint(policy, cfg.model),
     )
 
 
@@ -338,6 +340,34 @@ def warm_start_key(st: RunState) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+BASE_ANSWERS_VERSION = 1  # bump when generation (T.generate, chat templates) changes what the base would say
+
+
+def base_answers_cache(st: RunState) -> Path:
+    """``REASONSCOPE_HOME/base_answers/<key>.json``: the base model's greedy audit answers, keyed by
+    everything they depend on -- the model's weights, the rendered template, the token budget and the batch
+    size (left padding can flip a greedy tie) -- so every run after the first on the same model audits
+    only the tuned side."""
+    cfg = st.cfg
+    spec = {
+        "version": BASE_ANSWERS_VERSION,
+        "model": st.base_fingerprint or model_fingerprint(st.policy, cfg.model),
+        "chat": T.chat_for("PROMPT", cfg.template),
+        "threads": torch_threads(),  # float reduction order: greedy ties can flip across thread counts
+        "max_new_tokens": cfg.eval_max_new_tokens,
+        "batch_size": cfg.eval_batch_size,
+        "device": str(st.device),
+    }
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return reasonscope_home() / "base_answers" / f"{key}.json"
+
+
+def torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
 def shared_warm_start_dir(key: str) -> Path:
     """``REASONSCOPE_HOME/warmstarts/<key>`` (``REASONSCOPE_WARMSTARTS`` overrides the folder)."""
     env = os.environ.get("REASONSCOPE_WARMSTARTS")
@@ -488,6 +518,7 @@ def finish(
                 out_dir=ctx.run_dir / "audit",
                 progress=ctx.emit_progress,
                 max_empty_share=cfg.audit_max_empty_share,
+                base_cache=base_answers_cache(st),
             )
         except AuditCancelled:
             ctx.log("audit cancelled; the adapter is saved, resume the job to run the audit")
@@ -616,6 +647,7 @@ def _stress_audit(
         should_stop=st.ctx.should_stop,
         out_dir=st.ctx.run_dir / "audit" / "stress_minimal_pairs",
         max_empty_share=cfg.audit_max_empty_share,
+        base_cache=base_answers_cache(st),
     )
     st.lap("stress_audit_s", t)
     return {"by_kind": kind_rates(result.records), **audit_numbers(result)}
