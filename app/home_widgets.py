@@ -30,6 +30,15 @@ PAGE_HELP = {
 }
 
 
+def story_link() -> None:
+    """New here? The six-step story (prebuilt, opens in seconds) is the quickest way in."""
+    st.page_link(
+        "app_pages/story.py",
+        label="New here? Start with the story: the model knew, it complied, we changed it — six steps",
+        icon="▶️",
+    )
+
+
 def page_guide() -> None:
     """One card per page, two columns."""
     cols = st.columns(2)
