@@ -37,7 +37,8 @@ def _respond(subject: Any, prompts: list[str]) -> list[str]:
 def _report(result: Any) -> dict[str, Any]:
     rates, comparisons = {}, {}
     for r in scorecard(result):
-        rates[f"{r['subject']}/{r['suite']}"] = {"rate": r["rate"], "ci95": [r["ci_low"], r["ci_high"]], "n": r["n"]}
+        ci = [r["ci_low"], r["ci_high"]]
+        rates[f"{r['subject']}/{r['suite']}"] = {"rate": r["rate"], "ci95": ci, "n": r["n"]}
         if r["delta"] is not None:
             comparisons[r["suite"]] = {
                 "delta": r["delta"],
@@ -45,7 +46,8 @@ def _report(result: Any) -> dict[str, Any]:
                 "p_mcnemar": r["p_mcnemar"],
                 "verdict": r["verdict"],
             }
-    return {"template": "plain", "rates": rates, "comparisons": comparisons, "states_knew": states_knew_block()}
+    knew = states_knew_block()
+    return {"template": "plain", "rates": rates, "comparisons": comparisons, "states_knew": knew}
 
 
 def make_run(home: Path, n_layers: int) -> tuple[str, Path]:
@@ -88,7 +90,10 @@ def make_run(home: Path, n_layers: int) -> tuple[str, Path]:
         store.append(
             JOB_ID,
             "metric",
-            {"step": step, "values": {"reward": 0.1 * step, "loss": 2.0 / step, "align/refusal_harmful": 0.05 * step}},
+            {
+                "step": step,
+                "values": {"reward": 0.1 * step, "loss": 2 / step, "align/refusal_harmful": step / 20},
+            },
             attempt=1,
         )
     store.append(JOB_ID, "metric", {"step": 8, "values": {"align/refusal_benign": 0.04}}, attempt=1)
