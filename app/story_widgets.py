@@ -88,7 +88,10 @@ def deep_link(step: Step, story: Story) -> None:
         "steer": {"probe": m.probe.get("name", "")},
         "jobs": {"job": m.job_id or ""},
     }[step.page]
-    st.page_link(PAGES[step.page], label=f"{step.link_label} (full page)", icon="↗️", query_params=params)
+    # a button, not st.page_link: a link is resolved while drawing, which needs the navigation of the app's
+    # entrypoint; switch_page runs on click only (the pages' own deep links do the same)
+    if st.button(f"↗ {step.link_label} (full page)", key=f"story_link_{step.key}", help=str(params)):
+        st.switch_page(PAGES[step.page], query_params=params)
 
 
 def _answer(col: Any, title: str, a: dict[str, Any]) -> None:
