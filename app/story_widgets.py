@@ -7,6 +7,7 @@ No model is loaded here: the page opens in well under 3 s once a bundle exists.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from core.errors import InputError
 from core.jobs.backend import get_backend
 from core.story import facts, figures
+from core.story.bundle import story_dir
 from core.story.read import Story
 from core.story.steps import STEPS, Step
 
@@ -28,6 +31,7 @@ PAGES = {
 # Large type for a projector; the step title and sentence are what a room reads.
 CSS = """<style>
 [data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] li {font-size: 1.3rem;}
+.story-answer {white-space: pre-wrap; font-size: 1.1rem; border-left: 5px solid #7F7F7F; padding-left: .6rem;}
 .story-sentence {font-size: 1.9rem !important; line-height: 1.35; margin: 0.2rem 0 0.8rem;}
 </style>"""
 
@@ -36,9 +40,14 @@ def large_type() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
 
 
-def no_bundle(root: Path, error: Exception) -> None:
-    st.info(str(error))
-    rebuild_button("Build the story on the active model")
+def open_story(root: Path | None = None) -> Story | None:
+    """The bundle's story (cached on its artefacts' mtimes), or None after saying how to build one."""
+    try:
+        return state.get_story(root or story_dir())
+    except InputError as exc:  # no bundle yet, or one pointing at a run that is gone
+        st.info(str(exc))
+        rebuild_button("Build the story on the active model")
+        return None
 
 
 def rebuild_button(label: str = "Rebuild on the active model") -> None:
@@ -55,7 +64,7 @@ def rebuild_button(label: str = "Rebuild on the active model") -> None:
 def presenter(n: int) -> int:
     """Previous / next (← / → keys), the step picker; returns the current step."""
     i = state.story_step(n)  # callbacks run before the script: this is already the new step
-    c = st.columns([1, 1, 4, 2])
+    c = st.columns([1.3, 1.1, 4, 1.6])
     c[0].button(
         "← Previous",
         key="story_prev",
@@ -98,7 +107,8 @@ def _answer(col: Any, title: str, a: dict[str, Any]) -> None:
     with col.container(border=True):
         st.markdown(f"**{title}**")
         st.markdown(f"> {a.get('prompt') or '—'}")
-        st.text(a.get("answer") or "—")
+        answer = html.escape(a.get("answer") or "—")  # model text: escaped, wrapped, never markdown
+        st.markdown(f"<div class='story-answer'>{answer}</div>", unsafe_allow_html=True)
         st.caption(f"Audit verdict: **{a.get('label') or '—'}** · item `{a.get('id')}`")
 
 

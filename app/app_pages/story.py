@@ -2,19 +2,13 @@
 
 import streamlit as st
 
-from app import state
 from app import story_widgets as sw
-from core.errors import InputError
-from core.story.bundle import story_dir
 from core.story.steps import STEPS
 
 sw.large_type()
 st.title("The story in six steps")
-root = story_dir()
-try:
-    story = state.get_story(root)
-except InputError as exc:
-    sw.no_bundle(root, exc)
+story = sw.open_story()
+if story is None:
     st.stop()
 i = sw.presenter(len(STEPS))
 sw.step_view(i, story)

@@ -79,7 +79,9 @@ class _Figs:
 
     def __call__(self, fig: go.Figure) -> str:
         self.n += 1
-        return pio.to_html(fig, full_html=False, include_plotlyjs=self.n == 1, config={"displaylogo": False})
+        return pio.to_html(
+            fig, full_html=False, include_plotlyjs=self.n == 1, config={"displayModeBar": False}
+        )
 
 
 def _bodies(story: Story, fig: _Figs) -> list[str]:

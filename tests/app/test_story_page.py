@@ -53,7 +53,7 @@ def test_step_one_shows_the_audits_answers(bundle, run_page):
     m = load_manifest()
     text = " ".join(c.value for c in at.caption)
     assert m.pair["harmful"] in text and m.pair["benign"] in text
-    assert any("Sure, here is how" in t.value for t in at.text)  # the base model's recorded answer
+    assert any("Sure, here is how" in t.value for t in at.markdown)  # the base model's recorded answer
 
 
 def test_an_edited_report_changes_the_proof_step(bundle, run_page):
