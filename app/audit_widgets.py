@@ -309,6 +309,9 @@ def job_status() -> None:
 # ---- results -----------------------------------------------------------------------------------------------
 def pick_audit() -> Path | None:
     found = list_audits()
+    linked = st.query_params.get("audit")  # a deep link (Story page) names the folder to open
+    if linked and (Path(linked) / "records.jsonl").is_file() and state.new_deep_link("audit", linked):
+        state.set_audit_folder(linked)
     chosen = state.get_audit_folder()
     options = [str(p) for p in found]
     if chosen and chosen not in options and Path(chosen).is_dir():

@@ -30,6 +30,17 @@ PAGE_HELP = {
 }
 
 
+def story_link() -> None:
+    """New here? The six-step story (prebuilt, opens in seconds) is the quickest way in."""
+    # a button + switch_page (not st.page_link, which needs the entrypoint's navigation while drawing)
+    if st.button(
+        "▶ New here? Start with the story: the model knew, it complied, we changed it — six steps",
+        key="home_story",
+        type="primary",
+    ):
+        st.switch_page("app_pages/story.py")
+
+
 def page_guide() -> None:
     """One card per page, two columns."""
     cols = st.columns(2)

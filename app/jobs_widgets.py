@@ -149,6 +149,9 @@ def pick_job(rows: list[dict[str, Any]]) -> str | None:
     ids = [r["id"] for r in rows]
     if not ids:
         return None
+    linked = st.query_params.get("job")  # a deep link (Story page) names the job to open
+    if linked in ids and state.new_deep_link("job", linked):
+        state.select_job(linked)
     labels = {r["id"]: f"{r['type']} · {r['status']} · {r['started']} · {r['id']}" for r in rows}
     return st.selectbox("Open a job", ids, format_func=labels.__getitem__, key=state.JOB_SELECTOR)
 

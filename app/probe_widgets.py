@@ -462,8 +462,10 @@ def saved_probes_panel(model: Any) -> None:
         return
     st.dataframe(saved_probe_rows(arts, mine), hide_index=True, key="probe_saved_table")
     names = comparable_probe_sets(mine)
+    linked = st.query_params.get("probe")  # a deep link (Story page): show that probe's curve first
+    default = [linked] + [n for n in names[:1] if n != linked] if linked in names else names[:2]
     chosen = st.multiselect(
-        "Compare saved probe sets (this model)", names, default=names[:2], key="probe_compare"
+        "Compare saved probe sets (this model)", names, default=default, key="probe_compare"
     )
     curves = {}
     for n in chosen:

@@ -8,6 +8,7 @@ model is shared across sessions (one copy in RAM); ``LoadedModel.lock`` serialis
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -16,6 +17,8 @@ from app.boundary import show_exception
 from core.capture.default_model import model_load_message
 from core.capture.models import LoadedModel, ModelSpec, load_model
 from core.capture.store import ActivationStore
+from core.story.bundle import mtimes as story_mtimes
+from core.story.read import load_story
 
 DEFAULT_MODEL_ENV = "REASONSCOPE_MODEL"  # lets a deployment (or a test) pick the starting model
 
@@ -316,3 +319,37 @@ def get_audit_repdiff() -> dict[str, Any] | None:
 
 def set_audit_repdiff(result: dict[str, Any]) -> None:
     st.session_state["audit_repdiff"] = result
+
+
+# story ------------------------------------------------------------------------------------------------------
+STORY_STEP = "story_step"
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _story(root: str, key: tuple[tuple[str, float], ...]) -> Any:
+    """The bundle's data; ``key`` (every source file's mtime) makes an edited artefact a cache miss."""
+    return load_story(Path(root))
+
+
+def get_story(root: Path) -> Any:
+    """``core.story.read.Story`` of the bundle at ``root``, cached until one of its artefacts changes."""
+    return _story(str(root), story_mtimes(root))
+
+
+def story_step(n: int) -> int:
+    """The presenter's current step (0-based), clamped to ``[0, n)``."""
+    return max(0, min(n - 1, int(st.session_state.get(STORY_STEP, 0))))
+
+
+def set_story_step(i: int) -> None:
+    st.session_state[STORY_STEP] = i
+
+
+def new_deep_link(kind: str, value: str) -> bool:
+    """True the first time this session follows a deep link ``?<kind>=<value>``: the linked page selects it
+    once, and the visitor's own later choice is not overridden on every rerun."""
+    seen = st.session_state.setdefault("deep_links", {})
+    if seen.get(kind) == value:
+        return False
+    seen[kind] = value
+    return True

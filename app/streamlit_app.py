@@ -11,6 +11,7 @@ from app.auth import require_login
 from app.boundary import user_errors
 from core.capture.models import ModelSpec
 from core.config import store_dir
+from core.story.bundle import MANIFEST, story_dir
 
 # page_icon is an emoji, not a Material icon: a Material favicon is fetched from a font CDN
 # (breaks air-gapped use)
@@ -19,6 +20,7 @@ st.set_page_config(page_title="ReasonScope", page_icon="🔬", layout="wide")
 PAGES_DIR = Path(__file__).parent / "app_pages"
 # (file, title, icon): a page appears once its file exists.
 PAGES = [
+    ("story.py", "Story", ":material/slideshow:"),
     ("home.py", "Home", ":material/home:"),
     ("trace.py", "Trace", ":material/timeline:"),
     ("explore.py", "Explore", ":material/scatter_plot:"),
@@ -73,8 +75,10 @@ def sidebar() -> None:
 
 
 if require_login():
+    # A first-time visitor lands on the story when one is built (the Docker image builds it); Home otherwise.
+    first = "story.py" if (story_dir() / MANIFEST).is_file() else "home.py"
     pages = [
-        st.Page(str(PAGES_DIR / f), title=t, icon=i, default=(f == "home.py"))
+        st.Page(str(PAGES_DIR / f), title=t, icon=i, default=(f == first))
         for f, t, i in PAGES
         if (PAGES_DIR / f).is_file()
     ]

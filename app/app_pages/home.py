@@ -13,3 +13,6 @@ hw.page_guide()
 
 st.subheader("Active model")
 hw.active_model_panel()
+
+st.subheader("The story")
+hw.story_link()

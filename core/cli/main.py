@@ -17,6 +17,7 @@ from core.cli.evals import eval_cmd, report_cmd
 from core.cli.foundation import model_app, store_app, trace_cmd
 from core.cli.jobs import jobs_app
 from core.cli.probes import probe_app, steer_cmd
+from core.cli.story import story_app
 
 app = typer.Typer(
     cls=BoundaryGroup,
@@ -48,6 +49,7 @@ app.add_typer(probe_app, name="probe")
 app.command("steer")(steer_cmd)
 app.command("eval")(eval_cmd)
 app.command("report")(report_cmd)
+app.add_typer(story_app, name="story")
 
 
 def main() -> None:

@@ -28,7 +28,13 @@ log = logging.getLogger(__name__)
 RunFn = Callable[[Any, "JobContext"], "dict[str, Any] | None"]
 # Modules that register job types. Missing ones are skipped (areas land at different times);
 # REASONSCOPE_JOB_MODULES adds more (comma-separated module names).
-BUILTIN_MODULES = ("core.jobs.demo", "core.align.jobs", "core.probes.jobs", "core.evals.jobs")
+BUILTIN_MODULES = (
+    "core.jobs.demo",
+    "core.align.jobs",
+    "core.probes.jobs",
+    "core.evals.jobs",
+    "core.story.jobs",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
