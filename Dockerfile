@@ -1,5 +1,6 @@
 # ReasonScope CPU image: the embedded default model is pulled at build time; the app serves on 8501.
-#   docker build -t reasonscope .
+#   docker build -t reasonscope .                          (builds the Story bundle too: ~40 min on 2 CPU cores)
+#   docker build --build-arg BUILD_STORY=0 -t reasonscope .  (skip it; the app offers "rebuild" later)
 #   docker run -p 8501:8501 -e REASONSCOPE_PUBLIC=1 -e REASONSCOPE_PASSWORD=... reasonscope
 # CUDA: docker build --build-arg BASE=nvidia/cuda:12.4.1-runtime-ubuntu22.04 \
 #         --build-arg TORCH_SPEC=torch --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu124 .
@@ -23,6 +24,10 @@ RUN python3 -m venv /app/.venv \
  && /app/.venv/bin/pip install "${TORCH_SPEC}" --index-url "${TORCH_INDEX}" \
  && /app/.venv/bin/pip install -e . \
  && /app/.venv/bin/reasonscope model pull
+# The stakeholder story opens at once in a container: its bundle (probe, an AlphaAlign demo-cpu run, audit,
+# projections) is built here, at image build time, on the embedded model.
+ARG BUILD_STORY=1
+RUN if [ "${BUILD_STORY}" = "1" ]; then /app/.venv/bin/reasonscope story build; fi
 ENV PATH=/app/.venv/bin:$PATH REASONSCOPE_PUBLIC=1
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
