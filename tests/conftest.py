@@ -1,5 +1,6 @@
 """Cross-tier fixtures: a seeded world, a private REASONSCOPE_HOME (plain, or for real job workers), a tiny
-random model (fast tier) and the real default model (integration).
+random model (fast tier), the real default model (integration) and a throw-away PostgreSQL server
+(``postgres_url``, tier ``postgres``; started by tests/services.py on first use).
 
 Tier-specific shared fixtures live in tests/unit/conftest.py and tests/app/conftest.py.
 """
@@ -9,13 +10,31 @@ from __future__ import annotations
 import os
 import random
 import signal
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.services import TIER_SKIP_MARK, PostgresCluster, ServiceUnavailable, tier_skip
+
 REPO = Path(__file__).resolve().parents[1]
+PG_ENV = "REASONSCOPE_TEST_PG"  # a developer's own server: used as is, no cluster is started
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """pytest reports a skip raised by a fixture at each test's own location, so a tier whose server could
+    not start would fill ``-ra`` with one identical line per test; pointing them all at the harness folds
+    them into one ``SKIPPED [N] tests/services.py: <tier> tier not started: <why>`` line."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        reason = str(report.longrepr[2])
+        if TIER_SKIP_MARK in reason:
+            report.longrepr = (str(REPO / "tests" / "services.py"), None, reason)
+    return report
 
 
 @pytest.fixture(autouse=True)
@@ -95,3 +114,22 @@ def tiny_model(tiny_model_dir: Path):
 def repo_root() -> Path:
     """Repository root; AppTest needs absolute script paths: ``str(repo_root / "app/app_pages/x.py")``."""
     return REPO
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """SQLAlchemy URL of a PostgreSQL database for the ``postgres`` tier: ``$REASONSCOPE_TEST_PG`` when set,
+    else a throw-away cluster (Unix socket only) started once per session and stopped at its end, pass or
+    fail. Where none can be started every test using it skips with the one reason (``-ra`` shows it)."""
+    override = os.environ.get(PG_ENV)
+    if override:
+        yield override
+        return
+    try:
+        cluster = PostgresCluster.start()
+    except ServiceUnavailable as exc:
+        tier_skip("PostgreSQL", exc)
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()

@@ -1,64 +1,40 @@
-"""RayJobsBackend against a real local Ray head (opt-in: REASONSCOPE_TEST_RAY=1; needs the `ray` extra).
+"""RayJobsBackend against a real local Ray head (tier ``ray``; the `ray` extra, which `make test` installs).
 
-The fixture runs `ray start --head` on 127.0.0.1 with its own ports and temp dir, and `ray stop` after.
+The module's fixture starts a head on 127.0.0.1 with free ports and its own temp dir (tests/services.py) and
+stops it by PID after the module; ``REASONSCOPE_TEST_RAY=http://127.0.0.1:8265`` uses a head that is already
+running instead (the checkpoints of resume must be reachable from this machine).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
 from tests import job_helpers
+from tests.services import RayHead, ServiceUnavailable, tier_skip
 
-pytestmark = [
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        os.environ.get("REASONSCOPE_TEST_RAY") != "1", reason="set REASONSCOPE_TEST_RAY=1 to run the Ray tier"
-    ),
-]
+pytestmark = pytest.mark.ray
+RAY_ENV = "REASONSCOPE_TEST_RAY"
 TYPE = "demo.probe_sweep"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def ray_head(tmp_path_factory):
-    pytest.importorskip("ray")
-    bin_dir = Path(sys.executable).parent
-    ray = shutil.which("ray", path=str(bin_dir)) or "ray"
-    dash = _free_port()
-    tmp = Path("/tmp") / f"rsray{os.getpid()}"  # Ray needs a short socket path
-    env = dict(
-        os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", RAY_USAGE_STATS_ENABLED="0"
-    )
-    cmd = [
-        ray,
-        "start",
-        "--head",
-        "--node-ip-address=127.0.0.1",
-        "--dashboard-host=127.0.0.1",
-        f"--dashboard-port={dash}",
-        f"--port={_free_port()}",
-        "--num-cpus=1",
-        "--disable-usage-stats",
-        f"--temp-dir={tmp}",
-    ]
-    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=120)
+def ray_head() -> Iterator[str]:
+    override = os.environ.get(RAY_ENV, "")
+    if override.startswith(("http://", "https://")):
+        yield override
+        return
     try:
-        yield f"http://127.0.0.1:{dash}"
+        head = RayHead.start()
+    except ServiceUnavailable as exc:
+        tier_skip("Ray", exc)
+    try:
+        yield head.address
     finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=60)
-        shutil.rmtree(tmp, ignore_errors=True)
+        head.stop()
 
 
 @pytest.fixture()

@@ -2,9 +2,9 @@
 tests/conftest.py).
 
 - ``db_url`` / ``db`` (labelling database): every test using them runs against SQLite in a private
-  REASONSCOPE_HOME and, when the environment variable ``REASONSCOPE_TEST_PG`` holds a PostgreSQL URL
-  (``postgresql+psycopg://…``), again against PostgreSQL inside a throw-away schema that is dropped
-  afterwards.
+  REASONSCOPE_HOME and again (marker ``postgres``) against PostgreSQL inside a throw-away schema that is
+  dropped afterwards -- on the harness's own cluster, or on ``REASONSCOPE_TEST_PG`` when that holds a URL
+  (``postgresql+psycopg://…``); see ``postgres_url`` in tests/conftest.py.
 - ``data`` (audits): a small evaluation dataset, its attack templates and utility tasks as JSONL files; its
   answers come from ``tests.unit.evals.test_suites.responder``.
 """
@@ -12,7 +12,6 @@ tests/conftest.py).
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,17 +20,14 @@ import pytest
 
 from core.data import Database, open_db
 
-PG_ENV = "REASONSCOPE_TEST_PG"
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, rs_home: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{rs_home / 'reasonscope.db'}"
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL variant: set {PG_ENV}=postgresql+psycopg://user:pass@host/db to run it")
+    # Requested here, not as a parameter, so a SQLite-only run never starts a PostgreSQL server.
+    base: str = request.getfixturevalue("postgres_url")
     from sqlalchemy import create_engine, text
 
     schema = f"rs_test_{uuid.uuid4().hex[:10]}"
