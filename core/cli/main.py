@@ -17,6 +17,7 @@ from core.cli.evals import eval_cmd, report_cmd
 from core.cli.foundation import model_app, store_app, trace_cmd
 from core.cli.jobs import jobs_app
 from core.cli.probes import probe_app, steer_cmd
+from core.config import configure_numba_cache
 
 app = typer.Typer(
     cls=BoundaryGroup,
@@ -52,6 +53,7 @@ app.command("report")(report_cmd)
 
 def main() -> None:
     """The ``reasonscope`` script (``[project.scripts]``); the boundary is the app's own group class."""
+    configure_numba_cache()  # before any command imports umap (kernels compile once per install)
     app(prog_name="reasonscope")
 
 

@@ -25,7 +25,8 @@ from safetensors.numpy import load_file
 from core.artefacts import write_tensor_file
 from core.capture.models import LoadedModel
 from core.capture.templates import build_messages
-from core.capture.tracing import capture_batch, resolve_layers, trace_hidden
+from core.capture.batching import length_batches
+from core.capture.tracing import _left_pad, capture_batch, resolve_layers, trace_hidden
 from core.capture.trajectory import GenerationSettings, Trajectory, find_spans
 from core.config import artefacts_dir
 from core.errors import InputError, StoreError
@@ -63,8 +64,8 @@ def capture_forced(
     batch_size: int = 8,
     progress: Progress | None = None,
 ) -> list[Trajectory]:
-    """Trajectories of prompt + given response (or prompt only), one traced forward per batch, no
-    generation."""
+    """Trajectories of prompt + given response (or prompt only), in item order; one traced forward per batch
+    (batches formed by length, ``core.capture.batching``), no generation."""
     import torch
 
     lay = resolve_layers(model, layers)
@@ -77,43 +78,40 @@ def capture_forced(
                 "shorten it or drop it from the dataset."
             )
     tok = model.tokenizer
-    out: list[Trajectory] = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        width = max(len(r[1]) for r in chunk)
-        ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for b, (_, r, _) in enumerate(chunk):  # left padding, as generation uses
-            ids[b, width - len(r) :] = torch.tensor(r)
-            mask[b, width - len(r) :] = 1
+    out: list[Trajectory | None] = [None] * len(rows)
+    done = 0
+    # sorted by length with a token budget per forward: little padding (results go back in item order)
+    for group in length_batches([len(r[1]) for r in rows], batch_size=batch_size):
+        chunk = [rows[i] for i in group]
+        ids, mask = _left_pad([r for _, r, _ in chunk], tok.pad_token_id)  # left padding, as generation
+        width = ids.shape[1]
         with model.lock, torch.no_grad():
             hidden = trace_hidden(model, ids.to(model.device), mask.to(model.device), lay)  # [L, B, T, D]
-        for b, (messages, r, n_prompt) in enumerate(chunk):
+        for b, (i, (messages, r, n_prompt)) in enumerate(zip(group, chunk, strict=True)):
             states = hidden[:, b, width - len(r) :, :].float().cpu().numpy()
             tokens = [tok.decode([t]) for t in r]
-            item = items[start + b]
+            item = items[i]
             settings = GenerationSettings(max_new_tokens=0)
-            out.append(
-                Trajectory(
-                    model_fingerprint=model.fingerprint,
-                    model_name=model.name,
-                    messages=messages
-                    + ([{"role": "assistant", "content": item.response}] if item.response else []),
-                    settings=settings,
-                    token_ids=np.asarray(r, dtype=np.int64),
-                    tokens=tokens,
-                    n_prompt_tokens=n_prompt,
-                    completion=item.response or "",
-                    spans=find_spans(tokens, n_prompt),
-                    hidden=states,
-                    layers=lay,
-                    template=template,
-                    meta={"teacher_forced": bool(item.response), "item_id": item.id},
-                )
+            out[i] = Trajectory(
+                model_fingerprint=model.fingerprint,
+                model_name=model.name,
+                messages=messages
+                + ([{"role": "assistant", "content": item.response}] if item.response else []),
+                settings=settings,
+                token_ids=np.asarray(r, dtype=np.int64),
+                tokens=tokens,
+                n_prompt_tokens=n_prompt,
+                completion=item.response or "",
+                spans=find_spans(tokens, n_prompt),
+                hidden=states,
+                layers=lay,
+                template=template,
+                meta={"teacher_forced": bool(item.response), "item_id": item.id},
             )
+        done += len(group)
         if progress:
-            progress(min(start + batch_size, len(rows)), len(rows))
-    return out
+            progress(done, len(rows))
+    return out  # type: ignore[return-value]  # every slot filled: the groups cover every row
 
 
 def _cache_path(key: dict[str, Any]) -> Path:
