@@ -545,7 +545,14 @@ def _staged_umap_class() -> Any:
 
 # umap-learn compiles most kernels without ``cache=True`` (pynndescent caches its own); these modules' numba
 # dispatchers get numba's on-disk cache switched on when NUMBA_CACHE_DIR is set (``configure_numba_cache``)
-_KERNEL_MODULES = ("umap.umap_", "umap.layouts", "umap.utils", "umap.distances", "umap.spectral", "umap.sparse")
+_KERNEL_MODULES = (
+    "umap.umap_",
+    "umap.layouts",
+    "umap.utils",
+    "umap.distances",
+    "umap.spectral",
+    "umap.sparse",
+)
 
 
 def _enable_kernel_cache() -> int:
@@ -565,7 +572,8 @@ def _enable_kernel_cache() -> int:
     for name in _KERNEL_MODULES:
         module = sys.modules.get(name)
         for obj in vars(module).values() if module is not None else ():
-            if isinstance(obj, Dispatcher) and id(obj) not in seen and type(obj._cache).__name__ == "NullCache":
+            uncached = isinstance(obj, Dispatcher) and type(obj._cache).__name__ == "NullCache"
+            if uncached and id(obj) not in seen:
                 seen.add(id(obj))
                 obj.enable_caching()
     return len(seen)

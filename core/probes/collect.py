@@ -23,9 +23,9 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from core.artefacts import write_tensor_file
+from core.capture.batching import length_batches
 from core.capture.models import LoadedModel
 from core.capture.templates import build_messages
-from core.capture.batching import length_batches
 from core.capture.tracing import _left_pad, capture_batch, resolve_layers, trace_hidden
 from core.capture.trajectory import GenerationSettings, Trajectory, find_spans
 from core.config import artefacts_dir

@@ -51,5 +51,6 @@ def seed_demo_store(
     for i, traj in capture_batch_indexed(model, chats, settings, batch_size=batch_size, progress=progress):
         it = items[i]
         tags = [t for t in (it.get("kind"), it.get("category")) if t]
-        keys[i] = store.put(traj, dataset=DEMO_DATASET, label=it.get("label"), tags=tags, item_id=it.get("id"))
+        label, item_id = it.get("label"), it.get("id")
+        keys[i] = store.put(traj, dataset=DEMO_DATASET, label=label, tags=tags, item_id=item_id)
     return [k for k in keys if k is not None]  # the items' order

@@ -32,7 +32,8 @@ def test_a_user_setting_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_importing_library_modules_does_not_set_it(tmp_path: Path) -> None:
     code = "import os, core.config, core.explore.projection; print(os.environ.get('NUMBA_CACHE_DIR'))"
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"} | {"REASONSCOPE_HOME": str(tmp_path)}
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["REASONSCOPE_HOME"] = str(tmp_path)
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "None"
