@@ -514,3 +514,20 @@ def generate_texts(
         if progress:
             progress(done, len(chats))
     return restore_order(groups, results)
+
+
+def generate_batch(
+    model: LoadedModel,
+    chats: list[list[Message]],
+    settings: GenerationSettings = GenerationSettings(),
+    *,
+    interventions: Sequence[Intervention] | None = None,
+) -> list[str]:
+    """One batched ``generate`` over exactly these rows, in this order (no re-sorting): for interventions
+    that differ per row (a sweep's per-row alphas). The caller picks rows of similar length."""
+    import torch
+
+    prompts = [_check_chat(model, c, settings) for c in chats]
+    with model.lock, torch.no_grad():
+        gens, _ = _generate_rows(model, prompts, settings, interventions)
+    return [model.tokenizer.decode(g, skip_special_tokens=True) for g in gens]
