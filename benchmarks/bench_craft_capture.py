@@ -1,6 +1,6 @@
 """CRAFT phase 1's capture: the train split's labelled response traces teacher-forced through the policy and
-pooled at the head's layer (``core.align.latent.pooled_policy_states``, what ``craft.build_head`` runs), vs the
-physical limit: a raw batched forward of exactly the same tokens (best batch size).
+pooled at the head's layer (``core.align.latent.pooled_policy_states``, what ``craft.build_head`` runs),
+vs the physical limit: a raw batched forward of exactly the same tokens (best batch size).
 
     python -m benchmarks.bench_craft_capture [--items 0] [--repeats 3] [--layer -1] [--model PATH]
 

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n_gen = len(rows) * args.max_new_tokens
     note = (
         f"runs {[round(t, 1) for t in runs]} s · {len(keys)} trajectories at batch {DEMO_BATCH} · "
-        f"{written[-1] / len(keys) / 1e6:.2f} MB written per trajectory · action {n_gen / median:.1f} generated "
-        f"tok/s · raw {n_gen / raw:.1f} tok/s at batch {bs}"
+        f"{written[-1] / len(keys) / 1e6:.2f} MB written per trajectory · action "
+        f"{n_gen / median:.1f} generated tok/s · raw {n_gen / raw:.1f} tok/s at batch {bs}"
     )
     return finish(NAME, median, raw, TARGET, note)
 
