@@ -4,6 +4,7 @@ core.explore.selection and app.helpers_explore; projected prompts are kept throu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from core.capture.store import ActivationStore, StoredMeta
 from core.capture.templates import TEMPLATES, build_messages
 from core.errors import InputError, ReasonScopeError
 from core.explore.axes import Axis
+from core.explore.background import background_fits
 from core.explore.pooling import POOLING_HELP, POOLINGS, common_layers
 from core.explore.projection import Fit, ProjectionConfig, ProjectionManager, default_manager
 from core.explore.selection import selected_keys
@@ -41,9 +43,11 @@ from core.explore.trajectory_sets import (
     TrajSet,
     fit_layer_paths,
     fit_token_paths,
+    layer_paths_key,
     load_set,
     project_layer_path,
     project_token_path,
+    token_paths_key,
 )
 from core.explore.views import COLOUR_CHOICES, color_mode, default_frames, frame_window, selection_axis
 from core.probes.axes import probe_axis, probe_trajectory_scores, saved_probe_axes
@@ -58,6 +62,7 @@ class MapControls:
     method: str  # "UMAP" | "PCA" (as shown)
     config: ProjectionConfig
     normalize: bool
+    progressive: bool = True  # UMAP not fitted yet: show PCA at once, fit UMAP in the background
 
     @property
     def layer_paths(self) -> bool:
@@ -120,6 +125,13 @@ def map_controls() -> MapControls:
             "state's offset and size far more than the prompt does; normalised maps show "
             "how trajectories differ within a layer. Off: raw states (layers separate).",
         )
+        progressive = st.checkbox(
+            "PCA first while UMAP fits",
+            value=True,
+            key="explore_progressive",
+            help="A UMAP map not fitted yet: show the PCA map at once and fit UMAP in the background; the "
+            "page switches to UMAP when it is ready. Off: wait for UMAP with its progress shown.",
+        )
     config = ProjectionConfig(
         method=method.lower(),
         n_components=dims,
@@ -128,7 +140,7 @@ def map_controls() -> MapControls:
         metric=metric,
         seed=int(seed),
     )
-    return MapControls(view, method, config, normalize)
+    return MapControls(view, method, config, normalize, progressive)
 
 
 def load_panel(store: ActivationStore, metas: list[StoredMeta]) -> TrajSet | None:
@@ -164,8 +176,11 @@ def map_panel(ts: TrajSet, controls: MapControls) -> MapView | None:
         return None
     fig, paths = drawn
     fit = paths.fit
+    shown_method = fit.config.method.upper()  # PCA while a UMAP fit runs in the background
+    if shown_method != controls.method:
+        _refining_notice(fit.n_points)
     event = st.plotly_chart(fig, key="explore_map", on_select="rerun", selection_mode="points")
-    st.caption(fit_caption(fit, len(ts.trajs), controls.method))
+    st.caption(fit_caption(fit, len(ts.trajs), shown_method))
     if projected.get(fit.key):
         st.caption(projected_caption(projected[fit.key]))
     chosen = selected_keys(event.selection.points if event else [], ts.keys)
@@ -198,7 +213,15 @@ def _layer_paths(
         "class and held-out AUROC are shown; below AUROC 0.75 it warns instead of colouring.",
     )
     stages.waiting("pooling the hidden states…")
-    lp = fit_layer_paths(pm, ts, pooling, controls.config, on_stage=stages, normalize=controls.normalize)
+    lp = _fit_progressively(
+        pm,
+        controls,
+        layer_paths_key(ts, pooling, controls.config, normalize=controls.normalize),
+        lambda cfg, on_stage: fit_layer_paths(
+            pm, ts, pooling, cfg, on_stage=on_stage, normalize=controls.normalize
+        ),
+        stages,
+    )
     if lp.fell_back.any():
         st.caption(
             f"{int(lp.fell_back.sum())} of {len(ts.trajs)} trajectories have no span for '{pooling}'; "
@@ -225,6 +248,48 @@ def _layer_paths(
         new_names=new_names,
     )
     return fig, lp
+
+
+def _fit_progressively(
+    pm: ProjectionManager,
+    controls: MapControls,
+    key: str,
+    fit: Callable[[ProjectionConfig, Any], Any],
+    stages: StageDisplay,
+) -> Any:
+    """The map to draw now. UMAP already fitted, PCA, or progressive off: ``fit`` in the foreground with its
+    stages shown. Otherwise the UMAP fit starts in the background (the projection manager's lock queues it
+    behind other sessions' fits) and the PCA map of the same points is returned at once; a background
+    failure is raised here on the next run, as a foreground one would be."""
+    cfg = controls.config
+    if cfg.method != "umap" or not controls.progressive or pm.get(key) is not None:
+        return fit(cfg, stages)
+    job = background_fits().start(key, lambda: fit(cfg, None))
+    job.wait(0.2)  # a fit refused at once (too few points, …) is reported now, not after the PCA map
+    if job.error is not None:
+        raise job.error
+    quick = fit(cfg.model_copy(update={"method": "pca"}), stages)
+    if not job.done:
+        _switch_when_fitted(key)
+    elif job.error is None:  # finished while PCA was drawn: show UMAP right away
+        st.rerun()
+    return quick
+
+
+@st.fragment(run_every=1.0)
+def _switch_when_fitted(key: str) -> None:
+    """Polls the background fit; reruns the page once it is done (UMAP then comes from the cache)."""
+    job = background_fits().get(key)
+    if job is not None and job.done:
+        st.rerun()
+
+
+def _refining_notice(n_points: int) -> None:
+    st.info(
+        f"Showing **PCA** now — the UMAP map of these {n_points} points is being fitted in the background "
+        "and replaces this one when it is ready (compiled kernels are cached on disk after the first fit).",
+        icon=":material/hourglass_top:",
+    )
 
 
 def _axis_scores(ts: TrajSet, lp: LayerPaths, pooling: str) -> tuple[np.ndarray | None, Axis | None]:
@@ -301,15 +366,24 @@ def _token_paths(
         else frames[-1]
     )
     stages.waiting("reading every token's hidden states…")
-    tp = fit_token_paths(
+    key = token_paths_key(
+        ts, frames, controls.config, which=which, max_tokens=int(max_tokens), normalize=controls.normalize
+    )
+    tp = _fit_progressively(
         pm,
-        ts,
-        frames,
-        controls.config,
-        which=which,
-        max_tokens=int(max_tokens),
-        on_stage=stages,
-        normalize=controls.normalize,
+        controls,
+        key,
+        lambda cfg, on_stage: fit_token_paths(
+            pm,
+            ts,
+            frames,
+            cfg,
+            which=which,
+            max_tokens=int(max_tokens),
+            on_stage=on_stage,
+            normalize=controls.normalize,
+        ),
+        stages,
     )
     sel = frame_window(frames, start, animate)
     new_coords, new_text = token_overlay(projected.get(tp.fit.key, []), sel)

@@ -312,7 +312,10 @@ class ProjectionManager:
         if progress:
             progress(2, PROGRESS_TOTAL)
         t0 = time.perf_counter()
-        with self.lock, self._blas():
+        # only umap needs the lock (not thread-safe): a PCA map is never queued behind a running UMAP fit,
+        # which is what lets the page show PCA at once while UMAP fits in the background
+        umap_fit = config.method == "umap"
+        with self.lock if umap_fit else nullcontext(), self._blas() if umap_fit else nullcontext():
             cached = self.get(key)  # another thread may have fitted the same key while we waited
             if cached is not None:
                 return cached
@@ -495,8 +498,9 @@ class ProjectionManager:
                     fit.reference, fit.embedding, x_new, fit.config.n_neighbors, fit.config.metric
                 ), "knn"
             mode = "umap-refit"
-        with self.lock, self._blas():
-            out = reducer.transform(x_new)
+        with self.lock if mode != "pca" else nullcontext():  # PCA is plain numpy: no lock needed
+            with self._blas():
+                out = reducer.transform(x_new)
         out = np.asarray(out, dtype=np.float32)
         if out.shape[1] < fit.config.n_components:
             out = np.pad(out, ((0, 0), (0, fit.config.n_components - out.shape[1])))
