@@ -145,7 +145,7 @@ def test_lock_serialises_umap_fits_across_threads(tmp_path, monkeypatch):
 
 
 def test_pca_is_not_queued_behind_a_running_umap_fit(tmp_path):
-    """The quick PCA map of the Explore page must not wait for a background UMAP fit (which holds the lock)."""
+    """The Explore page's quick PCA map must not wait for a background UMAP fit (it holds the lock)."""
     pm = ProjectionManager(tmp_path)
     with pm.lock:  # as a UMAP fit in another thread would
         done = threading.Event()
