@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import charts, state
+from app import charts, density_charts, state
 from app.explorer_widgets import EMPTY_STORE, StageDisplay, trajectory_filter
 from app.helpers_explore import (
     BEST_LAYER,
@@ -360,6 +360,8 @@ def _token_paths(
         st.info("Pick at least one layer.")
         return None
     frames = sorted(frames)
+    highlight = _density_choice(ts, controls)  # None: every path drawn
+    animate = animate and highlight is None  # the density view shows one layer at a time
     start = (
         st.select_slider("Layer", frames, value=frames[-1], key="explore_layer")
         if not animate or len(frames) == 1
@@ -387,6 +389,19 @@ def _token_paths(
     )
     sel = frame_window(frames, start, animate)
     new_coords, new_text = token_overlay(projected.get(tp.fit.key, []), sel)
+    if highlight is not None:
+        fig = density_charts.token_density_figure(
+            tp.coords[sel][0],
+            tp.traj_index,
+            ts.keys,
+            token_point_text(ts, tp),
+            highlight=highlight,
+            names=[_short_name(ts, i) for i in highlight],
+            labels=ts.labels,
+            new_coords=new_coords[0] if new_coords is not None else None,
+            new_text=new_text,
+        )
+        return fig, tp
     fig = charts.token_path_figure(
         tp.coords[sel],
         frames[sel],
@@ -400,6 +415,41 @@ def _token_paths(
         new_text=new_text,
     )
     return fig, tp
+
+
+def _density_choice(ts: TrajSet, controls: MapControls) -> list[int] | None:
+    """2-D token maps: 'Density + picked paths' (the default above ``DENSITY_FROM`` trajectories) returns the
+    trajectories to draw on top of the density; 'Every path' returns None."""
+    if controls.config.n_components != 2:
+        return None
+    options = ["Density + picked paths", "Every path"]
+    draw = st.radio(
+        "Draw",
+        options,
+        index=0 if len(ts.trajs) > density_charts.DENSITY_FROM else 1,
+        horizontal=True,
+        key="explore_draw",
+        help="Density: where all tokens of the selection lie (filled contours), with the paths of the few "
+        "trajectories you pick drawn on top. Every path: each trajectory's tokens joined (a hairball beyond "
+        "a dozen answers).",
+    )
+    if draw != options[0]:
+        return None
+    picks = st.multiselect(
+        "Paths to highlight",
+        list(range(len(ts.trajs))),
+        default=density_charts.default_highlights(ts.labels),
+        format_func=lambda i: _short_name(ts, i),
+        max_selections=density_charts.MAX_HIGHLIGHTS,
+        key="explore_highlight",
+    )
+    return sorted(picks)
+
+
+def _short_name(ts: TrajSet, i: int) -> str:
+    m = ts.metas[i]
+    prompt = " ".join(m.prompt.split())
+    return f"{m.label or 'unlabelled'} · {prompt[:40]}{'…' if len(prompt) > 40 else ''}"
 
 
 def open_panel(ts: TrajSet) -> None:

@@ -205,3 +205,27 @@ def test_first_umap_map_is_pca_at_once_then_umap_from_the_background(
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert not any("Showing **PCA** now" in i.value for i in at.info)
     assert any("UMAP fitted in" in c.value for c in at.caption)
+
+
+def test_token_density_view_draws_all_tokens_as_density_and_only_the_picked_paths(
+    app_env, tiny_model, run_page
+):
+    fill_store(tiny_model, n=8)
+    at = run_page(
+        PAGE,
+        explore_method="PCA",
+        explore_view="Token paths at a layer",
+        explore_draw="Density + picked paths",
+    )
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    spec = spec_of(at)
+    kinds = [t["type"] for t in spec["data"]]
+    assert kinds[0] == "histogram2dcontour" and not spec.get("frames")  # one layer, no animation
+    picked = at.multiselect(key="explore_highlight").value
+    assert 1 <= len(picked) <= 4 and kinds[1:] == ["scatter"] * len(picked)
+    assert {lab.split(" · ")[0] for lab in (t["name"] for t in spec["data"][1:])} >= {"safe", "unsafe"}
+    at.multiselect(key="explore_highlight").set_value([picked[0]]).run()
+    spec = spec_of(at)
+    assert [t["type"] for t in spec["data"]] == ["histogram2dcontour", "scatter"]
+    at.radio(key="explore_draw").set_value("Every path").run()
+    assert "histogram2dcontour" not in [t["type"] for t in spec_of(at)["data"]]
