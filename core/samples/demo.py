@@ -15,6 +15,7 @@ from core.jsonl import read_prompt_file
 
 SAMPLE_PROMPTS = Path(__file__).resolve().parents[2] / "sample_data" / "prompts.jsonl"
 DEMO_DATASET = "demo"
+DEMO_NEW_TOKENS = 24  # tokens each demo answer gets (enough to see the answer take a direction)
 
 
 def demo_items(n: int = 48, path: Path = SAMPLE_PROMPTS) -> list[dict]:
@@ -39,7 +40,7 @@ def seed_demo_store(
     store: ActivationStore,
     *,
     n: int = 48,
-    max_new_tokens: int = 24,
+    max_new_tokens: int = DEMO_NEW_TOKENS,
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
