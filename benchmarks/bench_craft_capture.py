@@ -2,7 +2,7 @@
 pooled at the head's layer (``core.align.latent.pooled_policy_states``, what ``craft.build_head`` runs),
 vs the physical limit: a raw batched forward of exactly the same tokens (best batch size).
 
-    python -m benchmarks.bench_craft_capture [--items 0] [--repeats 3] [--layer -1] [--model PATH]
+    python -m benchmarks.bench_craft_capture [--items 160] [--repeats 1] [--layer -1] [--model PATH]
 
 The capture stops each forward at the head's layer (nothing above it, no LM head), so it can beat a full
 forward: a ratio below 1 is expected. Target: <= 1.0x.
@@ -20,12 +20,13 @@ TARGET = 1.0
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = action_args(__doc__, repeats=3)
-    ap.add_argument("--items", type=int, default=0, help="use the first N traces (0 = all)")
+    ap = action_args(__doc__, repeats=1)
+    ap.add_argument("--items", type=int, default=160, help="use the first N traces (0 = all 420)")
     ap.add_argument(
         "--layer", type=int, default=-1, help="head layer (-1 = 2/3 of the depth, CRAFT's default)"
     )
     ap.add_argument("--pool", default="reasoning", choices=["reasoning", "completion", "mean_all"])
+    ap.set_defaults(limit_batch_sizes="8,16")
     args = ap.parse_args(argv)
     from core.align.craft import _traces
     from core.align.data import load_rows
@@ -43,7 +44,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def action() -> object:
         return pooled_policy_states(policy, tok, chats, ids, layer=layer, pool=args.pool)
 
-    action()  # warm-up
     median, runs, x = timed(action, args.repeats)
     rows = [prompt_token_ids(tok, c) + list(i) for c, i in zip(chats, ids, strict=True)]
     raw, bs = best_limit(

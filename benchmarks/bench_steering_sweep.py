@@ -55,7 +55,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = [model.encode_chat(c) for _ in alphas for c in chats]  # every (alpha, prompt) pair
     model.hf_model.generation_config.min_new_tokens = args.max_new_tokens  # same tokens on both sides
     try:
-        sweep(model, chats, vec, cfg, alphas, settings, batch_size=args.batch_size)  # warm-up
         median, runs, _ = timed(
             lambda: sweep(model, chats, vec, cfg, alphas, settings, batch_size=args.batch_size), args.repeats
         )

@@ -129,9 +129,8 @@ def raw_generate_s(
 
 def best_limit(run: Callable[[int], float], sizes: Sequence[int], n_rows: int) -> tuple[float, int]:
     """(seconds, batch size) of the fastest raw pass over the candidate batch sizes (sizes above the number
-    of rows collapse to one)."""
+    of rows collapse to one). Call it after the action ran: the model is warm by then."""
     sizes = sorted({min(b, max(1, n_rows)) for b in sizes})
-    run(sizes[0])  # warm-up: first-call allocations and kernel choice, not counted
     times = {b: run(b) for b in sizes}
     for b, t in times.items():
         print(f"  raw limit at batch {b:>3}: {t:8.2f} s", flush=True)
