@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from core.artefacts import write_tensor_file
 from core.capture.batching import length_batches
 from core.capture.models import LoadedModel
 from core.capture.templates import build_messages
-from core.capture.tracing import _left_pad, capture_batch, resolve_layers, trace_hidden
+from core.capture.tracing import _left_pad, capture_batch_indexed, resolve_layers, trace_hidden
 from core.capture.trajectory import GenerationSettings, Trajectory, find_spans
 from core.config import artefacts_dir
 from core.errors import InputError, StoreError
@@ -66,6 +66,32 @@ def capture_forced(
 ) -> list[Trajectory]:
     """Trajectories of prompt + given response (or prompt only), in item order; one traced forward per batch
     (batches formed by length, ``core.capture.batching``), no generation."""
+    out: list[Trajectory | None] = [None] * len(items)
+    for i, traj in iter_forced(
+        model,
+        items,
+        layers=layers,
+        template=template,
+        system=system,
+        batch_size=batch_size,
+        progress=progress,
+    ):
+        out[i] = traj
+    return out  # type: ignore[return-value]  # every slot filled: the batches cover every item
+
+
+def iter_forced(
+    model: LoadedModel,
+    items: Sequence[LabelledItem],
+    *,
+    layers: Sequence[int] | None = None,
+    template: str = "plain",
+    system: str | None = None,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+) -> Iterator[tuple[int, Trajectory]]:
+    """``(index into items, trajectory)`` batch by batch in length order: only one batch of states is alive
+    when the consumer pools and drops them (``collect_features`` does)."""
     import torch
 
     lay = resolve_layers(model, layers)
@@ -78,7 +104,6 @@ def capture_forced(
                 "shorten it or drop it from the dataset."
             )
     tok = model.tokenizer
-    out: list[Trajectory | None] = [None] * len(rows)
     done = 0
     # sorted by length with a token budget per forward: little padding (results go back in item order)
     for group in length_batches([len(r[1]) for r in rows], batch_size=batch_size):
@@ -92,26 +117,28 @@ def capture_forced(
             tokens = [tok.decode([t]) for t in r]
             item = items[i]
             settings = GenerationSettings(max_new_tokens=0)
-            out[i] = Trajectory(
-                model_fingerprint=model.fingerprint,
-                model_name=model.name,
-                messages=messages
-                + ([{"role": "assistant", "content": item.response}] if item.response else []),
-                settings=settings,
-                token_ids=np.asarray(r, dtype=np.int64),
-                tokens=tokens,
-                n_prompt_tokens=n_prompt,
-                completion=item.response or "",
-                spans=find_spans(tokens, n_prompt),
-                hidden=states,
-                layers=lay,
-                template=template,
-                meta={"teacher_forced": bool(item.response), "item_id": item.id},
+            yield (
+                i,
+                Trajectory(
+                    model_fingerprint=model.fingerprint,
+                    model_name=model.name,
+                    messages=messages
+                    + ([{"role": "assistant", "content": item.response}] if item.response else []),
+                    settings=settings,
+                    token_ids=np.asarray(r, dtype=np.int64),
+                    tokens=tokens,
+                    n_prompt_tokens=n_prompt,
+                    completion=item.response or "",
+                    spans=find_spans(tokens, n_prompt),
+                    hidden=states,
+                    layers=lay,
+                    template=template,
+                    meta={"teacher_forced": bool(item.response), "item_id": item.id},
+                ),
             )
         done += len(group)
         if progress:
             progress(done, len(rows))
-    return out  # type: ignore[return-value]  # every slot filled: the groups cover every row
 
 
 def _cache_path(key: dict[str, Any]) -> Path:
@@ -152,8 +179,9 @@ def collect_features(
     if cache and path.is_file():
         feats = load_file(str(path))["features"]
     else:
-        trajs = _capture(model, ordered, lay, template, system, max_new_tokens, batch_size, progress)
-        feats = np.stack([pool(t, positions, lay) for t in trajs])
+        feats = _capture_pooled(
+            model, ordered, lay, positions, template, system, max_new_tokens, batch_size, progress
+        )
         if cache:
             _save_atomic(path, feats, key)
     train, val = split_items(ordered)
@@ -180,61 +208,54 @@ def collect_features(
     )
 
 
-def _capture(
+def _capture_pooled(
     model: LoadedModel,
     items: list[LabelledItem],
     layers: tuple[int, ...],
+    positions: str,
     template: str,
     system: str | None,
     max_new_tokens: int,
     batch_size: int,
     progress: Progress | None,
-) -> list[Trajectory]:
-    forced = [it for it in items if it.response or max_new_tokens <= 0]
-    gen = [it for it in items if not it.response and max_new_tokens > 0]
+) -> np.ndarray:
+    """Pooled states ``[n, L, d]`` in item order. Each batch's trajectories are pooled as they come and
+    dropped, so RAM holds one batch of full states (not every item's ``[L, T, d]`` at once)."""
+    if len({it.id for it in items}) != len(items):
+        raise InputError("Item ids must be unique within a dataset; found duplicates.")
+    forced = [i for i, it in enumerate(items) if it.response or max_new_tokens <= 0]
+    gen = [i for i, it in enumerate(items) if not it.response and max_new_tokens > 0]
     total = len(items)
-    done = {"n": 0}
+    feats = np.zeros((total, len(layers), model.d_model), np.float32)
 
-    def tick(n_done: int, _n: int, offset: int) -> None:
+    def tick(n_done: int, offset: int) -> None:
         if progress:
             progress(offset + n_done, total)
 
-    trajs: dict[str, Trajectory] = {}
-    for it, t in zip(
-        forced,
-        capture_forced(
+    for j, t in iter_forced(
+        model,
+        [items[i] for i in forced],
+        layers=layers,
+        template=template,
+        system=system,
+        batch_size=batch_size,
+        progress=lambda a, _b: tick(a, 0),
+    ):
+        feats[forced[j]] = pool(t, positions, layers)
+    if gen:
+        chats = [build_messages(items[i].prompt, template=template, system=system) for i in gen]
+        settings = GenerationSettings(max_new_tokens=max_new_tokens)
+        for j, t in capture_batch_indexed(
             model,
-            forced,
+            chats,
+            settings,
+            batch_size=batch_size,
             layers=layers,
             template=template,
-            system=system,
-            batch_size=batch_size,
-            progress=lambda a, b: tick(a, b, 0),
-        ),
-        strict=True,
-    ):
-        trajs[it.id] = t
-    done["n"] = len(forced)
-    if gen:
-        chats = [build_messages(it.prompt, template=template, system=system) for it in gen]
-        settings = GenerationSettings(max_new_tokens=max_new_tokens)
-        for it, t in zip(
-            gen,
-            capture_batch(
-                model,
-                chats,
-                settings,
-                batch_size=batch_size,
-                layers=layers,
-                template=template,
-                progress=lambda a, b: tick(a, b, done["n"]),
-            ),
-            strict=True,
+            progress=lambda a, _b: tick(a, len(forced)),
         ):
-            trajs[it.id] = t
-    if len(trajs) != len(items):
-        raise InputError("Item ids must be unique within a dataset; found duplicates.")
-    return [trajs[it.id] for it in items]
+            feats[gen[j]] = pool(t, positions, layers)
+    return feats
 
 
 def _save_atomic(path: Path, feats: np.ndarray, key: dict[str, Any]) -> None:
