@@ -99,8 +99,8 @@ def map_controls() -> MapControls:
         ["UMAP", "PCA"],
         horizontal=True,
         key="explore_method",
-        help="UMAP keeps neighbourhoods (first fit in a session compiles numba, ≈15 s; fits are "
-        "cached). PCA is instant and linear.",
+        help="UMAP keeps neighbourhoods; a map not fitted yet shows PCA first while UMAP fits in the "
+        "background (its compiled kernels and fits are cached on disk). PCA is instant and linear.",
     )
     dims = c[2].radio(
         "Dimensions",

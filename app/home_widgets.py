@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import streamlit as st
@@ -64,8 +65,6 @@ def active_model_panel() -> None:
 
 
 def _demo_offer(model: Any) -> None:
-    import time
-
     from core.capture.templates import build_messages
     from core.samples.demo import DEMO_NEW_TOKENS, demo_items, seed_demo_store
     from core.samples.speed import demo_speed, minutes_text, record_demo_load

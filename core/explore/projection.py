@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import threading
 import time
 import warnings
@@ -564,19 +565,15 @@ def _enable_kernel_cache() -> int:
     ``cache=True`` does), so a new process loads compiled kernels instead of compiling them again (≈13 s).
     Only when the entry point set ``NUMBA_CACHE_DIR``: otherwise numba would write next to site-packages.
     Returns how many dispatchers were switched."""
-    import sys
-
     if not os.environ.get("NUMBA_CACHE_DIR"):
-        return 0
-    try:
-        from numba.core.dispatcher import Dispatcher
-    except ImportError:  # pragma: no cover - umap always brings numba
         return 0
     seen: set[int] = set()
     for name in _KERNEL_MODULES:
         module = sys.modules.get(name)
         for obj in vars(module).values() if module is not None else ():
-            uncached = isinstance(obj, Dispatcher) and type(obj._cache).__name__ == "NullCache"
+            # a numba Dispatcher (duck-typed: numba is only ever imported by umap) still without a cache
+            is_dispatcher = hasattr(obj, "enable_caching") and hasattr(obj, "py_func")
+            uncached = is_dispatcher and type(getattr(obj, "_cache", None)).__name__ == "NullCache"
             if uncached and id(obj) not in seen:
                 seen.add(id(obj))
                 obj.enable_caching()

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from core.capture.models import LoadedModel
+from core.capture.tracing import _left_pad
 from core.capture.trajectory import Message
 from core.config import artefacts_dir
 
@@ -61,8 +62,6 @@ def save_speed(fingerprint: str, speed: DemoSpeed) -> None:
 def calibrate(model: LoadedModel, chats: list[list[Message]], batch_size: int) -> DemoSpeed:
     """Time a raw greedy ``generate`` of one batch of ``chats`` with 1 and 3 new tokens (best of 2 each)."""
     import torch
-
-    from core.capture.tracing import _left_pad
 
     rows = sorted((model.encode_chat(c) for c in chats), key=len)[:batch_size]
     ids, mask = _left_pad(rows, model.tokenizer.pad_token_id)
