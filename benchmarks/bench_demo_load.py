@@ -5,7 +5,7 @@ physical limit: raw batched greedy ``generate`` of the same prompts (best batch 
 
 Target (issue 17): median <= 1.2x raw generate. Every row makes exactly ``--max-new-tokens`` on both sides
 (min_new_tokens pinned), so both sides produce the same number of tokens. Also prints the bytes written to
-the store per trajectory and the tokens/s the Home page's estimate uses.
+the store per trajectory and the generated tokens/s of both sides.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def _fill(store: Any, n: int, n_tokens: int, n_layers: int, d: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = action_args(__doc__, repeats=5)
+    ap = action_args(__doc__, repeats=5, model=False)
     ap.add_argument("--trajectories", type=int, default=160)
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--layers", type=int, default=31, help="captured layers (the default model: 31)")

@@ -38,17 +38,23 @@ def report(title: str, base: str, meds: dict[str, float], limit: float | None = 
 LIMIT_BATCH_SIZES = (8, 16, 32)
 
 
-def action_args(description: str, *, repeats: int = 3) -> argparse.ArgumentParser:
-    """The flags every action benchmark takes (each adds its own workload flags)."""
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--model", default="default", help="'default' or a local model folder (e.g. a tiny one)")
-    ap.add_argument("--repeats", type=int, default=repeats, help="timed runs of the action (median)")
-    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
-    ap.add_argument(
-        "--limit-batch-sizes",
-        default=",".join(map(str, LIMIT_BATCH_SIZES)),
-        help="batch sizes tried for the raw limit (the fastest counts)",
+def action_args(description: str, *, repeats: int = 3, model: bool = True) -> argparse.ArgumentParser:
+    """The flags every action benchmark takes (each adds its own workload flags); ``model=False`` for the
+    ones that need no model."""
+    ap = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    ap.add_argument("--repeats", type=int, default=repeats, help="timed runs of the action (median)")
+    if model:
+        ap.add_argument(
+            "--model", default="default", help="'default' or a local model folder (e.g. a tiny one)"
+        )
+        ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch's default)")
+        ap.add_argument(
+            "--limit-batch-sizes",
+            default=",".join(map(str, LIMIT_BATCH_SIZES)),
+            help="batch sizes tried for the raw limit (the fastest counts)",
+        )
     return ap
 
 
