@@ -4,7 +4,6 @@ core.explore.selection and app.helpers_explore; projected prompts are kept throu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import charts, density_charts, state
+from app import explore_quick_widgets as qw
 from app.explorer_widgets import EMPTY_STORE, StageDisplay, trajectory_filter
 from app.helpers_explore import (
     BEST_LAYER,
@@ -33,7 +33,6 @@ from core.capture.store import ActivationStore, StoredMeta
 from core.capture.templates import TEMPLATES, build_messages
 from core.errors import InputError, ReasonScopeError
 from core.explore.axes import Axis
-from core.explore.background import background_fits
 from core.explore.pooling import POOLING_HELP, POOLINGS, common_layers
 from core.explore.projection import Fit, ProjectionConfig, ProjectionManager, default_manager
 from core.explore.selection import selected_keys
@@ -178,7 +177,7 @@ def map_panel(ts: TrajSet, controls: MapControls) -> MapView | None:
     fit = paths.fit
     shown_method = fit.config.method.upper()  # PCA while a UMAP fit runs in the background
     if shown_method != controls.method:
-        _refining_notice(fit.n_points)
+        qw.refining_notice(fit.n_points)
     event = st.plotly_chart(fig, key="explore_map", on_select="rerun", selection_mode="points")
     st.caption(fit_caption(fit, len(ts.trajs), shown_method))
     if projected.get(fit.key):
@@ -213,9 +212,10 @@ def _layer_paths(
         "class and held-out AUROC are shown; below AUROC 0.75 it warns instead of colouring.",
     )
     stages.waiting("pooling the hidden states…")
-    lp = _fit_progressively(
+    lp = qw.fit_progressively(
         pm,
-        controls,
+        controls.config,
+        controls.progressive,
         layer_paths_key(ts, pooling, controls.config, normalize=controls.normalize),
         lambda cfg, on_stage: fit_layer_paths(
             pm, ts, pooling, cfg, on_stage=on_stage, normalize=controls.normalize
@@ -248,48 +248,6 @@ def _layer_paths(
         new_names=new_names,
     )
     return fig, lp
-
-
-def _fit_progressively(
-    pm: ProjectionManager,
-    controls: MapControls,
-    key: str,
-    fit: Callable[[ProjectionConfig, Any], Any],
-    stages: StageDisplay,
-) -> Any:
-    """The map to draw now. UMAP already fitted, PCA, or progressive off: ``fit`` in the foreground with its
-    stages shown. Otherwise the UMAP fit starts in the background (the projection manager's lock queues it
-    behind other sessions' fits) and the PCA map of the same points is returned at once; a background
-    failure is raised here on the next run, as a foreground one would be."""
-    cfg = controls.config
-    if cfg.method != "umap" or not controls.progressive or pm.get(key) is not None:
-        return fit(cfg, stages)
-    job = background_fits().start(key, lambda: fit(cfg, None))
-    job.wait(0.2)  # a fit refused at once (too few points, …) is reported now, not after the PCA map
-    if job.error is not None:
-        raise job.error
-    quick = fit(cfg.model_copy(update={"method": "pca"}), stages)
-    if not job.done:
-        _switch_when_fitted(key)
-    elif job.error is None:  # finished while PCA was drawn: show UMAP right away
-        st.rerun()
-    return quick
-
-
-@st.fragment(run_every=1.0)
-def _switch_when_fitted(key: str) -> None:
-    """Polls the background fit; reruns the page once it is done (UMAP then comes from the cache)."""
-    job = background_fits().get(key)
-    if job is not None and job.done:
-        st.rerun()
-
-
-def _refining_notice(n_points: int) -> None:
-    st.info(
-        f"Showing **PCA** now — the UMAP map of these {n_points} points is being fitted in the background "
-        "and replaces this one when it is ready (compiled kernels are cached on disk after the first fit).",
-        icon=":material/hourglass_top:",
-    )
 
 
 def _axis_scores(ts: TrajSet, lp: LayerPaths, pooling: str) -> tuple[np.ndarray | None, Axis | None]:
@@ -360,7 +318,7 @@ def _token_paths(
         st.info("Pick at least one layer.")
         return None
     frames = sorted(frames)
-    highlight = _density_choice(ts, controls)  # None: every path drawn
+    highlight = qw.density_choice(ts, controls.config.n_components)  # None: every path drawn
     animate = animate and highlight is None  # the density view shows one layer at a time
     start = (
         st.select_slider("Layer", frames, value=frames[-1], key="explore_layer")
@@ -371,9 +329,10 @@ def _token_paths(
     key = token_paths_key(
         ts, frames, controls.config, which=which, max_tokens=int(max_tokens), normalize=controls.normalize
     )
-    tp = _fit_progressively(
+    tp = qw.fit_progressively(
         pm,
-        controls,
+        controls.config,
+        controls.progressive,
         key,
         lambda cfg, on_stage: fit_token_paths(
             pm,
@@ -396,7 +355,7 @@ def _token_paths(
             ts.keys,
             token_point_text(ts, tp),
             highlight=highlight,
-            names=[_short_name(ts, i) for i in highlight],
+            names=[qw.short_name(ts, i) for i in highlight],
             labels=ts.labels,
             new_coords=new_coords[0] if new_coords is not None else None,
             new_text=new_text,
@@ -415,41 +374,6 @@ def _token_paths(
         new_text=new_text,
     )
     return fig, tp
-
-
-def _density_choice(ts: TrajSet, controls: MapControls) -> list[int] | None:
-    """2-D token maps: 'Density + picked paths' (the default above ``DENSITY_FROM`` trajectories) returns the
-    trajectories to draw on top of the density; 'Every path' returns None."""
-    if controls.config.n_components != 2:
-        return None
-    options = ["Density + picked paths", "Every path"]
-    draw = st.radio(
-        "Draw",
-        options,
-        index=0 if len(ts.trajs) > density_charts.DENSITY_FROM else 1,
-        horizontal=True,
-        key="explore_draw",
-        help="Density: where all tokens of the selection lie (filled contours), with the paths of the few "
-        "trajectories you pick drawn on top. Every path: each trajectory's tokens joined (a hairball beyond "
-        "a dozen answers).",
-    )
-    if draw != options[0]:
-        return None
-    picks = st.multiselect(
-        "Paths to highlight",
-        list(range(len(ts.trajs))),
-        default=density_charts.default_highlights(ts.labels),
-        format_func=lambda i: _short_name(ts, i),
-        max_selections=density_charts.MAX_HIGHLIGHTS,
-        key="explore_highlight",
-    )
-    return sorted(picks)
-
-
-def _short_name(ts: TrajSet, i: int) -> str:
-    m = ts.metas[i]
-    prompt = " ".join(m.prompt.split())
-    return f"{m.label or 'unlabelled'} · {prompt[:40]}{'…' if len(prompt) > 40 else ''}"
 
 
 def open_panel(ts: TrajSet) -> None:

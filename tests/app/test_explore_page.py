@@ -229,3 +229,25 @@ def test_token_density_view_draws_all_tokens_as_density_and_only_the_picked_path
     assert [t["type"] for t in spec["data"]] == ["histogram2dcontour", "scatter"]
     at.radio(key="explore_draw").set_value("Every path").run()
     assert "histogram2dcontour" not in [t["type"] for t in spec_of(at)["data"]]
+
+
+def test_a_finished_background_fit_missing_from_the_cache_is_fitted_again(
+    app_env, tiny_model, run_page, monkeypatch
+):
+    """A background entry that finished but whose map is not in this manager (another home, evicted) must
+    not make the page rerun forever: it is fitted again."""
+    from core.explore import projection
+    from core.explore.background import background_fits
+
+    monkeypatch.setattr(projection, "_staged_umap_class", lambda: _FastUMAP)
+    monkeypatch.setattr(projection, "_warm_up", lambda config, approximate: None)
+    fill_store(tiny_model, n=8)
+    at = run_page(PAGE)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    for job in list(background_fits()._jobs.values()):
+        job.wait(10)
+    projection.default_manager()._mem.clear()  # the fitted map is gone from memory ...
+    for p in projection.default_manager().root.glob("*"):
+        p.unlink()  # ... and from disk
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
