@@ -11,7 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import charts, state
+from app import charts, density_charts, state
+from app import explore_quick_widgets as qw
 from app.explorer_widgets import EMPTY_STORE, StageDisplay, trajectory_filter
 from app.helpers_explore import (
     BEST_LAYER,
@@ -41,9 +42,11 @@ from core.explore.trajectory_sets import (
     TrajSet,
     fit_layer_paths,
     fit_token_paths,
+    layer_paths_key,
     load_set,
     project_layer_path,
     project_token_path,
+    token_paths_key,
 )
 from core.explore.views import COLOUR_CHOICES, color_mode, default_frames, frame_window, selection_axis
 from core.probes.axes import probe_axis, probe_trajectory_scores, saved_probe_axes
@@ -58,6 +61,7 @@ class MapControls:
     method: str  # "UMAP" | "PCA" (as shown)
     config: ProjectionConfig
     normalize: bool
+    progressive: bool = True  # UMAP not fitted yet: show PCA at once, fit UMAP in the background
 
     @property
     def layer_paths(self) -> bool:
@@ -94,8 +98,8 @@ def map_controls() -> MapControls:
         ["UMAP", "PCA"],
         horizontal=True,
         key="explore_method",
-        help="UMAP keeps neighbourhoods (first fit in a session compiles numba, ≈15 s; fits are "
-        "cached). PCA is instant and linear.",
+        help="UMAP keeps neighbourhoods; a map not fitted yet shows PCA first while UMAP fits in the "
+        "background (its compiled kernels and fits are cached on disk). PCA is instant and linear.",
     )
     dims = c[2].radio(
         "Dimensions",
@@ -120,6 +124,13 @@ def map_controls() -> MapControls:
             "state's offset and size far more than the prompt does; normalised maps show "
             "how trajectories differ within a layer. Off: raw states (layers separate).",
         )
+        progressive = st.checkbox(
+            "PCA first while UMAP fits",
+            value=True,
+            key="explore_progressive",
+            help="A UMAP map not fitted yet: show the PCA map at once and fit UMAP in the background; the "
+            "page switches to UMAP when it is ready. Off: wait for UMAP with its progress shown.",
+        )
     config = ProjectionConfig(
         method=method.lower(),
         n_components=dims,
@@ -128,7 +139,7 @@ def map_controls() -> MapControls:
         metric=metric,
         seed=int(seed),
     )
-    return MapControls(view, method, config, normalize)
+    return MapControls(view, method, config, normalize, progressive)
 
 
 def load_panel(store: ActivationStore, metas: list[StoredMeta]) -> TrajSet | None:
@@ -164,8 +175,11 @@ def map_panel(ts: TrajSet, controls: MapControls) -> MapView | None:
         return None
     fig, paths = drawn
     fit = paths.fit
+    shown_method = fit.config.method.upper()  # PCA while a UMAP fit runs in the background
+    if shown_method != controls.method:
+        qw.refining_notice(fit.n_points)
     event = st.plotly_chart(fig, key="explore_map", on_select="rerun", selection_mode="points")
-    st.caption(fit_caption(fit, len(ts.trajs), controls.method))
+    st.caption(fit_caption(fit, len(ts.trajs), shown_method))
     if projected.get(fit.key):
         st.caption(projected_caption(projected[fit.key]))
     chosen = selected_keys(event.selection.points if event else [], ts.keys)
@@ -198,7 +212,16 @@ def _layer_paths(
         "class and held-out AUROC are shown; below AUROC 0.75 it warns instead of colouring.",
     )
     stages.waiting("pooling the hidden states…")
-    lp = fit_layer_paths(pm, ts, pooling, controls.config, on_stage=stages, normalize=controls.normalize)
+    lp = qw.fit_progressively(
+        pm,
+        controls.config,
+        controls.progressive,
+        layer_paths_key(ts, pooling, controls.config, normalize=controls.normalize),
+        lambda cfg, on_stage: fit_layer_paths(
+            pm, ts, pooling, cfg, on_stage=on_stage, normalize=controls.normalize
+        ),
+        stages,
+    )
     if lp.fell_back.any():
         st.caption(
             f"{int(lp.fell_back.sum())} of {len(ts.trajs)} trajectories have no span for '{pooling}'; "
@@ -295,24 +318,49 @@ def _token_paths(
         st.info("Pick at least one layer.")
         return None
     frames = sorted(frames)
+    highlight = qw.density_choice(ts, controls.config.n_components)  # None: every path drawn
+    animate = animate and highlight is None  # the density view shows one layer at a time
     start = (
         st.select_slider("Layer", frames, value=frames[-1], key="explore_layer")
         if not animate or len(frames) == 1
         else frames[-1]
     )
     stages.waiting("reading every token's hidden states…")
-    tp = fit_token_paths(
+    key = token_paths_key(
+        ts, frames, controls.config, which=which, max_tokens=int(max_tokens), normalize=controls.normalize
+    )
+    tp = qw.fit_progressively(
         pm,
-        ts,
-        frames,
         controls.config,
-        which=which,
-        max_tokens=int(max_tokens),
-        on_stage=stages,
-        normalize=controls.normalize,
+        controls.progressive,
+        key,
+        lambda cfg, on_stage: fit_token_paths(
+            pm,
+            ts,
+            frames,
+            cfg,
+            which=which,
+            max_tokens=int(max_tokens),
+            on_stage=on_stage,
+            normalize=controls.normalize,
+        ),
+        stages,
     )
     sel = frame_window(frames, start, animate)
     new_coords, new_text = token_overlay(projected.get(tp.fit.key, []), sel)
+    if highlight is not None:
+        fig = density_charts.token_density_figure(
+            tp.coords[sel][0],
+            tp.traj_index,
+            ts.keys,
+            token_point_text(ts, tp),
+            highlight=highlight,
+            names=[qw.short_name(ts, i) for i in highlight],
+            labels=ts.labels,
+            new_coords=new_coords[0] if new_coords is not None else None,
+            new_text=new_text,
+        )
+        return fig, tp
     fig = charts.token_path_figure(
         tp.coords[sel],
         frames[sel],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import streamlit as st
@@ -10,7 +11,7 @@ from app import state
 from core.jobs.eta import Eta
 
 DEMO_N = 48
-DEMO_BATCH = 4  # small batches: the first timing (and every update of the estimate) comes early
+DEMO_BATCH = 8  # length-sorted batches of 8: near raw throughput, and the first timing still comes early
 
 PAGE_HELP = {
     "Trace": "Type a prompt and watch the model answer. Every layer's hidden state at every token is "
@@ -75,26 +76,40 @@ def active_model_panel() -> None:
 
 
 def _demo_offer(model: Any) -> None:
+    from core.capture.templates import build_messages
+    from core.samples.demo import DEMO_NEW_TOKENS, demo_items, seed_demo_store
+    from core.samples.speed import demo_speed, minutes_text, record_demo_load
+
+    chats = [build_messages(it["prompt"]) for it in demo_items(DEMO_N)]
+    with st.spinner("Measuring this machine's speed with the active model…"):
+        speed = demo_speed(model, chats, DEMO_BATCH)  # once per model and install, then recorded
+    expected = speed.seconds(DEMO_N, DEMO_NEW_TOKENS)
+    how = (
+        f"measured on {speed.measured_loads} earlier load(s)"
+        if speed.measured_loads
+        else "from a timed batch of the active model"
+    )
     st.info(
         "No trajectories yet — open **Trace** and run a prompt, or import a dataset on **Label**. "
         f"Or load demo trajectories: {DEMO_N} harmful, benign and borderline prompts from the project's "
-        "sample data, answered by the active model. How long that takes depends on the model and this "
-        f"machine: the first {DEMO_BATCH} prompts are timed and the estimate is updated as it goes."
+        f"sample data, answered by the active model — {minutes_text(expected)} on this machine ({how}). "
+        f"The first {DEMO_BATCH} prompts are timed and the estimate is updated as it goes."
     )
     if st.button("Load demo trajectories", type="primary"):
-        from core.samples.demo import seed_demo_store
-
         eta = Eta(total=DEMO_N, unit="prompts")
         bar = st.progress(0.0, text=f"Capturing the first {DEMO_BATCH} prompts to measure the speed…")
+        t0 = time.perf_counter()
         try:
             keys = seed_demo_store(
                 model,
                 state.get_store(),
                 n=DEMO_N,
+                max_new_tokens=DEMO_NEW_TOKENS,
                 batch_size=DEMO_BATCH,
                 progress=lambda d, t: bar.progress(d / t, text=f"Demo trajectories: {eta.text(d)}"),
             )
         except Exception as exc:  # noqa: BLE001
             state.show_error(exc)
         else:
+            record_demo_load(model, speed, DEMO_N, DEMO_NEW_TOKENS, time.perf_counter() - t0)
             st.success(f"Stored {len(keys)} trajectories in dataset 'demo'. Open **Explore** to see them.")

@@ -10,8 +10,10 @@ from app import state
 from app.auth import require_login
 from app.boundary import user_errors
 from core.capture.models import ModelSpec
-from core.config import store_dir
+from core.config import configure_numba_cache, store_dir
 from core.story.bundle import MANIFEST, story_dir
+
+configure_numba_cache()  # before any page imports umap: its kernels compile once per install, not per session
 
 # page_icon is an emoji, not a Material icon: a Material favicon is fetched from a font CDN
 # (breaks air-gapped use)

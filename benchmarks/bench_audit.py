@@ -1,24 +1,28 @@
-"""Audit throughput on the default model: a full scorecard (>= 150 attempts) vs raw batched HF ``generate``.
+"""The Audit page's scorecard (refusal, over-refusal, jailbreak, utility suites: generation, judging,
+statistics, JSONL and HTML) vs the physical limit: raw batched greedy ``generate`` of the same distinct
+prompts (length-sorted, best batch size), in the same run.
 
-    .venv/bin/python -m benchmarks.bench_audit [--max-new-tokens 64] [--batch-size 8] [--cli]
+    python -m benchmarks.bench_audit [--limit N] [--max-new-tokens 64] [--batch-size 8] [--repeats 1]
+                                     [--model PATH] [--check-texts] [--cli]
 
-Runs, in one process: raw ``hf_model.generate`` over exactly the prompts and batches the audit generates
-(same chat template, same length-sorted order, same left padding, greedy), then ``run_audit`` + ``save_audit``
-(generation, judging, statistics, JSONL and HTML), then the raw pass again; the ratio uses the mean of the two
-raw passes. ``--cli`` also times ``reasonscope eval`` end to end in a fresh process (imports and model load
-included) -- the "scorecard in <= 10 min on 2 CPU cores" check. Target: audit / raw <= 1.2.
+Target (issue 17): median <= 1.15x. ``--limit`` (items per kind) shrinks the workload to fit the 5-minute
+budget; ``--check-texts`` compares the responses with raw generate at the audit's batch size; ``--cli`` also
+times ``reasonscope eval`` end to end in a fresh process (the "scorecard in <= 10 min" check).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import action_args, batch_sizes, best_limit, finish, raw_generate_s, setup_model, timed
+
+NAME = "audit"
+TARGET = 1.15
 SUITES = ["refusal", "over_refusal", "jailbreak", "utility"]
 
 
@@ -51,30 +55,30 @@ def raw_generate(model, chats, batch_size: int, max_new_tokens: int) -> tuple[fl
     return time.perf_counter() - t0, n_tok, texts
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> dict:
+    ap = action_args(__doc__, repeats=1)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--split", default="validation")
+    ap.add_argument(
+        "--limit", type=int, default=None, help="at most N items per item kind (the audit's --limit)"
+    )
+    ap.add_argument("--check-texts", action="store_true", help="also compare responses with raw generate")
     ap.add_argument("--cli", action="store_true", help="also time `reasonscope eval` end to end")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    args = ap.parse_args()
+    ap.set_defaults(limit_batch_sizes="8,16")  # each raw pass is a full scorecard's generation
+    args = ap.parse_args(argv)
 
-    import torch
-
-    from core.capture.models import ModelSpec, load_model
+    from core.capture.models import ModelSpec
     from core.capture.templates import build_messages
     from core.evals.items import load_items, load_utility
     from core.evals.report import save_audit
     from core.evals.runner import _plan, run_audit
     from core.evals.suites import AuditOptions, Subject
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"torch threads: {torch.get_num_threads()}")
-    print(f"load average before: {os.getloadavg()}  (2 cores shared with other engineers: numbers are noisy)")
-    opts = AuditOptions(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    model = load_model(ModelSpec(name="default", device="cpu"))
+    opts = AuditOptions(
+        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, limit=args.limit or None
+    )
+    model = setup_model(args)
     items, _ = load_items("sample")
     utility, _ = load_utility()
     needs, _ = _plan(SUITES, items, utility, args.split, opts)
@@ -83,74 +87,57 @@ def main() -> None:
     order = sorted(unique, key=lambda p: len(model.encode_chat(chats[p])))  # the audit's batching order
     print(
         f"{len(needs)} attempts, {len(unique)} distinct prompts, batch {args.batch_size}, "
-        f"{args.max_new_tokens} new tokens"
+        f"{args.max_new_tokens} new tokens",
+        flush=True,
     )
+    spec = ModelSpec(name=args.model, device="cpu")
+    result: dict = {}
 
-    raw1, n_tok, raw_texts = raw_generate(
-        model, [chats[p] for p in order], args.batch_size, args.max_new_tokens
+    def action() -> object:
+        result["audit"] = run_audit(
+            [Subject(spec)], SUITES, split=args.split, options=opts, loader=lambda _spec: model
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            save_audit(result["audit"], Path(tmp) / "audit")
+        return result["audit"]
+
+    median, runs, _ = timed(action, args.repeats)
+    audit = result["audit"]
+    rows = [model.encode_chat(chats[p]) for p in order]
+    raw, bs = best_limit(
+        lambda b: raw_generate_s(model, rows, b, args.max_new_tokens),
+        batch_sizes(args.limit_batch_sizes),
+        len(rows),
     )
-    t0 = time.perf_counter()
-    result = run_audit(
-        [Subject(ModelSpec(name="default", device="cpu"))],
-        SUITES,
-        split=args.split,
-        options=opts,
-        loader=lambda spec: model,
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        save_audit(result, Path(tmp) / "audit")
-    audit_s = time.perf_counter() - t0
-    raw2, _, _ = raw_generate(model, [chats[p] for p in order], args.batch_size, args.max_new_tokens)
-    raw = (raw1 + raw2) / 2
-    gen_s = result.meta["subjects"][0]["generation_seconds"]
-    audited = {r.prompt: r.response for r in result.records}
-    same = sum(audited[p] == t for p, t in zip(order, raw_texts, strict=True))
-    print(f"\nraw generate      {raw1:7.1f} s / {raw2:7.1f} s  -> {n_tok / raw:6.1f} tok/s ({n_tok} tokens)")
-    print(
-        f"audit generation  {gen_s:7.1f} s            -> {n_tok / gen_s:6.1f} tok/s   ratio "
-        f"{gen_s / raw:.2f}x"
-    )
-    print(
-        f"audit total       {audit_s:7.1f} s (generate + judge + stats + JSONL + HTML) -> "
-        f"{n_tok / audit_s:6.1f} tok/s   ratio {audit_s / raw:.2f}x  "
-        f"{'OK' if audit_s / raw <= 1.2 else 'OVER 1.2x'}"
-    )
-    print(f"identical responses audit vs raw: {same}/{len(order)}")
-    for row in result.summaries:
+    gen_s = audit.meta["subjects"][0]["generation_seconds"]
+    print(f"audit generation {gen_s:7.1f} s -> ratio {gen_s / raw:.2f}x of raw generate at batch {bs}")
+    if args.check_texts:
+        _, _, raw_texts = raw_generate(model, [chats[p] for p in order], args.batch_size, args.max_new_tokens)
+        audited = {r.prompt: r.response for r in audit.records}
+        pairs = [(audited[p], t) for p, t in zip(order, raw_texts, strict=True) if p in audited]
+        same = sum(a == t for a, t in pairs)
+        print(f"identical responses audit vs raw: {same}/{len(pairs)} (prompts with a per-attempt record)")
+    for row in audit.summaries:
         print(f"  {row.title:32s} {row.rate.fmt()}")
     if args.cli:
-        with tempfile.TemporaryDirectory() as tmp:
-            exe = Path(sys.executable).parent / "reasonscope"
-            t0 = time.perf_counter()
-            proc = subprocess.run(
-                [
-                    str(exe),
-                    "eval",
-                    "--subject",
-                    "default",
-                    "--suite",
-                    ",".join(SUITES),
-                    "--split",
-                    args.split,
-                    "--max-new-tokens",
-                    str(args.max_new_tokens),
-                    "--batch-size",
-                    str(args.batch_size),
-                    "--device",
-                    "cpu",
-                    "--out",
-                    tmp,
-                ]
-                + (["--threads", str(args.threads)] if args.threads else []),
-                capture_output=True,
-                text=True,
-            )
-            cli_s = time.perf_counter() - t0
-        print(
-            f"\nCLI end to end (fresh process, imports + model load + audit + report): {cli_s:.1f} s "
-            f"({'OK' if cli_s <= 600 else 'OVER'} the 10 min budget), exit {proc.returncode}"
-        )
-    print(f"load average after: {os.getloadavg()}")
+        _time_cli(args)
+    note = f"runs {[round(t, 1) for t in runs]} s (generate + judge + stats + JSONL + HTML)"
+    return finish(NAME, median, raw, TARGET, note)
+
+
+def _time_cli(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(sys.executable).parent / "reasonscope"
+        cmd = [str(exe), "eval", "--subject", args.model, "--suite", ",".join(SUITES), "--split", args.split]
+        cmd += ["--max-new-tokens", str(args.max_new_tokens), "--batch-size", str(args.batch_size)]
+        cmd += ["--device", "cpu", "--out", tmp] + (["--threads", str(args.threads)] if args.threads else [])
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        cli_s = time.perf_counter() - t0
+    print(
+        f"CLI end to end (fresh process, imports + model load + audit + report): {cli_s:.1f} s "
+        f"({'OK' if cli_s <= 600 else 'OVER'} the 10 min budget), exit {proc.returncode}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,12 +36,17 @@ from core.align.rewards import (
     refusal_verifier,
     text_reward,
 )
+from core.capture.batching import length_batches
 from core.capture.models import _get_path, find_layers_path
 from core.capture.trajectory import find_spans
 from core.errors import InputError
 from core.probes.contrastive import ContrastiveProbe
 
 POOLS = ("reasoning", "completion", "mean_all")
+
+
+class _StopForward(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by the capture hook once the wanted layer has run (nothing above it is computed)."""
 
 
 def _decoder_layers(model: Any) -> list[Any]:
@@ -106,21 +111,23 @@ def pooled_policy_states(
 
     def hook(_m: Any, _i: Any, out: Any) -> None:
         captured["h"] = out[0] if isinstance(out, tuple) else out
+        raise _StopForward  # the layers above and the LM head are not needed: end the forward here
 
     target = model.get_input_embeddings() if layer == 0 else layers[layer - 1]
     handle = target.register_forward_hook(hook)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     device = next(model.parameters()).device
-    out = np.zeros((len(rows), 0), dtype=np.float32)
-    chunks = []
+    pooled: list[np.ndarray | None] = [None] * len(rows)
     was_training = model.training
     model.eval()
+    done = 0
     try:
         with torch.no_grad():
-            for s in range(0, len(rows), batch_size):
+            # sorted by length so batches pad little; results go back in the callers' order
+            for group in length_batches([len(r) for r in rows], batch_size=batch_size):
                 if should_stop is not None and should_stop():
                     return None
-                batch = rows[s : s + batch_size]
+                batch = [rows[k] for k in group]
                 width = max(len(r) for r in batch)
                 ids = torch.full(
                     (len(batch), width), pad, dtype=torch.long
@@ -129,18 +136,23 @@ def pooled_policy_states(
                 for i, r in enumerate(batch):
                     ids[i, : len(r)] = torch.tensor(r)
                     mask[i, : len(r)] = 1
-                model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
-                h = captured["h"].float()  # [b, width, d]
-                for i, (a, b) in enumerate(spans[s : s + batch_size]):
-                    chunks.append(h[i, a:b].mean(0).cpu().numpy())
+                try:
+                    model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+                except _StopForward:
+                    pass
+                h = captured.pop("h").float()  # [b, width, d]
+                for i, k in enumerate(group):
+                    a, b = spans[k]
+                    pooled[k] = h[i, a:b].mean(0).cpu().numpy()
+                done += len(group)
                 if progress is not None:
-                    progress(min(s + batch_size, len(rows)), len(rows))
+                    progress(done, len(rows))
     finally:
         handle.remove()
         model.train(was_training)
-    if chunks:
-        out = np.stack(chunks).astype(np.float32)
-    return out
+    if not rows:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack(pooled).astype(np.float32)  # type: ignore[arg-type]  # every row pooled
 
 
 class CraftReward:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from core import checks
+from core.capture.batching import DEFAULT_TOKEN_BUDGET, length_batches, restore_order
 from core.capture.models import LoadedModel
 from core.capture.trajectory import GenerationSettings, Message, Trajectory, find_spans
 from core.errors import InputError, LimitError, NonFiniteError
@@ -417,16 +418,60 @@ def capture_batch(
     generate: bool = True,
     interventions: Sequence[Intervention] | None = None,
 ) -> Iterator[Trajectory]:
-    """Capture many chats, ``batch_size`` at a time; yields trajectories so only one batch is in RAM."""
+    """Capture many chats; yields trajectories in the order of ``chats``.
+
+    Batches are formed by length (``capture_batch_indexed``); a trajectory is yielded as soon as every
+    earlier one is, so RAM holds about one batch when lengths follow the input order, more when they do
+    not (use ``capture_batch_indexed`` to consume them as they come)."""
+    pending: dict[int, Trajectory] = {}
+    nxt = 0
+    for i, traj in capture_batch_indexed(
+        model,
+        chats,
+        settings,
+        batch_size=batch_size,
+        layers=layers,
+        template=template,
+        dtype=dtype,
+        progress=progress,
+        generate=generate,
+        interventions=interventions,
+    ):
+        pending[i] = traj
+        while nxt in pending:
+            yield pending.pop(nxt)
+            nxt += 1
+
+
+def capture_batch_indexed(
+    model: LoadedModel,
+    chats: list[list[Message]],
+    settings: GenerationSettings = GenerationSettings(),
+    *,
+    batch_size: int = 8,
+    layers: Iterable[int] | str | None = None,
+    template: str = "plain",
+    dtype: str = "float32",
+    progress: Progress | None = None,
+    generate: bool = True,
+    interventions: Sequence[Intervention] | None = None,
+) -> Iterator[tuple[int, Trajectory]]:
+    """``(index into chats, trajectory)`` batch by batch, batches sorted by prompt length so little is padded
+    (``core.capture.batching``): at most ``batch_size`` rows (and, prompt-only, at most the token budget)
+    per batch. Only one batch of states is in RAM."""
     import torch
 
     checks.whole("batch_size", batch_size, low=1, high=4096)
     lay = resolve_layers(model, layers)
     prompts = [_check_chat(model, c, settings if generate else None) for c in chats]  # fail before any work
+    # generation: sort only (decoding steps are cheap per row, so fewer rows per batch would not pay);
+    # prompt-only forwards: also cap the tokens per batch
+    budget = None if generate else DEFAULT_TOKEN_BUDGET
+    groups = length_batches([len(p) for p in prompts], batch_size=batch_size, token_budget=budget)
     done = 0
-    for start in range(0, len(chats), batch_size):
-        chunk = chats[start : start + batch_size]
-        ptoks = prompts[start : start + batch_size]
+    for group in groups:
+        chunk = [chats[i] for i in group]
+        ptoks = [prompts[i] for i in group]
         with model.lock, torch.no_grad():
             rec = None
             if generate:
@@ -437,7 +482,7 @@ def capture_batch(
             batch = _build_trajectories(
                 model, chunk, ptoks, gens, s, lay, template, dtype, interventions, None, recorded=rec
             )
-        yield from batch
+        yield from zip(group, batch, strict=True)
         done += len(chunk)
         if progress:
             progress(done, len(chats))
@@ -452,16 +497,37 @@ def generate_texts(
     interventions: Sequence[Intervention] | None = None,
     progress: Progress | None = None,
 ) -> list[str]:
-    """Batched generation without capture (audits, sweeps); returns the decoded completions."""
+    """Batched generation without capture (audits, sweeps); returns the decoded completions in the order of
+    ``chats`` (batches are formed by prompt length, ``core.capture.batching``)."""
     import torch
 
     checks.whole("batch_size", batch_size, low=1, high=4096)
     prompts = [_check_chat(model, c, settings) for c in chats]
-    out: list[str] = []
-    for start in range(0, len(chats), batch_size):
+    groups = length_batches([len(p) for p in prompts], batch_size=batch_size, token_budget=None)
+    results: list[list[str]] = []
+    done = 0
+    for group in groups:
         with model.lock, torch.no_grad():
-            gens, _ = _generate_rows(model, prompts[start : start + batch_size], settings, interventions)
-        out.extend(model.tokenizer.decode(g, skip_special_tokens=True) for g in gens)
+            gens, _ = _generate_rows(model, [prompts[i] for i in group], settings, interventions)
+        results.append([model.tokenizer.decode(g, skip_special_tokens=True) for g in gens])
+        done += len(group)
         if progress:
-            progress(len(out), len(chats))
-    return out
+            progress(done, len(chats))
+    return restore_order(groups, results)
+
+
+def generate_batch(
+    model: LoadedModel,
+    chats: list[list[Message]],
+    settings: GenerationSettings = GenerationSettings(),
+    *,
+    interventions: Sequence[Intervention] | None = None,
+) -> list[str]:
+    """One batched ``generate`` over exactly these rows, in this order (no re-sorting): for interventions
+    that differ per row (a sweep's per-row alphas). The caller picks rows of similar length."""
+    import torch
+
+    prompts = [_check_chat(model, c, settings) for c in chats]
+    with model.lock, torch.no_grad():
+        gens, _ = _generate_rows(model, prompts, settings, interventions)
+    return [model.tokenizer.decode(g, skip_special_tokens=True) for g in gens]

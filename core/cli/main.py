@@ -18,6 +18,7 @@ from core.cli.foundation import model_app, store_app, trace_cmd
 from core.cli.jobs import jobs_app
 from core.cli.probes import probe_app, steer_cmd
 from core.cli.story import story_app
+from core.config import configure_numba_cache
 
 app = typer.Typer(
     cls=BoundaryGroup,
@@ -54,6 +55,7 @@ app.add_typer(story_app, name="story")
 
 def main() -> None:
     """The ``reasonscope`` script (``[project.scripts]``); the boundary is the app's own group class."""
+    configure_numba_cache()  # before any command imports umap (kernels compile once per install)
     app(prog_name="reasonscope")
 
 

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import threading
 import time
 import warnings
@@ -312,7 +313,10 @@ class ProjectionManager:
         if progress:
             progress(2, PROGRESS_TOTAL)
         t0 = time.perf_counter()
-        with self.lock, self._blas():
+        # only umap needs the lock (not thread-safe): a PCA map is never queued behind a running UMAP fit,
+        # which is what lets the page show PCA at once while UMAP fits in the background
+        umap_fit = config.method == "umap"
+        with self.lock if umap_fit else nullcontext(), self._blas() if umap_fit else nullcontext():
             cached = self.get(key)  # another thread may have fitted the same key while we waited
             if cached is not None:
                 return cached
@@ -495,8 +499,9 @@ class ProjectionManager:
                     fit.reference, fit.embedding, x_new, fit.config.n_neighbors, fit.config.metric
                 ), "knn"
             mode = "umap-refit"
-        with self.lock, self._blas():
-            out = reducer.transform(x_new)
+        with self.lock if mode != "pca" else nullcontext():  # PCA is plain numpy: no lock needed
+            with self._blas():
+                out = reducer.transform(x_new)
         out = np.asarray(out, dtype=np.float32)
         if out.shape[1] < fit.config.n_components:
             out = np.pad(out, ((0, 0), (0, fit.config.n_components - out.shape[1])))
@@ -529,6 +534,8 @@ def _staged_umap_class() -> Any:
         except ImportError as exc:
             raise InputError("UMAP is not installed here (pip install umap-learn); use PCA.") from exc
 
+        _enable_kernel_cache()
+
         class StagedUMAP(umap.UMAP):  # type: ignore[misc]
             on_layout: Callable[[], None] | None = None
 
@@ -539,6 +546,38 @@ def _staged_umap_class() -> Any:
 
         _UMAP_CLASS = StagedUMAP
     return _UMAP_CLASS
+
+
+# umap-learn compiles most kernels without ``cache=True`` (pynndescent caches its own); these modules' numba
+# dispatchers get numba's on-disk cache switched on when NUMBA_CACHE_DIR is set (``configure_numba_cache``)
+_KERNEL_MODULES = (
+    "umap.umap_",
+    "umap.layouts",
+    "umap.utils",
+    "umap.distances",
+    "umap.spectral",
+    "umap.sparse",
+)
+
+
+def _enable_kernel_cache() -> int:
+    """Switch on numba's on-disk cache for umap's kernels (the dispatchers' own ``enable_caching``, what
+    ``cache=True`` does), so a new process loads compiled kernels instead of compiling them again (≈13 s).
+    Only when the entry point set ``NUMBA_CACHE_DIR``: otherwise numba would write next to site-packages.
+    Returns how many dispatchers were switched."""
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        return 0
+    seen: set[int] = set()
+    for name in _KERNEL_MODULES:
+        module = sys.modules.get(name)
+        for obj in vars(module).values() if module is not None else ():
+            # a numba Dispatcher (duck-typed: numba is only ever imported by umap) still without a cache
+            is_dispatcher = hasattr(obj, "enable_caching") and hasattr(obj, "py_func")
+            uncached = is_dispatcher and type(getattr(obj, "_cache", None)).__name__ == "NullCache"
+            if uncached and id(obj) not in seen:
+                seen.add(id(obj))
+                obj.enable_caching()
+    return len(seen)
 
 
 def _warm_up(config: ProjectionConfig, *, approximate: bool) -> None:

@@ -124,6 +124,19 @@ def _apply_stats(fit: Fit, states_lnd: np.ndarray) -> np.ndarray:
     return normalize_layers(states_lnd, fit.extras["layer_mean"], fit.extras["layer_scale"])
 
 
+def layer_paths_key(
+    ts: TrajSet,
+    pooling: str,
+    config: ProjectionConfig,
+    layers: Sequence[int] | None = None,
+    normalize: bool = True,
+) -> str:
+    """The projection-cache key ``fit_layer_paths`` uses (to ask whether that map is fitted yet)."""
+    lay = tuple(layers) if layers is not None else common_layers(ts.trajs)
+    extra = {"normalize": normalize}
+    return fit_key(ts.keys, layers=lay, pooling=pooling, config=config, view="layer_paths", extra=extra)
+
+
 def fit_layer_paths(
     pm: ProjectionManager,
     ts: TrajSet,
@@ -138,14 +151,7 @@ def fit_layer_paths(
     does not read the hidden states). ``normalize``: centre and scale each layer first (``layer_stats``)."""
     _check_models(ts)
     lay = tuple(layers) if layers is not None else common_layers(ts.trajs)
-    key = fit_key(
-        ts.keys,
-        layers=lay,
-        pooling=pooling,
-        config=config,
-        view="layer_paths",
-        extra={"normalize": normalize},
-    )
+    key = layer_paths_key(ts, pooling, config, lay, normalize)
     fell_back = np.array([pool_span(t, pooling).fell_back for t in ts.trajs], dtype=bool)
     fit = pm.get(key)
     if fit is None:
@@ -199,6 +205,26 @@ def token_tables(
     return np.concatenate(ti), np.concatenate(tok)
 
 
+def token_paths_key(
+    ts: TrajSet,
+    layers: Sequence[int],
+    config: ProjectionConfig,
+    *,
+    which: str = "all",
+    max_tokens: int | None = 96,
+    normalize: bool = True,
+) -> str:
+    """The projection-cache key ``fit_token_paths`` uses."""
+    return fit_key(
+        ts.keys,
+        layers=tuple(layers),
+        pooling=f"tokens:{which}",
+        config=config,
+        view="token_paths",
+        extra={"max_tokens": max_tokens, "normalize": normalize},
+    )
+
+
 def fit_token_paths(
     pm: ProjectionManager,
     ts: TrajSet,
@@ -214,14 +240,7 @@ def fit_token_paths(
     """One shared fit over every token at every chosen layer (the animation's frames share one map)."""
     _check_models(ts)
     lay = tuple(layers)
-    key = fit_key(
-        ts.keys,
-        layers=lay,
-        pooling=f"tokens:{which}",
-        config=config,
-        view="token_paths",
-        extra={"max_tokens": max_tokens, "normalize": normalize},
-    )
+    key = token_paths_key(ts, lay, config, which=which, max_tokens=max_tokens, normalize=normalize)
     cached = pm.get(key)
     if cached is not None:  # skip reading the hidden states at all
         ti, tok = token_tables(ts.trajs, which, max_tokens)

@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from core.config import runs_dir
+from core.config import configure_numba_cache, runs_dir
 from core.errors import ReasonScopeError
 from core.jobs.context import DbSink, JobContext, StdoutSink, export_job_env
 from core.jobs.local import LocalProcessBackend, proc_start_time
@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("job_id")
     ap.add_argument("--events-stdout", action="store_true", help="print events as JSON lines (Ray)")
     args = ap.parse_args(argv)
+    configure_numba_cache()  # the worker may fit UMAP: cached kernels instead of a compile per job
     return run_stdout(args.job_id) if args.events_stdout else run_local(args.job_id)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from core.artefacts import write_tensor_file
+from core.capture.batching import length_batches
 from core.capture.models import LoadedModel
 from core.capture.templates import build_messages
-from core.capture.tracing import capture_batch, resolve_layers, trace_hidden
+from core.capture.tracing import _left_pad, capture_batch_indexed, resolve_layers, trace_hidden
 from core.capture.trajectory import GenerationSettings, Trajectory, find_spans
 from core.config import artefacts_dir
 from core.errors import InputError, StoreError
@@ -63,8 +64,34 @@ def capture_forced(
     batch_size: int = 8,
     progress: Progress | None = None,
 ) -> list[Trajectory]:
-    """Trajectories of prompt + given response (or prompt only), one traced forward per batch, no
-    generation."""
+    """Trajectories of prompt + given response (or prompt only), in item order; one traced forward per batch
+    (batches formed by length, ``core.capture.batching``), no generation."""
+    out: list[Trajectory | None] = [None] * len(items)
+    for i, traj in iter_forced(
+        model,
+        items,
+        layers=layers,
+        template=template,
+        system=system,
+        batch_size=batch_size,
+        progress=progress,
+    ):
+        out[i] = traj
+    return out  # type: ignore[return-value]  # every slot filled: the batches cover every item
+
+
+def iter_forced(
+    model: LoadedModel,
+    items: Sequence[LabelledItem],
+    *,
+    layers: Sequence[int] | None = None,
+    template: str = "plain",
+    system: str | None = None,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+) -> Iterator[tuple[int, Trajectory]]:
+    """``(index into items, trajectory)`` batch by batch in length order: only one batch of states is alive
+    when the consumer pools and drops them (``collect_features`` does)."""
     import torch
 
     lay = resolve_layers(model, layers)
@@ -77,23 +104,21 @@ def capture_forced(
                 "shorten it or drop it from the dataset."
             )
     tok = model.tokenizer
-    out: list[Trajectory] = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        width = max(len(r[1]) for r in chunk)
-        ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for b, (_, r, _) in enumerate(chunk):  # left padding, as generation uses
-            ids[b, width - len(r) :] = torch.tensor(r)
-            mask[b, width - len(r) :] = 1
+    done = 0
+    # sorted by length with a token budget per forward: little padding (results go back in item order)
+    for group in length_batches([len(r[1]) for r in rows], batch_size=batch_size):
+        chunk = [rows[i] for i in group]
+        ids, mask = _left_pad([r for _, r, _ in chunk], tok.pad_token_id)  # left padding, as generation
+        width = ids.shape[1]
         with model.lock, torch.no_grad():
             hidden = trace_hidden(model, ids.to(model.device), mask.to(model.device), lay)  # [L, B, T, D]
-        for b, (messages, r, n_prompt) in enumerate(chunk):
+        for b, (i, (messages, r, n_prompt)) in enumerate(zip(group, chunk, strict=True)):
             states = hidden[:, b, width - len(r) :, :].float().cpu().numpy()
             tokens = [tok.decode([t]) for t in r]
-            item = items[start + b]
+            item = items[i]
             settings = GenerationSettings(max_new_tokens=0)
-            out.append(
+            yield (
+                i,
                 Trajectory(
                     model_fingerprint=model.fingerprint,
                     model_name=model.name,
@@ -109,11 +134,11 @@ def capture_forced(
                     layers=lay,
                     template=template,
                     meta={"teacher_forced": bool(item.response), "item_id": item.id},
-                )
+                ),
             )
+        done += len(group)
         if progress:
-            progress(min(start + batch_size, len(rows)), len(rows))
-    return out
+            progress(done, len(rows))
 
 
 def _cache_path(key: dict[str, Any]) -> Path:
@@ -154,8 +179,9 @@ def collect_features(
     if cache and path.is_file():
         feats = load_file(str(path))["features"]
     else:
-        trajs = _capture(model, ordered, lay, template, system, max_new_tokens, batch_size, progress)
-        feats = np.stack([pool(t, positions, lay) for t in trajs])
+        feats = _capture_pooled(
+            model, ordered, lay, positions, template, system, max_new_tokens, batch_size, progress
+        )
         if cache:
             _save_atomic(path, feats, key)
     train, val = split_items(ordered)
@@ -182,61 +208,54 @@ def collect_features(
     )
 
 
-def _capture(
+def _capture_pooled(
     model: LoadedModel,
     items: list[LabelledItem],
     layers: tuple[int, ...],
+    positions: str,
     template: str,
     system: str | None,
     max_new_tokens: int,
     batch_size: int,
     progress: Progress | None,
-) -> list[Trajectory]:
-    forced = [it for it in items if it.response or max_new_tokens <= 0]
-    gen = [it for it in items if not it.response and max_new_tokens > 0]
+) -> np.ndarray:
+    """Pooled states ``[n, L, d]`` in item order. Each batch's trajectories are pooled as they come and
+    dropped, so RAM holds one batch of full states (not every item's ``[L, T, d]`` at once)."""
+    if len({it.id for it in items}) != len(items):
+        raise InputError("Item ids must be unique within a dataset; found duplicates.")
+    forced = [i for i, it in enumerate(items) if it.response or max_new_tokens <= 0]
+    gen = [i for i, it in enumerate(items) if not it.response and max_new_tokens > 0]
     total = len(items)
-    done = {"n": 0}
+    feats = np.zeros((total, len(layers), model.d_model), np.float32)
 
-    def tick(n_done: int, _n: int, offset: int) -> None:
+    def tick(n_done: int, offset: int) -> None:
         if progress:
             progress(offset + n_done, total)
 
-    trajs: dict[str, Trajectory] = {}
-    for it, t in zip(
-        forced,
-        capture_forced(
+    for j, t in iter_forced(
+        model,
+        [items[i] for i in forced],
+        layers=layers,
+        template=template,
+        system=system,
+        batch_size=batch_size,
+        progress=lambda a, _b: tick(a, 0),
+    ):
+        feats[forced[j]] = pool(t, positions, layers)
+    if gen:
+        chats = [build_messages(items[i].prompt, template=template, system=system) for i in gen]
+        settings = GenerationSettings(max_new_tokens=max_new_tokens)
+        for j, t in capture_batch_indexed(
             model,
-            forced,
+            chats,
+            settings,
+            batch_size=batch_size,
             layers=layers,
             template=template,
-            system=system,
-            batch_size=batch_size,
-            progress=lambda a, b: tick(a, b, 0),
-        ),
-        strict=True,
-    ):
-        trajs[it.id] = t
-    done["n"] = len(forced)
-    if gen:
-        chats = [build_messages(it.prompt, template=template, system=system) for it in gen]
-        settings = GenerationSettings(max_new_tokens=max_new_tokens)
-        for it, t in zip(
-            gen,
-            capture_batch(
-                model,
-                chats,
-                settings,
-                batch_size=batch_size,
-                layers=layers,
-                template=template,
-                progress=lambda a, b: tick(a, b, done["n"]),
-            ),
-            strict=True,
+            progress=lambda a, _b: tick(a, len(forced)),
         ):
-            trajs[it.id] = t
-    if len(trajs) != len(items):
-        raise InputError("Item ids must be unique within a dataset; found duplicates.")
-    return [trajs[it.id] for it in items]
+            feats[gen[j]] = pool(t, positions, layers)
+    return feats
 
 
 def _save_atomic(path: Path, feats: np.ndarray, key: dict[str, Any]) -> None:

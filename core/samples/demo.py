@@ -9,12 +9,13 @@ from pathlib import Path
 from core.capture.models import LoadedModel
 from core.capture.store import ActivationStore
 from core.capture.templates import build_messages
-from core.capture.tracing import capture_batch
+from core.capture.tracing import capture_batch_indexed
 from core.capture.trajectory import GenerationSettings
 from core.jsonl import read_prompt_file
 
 SAMPLE_PROMPTS = Path(__file__).resolve().parents[2] / "sample_data" / "prompts.jsonl"
 DEMO_DATASET = "demo"
+DEMO_NEW_TOKENS = 24  # tokens each demo answer gets (enough to see the answer take a direction)
 
 
 def demo_items(n: int = 48, path: Path = SAMPLE_PROMPTS) -> list[dict]:
@@ -39,19 +40,18 @@ def seed_demo_store(
     store: ActivationStore,
     *,
     n: int = 48,
-    max_new_tokens: int = 24,
+    max_new_tokens: int = DEMO_NEW_TOKENS,
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[str]:
     items = demo_items(n)
     chats = [build_messages(it["prompt"]) for it in items]
-    keys = []
+    keys: list[str | None] = [None] * len(items)
     settings = GenerationSettings(max_new_tokens=max_new_tokens)
-    for it, traj in zip(
-        items, capture_batch(model, chats, settings, batch_size=batch_size, progress=progress), strict=True
-    ):
+    # length-sorted batches; each trajectory is stored as soon as its batch is done (one batch in RAM)
+    for i, traj in capture_batch_indexed(model, chats, settings, batch_size=batch_size, progress=progress):
+        it = items[i]
         tags = [t for t in (it.get("kind"), it.get("category")) if t]
-        keys.append(
-            store.put(traj, dataset=DEMO_DATASET, label=it.get("label"), tags=tags, item_id=it.get("id"))
-        )
-    return keys
+        label, item_id = it.get("label"), it.get("id")
+        keys[i] = store.put(traj, dataset=DEMO_DATASET, label=label, tags=tags, item_id=item_id)
+    return [k for k in keys if k is not None]  # the items' order

@@ -22,6 +22,7 @@ The vector itself (value type, algebra, sources, files) is ``core.steer.vectors.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -116,10 +117,23 @@ def resolve_directions(
     return {t: vector.at(t) for t in targets}
 
 
-def make_interventions(vector: SteeringVector, config: SteeringConfig, model: LoadedModel) -> list[Any]:
-    """One callable for ``core.capture.tracing`` (``interventions=``) applying ``config`` with ``vector``."""
+def make_interventions(
+    vector: SteeringVector,
+    config: SteeringConfig,
+    model: LoadedModel,
+    *,
+    row_alphas: Sequence[float] | None = None,
+) -> list[Any]:
+    """One callable for ``core.capture.tracing`` (``interventions=``) applying ``config`` with ``vector``.
+
+    ``row_alphas``: one alpha per batch row instead of ``config.alpha`` (a sweep generates every
+    (prompt, alpha) pair in one batch); the batch must then have exactly that many rows, in that order."""
     vector.check_model(model)
-    alpha = check_alpha(config.alpha)  # again: ``model_copy(update=...)`` skips the config's validation
+    alpha: float | tuple[float, ...] = check_alpha(config.alpha)  # again: model_copy skips the validation
+    if row_alphas is not None:
+        alpha = tuple(check_alpha(a) for a in row_alphas)
+        if not alpha:
+            raise InputError("row_alphas needs at least one alpha (one per batch row).")
     dirs = resolve_directions(vector, config, model.n_layers)
     for layer, v in dirs.items():
         checks.finite_array(f"steering vector {vector.name!r} at layer {layer}", v)
@@ -131,7 +145,10 @@ def make_interventions(vector: SteeringVector, config: SteeringConfig, model: Lo
                 "normalised; ablation / capping needs a non-zero direction (pick another source layer or "
                 "vector)."
             )
-    return [_Intervention(dirs, config.method, alpha, config.positions, description=config.describe(dirs))]
+    what = config.describe(dirs)
+    if isinstance(alpha, tuple):
+        what = what.replace(f"α = {config.alpha:g}", "α per row " + ", ".join(f"{a:g}" for a in alpha))
+    return [_Intervention(dirs, config.method, alpha, config.positions, description=what)]
 
 
 def _unit(v: np.ndarray) -> np.ndarray | None:
@@ -145,10 +162,17 @@ def _unit(v: np.ndarray) -> np.ndarray | None:
 
 class _Intervention:
     """``f(layer_index, hidden [B, S, d], ctx) -> hidden`` (torch); tensors cached per device/dtype.
-    ``dirs`` are unit vectors for ablate / cap (``make_interventions`` normalises them)."""
+    ``dirs`` are unit vectors for ablate / cap (``make_interventions`` normalises them). ``alpha`` is one
+    number, or one per batch row (a tuple of B)."""
 
     def __init__(
-        self, dirs: dict[int, np.ndarray], method: str, alpha: float, positions: str, *, description: str = ""
+        self,
+        dirs: dict[int, np.ndarray],
+        method: str,
+        alpha: float | tuple[float, ...],
+        positions: str,
+        *,
+        description: str = "",
     ) -> None:
         self.dirs, self.method, self.alpha, self.positions = dirs, method, alpha, positions
         self.description = description  # named in the error when the steered states become NaN / inf
@@ -163,17 +187,34 @@ class _Intervention:
             self._cache[key] = v.to(device=like.device, dtype=like.dtype)
         return self._cache[key]
 
+    def _alpha(self, like: Any) -> Any:
+        """A float, or per-row alphas as a ``[B, 1]`` tensor (broadcast over positions)."""
+        if not isinstance(self.alpha, tuple):
+            return self.alpha
+        if like.shape[0] != len(self.alpha):
+            raise InputError(
+                f"Per-row steering got a batch of {like.shape[0]} rows for {len(self.alpha)} alphas."
+            )
+        key = (-1, like.device, like.dtype)  # layer -1: the alphas, cached like the directions
+        if key not in self._cache:
+            import torch
+
+            self._cache[key] = torch.tensor(self.alpha, dtype=like.dtype, device=like.device).view(-1, 1)
+        return self._cache[key]
+
     def __call__(self, layer: int, hidden: Any, ctx: Any) -> Any:
         if layer not in self.dirs:
             return hidden
         import torch
 
         v = self._vec(layer, hidden)
+        a = self._alpha(hidden)  # float, or [B, 1]
         if self.method == "add":
-            delta = self.alpha * v  # [d] broadcast over batch and positions
+            # [d] (one alpha) or [B, 1, d] (per row), broadcast over batch and positions
+            delta = a * v if not isinstance(self.alpha, tuple) else a.unsqueeze(-1) * v
         else:
             proj = hidden @ v  # [B, S]
-            coef = self.alpha * proj if self.method == "ablate" else torch.clamp(proj - self.alpha, min=0)
+            coef = a * proj if self.method == "ablate" else torch.clamp(proj - a, min=0)
             delta = -coef.unsqueeze(-1) * v
         if self.positions != "all":
             pos = ctx.position_offset + torch.arange(hidden.shape[1], device=hidden.device)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.capture.batching import length_batches
 from core.capture.models import LoadedModel
-from core.capture.tracing import intervene
+from core.capture.tracing import generate_batch, intervene
 from core.capture.trajectory import GenerationSettings, Message
 from core.steer.interventions import SteeringConfig, make_interventions, steered_generate
 from core.steer.vectors import SteeringVector
@@ -131,6 +132,7 @@ def sweep(
     progress: Progress | None = None,
 ) -> list[SweepPoint]:
     """Refusal rate of ``chats`` and harmless KL for each alpha (same settings and seed throughout).
+    Every (prompt, α) pair is generated in the same batched ``generate`` calls, each row with its own α.
     ``progress(done, total)`` counts (prompt × α) runs (``sweep_units``), updated after every generation
     batch and every KL pass, starting at 0."""
     settings = settings or GenerationSettings(max_new_tokens=48)
@@ -150,21 +152,44 @@ def sweep(
         if harmless
         else None
     )
+    texts = _generate_pairs(model, list(chats), vector, config, cfgs, settings, batch_size, at(n_h))
     points = []
     for j, cfg in enumerate(cfgs):
-        a = cfg.alpha
-        start = n_h + j * (len(chats) + n_h)
-        texts = steered_generate(
-            model, list(chats), vector, cfg, settings, batch_size=batch_size, progress=at(start)
-        )
+        start = n_h + len(cfgs) * len(chats) + j * n_h
         kl = (
-            float(
-                harmless_kl(
-                    model, list(harmless), vector, cfg, base_harmless, progress=at(start + len(chats))
-                ).mean()
-            )
+            float(harmless_kl(model, list(harmless), vector, cfg, base_harmless, progress=at(start)).mean())
             if harmless
             else float("nan")
         )
-        points.append(SweepPoint(float(a), refusal_rate(texts, scorer), kl, texts))
+        points.append(SweepPoint(float(cfg.alpha), refusal_rate(texts[j], scorer), kl, texts[j]))
     return points
+
+
+def _generate_pairs(
+    model: LoadedModel,
+    chats: list[list[Message]],
+    vector: SteeringVector,
+    config: SteeringConfig,
+    cfgs: Sequence[SteeringConfig],
+    settings: GenerationSettings,
+    batch_size: int,
+    progress: Progress | None,
+) -> list[list[str]]:
+    """Completions of every (alpha, prompt) pair, ``[n_alphas][n_prompts]``: the pairs go through batched
+    ``generate`` together, each row with its own alpha (one batch serves several alphas instead of one
+    generate per alpha), batches formed by prompt length."""
+    pairs = [(j, i) for j in range(len(cfgs)) for i in range(len(chats))]
+    lengths = [len(model.encode_chat(chats[i])) for _, i in pairs]
+    groups = length_batches(lengths, batch_size=batch_size, token_budget=None)
+    out: list[list[str]] = [[""] * len(chats) for _ in cfgs]
+    done = 0
+    for group in groups:
+        rows = [pairs[k] for k in group]
+        fns = make_interventions(vector, config, model, row_alphas=[cfgs[j].alpha for j, _ in rows])
+        texts = generate_batch(model, [chats[i] for _, i in rows], settings, interventions=fns)
+        for (j, i), text in zip(rows, texts, strict=True):
+            out[j][i] = text
+        done += len(group)
+        if progress:
+            progress(done, len(pairs))
+    return out

@@ -165,9 +165,89 @@ def test_umap_progress_in_stages_spinner_when_unknown_bar_only_for_epochs(
         ),
     )
     fill_store(tiny_model, n=8)  # 8 trajectories x 3 layers = 24 points > n_neighbors 15
-    at = run_page(PAGE)
+    at = run_page(PAGE, explore_progressive=False)  # wait for UMAP in the foreground, stages shown
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert ("spinner", "compile") in shown and ("spinner", "knn") in shown  # unknown length: spinner
     assert ("bar", "layout") in shown and ("bar", "knn") not in shown  # a bar only where epochs are seen
     line = next(c.value for c in at.caption if "fitted in" in c.value)
     assert "compiling kernels" in line and "kNN graph" in line and "layout" in line
+
+
+def test_first_umap_map_is_pca_at_once_then_umap_from_the_background(
+    app_env, tiny_model, run_page, monkeypatch
+):
+    """Progressive (the default): the PCA map is on screen at once, labelled; UMAP is fitted in a background
+    thread behind the projection manager's lock and shown on the next run."""
+    import threading
+
+    from core.explore import projection
+    from core.explore.background import background_fits
+
+    gate = threading.Event()
+
+    class _SlowUMAP(_FastUMAP):
+        def fit_transform(self, x):
+            gate.wait(10)  # held until the PCA map has been drawn
+            return super().fit_transform(x)
+
+    monkeypatch.setattr(projection, "_staged_umap_class", lambda: _SlowUMAP)
+    monkeypatch.setattr(projection, "_warm_up", lambda config, approximate: None)
+    fill_store(tiny_model, n=8)
+    at = run_page(PAGE)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Showing **PCA** now" in i.value for i in at.info), [c.value for c in at.caption]
+    assert any("PCA fitted in" in c.value for c in at.caption)
+    running = [j for j in background_fits()._jobs.values() if not j.done]
+    assert len(running) == 1
+    gate.set()
+    assert running[0].wait(10) and running[0].error is None
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not any("Showing **PCA** now" in i.value for i in at.info)
+    assert any("UMAP fitted in" in c.value for c in at.caption)
+
+
+def test_token_density_view_draws_all_tokens_as_density_and_only_the_picked_paths(
+    app_env, tiny_model, run_page
+):
+    fill_store(tiny_model, n=8)
+    at = run_page(
+        PAGE,
+        explore_method="PCA",
+        explore_view="Token paths at a layer",
+        explore_draw="Density + picked paths",
+    )
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    spec = spec_of(at)
+    kinds = [t["type"] for t in spec["data"]]
+    assert kinds[0] == "histogram2dcontour" and not spec.get("frames")  # one layer, no animation
+    picked = at.multiselect(key="explore_highlight").value
+    assert 1 <= len(picked) <= 4 and kinds[1:] == ["scatter"] * len(picked)
+    assert {lab.split(" · ")[0] for lab in (t["name"] for t in spec["data"][1:])} >= {"safe", "unsafe"}
+    at.multiselect(key="explore_highlight").set_value([picked[0]]).run()
+    spec = spec_of(at)
+    assert [t["type"] for t in spec["data"]] == ["histogram2dcontour", "scatter"]
+    at.radio(key="explore_draw").set_value("Every path").run()
+    assert "histogram2dcontour" not in [t["type"] for t in spec_of(at)["data"]]
+
+
+def test_a_finished_background_fit_missing_from_the_cache_is_fitted_again(
+    app_env, tiny_model, run_page, monkeypatch
+):
+    """A background entry that finished but whose map is not in this manager (another home, evicted) must
+    not make the page rerun forever: it is fitted again."""
+    from core.explore import projection
+    from core.explore.background import background_fits
+
+    monkeypatch.setattr(projection, "_staged_umap_class", lambda: _FastUMAP)
+    monkeypatch.setattr(projection, "_warm_up", lambda config, approximate: None)
+    fill_store(tiny_model, n=8)
+    at = run_page(PAGE)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    for job in list(background_fits()._jobs.values()):
+        job.wait(10)
+    projection.default_manager()._mem.clear()  # the fitted map is gone from memory ...
+    for p in projection.default_manager().root.glob("*"):
+        p.unlink()  # ... and from disk
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]

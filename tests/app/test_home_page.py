@@ -37,9 +37,10 @@ def test_public_mode_requires_password(app_env, monkeypatch, run_page):
     assert at.session_state["auth_user"] == "Ada"
 
 
-def test_demo_load_promises_no_constant_and_reports_measured_progress(app_env, run_page, monkeypatch):
-    """The offer names no fixed duration; the bar's text comes from the measured speed (core.jobs.eta),
-    and the stored demo trajectories show up on Label as the dataset 'demo'."""
+def test_demo_load_promises_a_measured_duration_and_reports_progress(app_env, run_page, monkeypatch):
+    """The offer's duration comes from a timed batch of the active model (then from real loads); the bar's
+    text comes from the measured speed (core.jobs.eta), and the stored demo trajectories show up on Label as
+    the dataset 'demo'."""
     from app import home_widgets
     from core.data import open_db
     from core.data.repo import list_datasets
@@ -48,12 +49,19 @@ def test_demo_load_promises_no_constant_and_reports_measured_progress(app_env, r
     monkeypatch.setattr(home_widgets, "DEMO_BATCH", 2)
     at = run_page("app/app_pages/home.py")
     offer = " ".join(i.value for i in at.info)
-    assert "≈1 min" not in offer and "the first 2 prompts are timed" in offer
+    assert "under a minute on this machine (from a timed batch of the active model)" in offer
+    assert "The first 2 prompts are timed" in offer
     at.button[0].click().run()
     assert not at.exception, at.exception
     (bar,) = at.get("progress")
     assert "Demo trajectories: 4/4 prompts · done in" in bar.proto.text
     assert any("Stored 4 trajectories" in s.value for s in at.success)
+    import json
+
+    from core.config import artefacts_dir
+
+    (speed,) = [json.loads(p.read_text()) for p in (artefacts_dir() / "speed").glob("*.json")]
+    assert speed["measured_loads"] == 1 and speed["factor"] > 0  # the next estimate uses the real load
     at = run_page("app/app_pages/label.py", annotator_name="ada")
     assert not at.exception, at.exception
     assert "demo" in [d.name for d in list_datasets(open_db())]

@@ -53,6 +53,21 @@ def test_pooled_policy_states_match_transformers(policy) -> None:
         pooled_policy_states(model, tok, prompts, comps, layer=99)
 
 
+def test_pooled_policy_states_keep_order_across_length_sorted_batches(policy) -> None:
+    """Batches are formed by length and the forward stops at the wanted layer; rows come back in order."""
+    from core.align.latent import pooled_policy_states
+
+    model, tok = policy
+    words = ["one two three four five six seven eight", "yes", "a b c d", "fine thanks", "x " * 12]
+    prompts = [[{"role": "user", "content": f"Question {i}?"}] for i in range(len(words))]
+    comps = [tok(w, add_special_tokens=False)["input_ids"] for w in words]
+    for layer in (0, 1):  # the reference's last entry is post final-norm, so it stops at layer 1
+        got = pooled_policy_states(model, tok, prompts, comps, layer=layer, pool="completion", batch_size=2)
+        for i in range(len(words)):
+            ref = _reference_pooled(model, tok, prompts[i], comps[i], layer)
+            np.testing.assert_allclose(got[i], ref, rtol=1e-4, atol=1e-5)
+
+
 def test_pooled_policy_states_report_progress_and_stop_when_cancelled(policy) -> None:
     from core.align.latent import pooled_policy_states
 

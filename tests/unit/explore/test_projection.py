@@ -120,21 +120,21 @@ def test_fit_shared_slices_one_fit_per_layer(tmp_path):
     np.testing.assert_array_equal(per_layer[2], fit.embedding[60:90])
 
 
-def test_lock_serialises_fits_across_threads(tmp_path, monkeypatch):
+def test_lock_serialises_umap_fits_across_threads(tmp_path, monkeypatch):
     active, peak = [0], [0]
-    real = ProjectionManager._fit_pca
 
-    def slow(x, config):
+    def slow(self, x, config, progress, on_stage=None):
         active[0] += 1
         peak[0] = max(peak[0], active[0])
         time.sleep(0.05)
         active[0] -= 1
-        return real(x, config)
+        return np.asarray(x[:, :2], dtype=np.float32), None, "pca", {}
 
-    monkeypatch.setattr(ProjectionManager, "_fit_pca", staticmethod(slow))
+    monkeypatch.setattr(ProjectionManager, "_fit_umap", slow)
     pm = ProjectionManager(tmp_path)
+    umap_cfg = ProjectionConfig(method="umap", n_neighbors=5)
     threads = [
-        threading.Thread(target=pm.fit, args=(_blobs(seed=i),), kwargs={"key": f"k{i}", "config": PCA})
+        threading.Thread(target=pm.fit, args=(_blobs(seed=i),), kwargs={"key": f"k{i}", "config": umap_cfg})
         for i in range(4)
     ]
     for t in threads:
@@ -142,6 +142,17 @@ def test_lock_serialises_fits_across_threads(tmp_path, monkeypatch):
     for t in threads:
         t.join()
     assert peak[0] == 1 and len(list(tmp_path.glob("*.json"))) == 4
+
+
+def test_pca_is_not_queued_behind_a_running_umap_fit(tmp_path):
+    """The Explore page's quick PCA map must not wait for a background UMAP fit (it holds the lock)."""
+    pm = ProjectionManager(tmp_path)
+    with pm.lock:  # as a UMAP fit in another thread would
+        done = threading.Event()
+        t = threading.Thread(target=lambda: (pm.fit(_blobs(), key="p", config=PCA), done.set()))
+        t.start()
+        assert done.wait(10)
+        t.join()
 
 
 def test_progress_reaches_total(tmp_path):

@@ -104,7 +104,7 @@ def test_collect_features_caches(rs_home, tiny_model, monkeypatch):
     fs = collect.collect_features(tiny_model, items, positions="post_instruction", dataset="toy")
     assert fs.train.shape == (2, 3, tiny_model.d_model) and fs.val.shape == (2, 3, tiny_model.d_model)
     assert fs.meta()["dataset_hash"] == dataset_hash(items) and fs.meta()["positions"] == "post_instruction"
-    monkeypatch.setattr(collect, "_capture", lambda *a, **k: pytest.fail("cache miss"))
+    monkeypatch.setattr(collect, "_capture_pooled", lambda *a, **k: pytest.fail("cache miss"))
     again = collect.collect_features(tiny_model, items, positions="post_instruction", dataset="toy")
     np.testing.assert_array_equal(again.train, fs.train)
 
@@ -122,3 +122,17 @@ def test_features_from_store(rs_home, tiny_model):
     assert fs.layers == (0, 1, 2) and fs.train.shape[1:] == (3, tiny_model.d_model)
     with pytest.raises(InputError, match="no trajectories labelled"):
         features_from_store(store, "demo", "completion", fingerprint="other-model")
+
+
+def test_pooled_per_batch_equals_pooling_whole_trajectories(rs_home, tiny_model):
+    """collect_features pools each batch as it comes (one batch of states in RAM): the same features as
+    pooling every trajectory of capture_forced, in item order, mixed lengths included."""
+    from core.probes import collect
+
+    items = items_from_rows(ROWS)
+    fs = collect.collect_features(tiny_model, items, positions="post_instruction", batch_size=2, cache=False)
+    trajs = collect.capture_forced(tiny_model, items, batch_size=1)  # no padding at all
+    ref = {it.id: pool(t, "post_instruction") for it, t in zip(items, trajs, strict=True)}
+    got = list(fs.train) + list(fs.val)
+    want = [ref[it.id] for it in fs.train_items + fs.val_items]
+    np.testing.assert_allclose(np.stack(got), np.stack(want), rtol=1e-4, atol=1e-5)

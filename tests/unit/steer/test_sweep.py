@@ -84,3 +84,34 @@ def test_sweep_progress_counts_prompt_by_alpha_runs(tiny_model):
     total = sweep_units(2, 1, 2)
     assert total == 7 and calls[0] == (0, 7) and calls[-1] == (7, 7)
     assert [a for a, _ in calls] == list(range(8))  # one step per (prompt × α) run, not per α
+
+
+@pytest.mark.parametrize("method", ["add", "ablate", "cap"])
+def test_batched_alphas_equal_one_generate_per_alpha(tiny_model, method):
+    """All (prompt, α) pairs in shared batches, α per row, give each α's own completions."""
+    from core.steer.interventions import steered_generate
+
+    chats = [build_messages("Tell me a joke"), build_messages("Name a colour please, any colour you like")]
+    v = SteeringVector({1: np.random.default_rng(2).normal(size=tiny_model.d_model) * 3}, name="v")
+    cfg = SteeringConfig(method=method, layers=[1])
+    alphas = [0.0, 0.5, 4.0]
+    settings = GenerationSettings(max_new_tokens=6)
+    pts = sweep(tiny_model, chats, v, cfg, alphas, settings, batch_size=8)
+    for a, p in zip(alphas, pts, strict=True):
+        one = steered_generate(tiny_model, chats, v, cfg.with_alpha(a), settings, batch_size=1)
+        assert p.completions == one
+
+
+def test_per_row_alphas_must_match_the_batch(tiny_model):
+    import torch
+
+    from core.errors import InputError
+    from core.steer.interventions import make_interventions
+
+    v = SteeringVector({1: np.ones(tiny_model.d_model)}, name="v")
+    (fn,) = make_interventions(v, SteeringConfig(layers=[1]), tiny_model, row_alphas=[0.0, 2.0])
+    h = torch.zeros(2, 3, tiny_model.d_model)
+    out = fn(1, h, None)
+    assert torch.all(out[0] == 0) and torch.all(out[1] == 2)
+    with pytest.raises(InputError, match="batch of 3 rows for 2 alphas"):
+        fn(1, torch.zeros(3, 1, tiny_model.d_model), None)
