@@ -48,18 +48,23 @@ _LISTENER: contextvars.ContextVar[StatusListener | None] = contextvars.ContextVa
 _CANCEL: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
     "remote_cancel", default=None
 )
+_BLOCKING: contextvars.ContextVar[bool | None] = contextvars.ContextVar("remote_blocking", default=None)
 
 
 @contextlib.contextmanager
-def remote_status(listener: StatusListener, cancelled: Callable[[], bool] | None = None) -> Iterator[None]:
+def remote_status(
+    listener: StatusListener, cancelled: Callable[[], bool] | None = None, *, blocking: bool | None = None
+) -> Iterator[None]:
     """Route the status of every remote request made inside the block to ``listener``; ``cancelled()`` is
-    asked between status updates (a true answer stops waiting with ``RemoteError``)."""
-    t1, t2 = _LISTENER.set(listener), _CANCEL.set(cancelled)
+    asked between status updates (a true answer stops waiting with ``Cancelled``). ``blocking=False``: send
+    non-blocking requests and poll them (what jobs do: the request id is known before the result)."""
+    t1, t2, t3 = _LISTENER.set(listener), _CANCEL.set(cancelled), _BLOCKING.set(blocking)
     try:
         yield
     finally:
         _LISTENER.reset(t1)
         _CANCEL.reset(t2)
+        _BLOCKING.reset(t3)
 
 
 class Cancelled(RemoteError):
@@ -100,11 +105,15 @@ class RemoteRunner:
             host=self.host,
             label=describe(self.where),
             timeout=self.timeout,
-            blocking=self.blocking if blocking is None else blocking,
+            blocking=_pick(blocking, _BLOCKING.get(), self.blocking),
             listener=_LISTENER.get(),
             cancelled=_CANCEL.get(),
         )
         return {"backend": backend}
+
+
+def _pick(*choices: bool | None) -> bool:
+    return next(c for c in choices if c is not None)
 
 
 def _ship_by_value() -> None:
