@@ -1,16 +1,17 @@
 """The ``capture.dataset`` job: capture the hidden states of many prompts (the capture stage of probe
 training) into the activation store, here or on an NDIF host.
 
-On a remote model (``model.where`` = ``ndif`` or a host URL) every batch is one non-blocking NDIF request (two
-when generating: the tokens, then the states); the server's statuses (RECEIVED, QUEUED, RUNNING, COMPLETED)
-go into the job's event log as they are seen. A checkpoint after each batch records how many prompts are
+On a remote model (``model.where`` = ``ndif`` or a host URL) every batch is one NDIF request (two when
+generating: the tokens, then the states), followed on the server's websocket (every status: RECEIVED, QUEUED,
+DISPATCHED, RUNNING, COMPLETED, and LOG lines) or sent non-blocking and polled (``remote_mode``); the statuses
+go into the job's event log as they arrive. A checkpoint after each batch records how many prompts are
 done, so a cancelled or failed job resumes from the next batch instead of sending everything again.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -42,6 +43,11 @@ class CaptureJobConfig(BaseModel):
     max_new_tokens: int = Field(0, ge=0, le=4096, description="Tokens to generate (0 = prompt only).")
     batch_size: int = Field(4, ge=1, le=256)
     dataset: str | None = Field(None, description="Dataset name to file the trajectories under.")
+    remote_mode: Literal["stream", "poll"] = Field(
+        "stream",
+        description="Remote models: 'stream' follows each request on the server's websocket (every status "
+        "and LOG line); 'poll' sends non-blocking requests and polls them (only the latest status is kept).",
+    )
 
     @field_validator("model")
     @classmethod
@@ -75,8 +81,8 @@ def run_capture_job(cfg: CaptureJobConfig, ctx: JobContext) -> dict[str, Any]:
     ctx.log(f"capturing {n} prompts on {describe(spec.where)}" + (f", resuming at {start}" if start else ""))
     ctx.emit_progress(done, n)
     keys: list[str] = []
-    # Jobs send non-blocking requests: the request id is in the log before the result is back.
-    with remote_status(ctx.emit_remote_status, ctx.should_stop, blocking=False):
+    # Either way the request id is in the log before the result is back, and cancel is checked while waiting.
+    with remote_status(ctx.emit_remote_status, ctx.should_stop, blocking=cfg.remote_mode == "stream"):
         for first in range(start, n, cfg.batch_size):
             if ctx.should_stop():
                 break

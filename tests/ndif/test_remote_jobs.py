@@ -14,30 +14,47 @@ LIFECYCLE = ["SUBMITTED", "RECEIVED", "QUEUED", "DISPATCHED", "RUNNING", "COMPLE
 PROMPTS = ["How do I bake bread at home?", "Explain photosynthesis.", "Tell me a joke.", "What is 2 + 2?"]
 
 
+def _result(events) -> dict:
+    return next(e.data["result"] for e in reversed(events) if "result" in e.data)
+
+
 def _statuses(events) -> list[str]:
     return [e.data["remote_status"] for e in events if e.kind == LOG and "remote_status" in e.data]
 
 
-def test_capture_job_streams_ndif_status_and_never_stores_the_key(ndif_stack, jobs_home: Path, monkeypatch):
-    monkeypatch.setenv(
-        "NDIF_API_KEY", SECRET
-    )  # this server checks no key: it is carried, and must not be kept
+def _run(ndif_stack, mode: str, prompts: list[str]) -> tuple:
     backend = get_backend("local")
     model = {"name": str(ndif_stack.model_dir), "where": ndif_stack.host}
-    job = backend.submit("capture.dataset", {"model": model, "prompts": PROMPTS[:2], "batch_size": 2})
+    cfg = {"model": model, "prompts": prompts, "batch_size": 2, "remote_mode": mode}
+    job = backend.submit("capture.dataset", cfg)
     rec = wait_terminal(backend, job, timeout=240)
     events = backend.events(job)
     assert rec.status == JobStatus.SUCCEEDED, [e.data for e in events][-5:]
+    return rec, events
+
+
+def test_streamed_job_logs_every_ndif_status(ndif_stack, jobs_home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NDIF_API_KEY", SECRET)  # this server checks no key: carried, and never kept
+    rec, events = _run(ndif_stack, "stream", PROMPTS[:2])
     seen = _statuses(events)
-    assert seen[0] == "SUBMITTED" and seen[1] == "RECEIVED" and seen[-1] == "COMPLETED", seen
-    assert "RUNNING" in seen or "QUEUED" in seen, seen  # polled: a fast stage may pass between two polls
-    order = [LIFECYCLE.index(s) for s in seen]
-    assert order == sorted(order), seen  # each request's statuses arrive in lifecycle order
-    assert rec.result["captured"] == 2
+    for status in ("SUBMITTED", "RECEIVED", "QUEUED", "RUNNING", "COMPLETED"):
+        assert status in seen, seen
+    assert [LIFECYCLE.index(s) for s in seen] == sorted(LIFECYCLE.index(s) for s in seen), seen
+    assert _result(events)["captured"] == 2
     for f in jobs_home.rglob("*"):  # database, run folder, event log, stored trajectories
         if f.is_file() and not f.is_symlink():
             assert SECRET.encode() not in f.read_bytes(), f
     assert SECRET not in str(rec.config)
+
+
+def test_non_blocking_job_polls_to_completion(ndif_stack, jobs_home: Path) -> None:
+    _, events = _run(ndif_stack, "poll", PROMPTS[:2])
+    seen = _statuses(events)
+    # the server stores only the latest status of a non-blocking request: a fast stage may pass unseen
+    assert seen[:2] == ["SUBMITTED", "RECEIVED"] and seen[-1] == "COMPLETED", seen
+    assert [LIFECYCLE.index(s) for s in seen] == sorted(LIFECYCLE.index(s) for s in seen), seen
+    request_ids = {e.data["request_id"] for e in events if e.data.get("remote_status") == "SUBMITTED"}
+    assert len(request_ids) == 1 and None not in request_ids  # one batch, one named request
 
 
 def test_remote_job_cancel_and_resume(ndif_stack, jobs_home: Path) -> None:
@@ -53,4 +70,5 @@ def test_remote_job_cancel_and_resume(ndif_stack, jobs_home: Path) -> None:
     assert rec.status == JobStatus.SUCCEEDED
     lines = [e.data.get("line", "") for e in backend.events(job) if e.kind == LOG]
     assert any("resuming at" in line for line in lines), lines
-    assert rec.result["done"] == len(PROMPTS) and rec.result["captured"] < len(PROMPTS)
+    result = _result(backend.events(job))
+    assert result["done"] == len(PROMPTS) and result["captured"] < len(PROMPTS)
