@@ -1,6 +1,7 @@
 # ReasonScope: the two entry points a fresh machine needs.
 #   make app   -> set up .venv, pull the embedded default model, start the app (prints the local URL)
 #   make test  -> set up .venv (+ chromium for the browser tests), pull the default model, run the whole suite
+#                 (the ndif tier builds its own NDIF server venv under ~/.cache/reasonscope-test/ndif once)
 # GPU users: make app TORCH_SPEC="torch" TORCH_INDEX="https://download.pytorch.org/whl/cu124"
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -39,7 +40,7 @@ test: setup browser-deps model
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not integration and not app" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m "not integration and not app and not ndif" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check core app tests benchmarks

@@ -10,7 +10,11 @@ from core.jobs.records import LOG
 from tests.job_helpers import wait_for, wait_terminal
 
 SECRET = "0a1b2c3d-1111-2222-3333-remote-key-xyz"
-LIFECYCLE = ["SUBMITTED", "RECEIVED", "QUEUED", "DISPATCHED", "RUNNING", "COMPLETED"]
+# nnsight's Status order (LOG lines are not a stage); SUBMITTED is ours: the request id, before the result
+LIFECYCLE = [
+    *("SUBMITTED", "RECEIVED", "QUEUED", "PROVISIONING"),
+    *("DEPLOYING", "DISPATCHED", "RUNNING", "COMPLETED"),
+]
 PROMPTS = ["How do I bake bread at home?", "Explain photosynthesis.", "Tell me a joke.", "What is 2 + 2?"]
 
 
@@ -19,7 +23,11 @@ def _result(events) -> dict:
 
 
 def _statuses(events) -> list[str]:
-    return [e.data["remote_status"] for e in events if e.kind == LOG and "remote_status" in e.data]
+    return [
+        e.data["remote_status"]
+        for e in events
+        if e.kind == LOG and "remote_status" in e.data and e.data["remote_status"] != "LOG"
+    ]
 
 
 def _run(ndif_stack, mode: str, prompts: list[str]) -> tuple:
