@@ -40,7 +40,8 @@ from core.errors import (
 )
 
 DEFAULT_TIMEOUT_S = 600.0
-# (status, description, request id); status is NDIF's lifecycle name, "SUBMITTED" carries the request id
+# (status, description, request id): NDIF's lifecycle names and LOG, plus two of ours: "SUBMITTED" (the
+# request id, as soon as the server has it) and "TRANSFER" (bytes sent and received, once the result is here)
 StatusListener = Callable[[str, str, str | None], None]
 _LISTENER: contextvars.ContextVar[StatusListener | None] = contextvars.ContextVar(
     "remote_listener", default=None
@@ -199,6 +200,9 @@ class TrackedBackend:
             raise
         except Exception as exc:  # noqa: BLE001 - mapped to one line the boundaries can show
             raise classify(exc, self.label) from exc
+        # Bandwidth is the cost of remote work: say what crossed the network (payload out, saves back).
+        moved = f"sent {self.sent_bytes} B, received {self.received_bytes} B"
+        self._emit("TRANSFER", moved, self.inner.job_id)
         if isinstance(result, dict):
             self.inner._push(result, tracer)
         return result
@@ -276,6 +280,7 @@ class TrackedBackend:
             request = RequestModel(model_key=inner.model_key, compress=inner.compress, env=inner.env)
             request.session_id = json.loads(conn.recv())["session_id"]
             first = inner._post(request, blob)
+            inner.job_id = first.id
             self._emit("SUBMITTED", "", first.id)
             if self._note(first):
                 return self._download(first.data)

@@ -310,6 +310,38 @@ class NdifStack:
             env=self.env(),
         )
 
+    # ---- checks -------------------------------------------------------------------------------------------
+    def pids(self) -> set[int]:
+        """Every live process of this stack: the groups it started, and Ray's strays (by private path)."""
+        groups = set()
+        for proc in self.procs.values():
+            try:
+                groups.add(os.getpgid(proc.pid))
+            except ProcessLookupError:
+                pass
+        found = set(_pids_with((str(self.ray_tmp), str(self.venv))))
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if os.getpgid(int(entry.name)) in groups:
+                        found.add(int(entry.name))
+                except (ProcessLookupError, PermissionError):
+                    pass
+        return found
+
+    def listeners(self) -> list[str]:
+        """Local addresses (``ip:port``) of the TCP sockets this stack's processes listen on."""
+        inodes = set()
+        for pid in self.pids():
+            try:
+                for fd in Path(f"/proc/{pid}/fd").iterdir():
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+            except OSError:
+                continue
+        return [addr for inode, addr in _listening_sockets().items() if inode in inodes]
+
     # ---- stop ---------------------------------------------------------------------------------------------
     def stop(self) -> None:
         for name in reversed(list(self.procs)):
@@ -362,6 +394,26 @@ def _pids_with(marks: tuple[str, ...]) -> list[int]:
         if any(m in cmd for m in marks):
             found.append(int(entry.name))
     return found
+
+
+def _listening_sockets() -> dict[str, str]:
+    """inode -> "ip:port" of every listening TCP socket (IPv4 and IPv6), from /proc/net."""
+    out = {}
+    for table, width in (("tcp", 8), ("tcp6", 32)):
+        path = Path("/proc/net") / table
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] != "0A":  # LISTEN
+                continue
+            hex_ip, hex_port = cols[1].split(":")
+            raw = bytes.fromhex(hex_ip[:width])
+            # /proc stores each 32-bit word in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            ip = socket.inet_ntop(socket.AF_INET if width == 8 else socket.AF_INET6, words)
+            out[cols[9]] = f"{ip}:{int(hex_port, 16)}"
+    return out
 
 
 def start_stack(model_dir: Path, root: Path) -> NdifStack:

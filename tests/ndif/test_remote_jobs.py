@@ -26,7 +26,7 @@ def _statuses(events) -> list[str]:
     return [
         e.data["remote_status"]
         for e in events
-        if e.kind == LOG and "remote_status" in e.data and e.data["remote_status"] != "LOG"
+        if e.kind == LOG and e.data.get("remote_status") not in (None, "LOG", "TRANSFER")
     ]
 
 

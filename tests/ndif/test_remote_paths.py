@@ -74,3 +74,9 @@ def test_model_not_deployed(ndif_stack, tmp_path) -> None:
     m = dataclasses.replace(m, runner=dataclasses.replace(m.runner, timeout=90))
     with pytest.raises(RemoteModelError, match="does not serve this model"):
         capture_prompt(m, CHAT)
+
+
+def test_the_stack_listens_on_loopback_only(ndif_stack) -> None:
+    addrs = ndif_stack.listeners()
+    assert any(a.endswith(f":{ndif_stack.ports['api']}") for a in addrs), addrs  # the check sees our sockets
+    assert all(a.startswith(("127.", "::1:")) for a in addrs), addrs
