@@ -111,3 +111,19 @@ def test_refused_key_and_key_only_in_the_header(tiny_model_dir: Path, monkeypatc
     assert _RefusingNdif.seen_keys == [SECRET]  # sent where it belongs...
     assert SECRET not in str(err.value) and SECRET not in repr(seen) and SECRET not in caplog.text
     assert SECRET not in json.dumps(m.info(), default=str)  # ...and nowhere a report or job config reads
+
+
+def test_cli_remote_option(tiny_model_dir: Path, rs_home: Path) -> None:
+    from typer.testing import CliRunner
+
+    from core.cli.main import app
+
+    runner = CliRunner()
+    host = f"http://127.0.0.1:{_free_port()}"
+    res = runner.invoke(app, ["model", "info", "--model", str(tiny_model_dir), "--remote", host])
+    assert res.exit_code == 0, res.output
+    assert "n_layers: 2" in res.output and f"where: {host}" in res.output  # config only: nothing was sent
+    res = runner.invoke(app, ["trace", "hello", "--model", str(tiny_model_dir), "--remote", host])
+    assert res.exit_code != 0 and "cannot be reached" in res.output and "Traceback" not in res.output
+    res = runner.invoke(app, ["model", "info", "--model", str(tiny_model_dir), "--remote", "nowhere"])
+    assert res.exit_code == 2 and "not understood" in res.output
