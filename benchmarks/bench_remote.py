@@ -91,10 +91,10 @@ def main() -> None:
         host, model_dir = args.host, Path(args.model)
     else:
         from core.capture.tiny import build_tiny_model
-        from tests.ndif.harness import start_stack, test_cache
+        from tests.ndif.harness import cache_root, start_stack
 
-        test_cache().mkdir(parents=True, exist_ok=True)
-        root = Path(tempfile.mkdtemp(prefix="bench-", dir=test_cache()))
+        cache_root().mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix="bench-", dir=cache_root()))
         model_dir = build_tiny_model(root / "tiny-llama", seed=0)
         print("starting a loopback NDIF (tests/ndif/harness.py)…", flush=True)
         stack = start_stack(model_dir, root)

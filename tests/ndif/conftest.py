@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.ndif.harness import HarnessError, NdifStack, start_stack, test_cache
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.ndif)
+from tests.ndif.harness import HarnessError, NdifStack, cache_root, start_stack
 
 
 @pytest.fixture(scope="session")
 def ndif_stack() -> Iterator[NdifStack]:
     from core.capture.tiny import build_tiny_model
 
-    root = test_cache() / f"run-{os.getpid()}"
+    _remove_stale_runs()
+    root = cache_root() / f"run-{os.getpid()}"
     model_dir = build_tiny_model(root / "tiny-llama", seed=0)
     try:
         stack = start_stack(model_dir, root)
@@ -46,3 +39,14 @@ def ndif_models(ndif_stack: NdifStack) -> tuple:
     local = load_model(ModelSpec(name=str(ndif_stack.model_dir), device="cpu"))
     remote = load_model(ModelSpec(name=str(ndif_stack.model_dir), where=ndif_stack.host))
     return local, remote
+
+
+def _remove_stale_runs() -> None:
+    """Folders of earlier sessions (model, logs) whose pytest is gone; the latest failed run's logs stay
+    until the next session starts."""
+    import shutil
+
+    for old in cache_root().glob("run-*"):
+        pid = old.name.removeprefix("run-")
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(old, ignore_errors=True)

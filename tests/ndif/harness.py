@@ -55,7 +55,7 @@ class HarnessError(RuntimeError):
     """The stack could not start; the message is the one-line skip reason."""
 
 
-def test_cache() -> Path:
+def cache_root() -> Path:
     """The test cache (not REASONSCOPE_HOME: a user's data folder must never hold a server venv)."""
     root = os.environ.get("REASONSCOPE_TEST_CACHE") or str(Path.home() / ".cache" / "reasonscope-test")
     return Path(root) / "ndif"
@@ -79,7 +79,7 @@ def _run(cmd: list[str], log: Path, *, timeout: float, env: dict[str, str] | Non
 
 def ensure_server_venv(cache: Path | None = None) -> Path:
     """Build (once) and return the server's virtual environment; rebuilt when the pins change."""
-    cache = cache or test_cache()
+    cache = cache or cache_root()
     pins = [TORCH_PIN, *SERVER_PINS, *SERVER_DEPS, _server_transformers_pin()]
     key = hashlib.sha256(json.dumps(pins).encode()).hexdigest()[:10]
     venv = cache / f"venv-{key}"

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+pytestmark = pytest.mark.ndif
+
 CHAT = [{"role": "user", "content": "How do I bake bread at home?"}]
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.jobs import JobStatus, get_backend
 from core.jobs.records import LOG
 from tests.job_helpers import wait_for, wait_terminal
+
+pytestmark = pytest.mark.ndif
 
 SECRET = "0a1b2c3d-1111-2222-3333-remote-key-xyz"
 # nnsight's Status order (LOG lines are not a stage); SUBMITTED is ours: the request id, before the result

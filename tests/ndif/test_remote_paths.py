@@ -9,6 +9,8 @@ import pytest
 
 from core.errors import RemoteModelError, RemoteTimeoutError
 
+pytestmark = pytest.mark.ndif
+
 CHAT = [{"role": "user", "content": "How do I bake bread at home?"}]
 
 
