@@ -253,7 +253,6 @@ class TrackedBackend:
         first = inner._post(request, blob)
         inner.job_id = first.id
         self._emit("SUBMITTED", "", first.id)
-        last = None
         if self._note(first):
             return self._download(first.data)
         last = first.status
