@@ -72,7 +72,8 @@ def test_non_blocking_job_polls_to_completion(ndif_stack, jobs_home: Path) -> No
 def test_remote_job_cancel_and_resume(ndif_stack, jobs_home: Path) -> None:
     backend = get_backend("local")
     model = {"name": str(ndif_stack.model_dir), "where": ndif_stack.host}
-    job = backend.submit("capture.dataset", {"model": model, "prompts": PROMPTS, "batch_size": 1})
+    prompts = [*PROMPTS, "Name a colour.", "Count to three."]  # enough batches left to cancel between
+    job = backend.submit("capture.dataset", {"model": model, "prompts": prompts, "batch_size": 1})
     wait_for(lambda: any(e.data.get("checkpoint") for e in backend.events(job)), timeout=180)
     backend.cancel(job)
     rec = wait_terminal(backend, job, timeout=120)
@@ -83,4 +84,4 @@ def test_remote_job_cancel_and_resume(ndif_stack, jobs_home: Path) -> None:
     lines = [e.data.get("line", "") for e in backend.events(job) if e.kind == LOG]
     assert any("resuming at" in line for line in lines), lines
     result = _result(backend.events(job))
-    assert result["done"] == len(PROMPTS) and result["captured"] < len(PROMPTS)
+    assert result["done"] == len(prompts) and result["captured"] < len(prompts)
