@@ -113,6 +113,21 @@ class RemoteRunner:
         return {"backend": backend}
 
 
+_VERIFIED: set[tuple] = set()  # call sites whose blocks rebuilt with local modules hidden
+
+
+def _kinds(values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Name and type of each local (and of the items of lists, e.g. interventions): what decides whether a
+    block can be rebuilt on the server, not the values themselves."""
+    out = []
+    for name, v in values.items():
+        kind = f"{type(v).__module__}.{type(v).__qualname__}"
+        if isinstance(v, list | tuple):
+            kind += "[" + ",".join(sorted({f"{type(x).__module__}.{type(x).__qualname__}" for x in v})) + "]"
+        out.append((name, kind))
+    return tuple(sorted(out))
+
+
 def _pick(*choices: bool | None) -> bool:
     return next(c for c in choices if c is not None)
 
@@ -166,10 +181,18 @@ class TrackedBackend:
             raise RemoteUnsafeError(
                 f"This trace cannot be sent to {self.label}: {_first_line(exc)}."
             ) from exc
+        self.sent_bytes = len(blob)
+        frame = tracer.info.frame
+        # Once per call site and kinds of values: hiding modules is process-wide for a moment (other threads,
+        # e.g. Streamlit's, must not import then), and the same block with the same kinds of values rebuilds
+        # the same way every time.
+        site = (frame.f_code.co_filename, frame.f_code.co_name, _kinds(frame.f_locals))
+        if site in _VERIFIED:
+            return blob
         # nnsight's remote="local" simulation, minus the run: rebuild the block with local modules hidden,
         # exactly as the server will (its private helpers; nnsight is pinned to 0.8.x).
         sim = LocalSimulationBackend(self.lm)
-        filename = tracer.info.frame.f_code.co_filename
+        filename = frame.f_code.co_filename
         saved_line = linecache.cache.get(filename)
         hidden = sim._hide_local_modules()
         try:
@@ -187,7 +210,7 @@ class TrackedBackend:
                 linecache.cache[filename] = saved_line
             else:
                 linecache.cache.pop(filename, None)
-        self.sent_bytes = len(blob)
+        _VERIFIED.add(site)
         return blob
 
     # ---- 2-4. send, wait, push -----------------------------------------------------------------------------
