@@ -1,7 +1,8 @@
 # ReasonScope: the two entry points a fresh machine needs.
 #   make app   -> set up .venv, pull the embedded default model, start the app (prints the local URL)
 #   make test  -> set up .venv (+ the ray/postgres extras, chromium and postgresql from Debian), pull the default
-#                 model, run the whole suite (the tests start and stop their own PostgreSQL and Ray)
+#                 model, run the whole suite (the tests start and stop their own PostgreSQL and Ray; the ndif
+#                 tier builds its own NDIF server venv under ~/.cache/reasonscope-test/ndif once)
 # GPU users: make app TORCH_SPEC="torch" TORCH_INDEX="https://download.pytorch.org/whl/cu124"
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -56,7 +57,7 @@ test: setup test-extras browser-deps pg-deps model
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not integration and not app and not postgres and not ray" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m "not integration and not app and not postgres and not ray and not ndif" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check core app tests benchmarks

@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from app.boundary import show_exception
+from core.capture import placement
 from core.capture.default_model import model_load_message
 from core.capture.models import LoadedModel, ModelSpec, load_model
 from core.capture.store import ActivationStore
@@ -44,6 +45,22 @@ def _load_with_message(spec: ModelSpec) -> LoadedModel:
         model = _load(spec)
     _IN_MEMORY[:] = [*_IN_MEMORY[-1:], spec]
     return model
+
+
+def ndif_api_key() -> str | None:
+    """The NDIF key from the environment or Streamlit secrets. A secret is copied into this process's
+    environment, where ``core.capture.placement.api_key`` reads it when a request is sent; it is never put
+    in session state, a ``ModelSpec`` or anything stored."""
+    key = placement.api_key()
+    if key:
+        return key
+    try:
+        secret = st.secrets.get(placement.KEY_ENV)
+    except Exception:  # noqa: BLE001 - no secrets file is the normal case
+        secret = None
+    if secret:
+        os.environ[placement.KEY_ENV] = str(secret)
+    return placement.api_key()
 
 
 def model_spec() -> ModelSpec:

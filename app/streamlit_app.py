@@ -9,6 +9,7 @@ import streamlit as st
 from app import state
 from app.auth import require_login
 from app.boundary import user_errors
+from app.remote_widgets import run_on_caption, run_on_choice
 from core.capture.models import ModelSpec
 from core.config import configure_numba_cache, store_dir
 from core.story.bundle import MANIFEST, story_dir
@@ -60,14 +61,18 @@ def sidebar() -> None:
         adapter = st.text_input(
             "LoRA adapter folder (optional)", value=spec.adapter or "", key="model_adapter"
         )
+        where = run_on_choice(spec.where)
         if st.button("Use this model", width="stretch"):
             if name.strip():
-                state.set_model_spec(
-                    ModelSpec(name=name.strip(), device=device, adapter=adapter.strip() or None)
+                state.set_model_spec(  # a bad host URL is an InputError: the sidebar's boundary shows it
+                    ModelSpec(name=name.strip(), device=device, adapter=adapter.strip() or None, where=where)
                 )
                 st.rerun()
             st.warning("Type a model id or folder first.")
-        st.caption(f"Active: `{spec.name}`{' + ' + spec.adapter if spec.adapter else ''} on `{device}`")
+        st.caption(
+            f"Active: `{spec.name}`{' + ' + spec.adapter if spec.adapter else ''} on `{device}`"
+            + run_on_caption(spec.where)
+        )
         st.divider()
         if state.current_identity() is None or state.get_annotator_name():
             st.text_input("Your name (for labels, jobs, audits)", key="annotator_name")

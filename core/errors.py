@@ -42,3 +42,28 @@ class NonFiniteError(ReasonScopeError):
 
 class AuditFailed(ReasonScopeError):
     """An audit whose numbers cannot be trusted (e.g. a subject answered mostly with empty responses)."""
+
+
+class RemoteError(ReasonScopeError):
+    """A trace sent to NDIF (the public service or a self-hosted host) failed; subclasses say why."""
+
+
+class RemoteUnreachableError(RemoteError):
+    """The NDIF host does not answer (wrong URL, server down, no network)."""
+
+
+class RemoteModelError(RemoteError):
+    """The host answers but does not serve that model (not deployed, or it failed to load there)."""
+
+
+class RemoteAuthError(RemoteError):
+    """The host refused the API key (missing, malformed, revoked)."""
+
+
+class RemoteTimeoutError(RemoteError):
+    """A remote request did not finish within its deadline."""
+
+
+class RemoteUnsafeError(RemoteError):
+    """A trace that cannot run remotely (it needs local code or objects the server cannot rebuild); found by
+    nnsight's local simulation before anything is sent."""

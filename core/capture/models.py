@@ -1,7 +1,9 @@
 """Model loading: any causal LM (the embedded default, a Hugging Face id or a local folder) wrapped
 for nnsight, with one place that knows where each architecture keeps its decoder layers.
 
-The seam (nnsight style): ``ModelSpec`` says *what* to load; ``load_model`` decides *where* it runs.
+The seam (nnsight style): ``ModelSpec`` says *what* to load and ``where`` its traces run; ``load_model``
+builds the matching runner (``core.capture.remote``). A remote model is meta-loaded: its config and tokenizer
+come here, its weights stay on the NDIF host.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from core.capture.default_model import ensure_default_model
+from core.capture.placement import LOCAL, host_of, parse_where
+from core.capture.remote import LocalRunner, RemoteRunner
 from core.errors import InputError, ModelLoadError
 
 # Attribute paths of the decoder-layer list and the token embedding, by architecture family.
@@ -45,8 +49,15 @@ class ModelSpec:
     trust_remote_code: bool = False
     layers_path: str | None = None  # override, e.g. "model.layers"
     adapter: str | None = None  # peft LoRA adapter folder, merged into the weights at load
+    where: str = LOCAL  # "local" | "ndif" | an NDIF host URL (never a key: see core.capture.placement)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "where", parse_where(self.where))
+        if self.where != LOCAL and self.adapter:
+            raise InputError(
+                "A LoRA adapter is merged into local weights; a remote model runs the host's weights. "
+                "Run adapted models on this machine."
+            )
         if self.dtype not in DTYPES:
             raise InputError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
         if self.device not in DEVICES:
@@ -144,6 +155,26 @@ class LoadedModel:
     embed_path: str
     source_path: str
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    runner: Any = field(default_factory=LocalRunner)  # where traces run: LocalRunner | RemoteRunner
+
+    @property
+    def is_remote(self) -> bool:
+        return bool(self.runner.is_remote)
+
+    @property
+    def input_device(self) -> Any:
+        """Where input ids go: the model's device, or the CPU for a remote (meta-loaded) model."""
+        import torch
+
+        return torch.device("cpu") if self.is_remote else self.device
+
+    def require_local(self, what: str) -> None:
+        """Refuse an operation that needs the weights on this machine (a plain forward, training)."""
+        if self.is_remote:
+            raise InputError(
+                f"{what} needs the model's weights on this machine, but {self.name!r} runs on "
+                f"{self.spec.where}. Run it with the model loaded locally."
+            )
 
     @property
     def n_layers(self) -> int:
@@ -205,6 +236,7 @@ class LoadedModel:
             "dtype": self.spec.dtype,
             "context_window": self.context_window,
             "adapter": self.spec.adapter,
+            "where": self.spec.where,
             "spec": asdict(self.spec),
         }
 
@@ -233,6 +265,8 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     from nnsight import TransformersModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if spec.where != LOCAL:
+        return load_remote_model(spec)
     source, extra = _resolve_source(spec)
     device = resolve_device(spec.device)
     dtype = getattr(torch, spec.dtype)
@@ -297,4 +331,53 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         layers_path=layers_path,
         embed_path=embed_path,
         source_path=source,
+    )
+
+
+def load_remote_model(spec: ModelSpec) -> LoadedModel:
+    """Meta-load ``spec`` for a remote host: config and tokenizer here (layers, width, chat template), no
+    weights. The host must serve the same checkpoint (its model key is the repo id or folder path)."""
+    import nnsight.modeling.huggingface as nnsight_hf
+    from nnsight import TransformersModel
+    from transformers import AutoTokenizer
+
+    source, extra = _resolve_source(spec)
+    if Path(source).exists():
+        # nnsight names a model by its hub id, canonicalised through the hub; a local folder is its own
+        # canonical id (offline-safe; a private nnsight cache, so nnsight is pinned to 0.8.x).
+        nnsight_hf._ID_CACHE[source] = source
+    common = {"trust_remote_code": spec.trust_remote_code, **{k: v for k, v in extra.items() if v}}
+    try:
+        try:
+            tok = AutoTokenizer.from_pretrained(source, local_files_only=True, **common)
+        except OSError:
+            if Path(source).exists() or os.environ.get("HF_HUB_OFFLINE") == "1":
+                raise
+            tok = AutoTokenizer.from_pretrained(source, **common)
+        # transformers 5 cannot guess the tokenizer for nnsight's meta pipeline: pass it.
+        lm = TransformersModel(source, tokenizer=tok, task="text-generation", **common)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"Could not read the config and tokenizer of {spec.name!r} for a remote run "
+            f"({str(exc).splitlines()[0][:200]}). Use a hub id (or a folder) that the NDIF host serves."
+        ) from exc
+    hf = lm._module  # meta tensors: shapes without weights
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    name = "default" if spec.name in ("default", "smollm2-135m-instruct") else spec.name
+    h = hashlib.sha256(json.dumps(hf.config.to_dict(), sort_keys=True, default=str).encode())
+    h.update(f"remote:{source}:{spec.revision}".encode())
+    runner = RemoteRunner(where=spec.where, host=host_of(spec.where) or "", lm=lm)
+    return LoadedModel(
+        spec=spec,
+        lm=lm,
+        tokenizer=tok,
+        hf_model=hf,
+        fingerprint=h.hexdigest()[:16],
+        name=name,
+        layers_path=find_layers_path(hf, spec.layers_path),
+        embed_path=find_embed_path(hf),
+        source_path=source,
+        runner=runner,
     )

@@ -16,30 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from core import checks
 from core.capture.batching import DEFAULT_TOKEN_BUDGET, length_batches, restore_order
+from core.capture.context import Intervention, InterventionContext
 from core.capture.models import LoadedModel
+from core.capture.traced_generate import generate_traced
 from core.capture.trajectory import GenerationSettings, Message, Trajectory, find_spans
 from core.errors import InputError, LimitError, NonFiniteError
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class InterventionContext:
-    """Where the hidden states passed to an intervention sit in the sequence."""
-
-    n_prompt: int  # (padded) prompt length: absolute positions >= n_prompt are generated tokens
-    position_offset: int  # absolute position of hidden[:, 0] (0 for a full forward, grows while decoding)
-
-
-# f(layer_index, hidden [batch, seq, d_model], ctx) -> new hidden. layer_index 0 = embeddings.
-Intervention = Callable[[int, Any, InterventionContext], Any]
 
 
 # ---- validation --------------------------------------------------------------------------------
@@ -172,8 +161,10 @@ def trace_hidden(
     fns = list(interventions or [])
     embed = model.embed_envoy()
     envoys = model.layer_envoys()
-    saved: list[Any] = []
-    with model.lm.trace(input_ids, attention_mask=attention_mask, position_ids=position_ids):
+    with model.lm.trace(
+        input_ids, attention_mask=attention_mask, position_ids=position_ids, **model.runner.trace_kwargs()
+    ):
+        saved = list().save()  # made and saved inside the block: it is what comes back from a remote run
         h = embed.output
         if fns:
             for f in fns:
@@ -247,8 +238,20 @@ def _generate_rows(
     import torch
 
     ids, mask = _left_pad(prompts, model.tokenizer.pad_token_id)
-    ids, mask = ids.to(model.device), mask.to(model.device)
+    ids, mask = ids.to(model.input_device), mask.to(model.input_device)
     torch.manual_seed(settings.seed)
+    if model.is_remote:  # no weights here to hook: the same interventions run inside one nnsight block
+        seqs = generate_traced(
+            model,
+            ids,
+            mask,
+            generate_kwargs=settings.to_generate_kwargs(),
+            seed=settings.seed,
+            interventions=interventions,
+        )
+        eos = _eos_ids(model)
+        gens = [_trim_generated(seqs[b, ids.shape[1] :].tolist(), eos, 0) for b in range(len(prompts))]
+        return gens, None  # states, when asked for, come from one traced pass (_build_trajectories)
     buffers: dict[int, list[Any]] = {layer: [] for layer in record or ()}
     handles = []
     with intervene(model, interventions, n_prompt=ids.shape[1]):  # registered first: recorders see edits
@@ -315,7 +318,7 @@ def _build_trajectories(
     if recorded is None:
         full = [p + g for p, g in zip(prompts, gens, strict=True)]
         ids, mask = _left_pad(full, model.tokenizer.pad_token_id)
-        ids, mask = ids.to(model.device), mask.to(model.device)
+        ids, mask = ids.to(model.input_device), mask.to(model.input_device)
         n_prompt_padded = ids.shape[1] - min(len(g) for g in gens) if gens else ids.shape[1]
         hidden = trace_hidden(model, ids, mask, layers, interventions, n_prompt_padded)  # [L, B, T, D]
     np_dtype = np.float16 if dtype == "float16" else np.float32

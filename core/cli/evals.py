@@ -10,6 +10,7 @@ import typer
 from tqdm import tqdm
 
 from core.cli.checks import check_output_folder, in_range
+from core.cli.common import RemoteOpt
 from core.errors import InputError
 from core.evals.report import describe, load_audit, save_audit, write_report
 from core.evals.runner import run_audit
@@ -85,6 +86,7 @@ def eval_cmd(
         str, typer.Option(help="rotate (one template per request) | all (every template).")
     ] = "rotate",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps.")] = "auto",
+    remote: RemoteOpt = None,
     html: Annotated[bool, typer.Option(help="Also write report.html.")] = True,
     max_empty_share: Annotated[
         float,
@@ -108,7 +110,7 @@ def eval_cmd(
         import torch
 
         torch.set_num_threads(threads)
-    subjects = [_subject(s, template, device) for s in subject or ["default"]]
+    subjects = [_subject(s, template, device, remote) for s in subject or ["default"]]
     opts = AuditOptions(  # a bad value: one message naming the option and its range, before any model loads
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
@@ -151,10 +153,10 @@ def report_cmd(
     typer.secho(f"\nreport: {path}", fg=typer.colors.GREEN, err=True)
 
 
-def _subject(text: str, template: str, device: str) -> Subject:
+def _subject(text: str, template: str, device: str, where: str | None = None) -> Subject:
     """One ``--subject``; a malformed one (unclosed quote, alpha=abc, layers=x) is an InputError naming it."""
     try:
-        return parse_subject(text, default_template=template, device=device)
+        return parse_subject(text, default_template=template, device=device, where=where or "local")
     except InputError:
         raise
     except ValueError as exc:  # shlex's "No closing quotation", float("abc"), int("x")

@@ -16,7 +16,7 @@ from core.capture.templates import TEMPLATES, build_messages
 from core.capture.tracing import capture, capture_batch, capture_prompt
 from core.capture.trajectory import GenerationSettings
 from core.cli.checks import check_choice, check_output_file, in_range, parse_layer_list
-from core.cli.common import friendly_errors, load
+from core.cli.common import RemoteOpt, friendly_errors, load
 from core.errors import InputError
 from core.fsio import check_destination
 from core.jsonl import read_prompt_file
@@ -64,9 +64,9 @@ def model_pull(
 
 @model_app.command("info")
 @friendly_errors
-def model_info(model: ModelOpt = "default", device: str = "auto") -> None:
+def model_info(model: ModelOpt = "default", device: str = "auto", remote: RemoteOpt = None) -> None:
     """Layers, hidden size, parameters, device and cache path of a model."""
-    m = load(model, device)
+    m = load(model, device, remote=remote)
     for k, v in m.info().items():
         if k != "spec":
             typer.echo(f"{k:>15}: {v}")
@@ -95,6 +95,7 @@ def trace_cmd(
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset name to file the trajectories under.")] = None,
     model: ModelOpt = "default",
+    remote: RemoteOpt = None,
     device: str = "auto",
 ) -> None:
     """Generate and capture the hidden states of every layer at every token; store them."""
@@ -121,7 +122,7 @@ def trace_cmd(
             )
         export = check_destination(export, "--export file")
     items = read_prompt_file(prompts) if prompts else None  # validate the file before loading the model
-    m = load(model, device)
+    m = load(model, device, remote=remote)
     if items is None:
         msgs = build_messages(prompt or "", template=template, system=system)
         traj = (

@@ -17,7 +17,7 @@ from core.capture.templates import build_messages
 from core.capture.tracing import capture_prompt
 from core.capture.trajectory import GenerationSettings
 from core.cli.checks import check_choice, check_new_artefact, check_output_file, in_range, parse_layer_list
-from core.cli.common import friendly_errors, load
+from core.cli.common import RemoteOpt, friendly_errors, load
 from core.errors import InputError
 from core.jsonl import read_prompt_file
 from core.probes.artefacts import list_artefacts, load_probe_set, save_contrastive, save_probe_set
@@ -106,6 +106,7 @@ def train(
     dataset: DatasetOpt = None,
     overwrite: bool = False,
     model: ModelOpt = "default",
+    remote: RemoteOpt = None,
     device: str = "auto",
 ) -> None:
     """Capture the dataset's states (cached), train per-layer probes with k-fold CV, save the artefact."""
@@ -127,7 +128,7 @@ def train(
     )
     ds_name, all_items = load_items(file=file, dataset=dataset)
     pick_items(all_items, req)  # no usable items: say so before the model loads
-    m = load(model, device)
+    m = load(model, device, remote=remote)
     result, fs = train_from_items(m, all_items, ds_name, req, _bar("probe"))
     typer.echo(
         f"dataset {ds_name} ({fs.dataset_hash}): {len(fs.train_items)} train / {len(fs.val_items)} "
@@ -179,6 +180,7 @@ def evaluate_cmd(
         bool, typer.Option("--json", help="Print one JSON object instead of the table.")
     ] = False,
     model: ModelOpt = "default",
+    remote: RemoteOpt = None,
     device: str = "auto",
 ) -> None:
     """Evaluate a saved linear probe set on labelled items: per layer AUROC, and at the saved operating
@@ -197,7 +199,7 @@ def evaluate_cmd(
             f"No harmful/benign prompt items in the {which} split of {ds_name}; pick --split all or another "
             "file."
         )
-    m = load(model, device)
+    m = load(model, device, remote=remote)
     ps = load_probe_set(name, fingerprint=m.fingerprint, model_name=m.name)
     req = ProbeRequest(
         **{k: v for k, v in ps.meta.get("request", {}).items() if k in ProbeRequest.model_fields}
@@ -248,6 +250,7 @@ def score_cmd(
     ] = 0,
     threshold: float = 0.5,
     model: ModelOpt = "default",
+    remote: RemoteOpt = None,
     device: str = "auto",
 ) -> None:
     """P(unsafe) of every token of a prompt (and, with --generate, of each generated token as it appears)."""
@@ -255,7 +258,7 @@ def score_cmd(
     settings = GenerationSettings(max_new_tokens=generate)
     msgs = build_messages(prompt)  # an empty prompt or an unknown probe set fail before the model loads
     locate(name, "probe_set")
-    m = load(model, device)
+    m = load(model, device, remote=remote)
     ps = load_probe_set(name, fingerprint=m.fingerprint, model_name=m.name)
     probe = ps.probe(layer)
     if generate <= 0:
@@ -320,6 +323,7 @@ def steer_cmd(
         int, typer.Option(callback=in_range(1, 512), help="Prompts generated together.")
     ] = 8,
     model: ModelOpt = "default",
+    remote: RemoteOpt = None,
     device: str = "auto",
 ) -> None:
     """Generate with a steering vector applied; prints or writes baseline and steered completions."""
@@ -350,7 +354,7 @@ def steer_cmd(
     chats = [build_messages(r["prompt"]) for r in rows]
     if Path(vector).suffix in (".npy", ".safetensors") and Path(vector).is_file():
         load_vector_file(vector)  # its values (finite, not absurdly large) checked before the model loads
-    m = load(model, device)
+    m = load(model, device, remote=remote)
     vec = resolve_vector(vector, m)
     make_interventions(vec, cfg, m)  # validate before generating anything
     meta = steering_meta(vec, cfg, m)

@@ -109,6 +109,7 @@ class Subject:
 
 _SUBJECT_KEYS = (
     "model",
+    "where",
     "adapter",
     "template",
     "steer",
@@ -124,7 +125,9 @@ _SUBJECT_KEYS = (
 )
 
 
-def parse_subject(text: str, *, default_template: str = "plain", device: str = "auto") -> Subject:
+def parse_subject(
+    text: str, *, default_template: str = "plain", device: str = "auto", where: str = "local"
+) -> Subject:
     """CLI syntax: ``default`` (a model name/path alone) or space-separated ``key=value`` pairs, e.g.
     ``model=default adapter=runs/x/adapter template=alphaalign steer=refusal-dir method=add alpha=4
     layers=12``."""
@@ -134,7 +137,7 @@ def parse_subject(text: str, *, default_template: str = "plain", device: str = "
             "Empty --subject: give a model ('default', an HF id or a folder) or key=value pairs."
         )
     if "=" not in text:
-        return Subject(ModelSpec(name=text, device=device), template=default_template)
+        return Subject(ModelSpec(name=text, device=device, where=where), template=default_template)
     kv: dict[str, str] = {}
     for tok in shlex.split(text):
         key, sep, val = tok.partition("=")
@@ -161,6 +164,7 @@ def parse_subject(text: str, *, default_template: str = "plain", device: str = "
         adapter=kv.get("adapter") or None,
         device=kv.get("device", device),
         dtype=kv.get("dtype", "float32"),
+        where=kv.get("where", where),
     )
     return Subject(
         spec,

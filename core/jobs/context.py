@@ -202,6 +202,14 @@ class JobContext:
     def log(self, line: str) -> None:
         self.sink.emit(LOG, {"line": str(line)})
 
+    def emit_remote_status(self, status: str, description: str = "", request_id: str | None = None) -> None:
+        """A remote (NDIF) request's status as a log line the Jobs page shows, with the status and the
+        server's request id as fields (a listener for ``core.capture.remote.remote_status``)."""
+        line = f"NDIF {status}" + (f": {description}" if description else "")
+        if request_id and status == "SUBMITTED":
+            line += f" (request {request_id})"
+        self.sink.emit(LOG, {"line": line, "remote_status": str(status), "request_id": request_id})
+
     # -- checkpoints -------------------------------------------------------------------------------
     @property
     def checkpoint_dir(self) -> Path:

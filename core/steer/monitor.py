@@ -42,39 +42,11 @@ from core.errors import InputError
 from core.probes.contrastive import ContrastiveProbe
 from core.probes.linear import Probe
 from core.steer.interventions import SteeringConfig, make_interventions
+from core.steer.monitor_records import MonitorResult, TokenScore
+from core.steer.monitor_remote import monitor_remote
 from core.steer.vectors import SteeringVector
 
 Guard = Literal["off", "stop", "steer"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class TokenScore:
-    position: int  # absolute token index in prompt + completion
-    token_id: int
-    text: str
-    score: float  # probe P(unsafe) of this token's state
-    generated: bool
-    crossed: bool  # this is the threshold crossing (first generated token with score >= threshold)
-    steering: bool  # guard steering was on when this token's state was computed
-
-
-@dataclass(kw_only=True)
-class MonitorResult:
-    tokens: list[TokenScore]
-    completion: str
-    crossing: int | None  # absolute position of the crossing token
-    stopped: bool  # guard "stop" ended generation early
-    steered_from: int | None  # first position computed with guard steering on
-    trajectory: Trajectory | None = None
-
-    @property
-    def generated(self) -> list[TokenScore]:
-        return [t for t in self.tokens if t.generated]
-
-    @property
-    def max_score(self) -> float:
-        g = self.generated
-        return max((t.score for t in g), default=float("nan"))
 
 
 def check_threshold(threshold: object) -> float:
@@ -320,6 +292,8 @@ def monitor_generate(
     settings = settings or GenerationSettings()
     mon = ProbeMonitor(model, probe, threshold=threshold, guard=guard, steering=steering)
     prompt = _prompt_ids(model, messages, settings)
+    if model.is_remote:  # the loop runs on the server: score after the request (core.steer.monitor_remote)
+        return monitor_remote(model, mon, messages, settings, keep_trajectory=False)
     return _stream(model, mon, prompt, lambda: _generate_monitored(model, mon, prompt, settings))
 
 
@@ -347,6 +321,11 @@ def monitor_capture(
     mon = ProbeMonitor(model, probe, threshold=threshold, guard=guard, steering=steering)
     prompt = _prompt_ids(model, messages, settings)
     meta = {"monitor": {"layer": mon.layer, "threshold": threshold, "guard": guard}}
+    if model.is_remote:
+        return monitor_remote(
+            model, mon, messages, settings, keep_trajectory=True, template=template, layers=layers,
+            dtype=dtype,
+        )  # fmt: skip
     return _stream(
         model,
         mon,

@@ -86,6 +86,7 @@ def harmless_kl(
     after every chat."""
     import torch
 
+    model.require_local("The harmless-KL measure of a steering sweep")  # a plain forward with hooks
     fns = make_interventions(vector, config, model)
     out = []
     tok = model.tokenizer

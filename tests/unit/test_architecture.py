@@ -28,6 +28,8 @@ HEAVY = frozenset(
         "datasets",
         "ray",
         "alembic",
+        "httpx",  # with websocket: nnsight's network clients, loaded only when a trace goes to NDIF
+        "websocket",
     }
 )
 # Never imported by any core module at import time (checked by importing every one of them).
