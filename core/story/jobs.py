@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.artefacts import list_artefacts
 from core.capture.models import LoadedModel, ModelSpec, load_model
+from core.checks import SEED_MAX
 from core.errors import InputError
 from core.jobs.backend import get_backend
 from core.jobs.context import JobContext
@@ -39,13 +40,14 @@ class StoryBuildConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     model: str = "default"
-    device: str = "cpu"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "cpu"
     run: str | None = None  # alignment job id to reuse
     probe: str | None = None  # saved probe set (name or folder) to reuse
-    method: str = "alphaalign"  # alignment method when a run has to be made
-    preset: str = "demo-cpu"
-    max_new_tokens: int = 32
-    seed: int = 0
+    # checked here, before anything runs: a bad value must not start a 20-minute alignment job
+    method: Literal["alphaalign", "craft", "rational"] = "alphaalign"  # when a run has to be made
+    preset: Literal["demo-cpu", "full-gpu"] = "demo-cpu"
+    max_new_tokens: int = Field(32, ge=1, le=1024)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
 
 
 def _has_summary(run_dir: str) -> bool:

@@ -67,6 +67,15 @@ ROWS = [
     row("store-export-absolute-key", "store", "export", "/etc/passwd", "{tmp}/o.safetensors", owner="h2"),
     row("store-export-nul-key", "store", "export", "ab\x00cd", "{tmp}/o.safetensors", owner="h2"),
     row("store-export-into-a-file", "store", "export", "{key}", "{file}/o.safetensors"),
+    # ---- story ----------------------------------------------------------------------------------------
+    # each must fail before anything runs: a bad value once started a 20-minute alignment job
+    row("story-build-unknown-run", "story", "build", "--run", "no-such-job"),
+    row("story-build-negative-tokens", "story", "build", "--max-new-tokens", "-1"),
+    row("story-build-unknown-method", "story", "build", "--method", "nosuch"),
+    row("story-build-unknown-preset", "story", "build", "--preset", "nosuch"),
+    row("story-build-unknown-device", "story", "build", "--device", "quantum"),
+    row("story-export-no-bundle", "story", "export", "--out", "{tmp}/story.html"),
+    row("story-export-into-a-file", "story", "export", "--out", "{file}/story.html"),
     # ---- trace ----------------------------------------------------------------------------------------
     row("trace-no-prompt", "trace", *M),
     row("trace-prompt-and-file", "trace", "hi", "--prompts", "{prompts}", *M),
