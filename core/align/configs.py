@@ -244,17 +244,21 @@ _DEMO_COMMON = {
     "model": "default",
     "device": "cpu",
     "save_every": 5,
-    "monitor_items": 8,
-    "monitor_every": 5,
+    # 48 held-out train prompts, answered at the end of each phase: the slice of train settings are chosen on
+    "monitor_items": 48,
+    "monitor_every": 1000,
     "eval_max_new_tokens": 64,
     "eval_batch_size": 32,
     "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-    # LoRA on layers 16-29 only: the verdict SFT computes layers 0-15 once per prompt (issue 14's lever)
-    "lora_first_layer": 16,
-    # 1 000 class-balanced, category-stratified train prompts: 2 epochs fit the 20-minute CPU budget
-    "max_train_items": 1000,
-    "verdict_tokens": 8,
-    "verdict_weight": 3.0,
+    # LoRA on layers 8-29: the verdict SFT computes layers 0-7 once per prompt. From layer 16 up the tuned
+    # verdict separated unseen harmful from benign requests at AUROC 0.927, from layer 8 at 0.975
+    # (benchmarks/verdict_sft_study.py)
+    "lora_first_layer": 8,
+    # every train prompt: fewer (1 000, 480, 240) learned a verdict bias, not a verdict
+    "max_train_items": None,
+    # the verdict word alone ("harmful" / "safe", the token that decides refuse-or-answer) weighs 16x
+    "verdict_tokens": 1,
+    "verdict_weight": 16.0,
 }
 _GPU_COMMON = {
     "device": "cuda",
@@ -279,14 +283,16 @@ _GRPO_GPU = {
     "benign_answer_chars": 1200,
 }
 
-# warm start: ~1.3 epochs of the sample train split; short benign targets keep CPU steps cheap
+# warm start: one pass over every train prompt; short benign targets keep CPU steps cheap. GRPO: 2 steps at a
+# learning rate that refines without undoing the verdict (6 steps at 2e-4 pushed every prompt to "refuse")
 _GRPO_DEMO = {
-    "warm_start_epochs": 2.0,
+    "warm_start_epochs": 1.0,
     "warm_start_batch": 16,
     "warm_start_lr": 1e-3,
     "benign_answer_tokens": 16,
     "benign_answer_chars": 80,
-    "max_steps": 6,
+    "max_steps": 2,
+    "learning_rate": 1e-5,
 }
 
 ALPHAALIGN_PRESETS = {
@@ -294,7 +300,9 @@ ALPHAALIGN_PRESETS = {
     "full-gpu": {**_GPU_COMMON, **_GRPO_GPU},
 }
 CRAFT_PRESETS = {
-    "demo-cpu": {**_DEMO_COMMON, **_GRPO_DEMO},
+    # the same warm start as AlphaAlign's (shared through REASONSCOPE_HOME/warmstarts), plus CRAFT's
+    # over-refusal penalty on benign prompts
+    "demo-cpu": {**_DEMO_COMMON, **_GRPO_DEMO, "over_refusal_penalty": 1.0},
     "full-gpu": {**_GPU_COMMON, **_GRPO_GPU},
 }
 RATIONAL_PRESETS = {
