@@ -117,8 +117,10 @@ def _dom_assets(dom: str) -> list[str]:
 def test_explore_shows_layer_paths_one_trace_per_label(live_app):
     base, keys, browser = live_app
     page = browser.open(f"{base}/explore")
-    # the server's first UMAP fit compiles numba (≈15-40 s on a shared CPU)
-    info = page.wait_for(PLOT_JS, timeout=300, settle=2)
+    # the PCA map comes at once; the UMAP fit runs in the background (numba compiles on the server's first
+    # fit, ≈15-40 s on a shared CPU) and the page reruns with it: wait for the UMAP map, not the first one
+    page.wait_for("(document.body && document.body.innerText.includes('UMAP fitted'))", timeout=300, settle=1)
+    info = page.wait_for(PLOT_JS, timeout=60, settle=2)
     n_labels = len({label for _, label in PROMPTS[: len(keys)]})
     assert info["traces"] == n_labels == 4 and info["scatter_groups"] == 4, info
     time.sleep(1)
