@@ -150,8 +150,15 @@ def _map(
             ]
     x = np.concatenate(states)
     key = hashlib.sha256(x.tobytes() + str(rows).encode()).hexdigest()[:32]
+    # One map of two subjects on purpose: the tuned model is the base + a LoRA adapter, so both live in the
+    # base's residual space (same layers, same width) and the map shows how far training moved them. The
+    # manager's one-model rule guards against mixing unrelated models, so the fit is filed under the base.
     ProjectionManager(root / PROJECTION).fit(
-        x, key=key, config=ProjectionConfig(method="pca"), fingerprints=[model.fingerprint, tuned.fingerprint]
+        x,
+        key=key,
+        config=ProjectionConfig(method="pca"),
+        fingerprints=[model.fingerprint],
+        meta={"subjects": {"base": model.fingerprint, "tuned": tuned.fingerprint}},
     )
     return key, {"rows": rows, "prompts": [{"kind": k, "text": t} for k, t in prompts]}
 
