@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,19 @@ TINY_GRPO = {
     "save_every": 1,
     "audit_max_empty_share": 1.0,  # the random tiny model answers with newlines only (empty answers)
 }
+
+
+class AdapterTogglePolicy:
+    """Stands in for the PEFT policy in audit tests: ``disable_adapter()`` switches ``base`` on (the base
+    model's answers) for the duration of the block."""
+
+    def __init__(self) -> None:
+        self.base = False
+
+    @contextlib.contextmanager
+    def disable_adapter(self):  # a context manager, like peft's
+        self.base = True
+        try:
+            yield
+        finally:
+            self.base = False

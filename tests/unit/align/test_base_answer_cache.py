@@ -4,27 +4,19 @@ regeneration."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
 from core.align.evaluate import audit_base_vs_tuned, load_base_cache, refused_by_item
+from tests.align_helpers import AdapterTogglePolicy
 
 REFUSE = "I'm sorry, but I can't help with that."
 
 
-class _Policy:
+class _Policy(AdapterTogglePolicy):
     def __init__(self) -> None:
-        self.base = False
+        super().__init__()
         self.base_calls: list[str] = []
-
-    @contextlib.contextmanager
-    def disable_adapter(self):
-        self.base = True
-        try:
-            yield
-        finally:
-            self.base = False
 
 
 def _audit(tmp_path: Path, cache: Path) -> tuple[_Policy, object]:

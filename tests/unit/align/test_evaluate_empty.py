@@ -3,7 +3,6 @@ model that answers mostly nothing fails the audit instead of reporting "100 % ha
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
@@ -11,23 +10,12 @@ import pytest
 
 from core.align.evaluate import audit_base_vs_tuned, kind_rates, refused_by_item
 from core.errors import AuditFailed
+from tests.align_helpers import AdapterTogglePolicy
 
 REFUSE = "I'm sorry, but I can't help with that."
 
 
-class _Policy:
-    """Stands in for the PEFT policy: ``disable_adapter()`` switches to the base model's answers."""
-
-    def __init__(self) -> None:
-        self.base = False
-
-    @contextlib.contextmanager
-    def disable_adapter(self):
-        self.base = True
-        try:
-            yield
-        finally:
-            self.base = False
+_Policy = AdapterTogglePolicy
 
 
 def _data(tmp_path: Path) -> Path:
