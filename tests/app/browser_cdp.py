@@ -8,13 +8,17 @@ every network request the page makes, and take screenshots with ``Page.captureSc
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +159,44 @@ class Page:
 
     def close(self) -> None:
         self._conn.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def live_streamlit(home: Path, env: dict[str, str], repo: Path) -> Iterator[str]:
+    """``streamlit run app/streamlit_app.py`` on a free loopback port with ``env``, its log in
+    ``home/streamlit.log``; yields the base URL once ``/_stcore/health`` answers (fails the test after 90 s or
+    if the server exits) and stops the server on exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (home / "streamlit.log").open("w")
+    args = ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    args += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", *args],
+        cwd=repo,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline or proc.poll() is not None:
+                pytest.fail(f"streamlit did not start: {(home / 'streamlit.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -8,18 +8,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from core.capture.store import ActivationStore
-from tests.app.browser_cdp import Browser, find_chromium, require_chromium
+from tests.app.browser_cdp import Browser, find_chromium, live_streamlit, require_chromium
 from tests.app.explorer_fixtures import PROMPTS, fill_store
 
 pytestmark = pytest.mark.app
@@ -36,66 +32,15 @@ requests_seen: list[str] = []  # filled by the page tests, checked by the offlin
 doms_seen: list[str] = []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory, tiny_model, tiny_model_dir):
     require_chromium()
     home = tmp_path_factory.mktemp("browser-home")
     keys = fill_store(tiny_model, store=ActivationStore(home / "store"))
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REASONSCOPE_STORE", "REASONSCOPE_DB")}
     env.update(REASONSCOPE_HOME=str(home), REASONSCOPE_MODEL=str(tiny_model_dir))
-    log = (home / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app/streamlit_app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                pytest.fail(f"streamlit did not start: {(home / 'streamlit.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-        with Browser(CHROMIUM) as browser:
-            yield base, keys, browser
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with live_streamlit(home, env, REPO) as base, Browser(CHROMIUM) as browser:
+        yield base, keys, browser
 
 
 def _external(urls: list[str]) -> list[str]:

@@ -6,17 +6,14 @@ measurement is printed)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
 from core.story.export import export_story
 from core.story.steps import STEPS
-from tests.app.browser_cdp import Browser, require_chromium
-from tests.app.test_browser import REPO, _external, _free_port
+from tests.app.browser_cdp import Browser, live_streamlit, require_chromium
+from tests.app.test_browser import REPO, _external
 from tests.story_fixtures import make_bundle
 
 pytestmark = pytest.mark.app
@@ -50,41 +47,10 @@ def story_home(tmp_path_factory, tiny_model, tiny_model_dir):
 @pytest.fixture(scope="module")
 def live_story(story_home, tiny_model_dir):
     chromium = require_chromium()
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REASONSCOPE_STORE", "REASONSCOPE_DB")}
     env.update(REASONSCOPE_HOME=str(story_home), REASONSCOPE_MODEL=str(tiny_model_dir), OMP_NUM_THREADS="1")
-    log = (story_home / "streamlit.log").open("w")
-    args = ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
-    args += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", *args],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                pytest.fail(f"streamlit did not start: {(story_home / 'streamlit.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-        with Browser(chromium) as browser:
-            yield base, browser
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with live_streamlit(story_home, env, REPO) as base, Browser(chromium) as browser:
+        yield base, browser
 
 
 def _key(page, key: str, code: int) -> None:
