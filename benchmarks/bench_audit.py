@@ -58,10 +58,13 @@ def raw_generate(model, chats, batch_size: int, max_new_tokens: int) -> tuple[fl
 def main(argv: list[str] | None = None) -> dict:
     ap = action_args(__doc__, repeats=1)
     ap.add_argument("--max-new-tokens", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=16, help="the audit's default batch size")
     ap.add_argument("--split", default="validation")
     ap.add_argument(
-        "--limit", type=int, default=None, help="at most N items per item kind (the audit's --limit)"
+        "--limit",
+        type=int,
+        default=24,
+        help="at most N items per item kind (the audit's --limit; 0 = all: ~950 prompts, ~45 min with limits)",
     )
     ap.add_argument("--check-texts", action="store_true", help="also compare responses with raw generate")
     ap.add_argument("--cli", action="store_true", help="also time `reasonscope eval` end to end")

@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     configure_numba_cache()
     only = {x.strip().removeprefix("bench_") for x in args.only.split(",") if x.strip()}
     results: dict[str, dict[str, Any]] = {}
+    previous = Path(args.out) / "results.json"
+    if only and previous.is_file():  # a partial run updates its rows and keeps the others' last numbers
+        results = {k: v for k, v in json.loads(previous.read_text()).items() if isinstance(v, dict)}
     t_all = time.perf_counter()
     for module, _ in ACTIONS:
         mod = importlib.import_module(f"benchmarks.{module}")
@@ -94,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Run on {time.strftime('%Y-%m-%d %H:%M')} · {platform.machine()} · {os.cpu_count()} CPU cores · "
         f"model `{args.model}` · load average at the end {os.getloadavg()[0]:.2f} · "
         f"{time.perf_counter() - t_all:.0f} s in all"
+        + (f" (this run: {', '.join(sorted(only))}; the other rows are from the previous run)" if only else "")
     )
     write_table(results, Path(args.out), header)
     print(f"\nwrote {Path(args.out) / 'results.md'} and results.json")

@@ -60,6 +60,13 @@ class AlignBase(BaseModel):
     verdict_weight: float = Field(
         3.0, gt=0, le=100, description="Loss weight of the verdict tokens relative to the rest (verdict SFT)."
     )
+    verdict_epochs: float = Field(
+        0.0,
+        ge=0,
+        le=50,
+        description="Extra passes of the verdict SFT over each example cut right after its verdict tokens "
+        "(prompt + decision only, a fraction of a full pass's cost), interleaved with the full passes.",
+    )
     lora_targets: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
         description="Module names that get LoRA adapters.",

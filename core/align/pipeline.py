@@ -249,6 +249,7 @@ def run_verdict_sft(
     settings = PrefixSFTSettings(
         first_layer=int(cfg.lora_first_layer),
         epochs=epochs,
+        verdict_epochs=cfg.verdict_epochs,
         lr=lr,
         batch_size=batch,
         verdict_tokens=cfg.verdict_tokens,
@@ -280,7 +281,9 @@ def run_verdict_sft(
 
     t = time.time()
     ctx.log(
-        f"{phase}: verdict SFT on {len(pairs)} examples, {epochs:g} epochs, lr {lr}, LoRA on layers "
+        f"{phase}: verdict SFT on {len(pairs)} examples, {epochs:g} epochs"
+        + (f" + {cfg.verdict_epochs:g} verdict-only passes" if cfg.verdict_epochs else "")
+        + f", lr {lr}, LoRA on layers "
         f"{cfg.lora_first_layer}..{T.n_decoder_layers(model) - 1} (lower layers computed once)"
     )
     res = train_prefix_sft(
@@ -296,6 +299,11 @@ def run_verdict_sft(
     st.lap(f"{phase}_s", t)
     ctx.log(
         f"{phase}: {res['steps']} steps; frozen prefix {res['prefix_s']} s, training {res['train_s']} s"
+        + (
+            f"; the {res['shared_prefix_tokens']} prompt tokens every example starts with ran once per step"
+            if res.get("shared_prefix_tokens")
+            else ""
+        )
         + ("" if res["cached"] else " (this architecture has no prefix cache: full forward passes)")
     )
     if res["cancelled"]:
@@ -326,6 +334,7 @@ def warm_start_key(st: RunState) -> str:
         "lora_first_layer",
         "verdict_tokens",
         "verdict_weight",
+        "verdict_epochs",
         "warm_start_lr",
         "warm_start_batch",
         "benign_answer_tokens",

@@ -7,6 +7,14 @@ step runs only the upper layers, the final norm and the LM head -- on the target
 *the same number* the plain model computes (a test checks it to 1e-4 against ``model(input_ids,
 labels=...)``).
 
+Every prompt also starts with the same tokens (the system prompt and the chat header, ~75 of the ~140
+tokens of an AlphaAlign example): with ``shared_prefix`` on, each step runs those tokens through the upper
+layers *once* (batch 1, with grad) and lets every example's own tokens attend to that one set of keys and
+values -- the same loss and gradients (tested against the plain forward), less work per step.
+
+``verdict_epochs`` adds passes over each example cut right after its verdict word (prompt + lead +
+decision): the refuse-or-answer choice trained again at a fraction of a full pass's cost.
+
 The targets are verdict-first: a refusal sentence for a harmful request, ``"Sure! "`` + the model's own answer
 for a benign one. ``verdict_weight`` multiplies the loss of the first ``verdict_tokens`` target tokens, where
 the decision to refuse or answer is made; the rest of the target keeps the answer fluent.
@@ -40,6 +48,7 @@ class PrefixSFTSettings:
 
     first_layer: int
     epochs: float = 2.0
+    verdict_epochs: float = 0.0  # extra passes over each example cut right after its verdict tokens
     lr: float = 1e-3
     batch_size: int = 16
     verdict_tokens: int = 4
@@ -47,10 +56,15 @@ class PrefixSFTSettings:
     warmup_frac: float = 0.06
     max_length: int = 256
     seed: int = 0
+    shared_prefix: bool = (
+        True  # run the tokens every prompt starts with once per step (exact; see module doc)
+    )
 
     def __post_init__(self) -> None:
         if self.first_layer < 0:
             raise InputError(f"first_layer must be >= 0, got {self.first_layer}.")
+        if not (math.isfinite(self.verdict_epochs) and self.verdict_epochs >= 0):
+            raise InputError(f"verdict_epochs must be a finite number >= 0, got {self.verdict_epochs!r}.")
         for name in ("epochs", "lr", "verdict_weight"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -191,6 +205,114 @@ def prefix_states(
     return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class SharedPrefix:
+    """The tokens every pair starts with: how many, and their input to decoder layer ``first_layer``."""
+
+    n: int
+    states: Any  # [n, d_model] float32, no grad
+
+
+def shared_prefix_length(pairs: Sequence[EncodedPair]) -> int:
+    """Length of the token prefix all ``pairs`` share, kept inside every prompt (the last prompt token
+    predicts the first target token, so it must stay with each pair's own tokens)."""
+    if not pairs:
+        return 0
+    first = pairs[0].ids
+    n = min(p.n_prompt for p in pairs) - 1
+    for p in pairs[1:]:
+        k = 0
+        while k < n and p.ids[k] == first[k]:
+            k += 1
+        n = k
+    return max(0, n)
+
+
+def supports_shared_prefix(model: Any) -> bool:
+    """The shared-prefix path passes its own key/value store and a 4-D mask: eager or SDPA attention, and
+    decoder layers that take a ``cache`` (transformers 5) or ``past_key_values`` argument."""
+    import inspect
+
+    if not supports_prefix_cache(model):
+        return False
+    stack = _stack(model)
+    if getattr(stack.config, "_attn_implementation", None) not in ("sdpa", "eager"):
+        return False
+    params = inspect.signature(stack.layers[0].forward).parameters
+    return "cache" in params or "past_key_values" in params
+
+
+class _PrefixKV:
+    """Duck-typed cache for one step: the first ``update`` per layer (the shared prefix, batch 1) is recorded
+    as is; later ones (the batch) get the prefix's keys/values in front, expanded over the batch. The
+    tensors keep their graph, so gradients from every example reach the prefix pass."""
+
+    def __init__(self) -> None:
+        self.kv: dict[int, tuple[Any, Any]] = {}
+        self.extending = False
+
+    def update(self, k: Any, v: Any, layer_idx: int, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        import torch
+
+        if not self.extending:
+            self.kv[layer_idx] = (k, v)  # [1, kv_heads, P, head_dim]
+            return k, v
+        pk, pv = self.kv[layer_idx]
+        b = k.shape[0]
+        return (
+            torch.cat([pk.expand(b, -1, -1, -1), k], dim=2),
+            torch.cat([pv.expand(b, -1, -1, -1), v], dim=2),
+        )
+
+
+def _cache_kwarg(layer: Any) -> str:
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(layer.forward).parameters else "past_key_values"
+
+
+def _suffix_mask(stack: Any, att: Any, n_prefix: int) -> Any:
+    """``[B, 1, S, P+S]`` mask of the examples' own tokens (queries) over prefix + own tokens (keys): the
+    whole prefix, then causal over real tokens. Boolean for SDPA, additive float for eager."""
+    import torch
+
+    b, s = att.shape
+    q = torch.arange(s, device=att.device)[:, None] + n_prefix
+    k = torch.arange(n_prefix + s, device=att.device)[None, :]
+    real = torch.cat([torch.ones((b, n_prefix), dtype=torch.bool, device=att.device), att.bool()], dim=1)
+    allowed = (k <= q)[None, None] & real[:, None, None, :]
+    if getattr(stack.config, "_attn_implementation", "sdpa") == "eager":
+        return torch.zeros(allowed.shape, device=att.device).masked_fill(
+            ~allowed, torch.finfo(torch.float32).min
+        )
+    return allowed
+
+
+def _upper_layers_with_prefix(stack: Any, h: Any, att: Any, first_layer: int, shared: SharedPrefix) -> Any:
+    """Layers ``first_layer..`` over the batch's own tokens ``h`` [B, S, d] after the shared prefix, which
+    runs once (batch 1) with grad."""
+    import torch
+
+    device = h.device
+    P = shared.n
+    layers = stack.layers[first_layer:]
+    kw_name = _cache_kwarg(layers[0])
+    kv = _PrefixKV()
+    hp = shared.states.to(device).unsqueeze(0)  # [1, P, d]
+    mask_p, pe_p, pos_p = _mask_and_rope(stack, hp, torch.ones((1, P), dtype=torch.long, device=device))
+    for layer in layers:
+        hp = layer(hp, attention_mask=mask_p, position_embeddings=pe_p, position_ids=pos_p, **{kw_name: kv})
+        hp = hp[0] if isinstance(hp, tuple) else hp
+    kv.extending = True
+    pos = torch.arange(P, P + h.shape[1], device=device).unsqueeze(0)
+    pe = stack.rotary_emb(h, position_ids=pos)
+    mask = _suffix_mask(stack, att, P)
+    for layer in layers:
+        h = layer(h, attention_mask=mask, position_embeddings=pe, position_ids=pos, **{kw_name: kv})
+        h = h[0] if isinstance(h, tuple) else h
+    return h
+
+
 def _target_weights(pairs: Sequence[EncodedPair], T: int, verdict_tokens: int, verdict_weight: float) -> Any:
     """``[B, T]`` weight of predicting token t+1 at position t: 0 outside targets, ``verdict_weight`` on the
     ``verdict_tokens`` target tokens from each pair's ``verdict_start``, 1 on the rest."""
@@ -220,25 +342,33 @@ def suffix_loss(
     pad_id: int,
     verdict_tokens: int = 0,
     verdict_weight: float = 1.0,
+    shared: SharedPrefix | None = None,
 ) -> Any:
-    """Weighted next-token loss on the targets, running only layers ``first_layer..`` from cached states."""
+    """Weighted next-token loss on the targets, running only layers ``first_layer..`` from cached states.
+
+    ``states[i]`` is pair i's input to layer ``first_layer`` over all its tokens, or -- with ``shared`` --
+    over its tokens after the shared prefix (``ids[shared.n:]``)."""
     import torch
 
     stack = _stack(model)
     device = next(model.parameters()).device
+    P = shared.n if shared is not None else 0
     T = max(len(p.ids) for p in pairs)
-    h = torch.zeros((len(pairs), T, states[0].shape[-1]), device=device)
+    h = torch.zeros((len(pairs), T - P, states[0].shape[-1]), device=device)
     for i, st in enumerate(states):
         h[i, : st.shape[0]] = st.to(device)
     ids, att = _batch(pairs, pad_id, device)
-    mask, pe, pos = _mask_and_rope(stack, h, att)
-    for layer in stack.layers[first_layer:]:
-        h = layer(h, attention_mask=mask, position_embeddings=pe, position_ids=pos)
-        h = h[0] if isinstance(h, tuple) else h
-    w = _target_weights(pairs, T, verdict_tokens, verdict_weight).to(device)
+    if shared is not None:
+        h = _upper_layers_with_prefix(stack, h, att[:, P:], first_layer, shared)
+    else:
+        mask, pe, pos = _mask_and_rope(stack, h, att)
+        for layer in stack.layers[first_layer:]:
+            h = layer(h, attention_mask=mask, position_embeddings=pe, position_ids=pos)
+            h = h[0] if isinstance(h, tuple) else h
+    w = _target_weights(pairs, T, verdict_tokens, verdict_weight).to(device)[:, P:]
     sel = w > 0  # only target positions reach the 49k-wide LM head
     logits = _lm_head(model)(stack.norm(h)[sel])  # [n_target_tokens, vocab]
-    labels = torch.roll(ids, shifts=-1, dims=1)[sel]
+    labels = torch.roll(ids, shifts=-1, dims=1)[:, P:][sel]
     return _weighted_ce(logits, labels, w[sel])
 
 
@@ -262,6 +392,37 @@ def full_loss(
     return _weighted_ce(logits[sel], labels, w[sel])
 
 
+def cut_after_verdict(pair: EncodedPair, verdict_tokens: int) -> EncodedPair:
+    """The pair up to and including its verdict tokens: the prompt, the target's lead and the decision --
+    a verdict pass trains the refuse-or-answer choice without the rest of the answer (causal: the loss on
+    those tokens is the same number as in the full pair)."""
+    end = pair.n_prompt + pair.verdict_start + max(1, verdict_tokens)
+    return EncodedPair(
+        ids=pair.ids[: min(len(pair.ids), end)], n_prompt=pair.n_prompt, verdict_start=pair.verdict_start
+    )
+
+
+def step_plan(
+    n_batches: int, epochs: float, verdict_epochs: float, rng: random.Random
+) -> list[tuple[bool, int]]:
+    """``(cut, batch)`` per step: ``ceil(epochs * n_batches)`` full steps and ``ceil(verdict_epochs *
+    n_batches)`` verdict-only steps, each kind a run of per-pass shuffles, the two interleaved evenly (so the
+    decision and the full answers are learned side by side, under the same learning-rate schedule)."""
+
+    def passes(n_steps: int) -> list[int]:
+        order, out = list(range(n_batches)), []
+        while len(out) < n_steps:
+            rng.shuffle(order)
+            out.extend(order)
+        return out[:n_steps]
+
+    full = passes(math.ceil(epochs * n_batches)) if epochs > 0 else []
+    cut = passes(math.ceil(verdict_epochs * n_batches)) if verdict_epochs > 0 else []
+    keyed = [((i + 0.5) / len(full), 0, (False, b)) for i, b in enumerate(full)]
+    keyed += [((i + 0.5) / len(cut), 1, (True, b)) for i, b in enumerate(cut)]
+    return [step for _, _, step in sorted(keyed)]
+
+
 def train_prefix_sft(
     model: Any,
     tokenizer: Any,
@@ -274,7 +435,8 @@ def train_prefix_sft(
     verdict_offset: Callable[[str], int] | None = None,
 ) -> dict[str, Any]:
     """Train the (already LoRA-wrapped) ``model`` on ``pairs`` in the given order, batch by batch (the caller
-    orders them, e.g. class-balanced pairs); returns ``{"steps", "losses", "prefix_s", "train_s", "cached"}``.
+    orders them, e.g. class-balanced pairs); returns ``{"steps", "losses", "prefix_s", "train_s", "cached",
+    "shared_prefix_tokens"}``.
     Returns early when ``should_stop()`` turns true (``"cancelled": True``)."""
     import torch
 
@@ -302,6 +464,12 @@ def train_prefix_sft(
         if cached
         else None
     )
+    shared: SharedPrefix | None = None
+    if states is not None and settings.shared_prefix and supports_shared_prefix(model):
+        n_shared = shared_prefix_length(enc)
+        if n_shared >= 4:  # shorter prefixes save less than the extra batch-1 pass costs
+            shared = SharedPrefix(n=n_shared, states=states[0][:n_shared].clone())
+            states = [st[n_shared:].clone() for st in states]
     prefix_s = time.time() - t0
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -309,8 +477,13 @@ def train_prefix_sft(
     opt = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
     bs = settings.batch_size
     batches_per_epoch = math.ceil(len(enc) / bs)
-    total = max(1, math.ceil(settings.epochs * batches_per_epoch))
+    # the order of items inside each batch is the caller's (balanced pairs); batches are shuffled per pass
+    plan = step_plan(
+        batches_per_epoch, settings.epochs, settings.verdict_epochs, random.Random(settings.seed)
+    )
+    total = max(1, len(plan))
     warm = max(1, int(settings.warmup_frac * total))
+    cut_enc = [cut_after_verdict(p, settings.verdict_tokens) for p in enc] if settings.verdict_epochs else []
 
     def lr_at(step: int) -> float:  # linear warm-up, cosine decay to 10 %
         if step < warm:
@@ -318,51 +491,48 @@ def train_prefix_sft(
         prog = (step - warm) / max(1, total - warm)
         return settings.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * prog)))
 
-    rng = random.Random(settings.seed)
-    batch_order = list(range(batches_per_epoch))
     model.train()
     losses: list[float] = []
     t1 = time.time()
     step = 0
     cancelled = False
-    while step < total:
-        # the order of items inside each batch is the caller's (balanced pairs); batches are shuffled per
-        # epoch
-        rng.shuffle(batch_order)
-        for b in batch_order:
-            if step >= total:
-                break
-            if should_stop is not None and should_stop():
-                cancelled = True
-                break
-            idx = list(range(b * bs, min(len(enc), (b + 1) * bs)))
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            kw = {
-                "pad_id": pad_id,
-                "verdict_tokens": settings.verdict_tokens,
-                "verdict_weight": settings.verdict_weight,
-            }
-            if cached:
-                loss = suffix_loss(
-                    model, [states[i] for i in idx], [enc[i] for i in idx], settings.first_layer, **kw
-                )
-            else:
-                loss = full_loss(model, [enc[i] for i in idx], **kw)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            step += 1
-            losses.append(float(loss.detach()))
-            if on_step is not None:
-                on_step(
-                    step,
-                    total,
-                    {"loss": losses[-1], "grad_norm": float(gn), "learning_rate": lr_at(step - 1)},
-                )
-        if cancelled:
+    n_shared = shared.n if shared is not None else 0
+    kw = {
+        "pad_id": pad_id,
+        "verdict_tokens": settings.verdict_tokens,
+        "verdict_weight": settings.verdict_weight,
+    }
+    for cut, b in plan:
+        if should_stop is not None and should_stop():
+            cancelled = True
             break
+        idx = list(range(b * bs, min(len(enc), (b + 1) * bs)))
+        batch = [(cut_enc if cut else enc)[i] for i in idx]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        if states is not None:
+            # a cut pair's states are the first tokens of its full pair's (causal: identical)
+            own = [states[i][: len(p.ids) - n_shared] for i, p in zip(idx, batch, strict=True)]
+            loss = suffix_loss(model, own, batch, settings.first_layer, shared=shared, **kw)
+        else:
+            loss = full_loss(model, batch, **kw)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        losses.append(float(loss.detach()))
+        if on_step is not None:
+            on_step(
+                step,
+                total,
+                {
+                    "loss": losses[-1],
+                    "grad_norm": float(gn),
+                    "learning_rate": lr_at(step - 1),
+                    "verdict_only": float(cut),
+                },
+            )
     model.eval()
     return {
         "steps": step,
@@ -371,5 +541,6 @@ def train_prefix_sft(
         "prefix_s": round(prefix_s, 1),
         "train_s": round(time.time() - t1, 1),
         "cached": cached,
+        "shared_prefix_tokens": shared.n if shared is not None else 0,
         "cancelled": cancelled,
     }

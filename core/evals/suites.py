@@ -193,7 +193,7 @@ class AuditOptions(checks.CheckedModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     max_new_tokens: int = Field(64, ge=1, le=4096, description="Tokens generated per response (greedy).")
-    batch_size: int = Field(8, ge=1, le=512, description="Prompts generated together.")
+    batch_size: int = Field(16, ge=1, le=512, description="Prompts generated together.")
     first_batch_size: int | None = Field(
         None,
         ge=1,

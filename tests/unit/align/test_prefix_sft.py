@@ -114,3 +114,119 @@ def test_verdict_start_is_the_verdict_word_not_the_token_after_it(
     (enc,) = P.encode_pairs(tok, [([{"role": "user", "content": "q"}], target)], verdict_offset=fn)
     first = tok.decode([enc.ids[enc.n_prompt + enc.verdict_start]]).strip()
     assert first and verdict.startswith(first), (first, verdict)
+
+
+SYSTEM = {
+    "role": "system",
+    "content": "You are a careful assistant. Think about safety, then answer briefly.",
+}
+SHARED_PAIRS = [([SYSTEM, *chat], target) for chat, target in PAIRS]
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_shared_prompt_prefix_gives_the_same_loss_and_gradients(tiny_model_dir: Path, attn: str) -> None:
+    """Running the system prompt once per step (batch 1) and letting every example attend to its keys and
+    values is the plain forward, reordered: transformers' own ``labels=`` loss and its gradients agree."""
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.pad_token = tok.pad_token or tok.eos_token
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32, attn_implementation=attn)
+    n = base.config.num_hidden_layers
+    cfg = lora_config(4, 8, 0.0, ["q_proj", "v_proj", "down_proj"], first_layer=1, n_layers=n)
+    cfg.init_lora_weights = False
+    model = get_peft_model(base, cfg)
+    assert P.supports_shared_prefix(model)
+    enc = P.encode_pairs(tok, SHARED_PAIRS)
+    n_shared = P.shared_prefix_length(enc)
+    assert n_shared >= 8 and all(n_shared < p.n_prompt for p in enc)
+    full = P.prefix_states(model, enc, 1, pad_id=tok.pad_token_id)
+    shared = P.SharedPrefix(n=n_shared, states=full[0][:n_shared])
+    own = [st[n_shared:] for st in full]
+    kw = {"pad_id": tok.pad_token_id, "verdict_tokens": 2, "verdict_weight": 3.0}
+    params = [p for p in model.parameters() if p.requires_grad]
+    a = P.suffix_loss(model, own, enc, 1, shared=shared, **kw)
+    b = P.full_loss(model, enc, **kw)
+    assert abs(float(a) - float(b)) <= 1e-4
+    ref = _hf_reference_loss(model, enc, tok.pad_token_id)
+    plain = P.suffix_loss(model, own, enc, 1, shared=shared, pad_id=tok.pad_token_id)
+    assert abs(float(plain) - float(ref)) <= 1e-4
+    g1 = torch.autograd.grad(plain, params)
+    g2 = torch.autograd.grad(_hf_reference_loss(model, enc, tok.pad_token_id), params)
+    for x, y in zip(g1, g2, strict=True):
+        assert torch.allclose(x, y, atol=1e-5, rtol=1e-4)
+
+
+def test_shared_prefix_is_used_in_training_and_stays_inside_every_prompt(lora_model) -> None:
+    model, tok = lora_model
+    res = P.train_prefix_sft(
+        model, tok, SHARED_PAIRS, P.PrefixSFTSettings(first_layer=1, epochs=2, lr=1e-2, batch_size=3)
+    )
+    enc = P.encode_pairs(tok, SHARED_PAIRS)
+    assert res["shared_prefix_tokens"] == P.shared_prefix_length(enc) >= 8
+    off = P.train_prefix_sft(
+        model,
+        tok,
+        SHARED_PAIRS,
+        P.PrefixSFTSettings(first_layer=1, epochs=1, lr=1e-2, batch_size=3, shared_prefix=False),
+    )
+    assert off["shared_prefix_tokens"] == 0
+    # the prefix ends before the last prompt token of the shortest prompt, and stops at the first difference
+    a = P.EncodedPair(ids=(5, 6, 7, 8, 9), n_prompt=4)
+    b = P.EncodedPair(ids=(5, 6, 7, 8, 1, 2), n_prompt=5)
+    assert P.shared_prefix_length([a, b]) == 3
+    assert P.shared_prefix_length([a, P.EncodedPair(ids=(4, 6, 7, 8), n_prompt=3)]) == 0
+
+
+def test_a_verdict_pass_trains_the_decision_tokens_with_the_same_loss_as_the_full_pair(lora_model) -> None:
+    """Causal: cut after the verdict, the loss on the lead and verdict tokens is the number the full pair
+    gives those tokens (reference: transformers' loss with every later target token masked out)."""
+    model, tok = lora_model
+    enc = P.encode_pairs(tok, SHARED_PAIRS, verdict_offset=lambda t: 3 if len(t) > 3 else 0)
+    cut = [P.cut_after_verdict(p, 2) for p in enc]
+    assert all(
+        c.ids == p.ids[: len(c.ids)] and len(c.ids) - c.n_prompt <= p.verdict_start + 2
+        for c, p in zip(cut, enc, strict=True)
+    )
+    ids, att = P._batch(enc, tok.pad_token_id, "cpu")
+    labels = ids.clone()
+    for i, (p, c) in enumerate(zip(enc, cut, strict=True)):
+        labels[i, : p.n_prompt] = -100
+        labels[i, len(c.ids) :] = -100
+    ref = model(input_ids=ids, attention_mask=att, labels=labels).loss
+    states = P.prefix_states(model, enc, 1, pad_id=tok.pad_token_id)
+    n = P.shared_prefix_length(enc)
+    shared = P.SharedPrefix(n=n, states=states[0][:n])
+    own = [st[n : len(c.ids)] for st, c in zip(states, cut, strict=True)]
+    got = P.suffix_loss(model, own, cut, 1, shared=shared, pad_id=tok.pad_token_id)
+    assert abs(float(got) - float(ref)) <= 1e-4
+
+
+def test_step_plan_interleaves_full_and_verdict_passes() -> None:
+    import random
+
+    plan = P.step_plan(10, 1.0, 2.0, random.Random(0))
+    full = [b for cut, b in plan if not cut]
+    verdict = [b for cut, b in plan if cut]
+    assert sorted(full) == list(range(10)) and sorted(verdict) == sorted(list(range(10)) * 2)
+    assert not all(c for c, _ in plan[:10]) and not all(not c for c, _ in plan[-10:])  # spread, not blocks
+    # no verdict passes: one shuffled pass per epoch, as before
+    only = P.step_plan(4, 2.0, 0.0, random.Random(0))
+    assert [c for c, _ in only] == [False] * 8 and sorted(b for _, b in only) == [0, 0, 1, 1, 2, 2, 3, 3]
+    with pytest.raises(InputError, match="verdict_epochs"):
+        P.PrefixSFTSettings(first_layer=1, verdict_epochs=float("nan"))
+
+
+def test_training_with_verdict_passes_counts_both_kinds_of_step(lora_model) -> None:
+    model, tok = lora_model
+    seen: list[float] = []
+    res = P.train_prefix_sft(
+        model,
+        tok,
+        SHARED_PAIRS,
+        P.PrefixSFTSettings(first_layer=1, epochs=1, verdict_epochs=2, lr=1e-2, batch_size=2),
+        on_step=lambda s, t, m: seen.append(m["verdict_only"]),
+    )
+    assert res["steps"] == res["total_steps"] == 2 + 4 and sum(seen) == 4
