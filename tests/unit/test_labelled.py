@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import FrozenInstanceError, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -91,10 +92,8 @@ def test_harm_class(label, kind, expected) -> None:
 
 def test_database_row_converts_to_the_item() -> None:
     now = datetime(2024, 1, 1, tzinfo=UTC)
-    rec = ItemRecord(
-        pk=1,
-        dataset="d",
-        item_id="h-1",
+    # the fields the item and its database row share; the row adds its key, dataset, version and audit trail
+    shared: dict[str, Any] = dict(
         prompt="p",
         response=None,
         label="unsafe",
@@ -105,6 +104,12 @@ def test_database_row_converts_to_the_item() -> None:
         split="train",
         tags=("a",),
         trajectory_key="k",
+    )
+    rec = ItemRecord(
+        pk=1,
+        dataset="d",
+        item_id="h-1",
+        **shared,
         version=3,
         created_at=now,
         created_by=None,
@@ -112,17 +117,6 @@ def test_database_row_converts_to_the_item() -> None:
         updated_by="ann",
     )
     item = rec.to_item()
-    assert item == LabelledItem(
-        id="h-1",
-        prompt="p",
-        label="unsafe",
-        pair_id="p-1",
-        category="weapons",
-        source="s",
-        kind="harmful",
-        split="train",
-        tags=("a",),
-        trajectory_key="k",
-    )
+    assert item == LabelledItem(id="h-1", **shared)
     assert list(rec.to_row()) == list(DATA_FIELDS) and rec.to_row()["tags"] == ["a"]
     assert DATA_FIELDS is FIELDS
