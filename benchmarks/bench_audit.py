@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--limit",
         type=int,
         default=24,
-        help="at most N items per item kind (the audit's --limit; 0 = all: ~950 prompts, ~45 min with limits)",
+        help="at most N items per item kind (the audit's --limit; 0 = all ~950 prompts: ~45 min in all)",
     )
     ap.add_argument("--check-texts", action="store_true", help="also compare responses with raw generate")
     ap.add_argument("--cli", action="store_true", help="also time `reasonscope eval` end to end")

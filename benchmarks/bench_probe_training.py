@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--items",
         type=int,
         default=600,
-        help="use this many of the picked items, every k-th (0 = all 2 595 corpus items: ~22 min with limits)",
+        help="use this many of the picked items, every k-th (0 = all 2 595 corpus items: ~22 min in all)",
     )
     ap.add_argument("--batch-size", type=int, default=8, help="the page's capture batch size")
     args = ap.parse_args(argv)

@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Run on {time.strftime('%Y-%m-%d %H:%M')} · {platform.machine()} · {os.cpu_count()} CPU cores · "
         f"model `{args.model}` · load average at the end {os.getloadavg()[0]:.2f} · "
         f"{time.perf_counter() - t_all:.0f} s in all"
-        + (f" (this run: {', '.join(sorted(only))}; the other rows are from the previous run)" if only else "")
+        + (f" (this run: {', '.join(sorted(only))}; other rows: the previous run)" if only else "")
     )
     write_table(results, Path(args.out), header)
     print(f"\nwrote {Path(args.out) / 'results.md'} and results.json")
