@@ -28,7 +28,9 @@ ACTIONS = [
     ("bench_steering_sweep", "Steer: α sweep, 2 prompts × 3 α × 16 tokens"),
     ("bench_explore_map", "Explore: first 2-D map of 4 960 points (PCA at once)"),
     ("bench_craft_capture", "CRAFT phase 1: capture of the train traces"),
+    ("bench_umap_fit", "Explore: background UMAP fit of 20 000 points"),
 ]
+NO_MODEL = {"bench_explore_map", "bench_umap_fit"}  # synthetic points: no --model flag
 COMPONENTS = ["bench_capture", "bench_explorer", "bench_monitor", "bench_jobs_latency"]
 KEYS = ("median_s", "limit_s", "ratio", "target")
 
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         if only and not only & {mod.NAME, module.removeprefix("bench_")}:
             continue
         print(f"\n==================== {module} ====================", flush=True)
-        bench_argv = [] if module == "bench_explore_map" else ["--model", args.model]
+        bench_argv = [] if module in NO_MODEL else ["--model", args.model]
         t0 = time.perf_counter()
         try:
             results[mod.NAME] = mod.main(bench_argv)

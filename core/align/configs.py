@@ -290,10 +290,13 @@ _GRPO_GPU = {
     "benign_answer_chars": 1200,
 }
 
-# warm start: one pass over every train prompt; short benign targets keep CPU steps cheap. GRPO: 2 steps at a
-# learning rate that refines without undoing the verdict (6 steps at 2e-4 pushed every prompt to "refuse")
+# warm start: one full pass over every train prompt plus one verdict-only pass (each example cut after its
+# verdict word, interleaved; on the held-out train monitor batch 83 % -> 100 % harmful refusal at 0 %
+# over-refusal); short benign targets keep CPU steps cheap. GRPO: 2 steps at a learning rate that refines
+# without undoing the verdict (6 steps at 2e-4 pushed every prompt to "refuse")
 _GRPO_DEMO = {
     "warm_start_epochs": 1.0,
+    "verdict_epochs": 1.0,
     "warm_start_batch": 16,
     "warm_start_lr": 1e-3,
     "benign_answer_tokens": 16,

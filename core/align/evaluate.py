@@ -137,40 +137,57 @@ def audit_numbers(result: AuditResult) -> dict[str, Any]:
 
 
 def prompt_states(
-    model: Any, tokenizer: Any, chats: Sequence[list[dict[str, str]]], *, batch_size: int = 16
+    model: Any,
+    tokenizer: Any,
+    chats: Sequence[list[dict[str, str]]],
+    *,
+    batch_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """``[n, n_layers + 1, d]`` residual stream at the last prompt token (hooks; 0 = embeddings)."""
+    """``[n, n_layers + 1, d]`` residual stream at the last prompt token (hooks; 0 = embeddings), rows in
+    ``chats`` order. Batches are length-sorted (less padding) and run the decoder only: the 49k-wide LM
+    head's logits are never needed here."""
     import torch
 
     layers = _decoder_layers(model)
     old = tokenizer.padding_side
     tokenizer.padding_side = "left"  # last prompt token at position -1 for every row
-    rows: list[np.ndarray] = []
+    texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
+    out: list[np.ndarray | None] = [None] * len(texts)
     cap: list[Any] = []
     hooks = [model.get_input_embeddings().register_forward_hook(lambda _m, _i, o: cap.append(o))]
     for layer in layers:
         hooks.append(
             layer.register_forward_hook(lambda _m, _i, o: cap.append(o[0] if isinstance(o, tuple) else o))
         )
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            for s in range(0, len(chats), batch_size):
-                texts = [
-                    tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
-                    for c in chats[s : s + batch_size]
-                ]
-                enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            for s in range(0, len(order), batch_size):
+                idx = order[s : s + batch_size]
+                enc = tokenizer(
+                    [texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False
+                )
                 cap.clear()
-                model(**{k: v.to(next(model.parameters()).device) for k, v in enc.items()}, use_cache=False)
-                rows.append(torch.stack([h[:, -1, :].float().cpu() for h in cap], dim=1).numpy())
+                decoder(**{k: v.to(device) for k, v in enc.items()}, use_cache=False)
+                block = torch.stack([h[:, -1, :].float().cpu() for h in cap[: len(layers) + 1]], dim=1)
+                for j, i in enumerate(idx):
+                    out[i] = block[j].numpy()
+                if progress is not None:
+                    progress(min(s + batch_size, len(order)), len(order))
     finally:
         for h in hooks:
             h.remove()
         tokenizer.padding_side = old
         model.train(was_training)
-    return np.concatenate(rows, axis=0)
+    if not out:
+        return np.zeros((0, len(layers) + 1, 0), dtype=np.float32)
+    return np.stack(out, axis=0)
 
 
 def representation_diff(base: np.ndarray, tuned: np.ndarray, harmful: Sequence[bool]) -> dict[str, Any]:

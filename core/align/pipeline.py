@@ -538,11 +538,14 @@ def finish(
         st.lap("audit_s", t)
         numbers = audit_numbers(result)
         chats = [T.chat_for(it, cfg.template) for it in st.validation]
+        n = len(chats)
+        ctx.set_phase("representation diff", 2 * n)  # base, then tuned states of every validation prompt
         with model.disable_adapter():
-            base_states = prompt_states(model, st.tokenizer, chats)
-        diff = representation_diff(
-            base_states, prompt_states(model, st.tokenizer, chats), [it.harmful for it in st.validation]
+            base_states = prompt_states(model, st.tokenizer, chats, progress=ctx.emit_progress)
+        tuned_states = prompt_states(
+            model, st.tokenizer, chats, progress=lambda done, _total: ctx.emit_progress(n + done, 2 * n)
         )
+        diff = representation_diff(base_states, tuned_states, [it.harmful for it in st.validation])
         T.write_json(ctx.run_dir / "audit" / "representation_diff.json", diff)
         knew = _knew_and_acted(st, model, base_states, result.records)
         by_kind = kind_rates(result.records)
@@ -618,8 +621,9 @@ def _knew_and_acted(st: RunState, model: Any, base_val_states: Any, records: Any
     if sum(it.harmful for it in train) < 5 or sum(not it.harmful for it in train) < 5:
         return None
     chats = [T.chat_for(it, st.cfg.template) for it in train]
+    st.ctx.set_phase("states knew: the awareness probe's train states", len(chats))
     with model.disable_adapter():
-        train_states = prompt_states(model, st.tokenizer, chats)
+        train_states = prompt_states(model, st.tokenizer, chats, progress=st.ctx.emit_progress)
     n = train_states.shape[1] - 1
     layers = sorted({max(1, round(n * f)) for f in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)})
     return knew_and_acted(

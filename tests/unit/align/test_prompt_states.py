@@ -1,0 +1,35 @@
+"""The last-prompt-token states of the audit's representation diff equal transformers' own forward
+(``output_hidden_states``, one prompt at a time, no padding), in the caller's order, whatever the batching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.align.evaluate import prompt_states
+
+CHATS = [
+    [{"role": "user", "content": text}]
+    for text in ("hi", "a much longer request with many more words than the others in it", "medium one here")
+]
+
+
+def test_prompt_states_match_the_plain_forward_in_order(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tok.pad_token = tok.pad_token or tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    got = prompt_states(model, tok, CHATS, batch_size=2)  # rows 0 and 2 batch together after sorting
+    n_layers = model.config.num_hidden_layers
+    assert got.shape == (3, n_layers + 1, model.config.hidden_size)
+    for i, chat in enumerate(CHATS):
+        ids = tok.apply_chat_template(chat, add_generation_prompt=True, tokenize=True, return_tensors="pt")
+        ids = ids["input_ids"] if hasattr(ids, "keys") else ids
+        with torch.no_grad():
+            hs = model(input_ids=ids, output_hidden_states=True).hidden_states
+        # hidden_states: embeddings, then each layer's output (the last one after the final norm)
+        for layer in range(n_layers):
+            np.testing.assert_allclose(got[i, layer], hs[layer][0, -1].numpy(), rtol=1e-4, atol=1e-4)
