@@ -539,7 +539,9 @@ def finish(
         numbers = audit_numbers(result)
         chats = [T.chat_for(it, cfg.template) for it in st.validation]
         n = len(chats)
-        ctx.set_phase("representation diff", 2 * n)  # base, then tuned states of every validation prompt
+        ctx.set_phase(
+            "audit: representation diff", 2 * n
+        )  # base, then tuned states of every validation prompt
         with model.disable_adapter():
             base_states = prompt_states(model, st.tokenizer, chats, progress=ctx.emit_progress)
         tuned_states = prompt_states(
@@ -621,7 +623,7 @@ def _knew_and_acted(st: RunState, model: Any, base_val_states: Any, records: Any
     if sum(it.harmful for it in train) < 5 or sum(not it.harmful for it in train) < 5:
         return None
     chats = [T.chat_for(it, st.cfg.template) for it in train]
-    st.ctx.set_phase("states knew: the awareness probe's train states", len(chats))
+    st.ctx.set_phase("audit: states knew (probe train states)", len(chats))
     with model.disable_adapter():
         train_states = prompt_states(model, st.tokenizer, chats, progress=st.ctx.emit_progress)
     n = train_states.shape[1] - 1
