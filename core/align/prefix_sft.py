@@ -29,6 +29,7 @@ torch / transformers are imported inside functions: the module itself imports wi
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 import time
@@ -231,8 +232,6 @@ def shared_prefix_length(pairs: Sequence[EncodedPair]) -> int:
 def supports_shared_prefix(model: Any) -> bool:
     """The shared-prefix path passes its own key/value store and a 4-D mask: eager or SDPA attention, and
     decoder layers that take a ``cache`` (transformers 5) or ``past_key_values`` argument."""
-    import inspect
-
     if not supports_prefix_cache(model):
         return False
     stack = _stack(model)
@@ -266,8 +265,6 @@ class _PrefixKV:
 
 
 def _cache_kwarg(layer: Any) -> str:
-    import inspect
-
     return "cache" if "cache" in inspect.signature(layer.forward).parameters else "past_key_values"
 
 
