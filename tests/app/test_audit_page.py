@@ -328,11 +328,13 @@ def test_inline_run_reports_attempts_and_starts_with_a_short_batch(app_env, run_
     monkeypatch.setattr(runner, "run_audit", run_audit)
     at = run_page(PAGE, annotator_name="ada")
     at.multiselect(key="audit_suites").set_value(["refusal", "utility"])
-    at.number_input(key="audit_limit").set_value(2)
+    at.number_input(key="audit_limit").set_value(4)
     at.number_input(key="audit_max_new").set_value(2)
     at.button(key="FormSubmitter:audit_run_form-Run here (progress bar)").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert batches == [2]  # a quarter of the default batch of 8
+    from core.evals.suites import AuditOptions
+
+    assert batches == [AuditOptions().batch_size // 4]  # a quarter of the default batch
     assert {u for u, _, _ in seen} == {"attempts"}
-    assert seen[0][1] == 0 and seen[-1][1] == seen[-1][2] == 4  # 2 harmful + 2 utility attempts
+    assert seen[0][1] == 0 and seen[-1][1] == seen[-1][2] == 8  # 4 harmful + 4 utility attempts
     assert len(seen) >= 3  # measured after the short first batch, not only at the end
