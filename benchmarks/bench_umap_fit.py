@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import action_args, finish, timed
+from benchmarks.common import action_args, finish, median_times
 
 NAME = "umap_20k"
 TARGET = 1.1
@@ -63,18 +63,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         return reducer.fit_transform(x)
 
-    ours()  # untimed: the first real-sized fit still compiles a few kernels the tiny warm-up did not reach
-    # interleaved, so machine noise hits both sides alike
-    ours_t, direct_t = [], []
-    for _ in range(max(1, args.repeats)):
-        ours_t.append(timed(ours, 1)[0])
-        direct_t.append(timed(direct, 1)[0])
-    med_ours = float(np.median(ours_t))
-    med_direct = float(np.median(direct_t))
+    # one untimed fit per side first (the first real-sized fit still compiles kernels the tiny warm-up did not
+    # reach), then interleaved repeats so machine noise hits both sides alike
+    med = median_times({"ours": ours, "direct": direct}, repeats=max(1, args.repeats), warmup=1)
+    med_ours, med_direct = med["ours"], med["direct"]
     note = (
-        f"{args.points} points x {args.d} · ours {[round(t, 1) for t in ours_t]} s · umap-learn "
-        f"{[round(t, 1) for t in direct_t]} s (init {config.init_for(len(x))}, n_neighbors "
-        f"{config.n_neighbors}, seed {config.seed})"
+        f"{args.points} points x {args.d} · medians of {args.repeats} (init {config.init_for(len(x))}, "
+        f"n_neighbors {config.n_neighbors}, seed {config.seed})"
     )
     return finish(NAME, med_ours, med_direct, TARGET, note)
 
