@@ -26,6 +26,7 @@ from core.align.evaluate import (
     audit_numbers,
     kind_rates,
     knew_and_acted,
+    load_base_cache,
     prompt_states,
     representation_diff,
 )
@@ -36,6 +37,7 @@ from core.config import reasonscope_home
 from core.errors import AuditFailed, InputError
 from core.evals.awareness import states_knew_lines
 from core.evals.runner import AuditCancelled
+from core.fsio import atomic_write_bytes
 from core.jobs.callbacks import progress_callback
 from core.jobs.context import JobContext
 from core.jobs.view import PREFIX_PHASE
@@ -115,9 +117,16 @@ def prepare(cfg: AlignBase, ctx: JobContext, method: str) -> RunState:
 
 
 def benign_answers(st: RunState, items: list[LabelledItem]) -> dict[str, str]:
-    """The base model's own greedy answers (plain template) to benign items, cached in data/ for resume."""
+    """The base model's own greedy answers (plain template) to benign items, {item id: answer}: cached in
+    data/ for resume, and shared across runs through ``benign_answers_cache`` (a sweep or a second method on
+    the same model generates none)."""
     path = st.path("data", "benign_answers.json")
     cached: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    shared_path = benign_answers_cache(st)
+    shared = load_base_cache(shared_path)  # {prompt: answer}; a broken file only costs regeneration
+    for it in items:
+        if not it.harmful and it.id not in cached and it.prompt in shared:
+            cached[it.id] = shared[it.prompt]
     todo = [it for it in items if not it.harmful and it.id not in cached]
     if todo:
         t = time.time()
@@ -126,22 +135,26 @@ def benign_answers(st: RunState, items: list[LabelledItem]) -> dict[str, str]:
         )
         chats = [T.chat_for(it, "plain") for it in todo]
         bs = st.cfg.eval_batch_size
+        chunk = bs * 4  # generate sorts each chunk by length; progress and cancel between chunks
         st.ctx.set_phase("data", len(todo))
-        for s in range(0, len(todo), bs):
+        for s in range(0, len(todo), chunk):
             if st.ctx.should_stop():
                 break
             outs = T.generate(
                 st.policy,
                 st.tokenizer,
-                chats[s : s + bs],
+                chats[s : s + chunk],
                 max_new_tokens=st.cfg.benign_answer_tokens,
                 batch_size=bs,
             )
-            for it, o in zip(todo[s : s + bs], outs, strict=True):
-                cached[it.id] = D.tidy_answer(o[0])
+            for it, o in zip(todo[s : s + chunk], outs, strict=True):
+                cached[it.id] = shared[it.prompt] = D.tidy_answer(o[0])
             T.write_json(path, cached)
-            st.ctx.emit_progress(min(s + bs, len(todo)), len(todo))
+            st.ctx.emit_progress(min(s + chunk, len(todo)), len(todo))
+        atomic_write_bytes(shared_path, json.dumps(shared).encode(), what="save the benign self-answers")
         st.lap("benign_answers_s", t)
+    else:
+        T.write_json(path, cached)
     return cached
 
 
@@ -349,7 +362,9 @@ def warm_start_key(st: RunState) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-BASE_ANSWERS_VERSION = 1  # bump when generation (T.generate, chat templates) changes what the base would say
+# bump when generation (T.generate, chat templates) changes what the base would say; 2: generate sorts prompts
+# by length, so batches (and left padding) differ
+BASE_ANSWERS_VERSION = 2
 
 
 def base_answers_cache(st: RunState) -> Path:
@@ -369,6 +384,24 @@ def base_answers_cache(st: RunState) -> Path:
     }
     key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
     return reasonscope_home() / "base_answers" / f"{key}.json"
+
+
+def benign_answers_cache(st: RunState) -> Path:
+    """``REASONSCOPE_HOME/benign_answers/<key>.json``: the base model's greedy answers to benign train
+    prompts under the plain template ({prompt: answer}, the warm-start targets), keyed like
+    ``base_answers_cache`` by what they depend on."""
+    cfg = st.cfg
+    spec = {
+        "version": BASE_ANSWERS_VERSION,
+        "model": st.base_fingerprint or model_fingerprint(st.policy, cfg.model),
+        "chat": T.chat_for("PROMPT", "plain"),
+        "threads": torch_threads(),
+        "max_new_tokens": cfg.benign_answer_tokens,
+        "batch_size": cfg.eval_batch_size,
+        "device": str(st.device),
+    }
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return reasonscope_home() / "benign_answers" / f"{key}.json"
 
 
 def torch_threads() -> int:

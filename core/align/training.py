@@ -15,10 +15,12 @@ A checkpoint's parent folder names its phase, so ``resume`` knows where to conti
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +207,90 @@ def chat_for(item: LabelledItem | str, template: str, system: str | None = None)
     return build_messages(prompt, template=template, system=system)
 
 
+def lora_layers(model: Any) -> list[Any]:
+    """peft's LoRA layers of ``model`` ([] for a plain model)."""
+    try:
+        from peft.tuners.lora import LoraLayer
+    except ImportError:  # peft not installed: no model can carry LoRA layers
+        return []
+    return [m for m in model.modules() if isinstance(m, LoraLayer)]
+
+
+@contextlib.contextmanager
+def merged_lora(model: Any) -> Iterator[bool]:
+    """Fold the active LoRA adapter into the base weights for the block (generation then costs what the
+    base model's does), and put the base weights back exactly afterwards (saved copies, not peft's
+    subtraction, which would leave float rounding behind). Yields whether it merged: a plain model, an
+    adapter already merged, or one disabled by ``model.disable_adapter()`` (the base model is wanted) are
+    left as they are."""
+    import torch
+
+    layers = lora_layers(model)
+    if (
+        not layers
+        or not hasattr(model, "merge_adapter")
+        or any(getattr(m, "merged", False) or getattr(m, "disable_adapters", False) for m in layers)
+    ):
+        yield False
+        return
+    saved = {id(m): m.get_base_layer().weight.detach().clone() for m in layers}
+    with torch.no_grad():
+        model.merge_adapter()
+    try:
+        yield True
+    finally:
+        with torch.no_grad():
+            model.unmerge_adapter()
+            for m in layers:
+                m.get_base_layer().weight.copy_(saved[id(m)])
+
+
+MIN_SHARED_PREFIX = 8  # fewer shared tokens than this: not worth the extra forward and cache copies
+
+
+def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """Tokens every row starts with, leaving each row at least one token of its own (the prefill must see
+    one new token per row)."""
+    if not rows:
+        return 0
+    first, n = rows[0], min(len(r) for r in rows) - 1
+    for r in rows[1:]:
+        k = 0
+        while k < n and r[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
+
+
+def _prefix_cache(model: Any, prefix: Sequence[int], device: Any) -> Any:
+    """The key/value cache of ``prefix`` (batch 1) under the model's current weights."""
+    import torch
+
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True)
+    return out.past_key_values
+
+
+def _shared_prefix_batch(
+    rows: Sequence[Sequence[int]], n_shared: int, pad_id: int, device: Any
+) -> dict[str, Any]:
+    """``input_ids`` / ``attention_mask`` [B, T]: the shared prefix, then left padding, then each row's own
+    tokens -- so the cached prefix sits at the same positions in every row. ``generate`` derives position
+    ids from the mask (cumsum), so every token keeps the position it has in the plain left-padded batch,
+    and padding is masked either way. With ``n_shared = 0`` this is plain left padding."""
+    import torch
+
+    own = [list(r[n_shared:]) for r in rows]
+    width = max(len(o) for o in own)
+    prefix = list(rows[0][:n_shared])
+    ids = [prefix + [pad_id] * (width - len(o)) + o for o in own]
+    mask = [[1] * n_shared + [0] * (width - len(o)) + [1] * len(o) for o in own]
+    return {
+        "input_ids": torch.tensor(ids, device=device),
+        "attention_mask": torch.tensor(mask, device=device),
+    }
+
+
 def generate(
     model: Any,
     tokenizer: Any,
@@ -229,35 +315,57 @@ def generate(
     tokenizer.padding_side = "left"
     was_training = model.training
     model.eval()
-    out: list[list[str]] = []
     gen = torch.Generator().manual_seed(seed)
     pre = [prefill] * len(chats) if isinstance(prefill, str) else list(prefill)
+    all_texts = [
+        tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) + p
+        for c, p in zip(chats, pre, strict=True)
+    ]
+    rows = tokenizer(all_texts, add_special_tokens=False)["input_ids"]
+    # batches of similar length pad less (prefill and every decode step pay for the padding); sampled
+    # generation keeps the given order so a seed gives the same samples whatever the other prompts are
+    order = (
+        sorted(range(len(chats)), key=lambda i: len(rows[i])) if not do_sample else list(range(len(chats)))
+    )
+    # the system prompt and chat header every prompt shares are prefilled once per call, not once per row
+    n_shared = common_prefix_length(rows) if n == 1 else 0
+    n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    got: dict[int, list[str]] = {}
     try:
-        for s in range(0, len(chats), batch_size):
-            if should_stop is not None and should_stop():
-                break
-            texts = [
-                tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) + p
-                for c, p in zip(chats[s : s + batch_size], pre[s : s + batch_size], strict=True)
-            ]
-            enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            kw: dict[str, Any] = {
-                "max_new_tokens": max_new_tokens,
-                "do_sample": do_sample,
-                "pad_token_id": tokenizer.pad_token_id,
-                "num_return_sequences": n,
-            }
-            if do_sample:
-                kw.update(temperature=temperature, top_p=1.0, top_k=0)
-                torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
-            with torch.no_grad():
-                ids = model.generate(**enc, **kw)
-            done = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-            for i in range(len(texts)):
-                out.append([(pre[s + i] + t).strip() for t in done[i * n : (i + 1) * n]])
+        with merged_lora(model):  # the tuned weights folded in: LoRA's extra matmuls cost ~nothing
+            prefix_cache = _prefix_cache(model, rows[order[0]][:n_shared], device) if n_shared else None
+            for s in range(0, len(order), batch_size):
+                if should_stop is not None and should_stop():
+                    break
+                idx = order[s : s + batch_size]
+                enc = _shared_prefix_batch([rows[i] for i in idx], n_shared, pad_id, device)
+                if prefix_cache is not None:
+                    cache = copy.deepcopy(prefix_cache)  # generate extends the cache it is given
+                    cache.batch_repeat_interleave(len(idx))
+                    enc["cache"] = cache
+                kw: dict[str, Any] = {
+                    "max_new_tokens": max_new_tokens,
+                    "do_sample": do_sample,
+                    "pad_token_id": tokenizer.pad_token_id,
+                    "num_return_sequences": n,
+                }
+                if do_sample:
+                    kw.update(temperature=temperature, top_p=1.0, top_k=0)
+                    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+                with torch.no_grad():
+                    ids = model.generate(**enc, **kw)
+                done = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+                for j, i in enumerate(idx):
+                    got[i] = [(pre[i] + t).strip() for t in done[j * n : (j + 1) * n]]
     finally:
         tokenizer.padding_side = old_side
         model.train(was_training)
+    out: list[list[str]] = []
+    for i in range(len(chats)):  # stopped early: the answered prefix of the given order
+        if i not in got:
+            break
+        out.append(got[i])
     return out
 
 

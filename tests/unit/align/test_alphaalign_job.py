@@ -3,6 +3,7 @@ adapter as a subject, and bad inputs that must fail cleanly."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,13 @@ def test_identical_warm_start_is_shared_between_runs_and_a_changed_one_is_not(
     assert "warmstart: LoRA SFT" in logs(other) and "reusing" not in logs(
         other
     )  # another lr: its own warm start
+    # the benign self-answers (warm-start targets) are shared across runs too: the third run trains its own
+    # warm start without generating them again
+    assert "own answers to" in logs(first) and "own answers to" not in logs(other)
+    answers = tmp_path / "{}" / "data" / "benign_answers.json"
+    assert json.loads(Path(str(answers).format("c")).read_text()) == json.loads(
+        Path(str(answers).format("a")).read_text()
+    )
     a = load_file(str(tmp_path / "a" / "warmstart" / "adapter" / "adapter_model.safetensors"))
     b = load_file(str(tmp_path / "b" / "warmstart" / "adapter" / "adapter_model.safetensors"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
