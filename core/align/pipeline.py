@@ -577,9 +577,10 @@ def finish(
         )  # base, then tuned states of every validation prompt
         with model.disable_adapter():
             base_states = prompt_states(model, st.tokenizer, chats, progress=ctx.emit_progress)
-        tuned_states = prompt_states(
-            model, st.tokenizer, chats, progress=lambda done, _total: ctx.emit_progress(n + done, 2 * n)
-        )
+        with T.merged_lora(model):  # the tuned weights folded in: plain-model speed
+            tuned_states = prompt_states(
+                model, st.tokenizer, chats, progress=lambda done, _total: ctx.emit_progress(n + done, 2 * n)
+            )
         diff = representation_diff(base_states, tuned_states, [it.harmful for it in st.validation])
         T.write_json(ctx.run_dir / "audit" / "representation_diff.json", diff)
         knew = _knew_and_acted(st, model, base_states, result.records)
