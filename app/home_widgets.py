@@ -11,8 +11,10 @@ from app import state
 from core.jobs.eta import Eta
 
 DEMO_N = 48
-# length-sorted batches of 16: raw generate of the 48 demo prompts ran 13.3 s at 16 vs 20.9 s at 8
-DEMO_BATCH = 16
+# length-sorted batches of 32 (the first one also times the machine): the demo load with all-layer capture
+# ran 1.26x raw generate at 32, 1.40x at 24 and 1.70x at 16 (benchmarks/bench_demo_load.py --batch-size B;
+# raw generate itself is fastest at 32)
+DEMO_BATCH = 32
 
 PAGE_HELP = {
     "Trace": "Type a prompt and watch the model answer. Every layer's hidden state at every token is "
