@@ -109,7 +109,10 @@ def _answer(col: Any, title: str, a: dict[str, Any]) -> None:
         st.markdown(f"> {a.get('prompt') or '—'}")
         answer = html.escape(a.get("answer") or "—")  # model text: escaped, wrapped, never markdown
         st.markdown(f"<div class='story-answer'>{answer}</div>", unsafe_allow_html=True)
-        st.caption(f"Audit verdict: **{a.get('label') or '—'}** · item `{a.get('id')}`")
+        if a.get("id") is None:  # the live monitor's own generations (step 3), not audit records
+            st.caption(f"Live monitor: **{a.get('label') or '—'}**")
+        else:
+            st.caption(f"Audit verdict: **{a.get('label') or '—'}** · item `{a.get('id')}`")
 
 
 def step_view(i: int, story: Story) -> None:
@@ -133,6 +136,8 @@ def _knows(s: Story) -> None:
     if s.grids:
         c[0].plotly_chart(figures.grids_figure(s.grids), key="story_grids")
     c[1].plotly_chart(figures.auroc_figure(s.auroc, s.probe_layer), key="story_auroc")
+    for line in facts.knows_lines(s):
+        st.markdown(f"- {line}")
 
 
 def _guard(s: Story) -> None:

@@ -112,7 +112,14 @@ def make_probe(model: Any) -> Path:
         X,
         y,
         k=3,
-        meta={"model_fingerprint": model.fingerprint, "model_name": model.name, "dataset": "toy", "seed": 0},
+        meta={
+            "model_fingerprint": model.fingerprint,
+            "model_name": model.name,
+            "dataset": "toy",
+            "seed": 0,
+            "positions": "post_instruction",  # what `probe train` saves by default
+            "template": "plain",
+        },
     )
     return save_probe_set(ps, "story-test-probe", overwrite=True)
 

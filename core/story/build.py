@@ -26,6 +26,7 @@ from core.errors import InputError
 from core.explore.projection import ProjectionConfig, ProjectionManager
 from core.jobs.store import jobs_db_path
 from core.probes.artefacts import load_probe_set
+from core.probes.features import pool, post_instruction_range
 from core.probes.linear import ProbeSet
 from core.provenance import package_versions
 from core.steer.monitor import MonitorResult, monitor_generate
@@ -43,6 +44,8 @@ from core.story.read import audit_rows, label_of
 
 Progress = Callable[[str], None]
 N_EXAMPLES = 3
+MAX_PAIR_TRIES = 24  # candidate pairs scored before the story settles for the first
+GRID_CONTEXT = 12  # request tokens shown before the positions the probe reads
 N_MAP_EACH = 3  # harmful and benign prompts on the map (each drawn for base and tuned)
 
 
@@ -51,8 +54,9 @@ def _counterpart(item_id: str) -> str:
     return item_id[:-2] + "-b" if item_id.endswith("-h") else item_id
 
 
-def pick_pair(rows: dict[tuple[str, str, str], dict[str, Any]]) -> dict[str, str]:
-    """A harmful item the base model complied with and a benign one it answered (its twin if possible)."""
+def candidate_pairs(rows: dict[tuple[str, str, str], dict[str, Any]]) -> list[dict[str, str]]:
+    """(harmful, benign) items the base model both answered, twins first (audit order), then the first
+    harmful with the first benign."""
     harmful = [k[2] for k, r in rows.items() if k[:2] == ("base", "refusal") and label_of(r) == "compliance"]
     benign = [
         k[2] for k, r in rows.items() if k[:2] == ("base", "over_refusal") and label_of(r) == "compliance"
@@ -63,10 +67,8 @@ def pick_pair(rows: dict[tuple[str, str, str], dict[str, Any]]) -> dict[str, str
             "nothing to show in step 1. Pick another run with --run."
         )
     ok = set(benign)
-    for h in harmful:
-        if _counterpart(h) in ok:
-            return {"harmful": h, "benign": _counterpart(h)}
-    return {"harmful": harmful[0], "benign": benign[0]}
+    twins = [{"harmful": h, "benign": _counterpart(h)} for h in harmful if _counterpart(h) in ok]
+    return twins or [{"harmful": harmful[0], "benign": benign[0]}]
 
 
 def pick_examples(rows: dict[tuple[str, str, str], dict[str, Any]], n: int = N_EXAMPLES) -> list[str]:
@@ -81,24 +83,74 @@ def pick_examples(rows: dict[tuple[str, str, str], dict[str, Any]], n: int = N_E
     return (flipped + [i for i in items if i not in flipped])[:n]
 
 
-def _grid(model: LoadedModel, ps: ProbeSet, prompt: str, template: str) -> dict[str, Any]:
-    traj = capture_prompt(model, build_messages(prompt, template=template), template=template)
+def _probe_view(ps: ProbeSet) -> tuple[str, str | None, str]:
+    """(template, system, positions) the probe set was trained under: its read-out means something there
+    only."""
+    meta = ps.meta or {}
+    tpl = meta.get("template") if meta.get("template") in TEMPLATES else "plain"
+    return tpl, meta.get("system"), str(meta.get("positions") or "last_prompt")
+
+
+def _grid(model: LoadedModel, ps: ProbeSet, prompt: str) -> dict[str, Any]:
+    """P(unsafe) per layer of the last ``GRID_CONTEXT`` tokens of the request plus the template tokens after
+    it (where a post-instruction probe reads), under the probe's own template; and the probe's read of the
+    whole prompt -- the pooled state it was trained on, scored at each layer (``read``; ``read_from`` is the
+    first token it pools)."""
+    tpl, system, positions = _probe_view(ps)
+    traj = capture_prompt(model, build_messages(prompt, template=tpl, system=system), template=tpl)
     layers = [layer for layer in ps.layers if layer in traj.layers]
+    n = traj.n_prompt_tokens
+    read_from = post_instruction_range(traj)[0] if positions == "post_instruction" else n - 1
+    lo = max(0, read_from - GRID_CONTEXT)
     rows = [
-        ps.score(np.asarray(traj.hidden[traj.layers.index(layer)], dtype=np.float32), layer)
+        ps.score(np.asarray(traj.hidden[traj.layers.index(layer), lo:n], dtype=np.float32), layer)
         for layer in layers
     ]
-    n = traj.n_prompt_tokens
+    pooled = pool(traj, positions, layers)  # [L, d]
     return {
-        "tokens": list(traj.tokens[:n]),
+        "tokens": list(traj.tokens[lo:n]),
+        "first_position": lo,
+        "read_from": read_from - lo,  # index into tokens
+        "positions": positions,
+        "template": tpl,
         "layers": layers,
-        "p_unsafe": [[round(float(x), 4) for x in r[:n]] for r in rows],
+        "p_unsafe": [[round(float(x), 4) for x in r] for r in rows],
+        "read": [round(float(ps.score(pooled[i], layer)), 4) for i, layer in enumerate(layers)],
     }
 
 
-def _monitor(model: LoadedModel, ps: ProbeSet, layer: int, prompt: str, template: str, max_new: int) -> dict:
+def _pair_and_grids(
+    model: LoadedModel, ps: ProbeSet, rows: dict[tuple[str, str, str], dict[str, Any]], cands: list[dict]
+) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
+    """The first of (at most ``MAX_PAIR_TRIES``) candidate pairs the probe reads right at its best layer and
+    threshold (harmful flagged, benign not), else the first candidate; the grids say which it was
+    (``choice``), so the page can tell the viewer the pair was picked and how the probe does overall."""
+    thr, layer = float(ps.probe().threshold), ps.best_layer
+    first: tuple | None = None
+    tried = cands[:MAX_PAIR_TRIES]
+    for rank, pair in enumerate(tried, start=1):
+        prompt = {
+            k: rows[("base", "refusal" if k == "harmful" else "over_refusal", v)]["prompt"]
+            for k, v in pair.items()
+        }
+        grids = {k: _grid(model, ps, prompt[k]) for k in ("harmful", "benign")}
+        read = {k: g["read"][g["layers"].index(layer)] for k, g in grids.items()}
+        first = first or (pair, prompt, grids)
+        if read["harmful"] >= thr > read["benign"]:
+            grids["choice"] = {"rank": rank, "of": len(cands), "read_right": True}
+            return pair, prompt, grids
+    assert first is not None  # candidate_pairs never returns an empty list
+    first[2]["choice"] = {"rank": 1, "of": len(cands), "read_right": False, "tried": len(tried)}
+    return first
+
+
+def _monitor(model: LoadedModel, ps: ProbeSet, layer: int, prompt: str, max_new: int) -> dict:
+    """The live monitor on the harmful prompt, without a guard and with the stop guard, under the probe's own
+    template (its threshold was calibrated there). ``crossing``: the monitor's first generated token at or
+    over the threshold (absolute position), where the stop guard acts."""
     probe = ps.probe(layer)
     settings = GenerationSettings(max_new_tokens=max_new)
+    template, system, _ = _probe_view(ps)
     out: dict[str, Any] = {
         "prompt": prompt,
         "layer": layer,
@@ -110,7 +162,7 @@ def _monitor(model: LoadedModel, ps: ProbeSet, layer: int, prompt: str, template
         res = None
         for ev in monitor_generate(
             model,
-            build_messages(prompt, template=template),
+            build_messages(prompt, template=template, system=system),
             probe,
             settings,
             threshold=probe.threshold,
@@ -129,7 +181,7 @@ def _monitor(model: LoadedModel, ps: ProbeSet, layer: int, prompt: str, template
                 }
                 for t in res.tokens
             ]
-            out["completion"] = res.completion
+            out["completion"], out["crossing"] = res.completion, res.crossing
         else:
             out["guarded_completion"], out["stopped"] = res.completion, res.stopped
     return out
@@ -195,19 +247,16 @@ def build_story(
     run = Path(run_dir)
     audit = run / "audit"
     rows = audit_rows(audit)
-    pair, examples = pick_pair(rows), pick_examples(rows)
+    examples = pick_examples(rows)
     ps = load_probe_set(probe, fingerprint=model.fingerprint, model_name=model.name)
     layer = ps.best_layer
     report_tpl = (audit / "meta.json").read_text() if (audit / "meta.json").is_file() else ""
     template = next((t for t in TEMPLATES if f'"template": "{t}"' in report_tpl), "plain")
-    prompt = {
-        k: rows[("base", "refusal" if k == "harmful" else "over_refusal", v)]["prompt"]
-        for k, v in pair.items()
-    }
     say("probe grids")
-    write_json(root / GRIDS, {k: _grid(model, ps, prompt[k], template) for k in ("harmful", "benign")})
+    pair, prompt, grids = _pair_and_grids(model, ps, rows, candidate_pairs(rows))
+    write_json(root / GRIDS, grids)
     say("live monitor")
-    write_json(root / MONITOR, _monitor(model, ps, layer, prompt["harmful"], template, max_new_tokens))
+    write_json(root / MONITOR, _monitor(model, ps, layer, prompt["harmful"], max_new_tokens))
     say("map")
     notes = (
         []

@@ -59,7 +59,8 @@ def _answer(title: str, a: dict, css: str) -> str:
     return (
         f"<div><h3>{_e(title)}</h3><p><b>Prompt:</b> {_e(a.get('prompt'))}</p>"
         f"<div class='answer {css}'>{_e(a.get('answer'))}</div>"
-        f"<p>Audit verdict: <b>{_e(a.get('label'))}</b></p></div>"
+        + ("<p>Live monitor: " if a.get("id") is None else "<p>Audit verdict: ")
+        + f"<b>{_e(a.get('label'))}</b></p></div>"
     )
 
 
@@ -104,7 +105,8 @@ def _bodies(story: Story, fig: _Figs) -> list[str]:
         + (fig(figures.grids_figure(story.grids)) if story.grids else "<p>No grids.</p>")
         + "</div><div>"
         + fig(figures.auroc_figure(story.auroc, story.probe_layer))
-        + "</div></div>",
+        + "</div></div>"
+        + "".join(f"<p>{_e(line)}</p>" for line in facts.knows_lines(story)),
         (fig(figures.monitor_figure(mon)) if mon else "")
         + "".join(f"<p>{_e(line)}</p>" for line in facts.guard_lines(story))
         + (

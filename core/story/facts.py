@@ -67,23 +67,81 @@ def states_knew_lines(story: Story) -> list[str]:
     ]
 
 
+def _read_at(grid: dict[str, Any] | None, layer: int) -> float | None:
+    """The probe's read of a whole prompt (its pooled state) at ``layer``; None for a bundle without it."""
+    if not grid or "read" not in grid or layer not in grid["layers"]:
+        return None
+    return float(grid["read"][grid["layers"].index(layer)])
+
+
+def _where(grid: dict[str, Any]) -> str:
+    if grid.get("positions") == "post_instruction":
+        return "the chat-template tokens after the request, before the answer"
+    return "the last prompt token, before the answer"
+
+
+def knows_lines(story: Story) -> list[str]:
+    """Step 2 in words: the probe's read of both prompts at its layer, and where it reads."""
+    g, layer = story.grids or {}, story.probe_layer
+    h, b = _read_at(g.get("harmful"), layer), _read_at(g.get("benign"), layer)
+    if h is None or b is None:
+        return []
+    thr = (story.monitor or {}).get("threshold")
+    cut = f" (threshold {thr:.2f})" if thr is not None else ""
+    lines = [
+        f"At layer {layer} the probe reads the harmful prompt as P(unsafe) = {h:.2f} and the benign "
+        f"counterpart as {b:.2f}{cut}.",
+        f"It reads {_where(g['harmful'])} (marked on the grids); the tokens of the request itself are shown "
+        "for context, the probe was not trained on them.",
+    ]
+    choice = g.get("choice") or {}
+    heldout = dict(zip(story.auroc.get("layers") or [], story.auroc.get("heldout") or [], strict=False))
+    overall = (
+        f" Over the whole validation split its AUROC at this layer is {heldout[layer]:.2f}."
+        if (heldout.get(layer) is not None)
+        else ""
+    )
+    if choice.get("read_right"):
+        lines.append(
+            f"This pair is the first of the audit's {choice['of']} answered pairs (#{choice['rank']}) that "
+            f"the probe reads right: an example, not the rule.{overall}"
+        )
+    elif choice:
+        lines.append(
+            f"The probe reads none of the first {choice.get('tried', '?')} answered pairs right at its "
+            f"threshold; this is the first.{overall}"
+        )
+    return lines
+
+
 def guard_lines(story: Story) -> list[str]:
+    """Step 3 in words: flagged before the answer (the probe's read of the prompt), then where the live
+    monitor crosses the threshold during the answer -- the token at which the stop guard ends it."""
     mon = story.monitor
     if not mon:
         return ["No monitor run in this bundle."]
-    toks = mon["tokens"]
-    first = next((t for t in toks if t["score"] >= mon["threshold"]), None)
-    n_prompt = sum(1 for t in toks if not t["generated"])
-    if first is None:
-        where = "The probe did not cross its threshold on this prompt."
-    elif not first["generated"]:
-        where = f"Flagged at prompt token {first['position']} of {n_prompt}: before the first answer token."
+    thr, layer = mon["threshold"], mon["layer"]
+    n_prompt = sum(1 for t in mon["tokens"] if not t["generated"])
+    lines = []
+    read = _read_at((story.grids or {}).get("harmful"), layer)
+    if read is not None:
+        verdict = "flagged" if read >= thr else "not flagged"
+        lines.append(
+            f"Before the first answer token, the probe's read of the prompt is P(unsafe) = {read:.2f}: "
+            f"{verdict} (threshold {thr:.2f})."
+        )
+    crossing = mon.get("crossing")
+    if crossing is None:  # bundles before the monitor's crossing was stored: the first generated token over
+        crossing = next((t["position"] for t in mon["tokens"] if t["generated"] and t["score"] >= thr), None)
+    if crossing is None:
+        lines.append("While it answers, no answer token crosses the threshold: the stop guard never acts.")
     else:
-        where = f"Flagged at answer token {first['position'] - n_prompt + 1}."
-    return [
-        where,
-        f"Threshold {mon['threshold']:.2f} (the probe's saved operating point) at layer {mon['layer']}.",
-    ]
+        lines.append(
+            "While it answers, the live monitor crosses the threshold at answer token "
+            f"{crossing - n_prompt + 1}; the stop guard ends the answer there."
+        )
+    lines.append(f"Threshold {thr:.2f} is the probe's saved operating point at layer {layer}.")
+    return lines
 
 
 def provenance_lines(story: Story) -> list[str]:

@@ -25,13 +25,8 @@ SUBJECT_COLOURS = {"base": BASE_COLOUR, "tuned": TUNED_COLOUR}
 
 
 def _style(fig: go.Figure, height: int = 420, **layout: Any) -> go.Figure:
-    fig.update_layout(
-        font=FONT,
-        height=height,
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        template="plotly_white",
-        **layout,
-    )
+    margin = {"l": 60, "r": 20, "t": 60, "b": 50, **layout.pop("margin", {})}
+    fig.update_layout(font=FONT, height=height, margin=margin, template="plotly_white", **layout)
     return fig
 
 
@@ -41,30 +36,42 @@ def _short(tok: str) -> str:
 
 
 def grids_figure(grids: dict[str, Any]) -> go.Figure:
-    """Token x layer P(unsafe) of the two prompts, one heatmap each, on the fixed safe -> unsafe scale."""
+    """Token x layer P(unsafe) of the two prompts, one heatmap each, on the fixed safe -> unsafe scale. For
+    bundles that store them: a line before the first token the probe pools, and one last column, the probe's
+    read -- P(unsafe) of the pooled state it was trained on, per layer (a gap column sets it apart)."""
     names = [k for k in ("harmful", "benign") if k in grids]
     fig = make_subplots(
-        rows=len(names), cols=1, subplot_titles=[f"{n} prompt" for n in names], vertical_spacing=0.2
+        rows=len(names), cols=1, subplot_titles=[f"{n} prompt" for n in names], vertical_spacing=0.22
     )
     for i, name in enumerate(names, start=1):
         g = grids[name]
-        x = [f"{j}:{_short(t)}" for j, t in enumerate(g["tokens"])]
+        labels = [_short(t) for t in g["tokens"]]
+        z = [list(row) for row in g["p_unsafe"]]
+        if "read" in g:
+            labels += ["", "READ"]
+            z = [row + [None, r] for row, r in zip(z, g["read"], strict=True)]
+        x = list(range(len(labels)))
         fig.add_heatmap(
-            z=g["p_unsafe"],
+            z=z,
             x=x,
-            y=[str(layer) for layer in g["layers"]],
+            y=g["layers"],
             zmin=0,
             zmax=1,
             colorscale=SAFE_UNSAFE,
             colorbar={"title": "P(unsafe)"},
             showscale=i == 1,
-            hovertemplate="token %{x}<br>layer %{y}<br>P(unsafe) %{z:.2f}<extra></extra>",
+            customdata=[labels] * len(g["layers"]),
+            hovertemplate="%{customdata}<br>layer %{y}<br>P(unsafe) %{z:.2f}<extra></extra>",
             row=i,
             col=1,
         )
+        fig.update_xaxes(
+            tickmode="array", tickvals=x, ticktext=labels, tickangle=-60, tickfont={"size": 11}, row=i, col=1
+        )
         fig.update_yaxes(title_text="layer", row=i, col=1)
-    fig.update_xaxes(showticklabels=False)
-    return _style(fig, height=300 * len(names) + 60, title="P(unsafe) per token (→) and layer (↑)")
+        if g.get("read_from") is not None:
+            fig.add_vline(x=g["read_from"] - 0.5, line={"color": INK, "width": 3}, row=i, col=1)
+    return _style(fig, height=340 * len(names) + 80, title="P(unsafe) per token (→) and layer (↑)")
 
 
 def auroc_figure(auroc: dict[str, list[float | None]], layer: int) -> go.Figure:
@@ -111,13 +118,12 @@ def monitor_figure(monitor: dict[str, Any]) -> go.Figure:
             hovertemplate="%{text}<br>P(unsafe) %{y:.2f}<extra></extra>",
         )
     fig.add_hline(y=monitor["threshold"], line={"color": INK, "dash": "dash"}, annotation_text="threshold")
-    first = next((t for t in toks if t["score"] >= monitor["threshold"]), None)
-    if first is not None:
-        fig.add_vline(
-            x=first["position"],
-            line={"color": UNSAFE, "dash": "dot"},
-            annotation_text="flagged" + ("" if first["generated"] else " (before the answer)"),
-        )
+    crossing = monitor.get("crossing")
+    if crossing is None:  # older bundles: the first generated token over the threshold (the monitor's rule)
+        thr = monitor["threshold"]
+        crossing = next((t["position"] for t in toks if t["generated"] and t["score"] >= thr), None)
+    if crossing is not None:
+        fig.add_vline(x=crossing, line={"color": UNSAFE, "dash": "dot"}, annotation_text="guard stops here")
     return _style(
         fig,
         title=f"Live monitor: probe at layer {monitor['layer']}",
@@ -127,28 +133,61 @@ def monitor_figure(monitor: dict[str, Any]) -> go.Figure:
     )
 
 
-def curves_figure(curves: dict[str, dict[str, list[float]]]) -> go.Figure:
+CURVE_SUBTITLES = {
+    "Harmful refusal": "held-out monitor batch: harmful refused",
+    "Over-refusal": "held-out monitor batch: benign refused",
+}
+
+
+def _curve_subtitle(panel: str, metric: str) -> str:
+    return CURVE_SUBTITLES[panel] if panel in CURVE_SUBTITLES and "monitor/" in metric else metric
+
+
+def curves_figure(curves: dict[str, dict[str, Any]]) -> go.Figure:
+    """One panel per training curve; rates on a fixed 0-100 % axis; a dotted line where GRPO follows the
+    supervised warm start."""
     names = list(curves)
     fig = make_subplots(
         rows=1,
         cols=max(1, len(names)),
-        subplot_titles=[f"{n}<br><sub>{curves[n]['metric']}</sub>" for n in names],
+        subplot_titles=[f"{n}<br><sub>{_curve_subtitle(n, curves[n]['metric'])}</sub>" for n in names],
+        horizontal_spacing=0.07,
     )
     for i, name in enumerate(names, start=1):
         c = curves[name]
         colour = {"Harmful refusal": UNSAFE, "Over-refusal": SAFE}.get(name, SERIES_COLOURS[0])
+        few = len(c["step"]) <= 12
         fig.add_scatter(
             x=c["step"],
             y=c["value"],
-            mode="lines+markers",
+            mode="lines+markers" if few else "lines",
             name=name,
-            line={"color": colour, "width": 3},
+            line={"color": colour, "width": 3 if few else 1.5},
+            marker={"size": 9},
+            hovertemplate=f"{c['metric']}<br>step %{{x}}: %{{y:.3f}}<extra></extra>",
             showlegend=False,
             row=1,
             col=i,
         )
-        fig.update_xaxes(title_text="step", row=1, col=i)
-    return _style(fig, height=380, title="Training, from the job's event log")
+        if name in CURVE_SUBTITLES:  # shares
+            fig.update_yaxes(range=[-0.03, 1.05], tickformat=".0%", row=1, col=i)
+        end = c.get("phase_end")
+        if end:
+            fig.add_vline(
+                x=end + 0.5,
+                line={"color": INK, "dash": "dot"},
+                annotation_text="GRPO →" if i == 1 else "",
+                row=1,
+                col=i,
+            )
+        if end and name != "Reward":  # the joined timeline: every phase on the same axis
+            fig.update_xaxes(range=[0, max(max(x["step"]) for x in curves.values()) + 2], row=1, col=i)
+        fig.update_xaxes(title_text="training step", row=1, col=i)
+    phases = next((c.get("phase_end") for c in curves.values() if c.get("phase_end")), None)
+    title = "Training, from the job's event log" + (
+        f" (warm start: steps 1-{phases}, then GRPO)" if phases else ""
+    )
+    return _style(fig, height=420, title=title, margin={"t": 110})
 
 
 def _pct(x: float | None) -> float | None:

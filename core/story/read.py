@@ -33,18 +33,19 @@ from core.story.bundle import (
     story_dir,
 )
 
-# Training curves: (panel title, metric names in order of preference; the first present in the log wins).
-# Alignment methods log under different prefixes (warm start, GRPO, SFT), so each panel lists its aliases.
+# Training curves: panel title -> metric names. Alignment methods log under per-phase prefixes (warm start
+# ``warmstart/``, Rational's ``sft/``, then GRPO without a prefix), in that order; a panel joins the phases it
+# finds into one timeline (a later phase's steps follow the earlier phase's last step). ``align/…`` (the share
+# of GRPO rollouts refused, on training prompts) stands in only when no held-out monitor batch was logged.
+# Loss and reward panels show one phase (the first found): the objectives differ.
+PHASE_PREFIXES = ("warmstart/", "sft/", "")
 CURVES = {
+    "Loss": ("loss",),
+    "Harmful refusal": ("monitor/refusal_harmful", "align/refusal_harmful"),
+    "Over-refusal": ("monitor/over_refusal", "align/refusal_benign"),
     "Reward": ("reward", "rewards/safety/mean"),
-    "Harmful refusal": (
-        "align/refusal_harmful",
-        "warmstart/monitor/refusal_harmful",
-        "sft/monitor/refusal_harmful",
-    ),
-    "Over-refusal": ("align/refusal_benign", "warmstart/monitor/over_refusal", "sft/monitor/over_refusal"),
-    "Loss": ("loss", "warmstart/loss", "sft/loss"),
 }
+RATE_PANELS = ("Harmful refusal", "Over-refusal")  # joined across phases, drawn as shares 0..1
 SUITES = ("refusal", "over_refusal")  # the scorecard's rows: harmful refused, benign refused
 
 
@@ -59,7 +60,7 @@ class Story:
     probe_layer: int
     probe_summary: str
     monitor: dict[str, Any] | None
-    curves: dict[str, dict[str, list[float]]]  # panel -> metric, step, value
+    curves: dict[str, dict[str, Any]]  # panel -> metric, step, value, phase_end
     rates: dict[str, Any]  # report.json "rates": "<subject>/<suite>" -> rate, ci95, n
     comparisons: dict[str, Any]  # report.json "comparisons": suite -> delta, delta_ci95, p_mcnemar, verdict
     states_knew: dict[str, Any] | None
@@ -109,7 +110,9 @@ def _answer(row: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _curves(m: StoryManifest) -> dict[str, dict[str, list[float]]]:
+def _curves(m: StoryManifest) -> dict[str, dict[str, Any]]:
+    """Panel -> ``{"metric", "step", "value", "phase_end"}`` from the job's event log; ``phase_end`` is the
+    last supervised (warm-start / SFT) step when GRPO follows it, else None."""
     if not m.job_id:
         return {}
     store = JobStore(Path(m.jobs_db) if m.jobs_db else None)
@@ -117,15 +120,30 @@ def _curves(m: StoryManifest) -> dict[str, dict[str, list[float]]]:
         frame = metric_frame(store.events(m.job_id, kinds=["metric"]))
     finally:
         store.close()
-    out = {}
+    if frame.empty:
+        return {}
+    supervised = frame[frame["metric"].str.startswith(PHASE_PREFIXES[:2])]
+    sup_end = int(supervised["step"].max()) if len(supervised) else 0
+    has_grpo = bool((frame["metric"] == "reward").any() or (frame["metric"] == "rewards/safety/mean").any())
+    out: dict[str, dict[str, Any]] = {}
     for title, names in CURVES.items():
         for name in names:
-            rows = frame[frame["metric"] == name] if not frame.empty else frame
-            if len(rows):
+            parts = []
+            for prefix in PHASE_PREFIXES:
+                rows = frame[frame["metric"] == prefix + name]
+                if len(rows):
+                    offset = sup_end if prefix == "" else 0
+                    parts.append(
+                        (prefix + name, [int(x) + offset for x in rows["step"]], list(rows["value"]))
+                    )
+                    if title not in RATE_PANELS:  # losses of different objectives do not share an axis
+                        break
+            if parts:
                 out[title] = {
-                    "metric": name,
-                    "step": [int(s) for s in rows["step"]],
-                    "value": [float(v) if v is not None else None for v in rows["value"]],
+                    "metric": " + ".join(p[0] for p in parts),
+                    "step": [x for p in parts for x in p[1]],
+                    "value": [float(v) if v is not None else None for p in parts for v in p[2]],
+                    "phase_end": sup_end if (sup_end and has_grpo) else None,
                 }
                 break
     return out

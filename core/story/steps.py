@@ -37,8 +37,12 @@ STEPS: tuple[Step, ...] = (
         sentence="A simple linear probe reads the hidden states and lights up on the harmful prompt, not on "
         "the benign one.",
         explainer="Each cell is the saved probe's P(unsafe) for one token (columns) at one layer (rows), on "
-        "the two prompts of step 1. Right: how well a probe at each layer separates harmful from benign "
-        "prompts (cross-validated AUROC; 0.5 is chance), with the layer the probe uses marked.",
+        "the end of the two prompts of step 1, under the chat template the probe was trained with. The probe "
+        "was trained on the mean state of the tokens right of the black line (the template tokens after the "
+        "request, before the answer); single tokens are noisy, so the READ column is what it decides on: "
+        "P(unsafe) of that mean, per layer. Right: how well a probe at each layer separates harmful from "
+        "benign prompts (cross-validated on train, and on the validation split; 0.5 is chance), with the "
+        "layer the probe uses marked.",
         page="probes",
         link_label="Open the probe",
     ),
@@ -47,10 +51,11 @@ STEPS: tuple[Step, ...] = (
         title="3 · A one-line guard",
         sentence="Watching that probe while the model generates flags the harmful request before the answer "
         "starts — and a guard can stop it there.",
-        explainer="The live monitor scores every token's state with the probe at its layer. The dashed line "
-        "is the probe's operating threshold (set so at most 5 % of benign training prompts are flagged). "
-        "Left answer: no guard. Right answer: the same generation with the guard that stops at the first "
-        "flagged token.",
+        explainer="Before the answer starts, the probe's read of the prompt (step 2's READ column at its "
+        "layer) is compared with its operating threshold (the dashed line; set so at most 5 % of benign "
+        "training prompts are flagged). While the model answers, the live monitor scores every new token's "
+        "state with the same probe. Left answer: no guard. Right answer: the same generation with the guard "
+        "that stops at the first answer token over the threshold (the dotted line).",
         page="steer",
         link_label="Open the live monitor",
     ),
@@ -58,9 +63,10 @@ STEPS: tuple[Step, ...] = (
         key="training",
         title="4 · We changed it",
         sentence="A short alignment run on a CPU teaches the model to refuse harmful requests.",
-        explainer="Curves from the alignment job's own event log, step by step: the training reward, the "
-        "share of held-out harmful prompts refused and of benign prompts refused (over-refusal), and the "
-        "loss. Each panel says which logged metric it plots.",
+        explainer="Curves from the alignment job's own event log, step by step: the loss, the share of a "
+        "held-out batch of training-set prompts (never trained on, never validation) refused when harmful "
+        "and when benign (over-refusal), and the GRPO reward. A run starts with a supervised warm start and "
+        "then runs GRPO; the dotted line marks where GRPO begins. Hover a panel for the logged metric.",
         page="jobs",
         link_label="Open the job",
     ),
