@@ -725,7 +725,8 @@ def frontier_figure(points: Sequence[dict[str, Any]], setting: str) -> go.Figure
             mode="lines+markers+text",
             name=f"after training, by {setting}",
             text=text,
-            textposition="top center",
+            # neighbouring values often land a point apart: labels alternate sides so they do not overprint
+            textposition=["middle right" if i % 2 == 0 else "middle left" for i in range(len(pts))],
             line={"width": 1, "dash": "dot", "color": TUNED_COLOUR},
             marker={"size": 10, "color": TUNED_COLOUR},
             error_x=_err(x, [p.get("over_refusal_ci95") for p in pts]),
@@ -736,13 +737,22 @@ def frontier_figure(points: Sequence[dict[str, Any]], setting: str) -> go.Figure
     fig.update_layout(
         title=f"Frontier over {setting}: harmful refusal vs over-refusal",
         height=460,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h"},
+        margin={"l": 10, "r": 10, "t": 40, "b": 40},
+        legend={"orientation": "h", "y": -0.22},
         xaxis={
             "title": "over-refusal (benign refused, lower is better)",
-            "range": [0, 1],
+            "range": _frontier_x_range(pts, base),
             "tickformat": ".0%",
         },
         yaxis={"title": "harmful refusal (higher is better)", "range": [0, 1.02], "tickformat": ".0%"},
     )
     return fig
+
+
+def _frontier_x_range(pts: Sequence[dict[str, Any]], base: Sequence[tuple[float, float]]) -> list[float]:
+    """Over-refusal axis zoomed to the points, their intervals, the base and the bar (at least 0-20 %): a
+    sweep's points crowd a corner of the unit square, where their intervals cannot be told apart."""
+    xs = [BAR_OVER_REFUSAL, *(b[0] for b in base)]
+    for p in pts:
+        xs += [p["over_refusal"], *(v for v in (p.get("over_refusal_ci95") or []) if v is not None)]
+    return [0, min(1.0, max(0.2, 1.25 * max(xs)))]

@@ -44,6 +44,7 @@ from core.story.read import audit_rows, label_of
 
 Progress = Callable[[str], None]
 N_EXAMPLES = 3
+PROMPT_POSITIONS = ("post_instruction", "last_prompt", "mean_all")  # probe positions a prompt has
 MAX_PAIR_TRIES = 24  # candidate pairs scored before the story settles for the first
 GRID_CONTEXT = 12  # request tokens shown before the positions the probe reads
 N_MAP_EACH = 3  # harmful and benign prompts on the map (each drawn for base and tuned)
@@ -88,7 +89,10 @@ def _probe_view(ps: ProbeSet) -> tuple[str, str | None, str]:
     only."""
     meta = ps.meta or {}
     tpl = meta.get("template") if meta.get("template") in TEMPLATES else "plain"
-    return tpl, meta.get("system"), str(meta.get("positions") or "last_prompt")
+    positions = str(meta.get("positions") or "last_prompt")
+    # a probe of answer states (completion / reasoning) has nothing to read before the answer: its last-token
+    # read is the nearest the prompt has
+    return tpl, meta.get("system"), positions if positions in PROMPT_POSITIONS else "last_prompt"
 
 
 def _grid(model: LoadedModel, ps: ProbeSet, prompt: str) -> dict[str, Any]:
@@ -100,7 +104,7 @@ def _grid(model: LoadedModel, ps: ProbeSet, prompt: str) -> dict[str, Any]:
     traj = capture_prompt(model, build_messages(prompt, template=tpl, system=system), template=tpl)
     layers = [layer for layer in ps.layers if layer in traj.layers]
     n = traj.n_prompt_tokens
-    read_from = post_instruction_range(traj)[0] if positions == "post_instruction" else n - 1
+    read_from = {"post_instruction": post_instruction_range(traj)[0], "mean_all": 0}.get(positions, n - 1)
     lo = max(0, read_from - GRID_CONTEXT)
     rows = [
         ps.score(np.asarray(traj.hidden[traj.layers.index(layer), lo:n], dtype=np.float32), layer)

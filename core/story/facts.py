@@ -75,9 +75,10 @@ def _read_at(grid: dict[str, Any] | None, layer: int) -> float | None:
 
 
 def _where(grid: dict[str, Any]) -> str:
-    if grid.get("positions") == "post_instruction":
-        return "the chat-template tokens after the request, before the answer"
-    return "the last prompt token, before the answer"
+    return {
+        "post_instruction": "the chat-template tokens after the request, before the answer",
+        "mean_all": "the mean of every prompt token, before the answer",
+    }.get(str(grid.get("positions")), "the last prompt token, before the answer")
 
 
 def knows_lines(story: Story) -> list[str]:

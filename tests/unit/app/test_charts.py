@@ -115,7 +115,10 @@ def test_frontier_figure_points_errors_base_and_bar():
     assert (list(base.x), list(base.y)) == ([0.02], [0.4]) and base.marker.color == charts.BASE_COLOUR
     (bar,) = fig.layout.shapes
     assert (bar.x0, bar.x1, bar.y0, bar.y1) == (0, 0.05, 0.9, 1)
-    assert tuple(fig.layout.xaxis.range) == (0, 1) and fig.layout.xaxis.tickformat == ".0%"
+    # zoomed to the widest interval (0.15 + 0.06) with a quarter to spare, never past 100 %
+    assert fig.layout.xaxis.range[0] == 0 and abs(fig.layout.xaxis.range[1] - 1.25 * 0.21) < 1e-9
+    assert fig.layout.xaxis.tickformat == ".0%"
+    assert list(tuned.textposition) == ["middle right", "middle left", "middle right"]
     assert fig.layout.yaxis.tickformat == ".0%"
     # points from the live metrics: no intervals, no base yet, an unfinished point left out
     live = [{"value": 1, "harmful_refusal": 0.5, "over_refusal": 0.1}, {"value": 2, "harmful_refusal": 0.7}]

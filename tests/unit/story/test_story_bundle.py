@@ -92,7 +92,7 @@ def test_grid_reads_the_prompt_where_the_probe_was_trained(bundle, tiny_model):
         with torch.no_grad():
             hs = tiny_model.hf_model(torch.tensor([ids]), output_hidden_states=True).hidden_states
         for i, layer in enumerate(g["layers"]):
-            if layer == tiny_model.n_layers:  # transformers' last entry is after the final norm; capture's before
+            if layer == tiny_model.n_layers:  # transformers' last entry is after the final norm
                 continue
             ref = hs[layer][0, start:end].mean(0).numpy()
             assert abs(g["read"][i] - float(ps.score(ref, layer))) < 1e-4, (kind, layer)
