@@ -177,6 +177,7 @@ def curves_figure(curves: dict[str, dict[str, Any]]) -> go.Figure:
                 x=end + 0.5,
                 line={"color": INK, "dash": "dot"},
                 annotation_text="GRPO →" if i == 1 else "",
+                annotation_position="top left",  # inside its own panel, not over the next one
                 row=1,
                 col=i,
             )
