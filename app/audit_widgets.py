@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
-from app.charts import states_knew_figure
+from app.align_charts import states_knew_figure
 from app.helpers_audit import (
     FEW,
     alignment_report,

@@ -179,7 +179,7 @@ def states_knew_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def states_knew_bars(report: dict[str, Any]) -> dict[str, list[Any]]:
-    """The groups of ``states_knew_rows`` as plain lists for ``charts.states_knew_figure`` (rates as
+    """The groups of ``states_knew_rows`` as plain lists for ``align_charts.states_knew_figure`` (rates as
     fractions, None where a group is empty)."""
     knew = _knew(report)
     out: dict[str, list[Any]] = {

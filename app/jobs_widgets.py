@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
-from app.charts import frontier_figure, line_figure
+from app.align_charts import frontier_figure
+from app.charts import line_figure
 from app.helpers_jobs import SWEEP_TYPE, frontier_caption, sweep_frontier
 from core.explore.palette import STATUS_BADGES
 from core.jobs import ConfigError, backend_for, get_backend, job_types

@@ -124,7 +124,7 @@ def _curves(m: StoryManifest) -> dict[str, dict[str, Any]]:
         return {}
     supervised = frame[frame["metric"].str.startswith(PHASE_PREFIXES[:2])]
     sup_end = int(supervised["step"].max()) if len(supervised) else 0
-    has_grpo = bool((frame["metric"] == "reward").any() or (frame["metric"] == "rewards/safety/mean").any())
+    has_grpo = bool(frame["metric"].isin(CURVES["Reward"]).any())  # only GRPO logs a reward
     out: dict[str, dict[str, Any]] = {}
     for title, names in CURVES.items():
         for name in names:

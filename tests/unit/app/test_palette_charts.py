@@ -11,7 +11,7 @@ import re
 import numpy as np
 from plotly.colors import sample_colorscale
 
-from app import charts
+from app import align_charts, charts
 from app.audit_repdiff_widgets import pca_figure
 from app.label_widgets import counts_figure
 from app.monitor_widgets import score_colour, score_trace_figure, tokens_html
@@ -125,7 +125,7 @@ def test_token_html_paints_unsafe_tokens_and_outlines_outliers():
 
 
 def test_alignment_bars_probe_histograms_and_scatter():
-    bars = charts.states_knew_figure(
+    bars = align_charts.states_knew_figure(
         ["harmful", "benign"], [True, False], [0.2, 0.1], [None, None], [0.9, 0.1], [None, None]
     )
     assert _hex(bars.data[1].marker.color[0]) == UNSAFE and _hex(bars.data[1].marker.color[1]) == SAFE
