@@ -16,7 +16,6 @@ A checkpoint's parent folder names its phase, so ``resume`` knows where to conti
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import os
 import random
@@ -28,6 +27,13 @@ import numpy as np
 
 from core.align.rewards import format_verifier, refusal_verifier
 from core.capture.models import ModelSpec, _resolve_source, resolve_device
+from core.capture.shared_prefix import (
+    MIN_SHARED_PREFIX,
+    common_prefix_length,
+    expanded_cache,
+    prefix_cache,
+    shared_prefix_batch,
+)
 from core.capture.templates import build_messages
 from core.errors import InputError
 from core.fsio import atomic_write_bytes
@@ -245,52 +251,6 @@ def merged_lora(model: Any) -> Iterator[bool]:
                 m.get_base_layer().weight.copy_(saved[id(m)])
 
 
-MIN_SHARED_PREFIX = 8  # fewer shared tokens than this: not worth the extra forward and cache copies
-
-
-def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
-    """Tokens every row starts with, leaving each row at least one token of its own (the prefill must see
-    one new token per row)."""
-    if not rows:
-        return 0
-    first, n = rows[0], min(len(r) for r in rows) - 1
-    for r in rows[1:]:
-        k = 0
-        while k < n and r[k] == first[k]:
-            k += 1
-        n = k
-    return max(n, 0)
-
-
-def _prefix_cache(model: Any, prefix: Sequence[int], device: Any) -> Any:
-    """The key/value cache of ``prefix`` (batch 1) under the model's current weights."""
-    import torch
-
-    with torch.no_grad():
-        out = model(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True)
-    return out.past_key_values
-
-
-def _shared_prefix_batch(
-    rows: Sequence[Sequence[int]], n_shared: int, pad_id: int, device: Any
-) -> dict[str, Any]:
-    """``input_ids`` / ``attention_mask`` [B, T]: the shared prefix, then left padding, then each row's own
-    tokens -- so the cached prefix sits at the same positions in every row. ``generate`` derives position
-    ids from the mask (cumsum), so every token keeps the position it has in the plain left-padded batch,
-    and padding is masked either way. With ``n_shared = 0`` this is plain left padding."""
-    import torch
-
-    own = [list(r[n_shared:]) for r in rows]
-    width = max(len(o) for o in own)
-    prefix = list(rows[0][:n_shared])
-    ids = [prefix + [pad_id] * (width - len(o)) + o for o in own]
-    mask = [[1] * n_shared + [0] * (width - len(o)) + [1] * len(o) for o in own]
-    return {
-        "input_ids": torch.tensor(ids, device=device),
-        "attention_mask": torch.tensor(mask, device=device),
-    }
-
-
 def generate(
     model: Any,
     tokenizer: Any,
@@ -334,16 +294,14 @@ def generate(
     got: dict[int, list[str]] = {}
     try:
         with merged_lora(model):  # the tuned weights folded in: LoRA's extra matmuls cost ~nothing
-            prefix_cache = _prefix_cache(model, rows[order[0]][:n_shared], device) if n_shared else None
+            shared = prefix_cache(model, rows[order[0]][:n_shared], device) if n_shared else None
             for s in range(0, len(order), batch_size):
                 if should_stop is not None and should_stop():
                     break
                 idx = order[s : s + batch_size]
-                enc = _shared_prefix_batch([rows[i] for i in idx], n_shared, pad_id, device)
-                if prefix_cache is not None:
-                    cache = copy.deepcopy(prefix_cache)  # generate extends the cache it is given
-                    cache.batch_repeat_interleave(len(idx))
-                    enc["cache"] = cache
+                enc = shared_prefix_batch([rows[i] for i in idx], n_shared, pad_id, device)
+                if shared is not None:
+                    enc["cache"] = expanded_cache(shared, len(idx))
                 kw: dict[str, Any] = {
                     "max_new_tokens": max_new_tokens,
                     "do_sample": do_sample,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,13 @@ from core import checks
 from core.capture.batching import DEFAULT_TOKEN_BUDGET, length_batches, restore_order
 from core.capture.context import Intervention, InterventionContext
 from core.capture.models import LoadedModel
+from core.capture.shared_prefix import (
+    MIN_SHARED_PREFIX,
+    common_prefix_length,
+    expanded_cache,
+    prefix_cache,
+    shared_prefix_batch,
+)
 from core.capture.traced_generate import generate_traced
 from core.capture.trajectory import GenerationSettings, Message, Trajectory, find_spans
 from core.errors import InputError, LimitError, NonFiniteError
@@ -220,6 +228,32 @@ def _eos_ids(model: LoadedModel) -> set[int]:
     return ids
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecordedStates:
+    """States recorded while a batch generated. ``prefix``: per layer ``[n_shared, d]``, the prompt prefix
+    every row shares (computed once, batch 1; empty when there was none); ``rest``: per layer
+    ``[batch, width + n_generated, d]``, each row's own prompt tokens right-aligned at ``width``, then its
+    completion."""
+
+    prefix: list[Any]
+    rest: list[Any]
+    width: int
+
+    @property
+    def n_shared(self) -> int:
+        return int(self.prefix[0].shape[0]) if self.prefix else 0
+
+    def row(self, b: int, n_own: int, n_gen: int) -> Any:
+        """``[n_layers, n_shared + n_own + n_gen, d]`` of row ``b`` (one copy)."""
+        import torch
+
+        parts = []
+        for i, r in enumerate(self.rest):  # plain loop: one [T, d] slice per layer
+            own = r[b, self.width - n_own : self.width + n_gen]
+            parts.append(torch.cat([self.prefix[i], own]) if self.prefix else own)
+        return torch.stack(parts)
+
+
 def _generate_rows(
     model: LoadedModel,
     prompts: list[list[int]],
@@ -227,20 +261,23 @@ def _generate_rows(
     interventions: Sequence[Intervention] | None,
     streamer: Any = None,
     record: tuple[int, ...] | None = None,
-) -> tuple[list[list[int]], Any]:
-    """Generate for a left-padded batch. With ``record``, also return the residual stream of those layers for
-    every position, ``[len(record), batch, prompt_width + n_generated, d_model]``, recorded while generating.
+) -> tuple[list[list[int]], RecordedStates | None]:
+    """Generate for a batch. With ``record``, also return the residual stream of those layers for every
+    position (``RecordedStates``), recorded while generating.
 
     Recording appends each forward's layer outputs (the prefill, then one position per decoding step) and
     runs one more cached step for the final token, whose states ``generate`` never computes. That costs
-    ≈ one decoding step instead of a second pass over the whole text.
+    ≈ one decoding step instead of a second pass over the whole text. Without interventions, the prompt
+    prefix every row shares (the chat template's system prompt and header) is prefilled once at batch 1
+    and its cache copied into the batch (``core.capture.shared_prefix``): the same states and tokens, a
+    shorter prefill.
     """
     import torch
 
-    ids, mask = _left_pad(prompts, model.tokenizer.pad_token_id)
-    ids, mask = ids.to(model.input_device), mask.to(model.input_device)
-    torch.manual_seed(settings.seed)
     if model.is_remote:  # no weights here to hook: the same interventions run inside one nnsight block
+        ids, mask = _left_pad(prompts, model.tokenizer.pad_token_id)
+        ids, mask = ids.to(model.input_device), mask.to(model.input_device)
+        torch.manual_seed(settings.seed)
         seqs = generate_traced(
             model,
             ids,
@@ -252,6 +289,10 @@ def _generate_rows(
         eos = _eos_ids(model)
         gens = [_trim_generated(seqs[b, ids.shape[1] :].tolist(), eos, 0) for b in range(len(prompts))]
         return gens, None  # states, when asked for, come from one traced pass (_build_trajectories)
+    n_shared = common_prefix_length(prompts) if len(prompts) > 1 and not interventions else 0
+    n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
+    enc = shared_prefix_batch(prompts, n_shared, model.tokenizer.pad_token_id, model.input_device)
+    ids, mask = enc["input_ids"], enc["attention_mask"]
     buffers: dict[int, list[Any]] = {layer: [] for layer in record or ()}
     handles = []
     with intervene(model, interventions, n_prompt=ids.shape[1]):  # registered first: recorders see edits
@@ -263,12 +304,18 @@ def _generate_rows(
 
             handles.append(modules[layer].register_forward_hook(rec))
         try:
+            extra: dict[str, Any] = {}
+            if n_shared:  # recorders see this forward first: [1, n_shared, d] per layer
+                cache = prefix_cache(model.hf_model, prompts[0][:n_shared], model.input_device)
+                extra["cache"] = expanded_cache(cache, len(prompts))
+            torch.manual_seed(settings.seed)
             out = model.hf_model.generate(
                 input_ids=ids,
                 attention_mask=mask,
                 pad_token_id=model.tokenizer.pad_token_id,
                 streamer=streamer,
                 return_dict_in_generate=True,
+                **extra,
                 **settings.to_generate_kwargs(),
             )
             seqs = out.sequences
@@ -290,12 +337,14 @@ def _generate_rows(
         _trim_generated(seqs[b, ids.shape[1] :].tolist(), eos, model.tokenizer.pad_token_id)
         for b in range(len(prompts))
     ]
-    hidden = None
-    if record:
-        stacked = [torch.cat(buffers[layer], dim=1) for layer in record]
-        if all(t.shape[1] == seqs.shape[1] for t in stacked):  # else: unusual decoding loop -> traced pass
-            hidden = torch.stack(stacked)
-    return gens, hidden
+    if not record:
+        return gens, None
+    width = ids.shape[1] - n_shared
+    prefix = [buffers[layer][0][0] for layer in record] if n_shared else []
+    rest = [torch.cat(buffers[layer][1 if n_shared else 0 :], dim=1) for layer in record]
+    if any(r.shape[1] != seqs.shape[1] - n_shared for r in rest):  # unusual decoding loop -> traced pass
+        return gens, None
+    return gens, RecordedStates(prefix=prefix, rest=rest, width=width)
 
 
 def _build_trajectories(
@@ -309,12 +358,10 @@ def _build_trajectories(
     dtype: str,
     interventions: Sequence[Intervention] | None,
     steering_meta: dict | None,
-    recorded: Any = None,
+    recorded: RecordedStates | None = None,
 ) -> list[Trajectory]:
-    """Slice per-row states out of a batch. ``recorded`` = states recorded during generation
-    ``[L, B, prompt_width + n_gen, D]`` (prompts left-padded, completions right-padded); without it, one
-    nnsight trace over prompt + completion computes them."""
-    prompt_width = max(len(p) for p in prompts)
+    """Slice per-row states out of a batch. ``recorded`` = states recorded during generation; without it,
+    one nnsight trace over prompt + completion computes them."""
     if recorded is None:
         full = [p + g for p, g in zip(prompts, gens, strict=True)]
         ids, mask = _left_pad(full, model.tokenizer.pad_token_id)
@@ -328,8 +375,8 @@ def _build_trajectories(
         n = len(p) + len(g)
         if recorded is None:
             states = hidden[:, b, ids.shape[1] - n :, :]
-        else:  # row b: prompt right-aligned at prompt_width, completion right after it
-            states = recorded[:, b, prompt_width - len(p) : prompt_width + len(g), :]
+        else:
+            states = recorded.row(b, len(p) - recorded.n_shared, len(g))
         states = states.float().cpu().numpy().astype(np_dtype, copy=False)
         token_ids = np.asarray(p + g, dtype=np.int64)
         tokens = [tok.decode([t]) for t in token_ids.tolist()]

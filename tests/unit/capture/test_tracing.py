@@ -158,3 +158,28 @@ def test_capture_batch_holds_one_batch_at_a_time(tiny_model):
     next(gen)
     next(gen)  # first item of batch 2 -> batch 1 reported done, batch 3 not started
     assert calls == [2]
+
+
+def test_batch_with_a_shared_prompt_prefix_matches_reference_per_row(tiny_model):
+    """The chat template's shared prefix is prefilled once (batch 1) and copied into the batch: every row's
+    tokens must still equal plain greedy ``generate`` of that row alone, and its states transformers' own
+    forward of that row alone."""
+    from core.capture.shared_prefix import MIN_SHARED_PREFIX, common_prefix_length
+
+    prompts = ["hi", "tell me a long story about a dog and a cat", "what is 2+2?", "name three rivers"]
+    chats = [build_messages(p) for p in prompts]
+    rows = [tiny_model.encode_chat(c) for c in chats]
+    assert common_prefix_length(rows) >= MIN_SHARED_PREFIX  # the shared path really runs
+    settings = GenerationSettings(max_new_tokens=9)
+    batch = list(capture_batch(tiny_model, chats, settings, batch_size=4))
+    for row, traj in zip(rows, batch, strict=True):
+        with torch.no_grad():
+            ref = tiny_model.hf_model.generate(
+                torch.tensor([row]),
+                max_new_tokens=9,
+                do_sample=False,
+                pad_token_id=tiny_model.tokenizer.pad_token_id,
+            )
+        assert traj.token_ids.tolist() == ref[0, : traj.n_tokens].tolist()
+        assert traj.n_prompt_tokens == len(row)
+        assert_close_rel(traj.hidden, reference_states(tiny_model, traj.token_ids))

@@ -1,0 +1,69 @@
+"""The prompt prefix every row of a batch shares (system prompt + chat header), computed once.
+
+A chat template puts the same tokens before every request (SmolLM2's default: 24 tokens of a ~60-token demo
+prompt; AlphaAlign's system prompt: 75 of ~160). Prefilling them once at batch 1 and giving every row a copy
+of that key/value cache removes that share of every prefill, with the same result: the rows' own tokens
+attend to the same keys and values, at the same positions (``shared_prefix_batch`` keeps the cached prefix at
+the start of every row and pads between it and the row's own tokens; ``generate`` derives position ids from
+the attention mask). Used by capture (``core.capture.tracing``) and by the alignment jobs' generation.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+MIN_SHARED_PREFIX = 8  # fewer shared tokens than this: not worth the extra forward and cache copies
+
+
+def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """Tokens every row starts with, leaving each row at least one token of its own (the prefill must see
+    one new token per row)."""
+    if not rows:
+        return 0
+    first, n = rows[0], min(len(r) for r in rows) - 1
+    for r in rows[1:]:
+        k = 0
+        while k < n and r[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
+
+
+def prefix_cache(model: Any, prefix: Sequence[int], device: Any) -> Any:
+    """The key/value cache of ``prefix`` (batch 1) under the model's current weights (forward hooks on the
+    model see this forward too: ``[1, len(prefix), d]`` per layer)."""
+    import torch
+
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True)
+    return out.past_key_values
+
+
+def expanded_cache(cache: Any, batch: int) -> Any:
+    """A copy of a batch-1 cache repeated ``batch`` times (``generate`` extends the cache it is given, so
+    every call gets its own copy)."""
+    out = copy.deepcopy(cache)
+    out.batch_repeat_interleave(batch)
+    return out
+
+
+def shared_prefix_batch(
+    rows: Sequence[Sequence[int]], n_shared: int, pad_id: int, device: Any
+) -> dict[str, Any]:
+    """``input_ids`` / ``attention_mask`` [B, T]: the shared prefix, then left padding, then each row's own
+    tokens -- so the cached prefix sits at the same positions in every row. ``generate`` derives position
+    ids from the mask (cumsum), so every token keeps the position it has in the plain left-padded batch,
+    and padding is masked either way. With ``n_shared = 0`` this is plain left padding."""
+    import torch
+
+    own = [list(r[n_shared:]) for r in rows]
+    width = max(len(o) for o in own)
+    prefix = list(rows[0][:n_shared])
+    ids = [prefix + [pad_id] * (width - len(o)) + o for o in own]
+    mask = [[1] * n_shared + [0] * (width - len(o)) + [1] * len(o) for o in own]
+    return {
+        "input_ids": torch.tensor(ids, device=device),
+        "attention_mask": torch.tensor(mask, device=device),
+    }
