@@ -1,7 +1,7 @@
 """Home's "Load demo trajectories": generate + capture every layer + store, for the demo prompts, vs the
 physical limit: raw batched greedy ``generate`` of the same prompts (best batch size).
 
-    python -m benchmarks.bench_demo_load [--n 48] [--max-new-tokens 24] [--batch-size B] [--repeats 1]
+    python -m benchmarks.bench_demo_load [--n 48] [--max-new-tokens 24] [--batch-size B] [--repeats 3]
                                          [--model PATH]
 
 Target (issue 17): median <= 1.2x raw generate. Every row makes exactly ``--max-new-tokens`` on both sides
@@ -22,7 +22,7 @@ TARGET = 1.2
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = action_args(__doc__, repeats=1)
+    ap = action_args(__doc__, repeats=3)
     ap.add_argument("--n", type=int, default=48, help="demo prompts (the Home page loads 48)")
     ap.add_argument("--max-new-tokens", type=int, default=24)
     ap.add_argument("--batch-size", type=int, default=None, help="capture batch (default: Home's DEMO_BATCH)")

@@ -1,6 +1,7 @@
-"""Run every user-facing action benchmark (issue 17), one after another in this process, and write the table:
-``benchmarks/results.md`` and ``benchmarks/results.json`` (``{"NAME": {"median_s", "limit_s", "ratio",
-"target"}}``). ``make bench`` runs this; ``--all`` also runs the older component benchmarks (printed only).
+"""Run every user-facing action benchmark (issue 17), one after another, each in a fresh process, and write
+the table: ``benchmarks/results.md`` and ``benchmarks/results.json`` (``{"NAME": {"median_s", "limit_s",
+"ratio", "target"}}``). ``make bench`` runs this; ``--all`` also runs the older component benchmarks (printed
+only).
 
     python -m benchmarks.run_all [--model PATH] [--out DIR] [--only NAME,NAME] [--all]
 """
@@ -10,11 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import multiprocessing
 import os
 import platform
 import sys
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,20 @@ def write_table(results: dict[str, dict[str, Any]], out: Path, header: str) -> N
     (out / "results.md").write_text("\n".join(lines) + "\n")
 
 
+def _bench_main(module: str, argv: list[str]) -> dict[str, Any]:
+    configure_numba_cache()
+    return importlib.import_module(f"benchmarks.{module}").main(argv)
+
+
+def _run_alone(module: str, argv: list[str]) -> dict[str, Any]:
+    """One benchmark in a fresh process, as ``python -m benchmarks.NAME`` runs it: what an earlier benchmark
+    left behind (a second model in RAM, BLAS threads still spinning after a probe fit) must not slow the next
+    one (measured: the demo load 1.28x after the probe benchmark in one process, 0.98x alone)."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(_bench_main, module, argv).result()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default="default", help="'default' or a local model folder")
@@ -90,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_argv = [] if module in NO_MODEL else ["--model", args.model]
         t0 = time.perf_counter()
         try:
-            results[mod.NAME] = mod.main(bench_argv)
+            results[mod.NAME] = _run_alone(module, bench_argv)
         except Exception as exc:  # noqa: BLE001 - one failing benchmark must not lose the others' numbers
             traceback.print_exc()
             results[mod.NAME] = {"error": f"{type(exc).__name__}: {exc}"[:200]}

@@ -11,6 +11,7 @@ The representation diff compares last-prompt hidden states of both policies per 
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +21,13 @@ import numpy as np
 
 from core.align.latent import _decoder_layers
 from core.capture.models import ModelSpec
+from core.capture.shared_prefix import (
+    MIN_SHARED_PREFIX,
+    common_prefix_length,
+    expanded_cache,
+    prefix_cache,
+    shared_prefix_batch,
+)
 from core.evals.awareness import states_knew
 from core.evals.report import save_audit
 from core.evals.result import AuditResult
@@ -146,15 +154,15 @@ def prompt_states(
 ) -> np.ndarray:
     """``[n, n_layers + 1, d]`` residual stream at the last prompt token (hooks; 0 = embeddings), rows in
     ``chats`` order. Batches are length-sorted (less padding) and run the decoder only: the 49k-wide LM
-    head's logits are never needed here."""
+    head's logits are never needed here. The prompt prefix every chat shares (system prompt + chat
+    header: 75 of ~160 tokens under the AlphaAlign template) runs once, its key/value cache copied into
+    each batch (``core.capture.shared_prefix``; positions from the mask, as in the plain batch)."""
     import torch
 
     layers = _decoder_layers(model)
-    old = tokenizer.padding_side
-    tokenizer.padding_side = "left"  # last prompt token at position -1 for every row
     texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
-    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-    order = sorted(range(len(texts)), key=lambda i: lengths[i])
+    rows = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: len(rows[i]))
     out: list[np.ndarray | None] = [None] * len(texts)
     cap: list[Any] = []
     hooks = [model.get_input_embeddings().register_forward_hook(lambda _m, _i, o: cap.append(o))]
@@ -163,18 +171,31 @@ def prompt_states(
             layer.register_forward_hook(lambda _m, _i, o: cap.append(o[0] if isinstance(o, tuple) else o))
         )
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
+    cache_arg = "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
     device = next(model.parameters()).device
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    n_shared = common_prefix_length(rows)
+    n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
+            shared = prefix_cache(decoder, rows[0][:n_shared], device) if n_shared else None
             for s in range(0, len(order), batch_size):
                 idx = order[s : s + batch_size]
-                enc = tokenizer(
-                    [texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False
-                )
+                enc = shared_prefix_batch([rows[i] for i in idx], n_shared, pad_id, device)
+                mask = enc["attention_mask"]
+                pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, n_shared:]  # as the plain left-padded batch
+                extra = {cache_arg: expanded_cache(shared, len(idx))} if shared is not None else {}
                 cap.clear()
-                decoder(**{k: v.to(device) for k, v in enc.items()}, use_cache=False)
+                decoder(
+                    input_ids=enc["input_ids"][:, n_shared:],
+                    attention_mask=mask,
+                    position_ids=pos,
+                    use_cache=shared is not None,
+                    **extra,
+                )
+                # [B, L + 1, d]: the last column is every row's last prompt token (left padding)
                 block = torch.stack([h[:, -1, :].float().cpu() for h in cap[: len(layers) + 1]], dim=1)
                 for j, i in enumerate(idx):
                     out[i] = block[j].numpy()
@@ -183,7 +204,6 @@ def prompt_states(
     finally:
         for h in hooks:
             h.remove()
-        tokenizer.padding_side = old
         model.train(was_training)
     if not out:
         return np.zeros((0, len(layers) + 1, 0), dtype=np.float32)

@@ -6,14 +6,18 @@ How one capture runs (all under ``torch.no_grad()`` and the model's lock):
    layer's output (pre final-norm) at the prefill and at each decoding step, plus one cached step for
    the final token (optional interventions run as hooks registered first, so recorded states are the
    steered ones; an optional streamer shows live text);
-2. prompt-only captures (and any decoding loop whose recorded length does not add up) use one nnsight
-   ``trace`` over the text instead, saving ``embed.output`` and each ``layers[i].output``.
+2. prompt-only captures of a batch run the decoder stack once with the same hooks (``forward_states``);
+   a single prompt, a remote model, steered prompt-only captures and any decoding loop whose recorded
+   length does not add up use one nnsight ``trace`` over the text instead, saving ``embed.output`` and each
+   ``layers[i].output``.
+Batches prefill the prompt prefix every row shares once (``core.capture.shared_prefix``).
 Both are checked against transformers' own forward (tests/unit/capture/test_tracing.py).
 Only one batch of states is held in RAM at a time (``capture_batch`` yields trajectories).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -243,15 +247,61 @@ class RecordedStates:
     def n_shared(self) -> int:
         return int(self.prefix[0].shape[0]) if self.prefix else 0
 
-    def row(self, b: int, n_own: int, n_gen: int) -> Any:
-        """``[n_layers, n_shared + n_own + n_gen, d]`` of row ``b`` (one copy)."""
+    def row(self, b: int, n_prompt: int, n_gen: int) -> Any:
+        """``[n_layers, n_prompt + n_gen, d]`` of row ``b`` (``n_prompt`` counts the shared prefix too)."""
         import torch
 
+        n_own = n_prompt - self.n_shared
         parts = []
         for i, r in enumerate(self.rest):  # plain loop: one [T, d] slice per layer
             own = r[b, self.width - n_own : self.width + n_gen]
             parts.append(torch.cat([self.prefix[i], own]) if self.prefix else own)
         return torch.stack(parts)
+
+
+def forward_states(model: LoadedModel, rows: list[list[int]], layers: tuple[int, ...]) -> RecordedStates:
+    """States at ``layers`` of one forward over a batch of token rows, no generation (prompt-only and
+    teacher-forced captures); ``.row(b, len(rows[b]), 0)`` is row ``b``'s ``[len(layers), n_tokens, d]``.
+
+    A local model runs its decoder stack only (no LM head: its logits are never needed here) with forward
+    hooks, the prefix every row shares prefilled once at batch 1 (``core.capture.shared_prefix``). A remote
+    model, or rows with no shared prefix worth it, take one nnsight trace (``trace_hidden``)."""
+    pad_id = model.tokenizer.pad_token_id
+    base = getattr(model.hf_model, "base_model", None)
+    n_shared = common_prefix_length(rows) if len(rows) > 1 and not model.is_remote and base is not None else 0
+    if n_shared < MIN_SHARED_PREFIX:
+        ids, mask = _left_pad(rows, pad_id)
+        hidden = trace_hidden(model, ids.to(model.input_device), mask.to(model.input_device), layers)
+        return RecordedStates(prefix=[], rest=list(hidden), width=int(ids.shape[1]))
+    enc = shared_prefix_batch(rows, n_shared, pad_id, model.input_device)
+    mask = enc["attention_mask"]
+    cache_arg = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+    buffers: dict[int, list[Any]] = {layer: [] for layer in layers}
+    modules = [model.embed_module(), *model.layer_modules()]
+    handles = []
+    for layer in layers:
+
+        def rec(_m: Any, _i: Any, out: Any, layer: int = layer) -> None:
+            buffers[layer].append((out[0] if isinstance(out, tuple) else out).detach())
+
+        handles.append(modules[layer].register_forward_hook(rec))
+    try:
+        cache = prefix_cache(base, rows[0][:n_shared], model.input_device)  # recorders: [1, n_shared, d]
+        base(
+            input_ids=enc["input_ids"][:, n_shared:],
+            attention_mask=mask,
+            position_ids=(mask.cumsum(-1) - 1).clamp(min=0)[:, n_shared:],  # as the plain left-padded batch
+            use_cache=True,
+            **{cache_arg: expanded_cache(cache, len(rows))},
+        )
+    finally:
+        for h in handles:
+            h.remove()
+    return RecordedStates(
+        prefix=[buffers[layer][0][0] for layer in layers],
+        rest=[buffers[layer][1] for layer in layers],
+        width=int(mask.shape[1]) - n_shared,
+    )
 
 
 def _generate_rows(
@@ -376,7 +426,7 @@ def _build_trajectories(
         if recorded is None:
             states = hidden[:, b, ids.shape[1] - n :, :]
         else:
-            states = recorded.row(b, len(p) - recorded.n_shared, len(g))
+            states = recorded.row(b, len(p), len(g))
         states = states.float().cpu().numpy().astype(np_dtype, copy=False)
         token_ids = np.asarray(p + g, dtype=np.int64)
         tokens = [tok.decode([t]) for t in token_ids.tolist()]
@@ -529,6 +579,7 @@ def capture_batch_indexed(
                 s = settings
             else:
                 gens, s = [[] for _ in ptoks], GenerationSettings(max_new_tokens=0)
+                rec = None if interventions else forward_states(model, ptoks, lay)
             batch = _build_trajectories(
                 model, chunk, ptoks, gens, s, lay, template, dtype, interventions, None, recorded=rec
             )

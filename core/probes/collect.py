@@ -1,7 +1,7 @@
 """Capture the pooled states of labelled items with a model (the model-bound half of probe datasets).
 
 * Items with a ``response`` are **teacher-forced**: prompt + given response go through one traced forward
-  (``core.capture.tracing.trace_hidden``), so response-level labels (safe / unsafe / rethink traces) get the
+  (``core.capture.tracing.forward_states``), so response-level labels (safe / unsafe / rethink traces) get the
   states of that very text.
 * Items without a response are captured prompt-only, or -- with ``max_new_tokens > 0`` -- with the model's
   own greedy completion (``core.capture.tracing.capture_batch``).
@@ -26,7 +26,7 @@ from core.artefacts import write_tensor_file
 from core.capture.batching import length_batches
 from core.capture.models import LoadedModel
 from core.capture.templates import build_messages
-from core.capture.tracing import _left_pad, capture_batch_indexed, resolve_layers, trace_hidden
+from core.capture.tracing import capture_batch_indexed, forward_states, resolve_layers
 from core.capture.trajectory import GenerationSettings, Trajectory, find_spans
 from core.config import artefacts_dir
 from core.errors import InputError, StoreError
@@ -108,12 +108,10 @@ def iter_forced(
     # sorted by length with a token budget per forward: little padding (results go back in item order)
     for group in length_batches([len(r[1]) for r in rows], batch_size=batch_size):
         chunk = [rows[i] for i in group]
-        ids, mask = _left_pad([r for _, r, _ in chunk], tok.pad_token_id)  # left padding, as generation
-        width = ids.shape[1]
         with model.lock, torch.no_grad():
-            hidden = trace_hidden(model, ids.to(model.device), mask.to(model.device), lay)  # [L, B, T, D]
+            recorded = forward_states(model, [r for _, r, _ in chunk], lay)
         for b, (i, (messages, r, n_prompt)) in enumerate(zip(group, chunk, strict=True)):
-            states = hidden[:, b, width - len(r) :, :].float().cpu().numpy()
+            states = recorded.row(b, len(r), 0).float().cpu().numpy()  # [L, n_tokens, d]
             tokens = [tok.decode([t]) for t in r]
             item = items[i]
             settings = GenerationSettings(max_new_tokens=0)

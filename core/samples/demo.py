@@ -4,6 +4,7 @@ to look at (Explore needs a few dozen trajectories to show a map)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from core.capture.models import LoadedModel
@@ -46,12 +47,21 @@ def seed_demo_store(
 ) -> list[str]:
     items = demo_items(n)
     chats = [build_messages(it["prompt"]) for it in items]
-    keys: list[str | None] = [None] * len(items)
     settings = GenerationSettings(max_new_tokens=max_new_tokens)
-    # length-sorted batches; each trajectory is stored as soon as its batch is done (one batch in RAM)
-    for i, traj in capture_batch_indexed(model, chats, settings, batch_size=batch_size, progress=progress):
-        it = items[i]
-        tags = [t for t in (it.get("kind"), it.get("category")) if t]
-        label, item_id = it.get("label"), it.get("id")
-        keys[i] = store.put(traj, dataset=DEMO_DATASET, label=label, tags=tags, item_id=item_id)
+    puts: list[tuple[int, Future[str]]] = []
+    # length-sorted batches; each batch's trajectories are written by one writer thread while the next batch
+    # generates (torch and file I/O both release the GIL), so the store's writes and fsyncs overlap the
+    # compute instead of adding to it. At most two batches of states are in RAM.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reasonscope-demo-store") as writer:
+        batches = capture_batch_indexed(model, chats, settings, batch_size=batch_size, progress=progress)
+        for i, traj in batches:
+            it = items[i]
+            tags = [t for t in (it.get("kind"), it.get("category")) if t]
+            kw = {"dataset": DEMO_DATASET, "label": it.get("label"), "tags": tags, "item_id": it.get("id")}
+            puts.append((i, writer.submit(store.put, traj, **kw)))
+            if len(puts) > 2 * batch_size:  # a slow disk: wait for the older writes (bounded RAM, errors now)
+                puts[-2 * batch_size - 1][1].result()
+    keys: list[str | None] = [None] * len(items)
+    for i, fut in puts:
+        keys[i] = fut.result()  # a failed write raises here (what was stored before it stays stored)
     return [k for k in keys if k is not None]  # the items' order

@@ -183,3 +183,24 @@ def test_batch_with_a_shared_prompt_prefix_matches_reference_per_row(tiny_model)
         assert traj.token_ids.tolist() == ref[0, : traj.n_tokens].tolist()
         assert traj.n_prompt_tokens == len(row)
         assert_close_rel(traj.hidden, reference_states(tiny_model, traj.token_ids))
+
+
+def test_prompt_only_batch_runs_the_shared_prefix_once_and_matches_reference(tiny_model):
+    """``forward_states`` (prompt-only and teacher-forced batches): decoder stack with hooks, the shared
+    prefix at batch 1; every row equals transformers' own forward of that row alone."""
+    from core.capture.tracing import forward_states
+
+    rows = [
+        tiny_model.encode_chat(build_messages(p)) for p in ("hi", "a far longer request than the rest", "ok")
+    ]
+    lay = resolve_layers(tiny_model, "all")
+    with torch.no_grad():
+        rec = forward_states(tiny_model, rows, lay)
+    assert rec.n_shared >= 8  # the shared path ran
+    for b, row in enumerate(rows):
+        got = rec.row(b, len(row), 0).numpy()
+        assert got.shape == (tiny_model.n_layers + 1, len(row), tiny_model.d_model)
+        assert_close_rel(got, reference_states(tiny_model, np.asarray(row)))
+    batch = list(capture_batch(tiny_model, [build_messages("hi"), build_messages("ok")], generate=False))
+    for traj in batch:
+        assert_close_rel(traj.hidden, reference_states(tiny_model, traj.token_ids))
