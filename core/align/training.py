@@ -29,9 +29,11 @@ from core.align.rewards import format_verifier, refusal_verifier
 from core.capture.models import ModelSpec, _resolve_source, resolve_device
 from core.capture.shared_prefix import (
     MIN_SHARED_PREFIX,
+    cache_argument,
     common_prefix_length,
     expanded_cache,
     prefix_cache,
+    repeatable,
     shared_prefix_batch,
 )
 from core.capture.templates import build_messages
@@ -288,13 +290,16 @@ def generate(
         sorted(range(len(chats)), key=lambda i: len(rows[i])) if not do_sample else list(range(len(chats)))
     )
     # the system prompt and chat header every prompt shares are prefilled once per call, not once per row
-    n_shared = common_prefix_length(rows) if n == 1 else 0
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft: the wrapped model
+    n_shared = common_prefix_length(rows) if n == 1 and cache_argument(base) is not None else 0
     n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     got: dict[int, list[str]] = {}
     try:
         with merged_lora(model):  # the tuned weights folded in: LoRA's extra matmuls cost ~nothing
             shared = prefix_cache(model, rows[order[0]][:n_shared], device) if n_shared else None
+            if shared is not None and not repeatable(shared):  # plain left padding for this cache type
+                shared, n_shared = None, 0
             for s in range(0, len(order), batch_size):
                 if should_stop is not None and should_stop():
                     break

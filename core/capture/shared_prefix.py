@@ -11,6 +11,7 @@ the attention mask). Used by capture (``core.capture.tracing``) and by the align
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,24 @@ def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
             k += 1
         n = k
     return max(n, 0)
+
+
+def cache_argument(module: Any) -> str | None:
+    """The keyword ``module.forward`` takes a key/value cache by (``cache`` in transformers 5, else
+    ``past_key_values``), or None when it takes no cache or no ``position_ids`` (e.g. ALiBi models): the
+    shared prefix needs both, so such models keep the plain left-padded batch."""
+    try:
+        params = inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):
+        return None
+    if "position_ids" not in params:
+        return None
+    return next((name for name in ("cache", "past_key_values") if name in params), None)
+
+
+def repeatable(cache: Any) -> bool:
+    """Whether a batch-1 cache can be copied into a batch (``expanded_cache``)."""
+    return callable(getattr(cache, "batch_repeat_interleave", None))
 
 
 def prefix_cache(model: Any, prefix: Sequence[int], device: Any) -> Any:

@@ -17,7 +17,6 @@ Only one batch of states is held in RAM at a time (``capture_batch`` yields traj
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,9 +30,11 @@ from core.capture.context import Intervention, InterventionContext
 from core.capture.models import LoadedModel
 from core.capture.shared_prefix import (
     MIN_SHARED_PREFIX,
+    cache_argument,
     common_prefix_length,
     expanded_cache,
     prefix_cache,
+    repeatable,
     shared_prefix_batch,
 )
 from core.capture.traced_generate import generate_traced
@@ -259,6 +260,16 @@ class RecordedStates:
         return torch.stack(parts)
 
 
+def forward_states_plain(
+    model: LoadedModel, rows: list[list[int]], layers: tuple[int, ...]
+) -> RecordedStates:
+    """``forward_states`` as one nnsight trace over the left-padded batch (remote models, no shared
+    prefix)."""
+    ids, mask = _left_pad(rows, model.tokenizer.pad_token_id)
+    hidden = trace_hidden(model, ids.to(model.input_device), mask.to(model.input_device), layers)
+    return RecordedStates(prefix=[], rest=list(hidden), width=int(ids.shape[1]))
+
+
 def forward_states(model: LoadedModel, rows: list[list[int]], layers: tuple[int, ...]) -> RecordedStates:
     """States at ``layers`` of one forward over a batch of token rows, no generation (prompt-only and
     teacher-forced captures); ``.row(b, len(rows[b]), 0)`` is row ``b``'s ``[len(layers), n_tokens, d]``.
@@ -268,14 +279,12 @@ def forward_states(model: LoadedModel, rows: list[list[int]], layers: tuple[int,
     model, or rows with no shared prefix worth it, take one nnsight trace (``trace_hidden``)."""
     pad_id = model.tokenizer.pad_token_id
     base = getattr(model.hf_model, "base_model", None)
-    n_shared = common_prefix_length(rows) if len(rows) > 1 and not model.is_remote and base is not None else 0
+    cache_arg = cache_argument(base) if base is not None and not model.is_remote else None
+    n_shared = common_prefix_length(rows) if len(rows) > 1 and cache_arg else 0
     if n_shared < MIN_SHARED_PREFIX:
-        ids, mask = _left_pad(rows, pad_id)
-        hidden = trace_hidden(model, ids.to(model.input_device), mask.to(model.input_device), layers)
-        return RecordedStates(prefix=[], rest=list(hidden), width=int(ids.shape[1]))
+        return forward_states_plain(model, rows, layers)
     enc = shared_prefix_batch(rows, n_shared, pad_id, model.input_device)
     mask = enc["attention_mask"]
-    cache_arg = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
     buffers: dict[int, list[Any]] = {layer: [] for layer in layers}
     modules = [model.embed_module(), *model.layer_modules()]
     handles = []
@@ -287,6 +296,10 @@ def forward_states(model: LoadedModel, rows: list[list[int]], layers: tuple[int,
         handles.append(modules[layer].register_forward_hook(rec))
     try:
         cache = prefix_cache(base, rows[0][:n_shared], model.input_device)  # recorders: [1, n_shared, d]
+        if not repeatable(cache):  # a cache type that cannot be copied into a batch: the plain trace
+            for h in handles:
+                h.remove()
+            return forward_states_plain(model, rows, layers)
         base(
             input_ids=enc["input_ids"][:, n_shared:],
             attention_mask=mask,
@@ -339,13 +352,14 @@ def _generate_rows(
         eos = _eos_ids(model)
         gens = [_trim_generated(seqs[b, ids.shape[1] :].tolist(), eos, 0) for b in range(len(prompts))]
         return gens, None  # states, when asked for, come from one traced pass (_build_trajectories)
-    n_shared = common_prefix_length(prompts) if len(prompts) > 1 and not interventions else 0
+    shareable = len(prompts) > 1 and not interventions and cache_argument(model.hf_model) is not None
+    n_shared = common_prefix_length(prompts) if shareable else 0
     n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
-    enc = shared_prefix_batch(prompts, n_shared, model.tokenizer.pad_token_id, model.input_device)
-    ids, mask = enc["input_ids"], enc["attention_mask"]
     buffers: dict[int, list[Any]] = {layer: [] for layer in record or ()}
     handles = []
-    with intervene(model, interventions, n_prompt=ids.shape[1]):  # registered first: recorders see edits
+    # with interventions there is no shared prefix: the batch is plain left padding, max(len) wide
+    width_plain = max(len(p) for p in prompts)
+    with intervene(model, interventions, n_prompt=width_plain):  # registered first: recorders see edits
         modules = [model.embed_module(), *model.layer_modules()]
         for layer in buffers:
 
@@ -357,7 +371,14 @@ def _generate_rows(
             extra: dict[str, Any] = {}
             if n_shared:  # recorders see this forward first: [1, n_shared, d] per layer
                 cache = prefix_cache(model.hf_model, prompts[0][:n_shared], model.input_device)
-                extra["cache"] = expanded_cache(cache, len(prompts))
+                if repeatable(cache):
+                    extra["cache"] = expanded_cache(cache, len(prompts))
+                else:  # a cache type that cannot be copied into a batch: plain left padding
+                    n_shared = 0
+                    for buf in buffers.values():
+                        buf.clear()
+            enc = shared_prefix_batch(prompts, n_shared, model.tokenizer.pad_token_id, model.input_device)
+            ids, mask = enc["input_ids"], enc["attention_mask"]
             torch.manual_seed(settings.seed)
             out = model.hf_model.generate(
                 input_ids=ids,
