@@ -291,7 +291,8 @@ def generate(
     )
     # the system prompt and chat header every prompt shares are prefilled once per call, not once per row
     base = model.get_base_model() if hasattr(model, "get_base_model") else model  # peft: the wrapped model
-    n_shared = common_prefix_length(rows) if n == 1 and cache_argument(base) is not None else 0
+    cache_kw = cache_argument(base)  # "cache" (transformers 5) / "past_key_values" / None
+    n_shared = common_prefix_length(rows) if n == 1 and cache_kw is not None else 0
     n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     got: dict[int, list[str]] = {}
@@ -306,7 +307,7 @@ def generate(
                 idx = order[s : s + batch_size]
                 enc = shared_prefix_batch([rows[i] for i in idx], n_shared, pad_id, device)
                 if shared is not None:
-                    enc["cache"] = expanded_cache(shared, len(idx))
+                    enc[str(cache_kw)] = expanded_cache(shared, len(idx))
                 kw: dict[str, Any] = {
                     "max_new_tokens": max_new_tokens,
                     "do_sample": do_sample,

@@ -352,7 +352,8 @@ def _generate_rows(
         eos = _eos_ids(model)
         gens = [_trim_generated(seqs[b, ids.shape[1] :].tolist(), eos, 0) for b in range(len(prompts))]
         return gens, None  # states, when asked for, come from one traced pass (_build_trajectories)
-    shareable = len(prompts) > 1 and not interventions and cache_argument(model.hf_model) is not None
+    cache_kw = cache_argument(model.hf_model)  # "cache" (transformers 5) / "past_key_values" / None
+    shareable = len(prompts) > 1 and not interventions and cache_kw is not None
     n_shared = common_prefix_length(prompts) if shareable else 0
     n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
     buffers: dict[int, list[Any]] = {layer: [] for layer in record or ()}
@@ -372,7 +373,7 @@ def _generate_rows(
             if n_shared:  # recorders see this forward first: [1, n_shared, d] per layer
                 cache = prefix_cache(model.hf_model, prompts[0][:n_shared], model.input_device)
                 if repeatable(cache):
-                    extra["cache"] = expanded_cache(cache, len(prompts))
+                    extra[str(cache_kw)] = expanded_cache(cache, len(prompts))
                 else:  # a cache type that cannot be copied into a batch: plain left padding
                     n_shared = 0
                     for buf in buffers.values():
@@ -397,8 +398,8 @@ def _generate_rows(
                     input_ids=seqs[:, -1:],
                     attention_mask=full_mask,
                     position_ids=pos,
-                    past_key_values=out.past_key_values,
                     use_cache=True,
+                    **{cache_kw or "past_key_values": out.past_key_values},
                 )
         finally:
             for h in handles:
