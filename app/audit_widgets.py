@@ -17,6 +17,8 @@ from app.helpers_audit import (
     category_table_rows,
     config_problem,
     early_batch_size,
+    holdout_caption,
+    holdout_rows,
     kind_rows,
     result_summary,
     scorecard_table_rows,
@@ -502,6 +504,11 @@ def alignment_report_view(folder: Path) -> None:
             "Wilson 95 % intervals."
         )
     _kind_table(report.get("by_kind"), "Refusal by item kind (validation split)", "audit_by_kind")
+    held = holdout_rows(report)
+    if held:
+        st.markdown("**The verdict on held-out train prompts (the slice settings are chosen on)**")
+        st.dataframe(pd.DataFrame(held), hide_index=True, width="stretch", key="audit_holdout")
+        st.caption(holdout_caption(report))
     _kind_table(
         (report.get("stress_minimal_pairs") or {}).get("by_kind"),
         "Minimal-pair stress set (reported on its own, no bar)",

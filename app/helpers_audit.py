@@ -154,6 +154,56 @@ def _share(r: dict[str, Any]) -> str:
     return _says(r["rate"]) + counts
 
 
+def holdout_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Table rows of the report's held-out train slice readout (``core.align.readout``): per decision offset,
+    the share (%) of each item kind read as refused. Offset 0 is what greedy decoding does; [] without the
+    block or with a malformed one."""
+    ho = report.get("holdout_readout")
+    refused = ho.get("refused") if isinstance(ho, dict) else None
+    if not isinstance(refused, dict):
+        return []
+    offsets = sorted(
+        (f, key, rates)
+        for key, rates in refused.items()
+        if (f := _float_or_none(key)) is not None and isinstance(rates, dict)
+    )
+    rows = []
+    for f, key, rates in offsets:
+        row: dict[str, Any] = {"decision offset": key + (" (greedy)" if f == 0 else "")}
+        for kind, label in KIND_LABELS.items():
+            row[f"{label} refused (%)"] = _pct(rates.get(kind))
+        rows.append(row)
+    return rows
+
+
+def holdout_caption(report: dict[str, Any]) -> str:
+    """One sentence on the readout: slice size, AUROC, and where the bars would be met."""
+    ho = report.get("holdout_readout") or {}
+    n = ho.get("n") if isinstance(ho.get("n"), dict) else {}
+    auroc = _num(ho.get("auroc"))
+    auroc_text = "n/a" if auroc is None else f"{auroc:.3f}"
+    size = ", ".join(f"{v} {KIND_LABELS.get(k, k).lower()}" for k, v in n.items())
+    chosen = _num(ho.get("offset_within_bars"))
+    where = (
+        "no reported offset keeps counterparts ≤ 5 % and borderline ≤ 10 %"
+        if chosen is None
+        else f"counterparts ≤ 5 % and borderline ≤ 10 % from offset {chosen:g}"
+    )
+    return (
+        f"The verdict read off held-out train prompts (whole families kept out of training: {size}) "
+        f"without generating, at the end of the verdict SFT: AUROC {auroc_text}; {where}. "
+        "A positive offset is where weighting benign verdicts more would move the decision. "
+        "This is the slice to choose settings on — never the validation split."
+    )
+
+
+def _float_or_none(x: Any) -> float | None:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
 def states_knew_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Table rows of the report's "states knew" block: per class (harmful / benign) and probe verdict (flags /
     does not flag), n and the refusal rate (%) before and after training with its Wilson 95 % CI. [] without

@@ -63,6 +63,16 @@ def align_report() -> dict[str, Any]:
         "stress_minimal_pairs": {
             "by_kind": _kinds({"harmful": (12, 3, 9), "benign_counterpart": (12, 0, 4)})
         },
+        "holdout_readout": {
+            "n": {"harmful": 120, "benign_counterpart": 120, "borderline": 122},
+            "auroc": 0.9741,
+            "refused": {
+                "-1": {"harmful": 0.908, "benign_counterpart": 0.042, "borderline": 0.107},
+                "0": {"harmful": 0.867, "benign_counterpart": 0.042, "borderline": 0.09},
+                "2": {"harmful": 0.767, "benign_counterpart": 0.025, "borderline": 0.066},
+            },
+            "offset_within_bars": 0.0,
+        },
     }
 
 

@@ -60,6 +60,13 @@ class AlignBase(BaseModel):
     verdict_weight: float = Field(
         3.0, gt=0, le=100, description="Loss weight of the verdict tokens relative to the rest (verdict SFT)."
     )
+    benign_verdict_weight: float | None = Field(
+        None,
+        gt=0,
+        le=400,
+        description="Loss weight of the verdict tokens of benign examples (empty = verdict_weight): a "
+        "per-class verdict weight, larger to move the decision toward answering benign requests.",
+    )
     verdict_epochs: float = Field(
         0.0,
         ge=0,
@@ -81,6 +88,13 @@ class AlignBase(BaseModel):
         "over-refusal during the run (never validation items).",
     )
     monitor_every: int = Field(5, ge=1, description="Answer the monitor batch every N steps.")
+    holdout_items: int = Field(
+        0,
+        ge=0,
+        description="Train items held out of training by whole family and pair (about this many): the "
+        "verdict is read off them without generating at a third, two thirds and the end of the verdict "
+        "SFT -- the slice settings are chosen on (never the validation split).",
+    )
     audit: bool = Field(
         True, description="Before/after audit on the validation split and representation diff."
     )

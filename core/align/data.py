@@ -156,6 +156,65 @@ def monitor_split(
     return [it for it in train if it.id not in ids], mon
 
 
+def holdout_split(
+    train: Sequence[LabelledItem], n_holdout: int, seed: int
+) -> tuple[list[LabelledItem], list[LabelledItem]]:
+    """(training items, held-out slice): about ``n_holdout`` train items kept out of training **by whole
+    family and pair** -- the slice a user chooses settings on instead of the validation split.
+
+    Why families: the validation split's phrasings are unseen (no family crosses splits), so a slice that
+    shares families with training would read optimistically. Families are picked round-robin over
+    categories, two thirds of the budget from harmful / counterpart families and one third from the rest
+    (borderline), so a 5 % over-refusal rate can be resolved on both benign kinds. Items without a family
+    count as their own family."""
+    if n_holdout <= 0:
+        return list(train), []
+    rng = random.Random(seed)
+    fams: dict[str, list[LabelledItem]] = {}
+    for it in train:
+        fams.setdefault(it.family or it.pair_id or it.id, []).append(it)
+    # a harmful item and its counterpart must land on the same side even if a corpus gave them two families
+    by_pair: dict[str, set[str]] = {}
+    for key, members in fams.items():
+        for it in members:
+            if it.pair_id:
+                by_pair.setdefault(it.pair_id, set()).add(key)
+    paired = {key for keys in by_pair.values() for key in keys}
+    groups = {
+        "pairs": sorted(k for k in fams if k in paired or any(it.harmful for it in fams[k])),
+        "rest": sorted(k for k in fams if k not in paired and not any(it.harmful for it in fams[k])),
+    }
+    budgets = {"pairs": round(n_holdout * 2 / 3), "rest": n_holdout - round(n_holdout * 2 / 3)}
+    if not groups["rest"]:
+        budgets = {"pairs": n_holdout, "rest": 0}
+    held: set[str] = set()
+    for name, keys in groups.items():
+        by_cat: dict[str, list[str]] = {}
+        for k in keys:
+            by_cat.setdefault(fams[k][0].category or "", []).append(k)
+        for ks in by_cat.values():
+            rng.shuffle(ks)
+        taken = 0
+        while taken < budgets[name] and any(by_cat.values()):
+            for cat in sorted(by_cat):
+                if by_cat[cat] and taken < budgets[name]:
+                    k = by_cat[cat].pop()
+                    for linked in [k] + [
+                        other for it in fams[k] if it.pair_id for other in by_pair.get(it.pair_id, ())
+                    ]:
+                        if linked not in held:
+                            held.add(linked)
+                            taken += len(fams[linked])
+    out = [it for it in train if (it.family or it.pair_id or it.id) not in held]
+    slice_ = [it for it in train if (it.family or it.pair_id or it.id) in held]
+    if slice_ and (not any(it.harmful for it in out) or all(it.harmful for it in out)):
+        raise InputError(
+            f"holdout_items={n_holdout} would leave only one class of train prompts to train on; lower it "
+            f"(the train split has {len(train)} prompts)."
+        )
+    return out, slice_
+
+
 # ---- warm-start targets ------------------------------------------------------------------------------------
 # Every reasoning starts "The request is harmful:" / "The request is safe:" -- one decision token right after
 # a shared prefix, so the warm start teaches a single, consistent classification step (varied openings diluted

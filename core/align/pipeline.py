@@ -13,7 +13,7 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ from core.align.evaluate import (
     representation_diff,
 )
 from core.align.prefix_sft import PrefixSFTSettings, train_prefix_sft
+from core.align.readout import chosen_offset, readout_summary, verdict_scores
 from core.align.rewards import refusal_verifier
 from core.capture.models import model_fingerprint
 from core.config import reasonscope_home
@@ -66,6 +67,8 @@ class RunState:
     )  # CPU seconds of all threads (load-independent-ish)
     timings: dict[str, float] = field(default_factory=dict)
     base_fingerprint: str = ""  # the weights before any adapter (model_fingerprint at load)
+    holdout: list[LabelledItem] = field(default_factory=list)  # whole families kept out of training
+    readouts: list[dict[str, Any]] = field(default_factory=list)  # verdict readouts on ``holdout``
 
     def path(self, *parts: str) -> Path:
         p = self.ctx.run_dir.joinpath(*parts)
@@ -87,6 +90,7 @@ def prepare(cfg: AlignBase, ctx: JobContext, method: str) -> RunState:
     D.check_both_classes(train, "train-split prompts")
     if cfg.max_train_items and len(train) > cfg.max_train_items:
         train = D.balanced_subset(train, cfg.max_train_items, cfg.seed)  # class-balanced, every category
+    train, holdout = D.holdout_split(train, cfg.holdout_items, cfg.seed)
     train, monitor = D.monitor_split(train, cfg.monitor_items, cfg.seed)
     val = D.split(items, "validation")
     if cfg.audit_max_items and len(val) > cfg.audit_max_items:
@@ -97,7 +101,9 @@ def prepare(cfg: AlignBase, ctx: JobContext, method: str) -> RunState:
     T.check_lora_targets(policy, cfg.lora_targets)
     ctx.log(
         f"{method}: {len(train)} train prompts ({sum(i.harmful for i in train)} harmful), {len(monitor)} "
-        f"held-out monitor prompts, {len(val)} validation prompts (audit only); model {cfg.model} on {device}"
+        f"held-out monitor prompts, "
+        + (f"{len(holdout)} held-out train prompts (whole families) for the readout, " if holdout else "")
+        + f"{len(val)} validation prompts (audit only); model {cfg.model} on {device}"
         + (f" ({threads} torch threads)" if threads else "")
     )
     return RunState(
@@ -110,6 +116,7 @@ def prepare(cfg: AlignBase, ctx: JobContext, method: str) -> RunState:
         tokenizer=tok,
         train=train,
         monitor=monitor,
+        holdout=holdout,
         validation=val,
         rows=rows,
         base_fingerprint=model_fingerprint(policy, cfg.model),
@@ -246,11 +253,17 @@ def run_verdict_sft(
     lr: float,
     batch: int,
     verdict_offset: Callable[[str], int] | None = None,
+    harmful: Sequence[bool] | None = None,
+    readout_lead: ReadoutLead | None = None,
 ) -> Any:
     """LoRA SFT over a cached frozen prefix (``core.align.prefix_sft``): adapters on layers
-    ``cfg.lora_first_layer..`` only, verdict tokens weighted. Returns the PeftModel, None when cancelled.
+    ``cfg.lora_first_layer..`` only, verdict tokens weighted (benign pairs by ``cfg.benign_verdict_weight``
+    when set; ``harmful[i]`` says which pairs are harmful). Returns the PeftModel, None when cancelled.
 
-    Progress: ``<phase>/loss`` etc. per step, the held-out monitor batch at a third, two thirds and the end.
+    Progress: ``<phase>/loss`` etc. per step, the held-out monitor batch at a third, two thirds and the end;
+    at the same checkpoints, with ``readout_lead`` and a held-out slice (``holdout_items``), the verdict
+    read off that slice without generating (``core.align.readout``): ``<phase>/holdout/*`` metrics, a log
+    line, and ``data/holdout_readout.json``.
     A cancelled verdict SFT restarts from its beginning on resume (it is minutes long; no mid-phase
     checkpoint)."""
     from peft import get_peft_model
@@ -269,7 +282,11 @@ def run_verdict_sft(
         verdict_weight=cfg.verdict_weight,
         seed=cfg.seed,
     )
-    chats = [T.chat_for(it, cfg.template) for it in st.monitor]
+    weights = None
+    if cfg.benign_verdict_weight is not None and harmful is not None:
+        weights = [None if h else float(cfg.benign_verdict_weight) for h in harmful]
+    template = cfg.template  # the one the pairs were built with (Rational's is "plain")
+    chats = [T.chat_for(it, template) for it in st.monitor]
     checks: set[int] = set()
     ctx.set_phase(f"{phase}{PREFIX_PHASE}")  # the frozen lower layers are computed once first
 
@@ -278,7 +295,10 @@ def run_verdict_sft(
             ctx.set_phase(phase, total)
         ctx.emit_metric(step, **{f"{phase}/{k}": v for k, v in m.items()})
         ctx.emit_progress(step, total)
-        if st.monitor and step in {max(1, total // 3), max(1, 2 * total // 3), total} - checks:
+        at_check = step in {max(1, total // 3), max(1, 2 * total // 3), total} - checks
+        if at_check and st.holdout and readout_lead is not None:
+            holdout_readout(st, model, phase, step, total, readout_lead, template)
+        if st.monitor and at_check:
             checks.add(step)
             outs = [
                 o[0] for o in T.generate(model, st.tokenizer, chats, max_new_tokens=cfg.eval_max_new_tokens)
@@ -308,6 +328,7 @@ def run_verdict_sft(
         should_stop=ctx.should_stop,
         on_prefix_progress=ctx.emit_progress,
         verdict_offset=verdict_offset,
+        verdict_weights=weights,
     )
     st.lap(f"{phase}_s", t)
     ctx.log(
@@ -322,6 +343,53 @@ def run_verdict_sft(
     if res["cancelled"]:
         return None
     return model
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadoutLead:
+    """Where a method's targets put the verdict: ``lead`` then ``unsafe`` or ``safe`` (core.align.readout)."""
+
+    lead: str
+    unsafe: str = " harmful"
+    safe: str = " safe"
+
+
+def holdout_readout(
+    st: RunState, model: Any, phase: str, step: int, total: int, lead: ReadoutLead, template: str
+) -> dict[str, Any]:
+    """Read the verdict off the held-out train slice (no generation), emit it and append it to
+    ``data/holdout_readout.json``."""
+    t = time.time()
+    chats = [T.chat_for(it, template) for it in st.holdout]
+    scores = verdict_scores(
+        model, st.tokenizer, chats, lead=lead.lead, unsafe_word=lead.unsafe, safe_word=lead.safe
+    )
+    res = readout_summary(scores, [it.harmful for it in st.holdout], [it.kind for it in st.holdout])
+    at0 = res["refused"]["0"]
+    chosen = chosen_offset(res)
+    entry = {"phase": phase, "step": step, "of": total, "seconds": round(time.time() - t, 1), **res}
+    entry["offset_within_bars"] = chosen
+    st.readouts.append(entry)
+    T.write_json(st.path("data", "holdout_readout.json"), st.readouts)
+    st.ctx.emit_metric(
+        step,
+        **{f"{phase}/holdout/refused_{k}": v for k, v in at0.items()},
+        **({f"{phase}/holdout/auroc": res["auroc"]} if res["auroc"] is not None else {}),
+    )
+    st.ctx.log(
+        f"{phase} step {step}/{total}: verdict on {len(st.holdout)} held-out train prompts (whole families), "
+        f"AUROC {res['auroc'] if res['auroc'] is None else round(res['auroc'], 3)}; refused "
+        + ", ".join(f"{k} {100 * v:.1f} %" for k, v in at0.items())
+        + (
+            f"; counterparts <= 5 % and borderline <= 10 % from offset {chosen:g} "
+            f"(harmful {100 * res['refused'][f'{chosen:g}'].get('harmful', 0.0):.1f} % there)"
+            if chosen is not None
+            else "; no reported offset keeps counterparts <= 5 % and borderline <= 10 %"
+        )
+        + f" ({entry['seconds']} s)"
+    )
+    model.train()
+    return entry
 
 
 WARM_START_VERSION = (
@@ -348,6 +416,8 @@ def warm_start_key(st: RunState) -> str:
         "verdict_tokens",
         "verdict_weight",
         "verdict_epochs",
+        "benign_verdict_weight",
+        "holdout_items",
         "warm_start_lr",
         "warm_start_batch",
         "benign_answer_tokens",
@@ -425,7 +495,8 @@ def _share(adapter: Path, key: str, st: RunState) -> None:
         tmp = dest.with_name(f".{key}.{st.ctx.job_id}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(adapter, tmp)
-        (tmp / "source.json").write_text(json.dumps({"job": st.ctx.job_id, "method": st.method}))
+        source = {"job": st.ctx.job_id, "method": st.method, "holdout_readout": st.readouts}
+        (tmp / "source.json").write_text(json.dumps(source))
         tmp.rename(dest)
     except OSError as exc:
         st.ctx.log(f"warm start: could not share the adapter ({exc}); later runs will train their own")
@@ -453,6 +524,9 @@ def warm_start(st: RunState) -> Any:
             f"warm start: reusing the identical warm start of run {src.get('job', '?')} ({shared}); set "
             "share_warm_start=false to train a fresh one"
         )
+        if src.get("holdout_readout"):  # the readout of that warm start is this run's too
+            st.readouts = list(src["holdout_readout"])
+            T.write_json(st.path("data", "holdout_readout.json"), st.readouts)
         st.ctx.emit_artefact("warmstart-adapter", adapter, checkpoint=True)
         return PeftModel.from_pretrained(st.policy, str(adapter), is_trainable=True)
     answers = benign_answers(st, st.train)
@@ -485,6 +559,8 @@ def warm_start(st: RunState) -> Any:
             lr=cfg.warm_start_lr,
             batch=cfg.warm_start_batch,
             verdict_offset=D.alphaalign_verdict_offset,
+            harmful=[it.harmful for it in kept],
+            readout_lead=ReadoutLead(lead="<safety_reasoning>" + D.VERDICT_LEAD.rstrip()),
         )
     else:
         model = run_sft(
@@ -595,6 +671,7 @@ def finish(
             "by_kind": by_kind,
             "states_knew": knew,
             "stress_minimal_pairs": stress,
+            "holdout_readout": st.readouts[-1] if st.readouts else None,
             **more,
         }
         T.write_json(ctx.run_dir / "audit" / "report.json", report)
@@ -639,6 +716,8 @@ def finish(
     elif cfg.audit:
         ctx.log("audit skipped: the dataset has no validation split")
     summary.update(more)
+    if st.readouts:  # the verdict on the held-out train slice at the end of the verdict SFT
+        summary["holdout_readout"] = st.readouts[-1]
     summary["timings_s"] = {
         **st.timings,
         "total_s": round(time.time() - st.t0, 1),

@@ -29,6 +29,7 @@ torch / transformers are imported inside functions: the module itself imports wi
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import random
@@ -84,6 +85,7 @@ class EncodedPair:
     ids: tuple[int, ...]
     n_prompt: int
     verdict_start: int = 0  # target token where the verdict begins (its loss is weighted)
+    verdict_weight: float | None = None  # this pair's verdict weight (None: the settings' verdict_weight)
 
 
 def encode_pairs(
@@ -311,15 +313,16 @@ def _upper_layers_with_prefix(stack: Any, h: Any, att: Any, first_layer: int, sh
 
 
 def _target_weights(pairs: Sequence[EncodedPair], T: int, verdict_tokens: int, verdict_weight: float) -> Any:
-    """``[B, T]`` weight of predicting token t+1 at position t: 0 outside targets, ``verdict_weight`` on the
-    ``verdict_tokens`` target tokens from each pair's ``verdict_start``, 1 on the rest."""
+    """``[B, T]`` weight of predicting token t+1 at position t: 0 outside targets, ``verdict_weight`` (or the
+    pair's own) on the ``verdict_tokens`` target tokens from each pair's ``verdict_start``, 1 on the rest."""
     import torch
 
     w = torch.zeros((len(pairs), T))
     for i, p in enumerate(pairs):
         for k, t in enumerate(range(p.n_prompt, len(p.ids))):
             in_verdict = p.verdict_start <= k < p.verdict_start + verdict_tokens
-            w[i, t - 1] = verdict_weight if in_verdict else 1.0
+            vw = verdict_weight if p.verdict_weight is None else p.verdict_weight
+            w[i, t - 1] = vw if in_verdict else 1.0
     return w
 
 
@@ -394,9 +397,7 @@ def cut_after_verdict(pair: EncodedPair, verdict_tokens: int) -> EncodedPair:
     a verdict pass trains the refuse-or-answer choice without the rest of the answer (causal: the loss on
     those tokens is the same number as in the full pair)."""
     end = pair.n_prompt + pair.verdict_start + max(1, verdict_tokens)
-    return EncodedPair(
-        ids=pair.ids[: min(len(pair.ids), end)], n_prompt=pair.n_prompt, verdict_start=pair.verdict_start
-    )
+    return dataclasses.replace(pair, ids=pair.ids[: min(len(pair.ids), end)])
 
 
 def step_plan(
@@ -430,10 +431,13 @@ def train_prefix_sft(
     should_stop: Callable[[], bool] | None = None,
     on_prefix_progress: Callable[[int, int], None] | None = None,
     verdict_offset: Callable[[str], int] | None = None,
+    verdict_weights: Sequence[float | None] | None = None,
 ) -> dict[str, Any]:
     """Train the (already LoRA-wrapped) ``model`` on ``pairs`` in the given order, batch by batch (the caller
     orders them, e.g. class-balanced pairs); returns ``{"steps", "losses", "prefix_s", "train_s", "cached",
     "shared_prefix_tokens"}``.
+    ``verdict_weights[i]`` overrides ``settings.verdict_weight`` for pair i (a per-class verdict weight:
+    e.g. benign verdicts weighted more to move the decision toward answering).
     Returns early when ``should_stop()`` turns true (``"cancelled": True``)."""
     import torch
 
@@ -447,6 +451,13 @@ def train_prefix_sft(
         )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     enc = encode_pairs(tokenizer, pairs, max_length=settings.max_length, verdict_offset=verdict_offset)
+    if verdict_weights is not None:
+        if len(verdict_weights) != len(enc):
+            raise InputError(f"verdict_weights has {len(verdict_weights)} entries for {len(enc)} pairs.")
+        bad = [w for w in verdict_weights if w is not None and not (math.isfinite(w) and w > 0)]
+        if bad:
+            raise InputError(f"verdict weights must be finite numbers > 0, got {bad[0]!r}.")
+        enc = [dataclasses.replace(p, verdict_weight=w) for p, w in zip(enc, verdict_weights, strict=True)]
     cached = supports_prefix_cache(model) and settings.first_layer > 0
     t0 = time.time()
     states = (

@@ -34,7 +34,7 @@ from typing import Any
 from core.align import data as D
 from core.align import training as T
 from core.align.configs import RationalConfig
-from core.align.pipeline import RunState, finish, prepare, run_sft, run_verdict_sft
+from core.align.pipeline import ReadoutLead, RunState, finish, prepare, run_sft, run_verdict_sft
 from core.align.rewards import _REFUSAL_LC, _norm, keyword_refusal
 from core.errors import ReasonScopeError
 from core.evals.judges import REFUSAL, KeywordRefusalJudge
@@ -307,6 +307,8 @@ def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
             lr=cfg.learning_rate,
             batch=cfg.batch_size,
             verdict_offset=rational_verdict_offset,
+            harmful=[it.harmful for it in order],
+            readout_lead=ReadoutLead(lead=VERDICT_FIRST_LEAD.rstrip()) if cfg.verdict_first else None,
         )
     else:
         model = run_sft(

@@ -252,6 +252,11 @@ def test_alignment_run_audit_shows_states_knew_and_kinds(app_env, run_page, tmp_
     assert list(stress["n"]) == [12, 12] and list(stress["refused after %"]) == [75.0, 33.3]
     md = [m.value for m in at.markdown]
     assert "**Minimal-pair stress set (reported on its own, no bar)**" in md
+    assert "**The verdict on held-out train prompts (the slice settings are chosen on)**" in md
+    (held,) = [d.value for d in at.dataframe if "decision offset" in d.value.columns]
+    assert list(held["decision offset"]) == ["-1", "0 (greedy)", "2"]
+    assert list(held["Harmful refused (%)"]) == [90.8, 86.7, 76.7]
+    assert any("AUROC 0.974" in c and "never the validation split" in c for c in captions)
     assert any("too few items (n < 10)" in c for c in captions)
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     (bars,) = [s for s in specs if "by what the probe says" in s["layout"]["title"]["text"]]

@@ -189,3 +189,39 @@ def test_verdict_sft_warm_start_upper_layers_then_grpo_reports_states_knew(
     assert not by_kind or ("harmful" in by_kind and "base" in by_kind["harmful"])
     knew = report["states_knew"]
     assert knew is None or {"harmful", "benign", "probe"} <= set(knew)
+
+
+def test_held_out_families_get_a_verdict_readout_in_the_log_and_the_report(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """``holdout_items``: train items kept out by family, their verdict read at a third, two thirds and the
+    end of the verdict SFT, in the log, ``data/holdout_readout.json``, the report and the summary; a
+    per-class verdict weight goes into the warm-start key."""
+    import json
+
+    from core.align.alphaalign import run_alphaalign
+    from core.align.pipeline import prepare, warm_start_key
+
+    data = write_dataset(tmp_path / "d.jsonl")
+    sink = ListSink()
+    ctx = JobContext("t", sink=sink, run_dir=tmp_path / "run")
+    kw = {"lora_first_layer": 1, "warm_start_epochs": 3.0, "warm_start_batch": 2, "holdout_items": 2}
+    cfg = _cfg(tiny_model_dir, data, benign_verdict_weight=32.0, **kw)
+    out = run_alphaalign(cfg, ctx)
+    first = next(e["line"] for e in sink.of("log") if "train prompts" in e["line"])
+    assert "2 held-out train prompts (whole families)" in first
+    readouts = json.loads((tmp_path / "run" / "data" / "holdout_readout.json").read_text())
+    total = readouts[-1]["of"]
+    assert total >= 3 and [r["step"] for r in readouts] == [total // 3, 2 * total // 3, total]
+    assert readouts[-1]["n"] == {"harmful": 1, "benign_counterpart": 1}
+    assert sum("verdict on 2 held-out train prompts" in e["line"] for e in sink.of("log")) == 3
+    report = json.loads((tmp_path / "run" / "audit" / "report.json").read_text())
+    assert report["holdout_readout"] == readouts[-1] == out["holdout_readout"]
+    assert "warmstart/holdout/refused_harmful" in sink.metrics()
+    st = prepare(cfg, JobContext("k", sink=ListSink(), run_dir=tmp_path / "k"), "alphaalign")
+    other = prepare(
+        _cfg(tiny_model_dir, data, **kw),
+        JobContext("k2", sink=ListSink(), run_dir=tmp_path / "k2"),
+        "alphaalign",
+    )
+    assert warm_start_key(st) != warm_start_key(other)

@@ -103,3 +103,26 @@ def test_paired_order_alternates_classes_and_keeps_minimal_pairs_together():
         assert h.harmful and not b.harmful and h.pair_id == b.pair_id
     assert [it.id for it in order[10:]] == [it.id for it in order[10:] if not it.harmful]
     assert D.paired_order(items, seed=0) == order and D.paired_order(items, seed=1) != order
+
+
+def test_holdout_slice_takes_whole_families_and_pairs_from_train() -> None:
+    """The slice settings are chosen on: no family or pair on both sides, both benign kinds resolvable."""
+    train = D.split(D.prompt_items(D.load_rows(None)), "train")
+    rest, held = D.holdout_split(train, 360, seed=0)
+    assert len(rest) + len(held) == len(train) and 330 <= len(held) <= 400
+    assert not {it.family for it in rest} & {it.family for it in held}
+    assert not {it.pair_id for it in rest if it.pair_id} & {it.pair_id for it in held if it.pair_id}
+    kinds = {k: sum(it.kind == k for it in held) for k in ("harmful", "benign_counterpart", "borderline")}
+    assert min(kinds.values()) >= 100, kinds  # a 5 % rate is ~5 items, not 1
+    assert len({it.category for it in held if it.harmful}) >= 14  # round-robin over categories
+    assert D.holdout_split(train, 360, seed=0) == (rest, held)  # seeded
+    assert D.holdout_split(train, 0, seed=0) == (list(train), [])
+
+
+def test_a_holdout_that_leaves_one_class_is_refused() -> None:
+    items = [
+        LabelledItem(id=f"h{i}", prompt=f"harm {i}", label="unsafe", kind="harmful", family=f"f{i}")
+        for i in range(3)
+    ] + [LabelledItem(id="b0", prompt="hello", label="safe", kind="borderline", family="g0")]
+    with pytest.raises(InputError, match="holdout_items"):
+        D.holdout_split(items, 3, seed=0)

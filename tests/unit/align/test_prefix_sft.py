@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,40 @@ def test_training_with_verdict_passes_counts_both_kinds_of_step(lora_model) -> N
         on_step=lambda s, t, m: seen.append(m["verdict_only"]),
     )
     assert res["steps"] == res["total_steps"] == 2 + 4 and sum(seen) == 4
+
+
+def test_a_per_pair_verdict_weight_matches_a_hand_weighted_loss(lora_model) -> None:
+    """``verdict_weights`` (a per-class verdict weight): each pair's verdict tokens weigh its own number.
+    Reference: per-token cross-entropy from transformers' own logits, weighted by hand."""
+    import torch.nn.functional as F
+
+    model, tok = lora_model
+    enc = P.encode_pairs(tok, PAIRS, verdict_offset=lambda t: 3 if len(t) > 3 else 0)
+    weighted = [dataclasses.replace(p, verdict_weight=w) for p, w in zip(enc, [None, 7.0, 2.0], strict=True)]
+    got = P.full_loss(model, weighted, pad_id=tok.pad_token_id, verdict_tokens=2, verdict_weight=3.0)
+    ids, att = P._batch(enc, tok.pad_token_id, "cpu")
+    logits = model(input_ids=ids, attention_mask=att).logits
+    num = den = 0.0
+    for i, (p, w) in enumerate(zip(enc, [3.0, 7.0, 2.0], strict=True)):
+        for k in range(len(p.ids) - p.n_prompt):
+            t = p.n_prompt + k  # target token t is predicted at position t - 1
+            ce = float(F.cross_entropy(logits[i, t - 1 : t], ids[i, t : t + 1]))
+            wt = w if p.verdict_start <= k < p.verdict_start + 2 else 1.0
+            num, den = num + wt * ce, den + wt
+    assert abs(float(got) - num / den) <= 1e-4
+    states = P.prefix_states(model, enc, 1, pad_id=tok.pad_token_id)
+    cached = P.suffix_loss(
+        model, states, weighted, 1, pad_id=tok.pad_token_id, verdict_tokens=2, verdict_weight=3.0
+    )
+    assert abs(float(cached) - num / den) <= 1e-4
+    # a verdict pass keeps the pair's weight
+    assert P.cut_after_verdict(weighted[1], 2).verdict_weight == 7.0
+
+
+def test_per_pair_verdict_weights_are_checked(lora_model) -> None:
+    model, tok = lora_model
+    s = P.PrefixSFTSettings(first_layer=1, epochs=1, lr=1e-2, batch_size=2)
+    with pytest.raises(InputError, match="3 pairs"):
+        P.train_prefix_sft(model, tok, PAIRS, s, verdict_weights=[1.0])
+    with pytest.raises(InputError, match="> 0"):
+        P.train_prefix_sft(model, tok, PAIRS, s, verdict_weights=[1.0, 0.0, None])

@@ -13,6 +13,8 @@ import pytest
 from app.helpers_audit import (
     alignment_report,
     config_problem,
+    holdout_caption,
+    holdout_rows,
     kind_rows,
     result_summary,
     states_knew_bars,
@@ -215,6 +217,19 @@ def test_kind_rows_mark_too_few_and_order_kinds():
     (odd,) = kind_rows({"other": {"base": nan}})
     assert odd["kind"] == "other" and odd["refused before %"] is None and odd["before 95 % CI"] == "—"
     assert kind_rows(None) == []
+
+
+def test_holdout_readout_rows_sorted_by_offset_and_caption():
+    report = align_report()
+    rows = holdout_rows(report)
+    assert [r["decision offset"] for r in rows] == ["-1", "0 (greedy)", "2"]
+    assert rows[1]["Harmful refused (%)"] == 86.7 and rows[1]["Borderline refused (%)"] == 9.0
+    text = holdout_caption(report)
+    assert "AUROC 0.974" in text and "from offset 0" in text and "120 harmful" in text
+    report["holdout_readout"]["offset_within_bars"] = None
+    assert "no reported offset" in holdout_caption(report)
+    assert holdout_rows({}) == [] and holdout_rows({"holdout_readout": {"refused": "x"}}) == []
+    assert holdout_rows({"holdout_readout": {"refused": {"a": {}, "1": 3}}}) == []  # malformed: nothing shown
 
 
 def test_alignment_report_reads_the_folder(tmp_path):
