@@ -51,9 +51,22 @@ def verdict_scores(
 ) -> np.ndarray:
     """``[n]`` logit(unsafe word) - logit(safe word) at the token after prompt (generation prompt) + lead.
 
-    Left-padded, length-sorted batches with position ids from the mask (each row sees the positions it has
-    alone); only the last position reaches the LM head (``logits_to_keep=1``)."""
+    Length-sorted batches; the prompt prefix every chat shares (system prompt + chat header: 75 of ~160
+    tokens under the AlphaAlign template) runs once and its key/value cache is copied into each batch, rows
+    laid out ``[prefix | pad | own tokens]`` with position ids from the mask, so each row sees the positions
+    it has alone (``core.capture.shared_prefix``; architectures without a cache argument keep the plain
+    left-padded batch). Only the last position reaches the LM head."""
     import torch
+
+    from core.capture.shared_prefix import (
+        MIN_SHARED_PREFIX,
+        cache_argument,
+        common_prefix_length,
+        expanded_cache,
+        prefix_cache,
+        repeatable,
+        shared_prefix_batch,
+    )
 
     u = first_diff_token(tokenizer, lead, unsafe_word)
     s = first_diff_token(tokenizer, lead, safe_word)
@@ -64,26 +77,34 @@ def verdict_scores(
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     device = next(model.parameters()).device
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
+    head = model.get_output_embeddings()
+    cache_arg = cache_argument(decoder)
+    n_shared = common_prefix_length(rows) if cache_arg is not None and rows else 0
+    n_shared = min(n_shared, min((len(r) for r in rows), default=0) - 1)  # every row keeps a token
+    n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
     out = np.zeros(len(rows), dtype=np.float64)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
+            shared = prefix_cache(decoder, rows[0][:n_shared], device) if n_shared else None
+            shared = shared if shared is not None and repeatable(shared) else None
+            n_shared = n_shared if shared is not None else 0
             for b0 in range(0, len(order), batch_size):
                 idx = order[b0 : b0 + batch_size]
-                width = max(len(rows[i]) for i in idx)
-                ids = torch.full((len(idx), width), pad, dtype=torch.long)
-                att = torch.zeros((len(idx), width), dtype=torch.long)
-                for r, i in enumerate(idx):
-                    ids[r, width - len(rows[i]) :] = torch.tensor(rows[i])
-                    att[r, width - len(rows[i]) :] = 1
-                pos = (att.cumsum(-1) - 1).clamp_min(0)
-                logits = model(
-                    input_ids=ids.to(device),
-                    attention_mask=att.to(device),
-                    position_ids=pos.to(device),
-                    logits_to_keep=1,
-                ).logits[:, -1]
+                enc = shared_prefix_batch([rows[i] for i in idx], n_shared, pad, device)
+                mask = enc["attention_mask"]
+                pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, n_shared:]  # as the plain left-padded batch
+                extra = {str(cache_arg): expanded_cache(shared, len(idx))} if shared is not None else {}
+                hidden = decoder(
+                    input_ids=enc["input_ids"][:, n_shared:],
+                    attention_mask=mask,
+                    position_ids=pos,
+                    use_cache=shared is not None,
+                    **extra,
+                ).last_hidden_state[:, -1]  # [B, d], after the final norm
+                logits = head(hidden)
                 diff = (logits[:, u] - logits[:, s]).float().cpu().numpy()
                 for r, i in enumerate(idx):
                     out[i] = float(diff[r])

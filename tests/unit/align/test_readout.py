@@ -11,24 +11,28 @@ from sklearn.metrics import roc_auc_score
 from core.align.readout import chosen_offset, first_diff_token, readout_summary, verdict_scores
 
 LEAD = "<safety_reasoning>The request is"
+SYSTEM = {"role": "system", "content": "You are a careful assistant who thinks about every request first."}
 CHATS = [
     [{"role": "user", "content": "hello"}],
     [{"role": "user", "content": "a much longer request with many more words than the first one has"}],
     [{"role": "user", "content": "tell me about a war"}],
 ]
+# every chat starts with the same system prompt: the shared-prefix path (prefix run once, cache copied)
+SHARED = [[SYSTEM, *c] for c in CHATS]
 
 
-def test_scores_equal_each_prompt_alone_through_transformers(tiny_model_dir: Path) -> None:
+@pytest.mark.parametrize("chats", [CHATS, SHARED], ids=["plain", "shared-prefix"])
+def test_scores_equal_each_prompt_alone_through_transformers(tiny_model_dir: Path, chats) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     tok.pad_token = tok.pad_token or tok.eos_token
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    got = verdict_scores(model, tok, CHATS, lead=LEAD, batch_size=2)  # padded batches of unequal rows
+    got = verdict_scores(model, tok, chats, lead=LEAD, batch_size=2)  # padded batches of unequal rows
     u, s = first_diff_token(tok, LEAD, " harmful"), first_diff_token(tok, LEAD, " safe")
     assert u != s
-    for i, chat in enumerate(CHATS):
+    for i, chat in enumerate(chats):
         text = tok.apply_chat_template(chat, add_generation_prompt=True, tokenize=False) + LEAD
         ids = tok(text, add_special_tokens=False, return_tensors="pt").input_ids
         with torch.no_grad():
