@@ -268,6 +268,10 @@ _DEMO_COMMON = {
     # 48 held-out train prompts, answered at the end of each phase: the slice of train settings are chosen on
     "monitor_items": 48,
     "monitor_every": 1000,
+    # ~360 train prompts held out by whole family: the verdict read off them (no generation, ~12 s) at a
+    # third, two thirds and the end of the verdict SFT. The random monitor batch shares families with
+    # training and read 100 % harmful refused where these unseen families read 86.7 % (measured)
+    "holdout_items": 360,
     "eval_max_new_tokens": 64,
     "eval_batch_size": 32,
     "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],

@@ -260,10 +260,10 @@ def run_verdict_sft(
     ``cfg.lora_first_layer..`` only, verdict tokens weighted (benign pairs by ``cfg.benign_verdict_weight``
     when set; ``harmful[i]`` says which pairs are harmful). Returns the PeftModel, None when cancelled.
 
-    Progress: ``<phase>/loss`` etc. per step, the held-out monitor batch at a third, two thirds and the end;
-    at the same checkpoints, with ``readout_lead`` and a held-out slice (``holdout_items``), the verdict
-    read off that slice without generating (``core.align.readout``): ``<phase>/holdout/*`` metrics, a log
-    line, and ``data/holdout_readout.json``.
+    Progress: ``<phase>/loss`` etc. per step, the held-out monitor batch answered at a third, two thirds and
+    the end -- or, with ``readout_lead`` and a held-out slice (``holdout_items``), only at the end, while at
+    all three checkpoints the verdict is read off that slice without generating (``core.align.readout``):
+    ``<phase>/holdout/*`` metrics, a log line, and ``data/holdout_readout.json``.
     A cancelled verdict SFT restarts from its beginning on resume (it is minutes long; no mid-phase
     checkpoint)."""
     from peft import get_peft_model
@@ -298,7 +298,10 @@ def run_verdict_sft(
         at_check = step in {max(1, total // 3), max(1, 2 * total // 3), total} - checks
         if at_check and st.holdout and readout_lead is not None:
             holdout_readout(st, model, phase, step, total, readout_lead, template)
-        if st.monitor and at_check:
+            checks.add(step)
+        # with the readout watching the decision, the monitor batch is answered once, at the end (~20 s each)
+        answer_now = at_check and (step == total or not (st.holdout and readout_lead is not None))
+        if st.monitor and answer_now:
             checks.add(step)
             outs = [
                 o[0] for o in T.generate(model, st.tokenizer, chats, max_new_tokens=cfg.eval_max_new_tokens)
