@@ -166,7 +166,9 @@ def holdout_split(
     shares families with training would read optimistically. Families are picked round-robin over
     categories, two thirds of the budget from harmful / counterpart families and one third from the rest
     (borderline), so a 5 % over-refusal rate can be resolved on both benign kinds. Items without a family
-    count as their own family."""
+    count as their own family. At most a fifth of ``train`` is held out (a small train split keeps its
+    items: a preset's 360 must not swallow a 6-prompt smoke run)."""
+    n_holdout = min(n_holdout, len(train) // 5)
     if n_holdout <= 0:
         return list(train), []
     rng = random.Random(seed)

@@ -205,16 +205,16 @@ def test_held_out_families_get_a_verdict_readout_in_the_log_and_the_report(
     data = write_dataset(tmp_path / "d.jsonl")
     sink = ListSink()
     ctx = JobContext("t", sink=sink, run_dir=tmp_path / "run")
-    kw = {"lora_first_layer": 1, "warm_start_epochs": 3.0, "warm_start_batch": 2, "holdout_items": 2}
+    kw = {"lora_first_layer": 1, "warm_start_epochs": 3.0, "warm_start_batch": 2, "holdout_items": 360}
     cfg = _cfg(tiny_model_dir, data, benign_verdict_weight=32.0, **kw)
     out = run_alphaalign(cfg, ctx)
     first = next(e["line"] for e in sink.of("log") if "train prompts" in e["line"])
-    assert "2 held-out train prompts (whole families)" in first
+    assert "1 held-out train prompts (whole families)" in first  # at most a fifth of the 8 train prompts
     readouts = json.loads((tmp_path / "run" / "data" / "holdout_readout.json").read_text())
     total = readouts[-1]["of"]
     assert total >= 3 and [r["step"] for r in readouts] == [total // 3, 2 * total // 3, total]
-    assert readouts[-1]["n"] == {"harmful": 1, "benign_counterpart": 1}
-    assert sum("verdict on 2 held-out train prompts" in e["line"] for e in sink.of("log")) == 3
+    assert readouts[-1]["n"] == {"harmful": 1} and readouts[-1]["auroc"] is None  # one class: no AUROC
+    assert sum("verdict on 1 held-out train prompts" in e["line"] for e in sink.of("log")) == 3
     report = json.loads((tmp_path / "run" / "audit" / "report.json").read_text())
     assert report["holdout_readout"] == readouts[-1] == out["holdout_readout"]
     assert "warmstart/holdout/refused_harmful" in sink.metrics()

@@ -119,10 +119,13 @@ def test_holdout_slice_takes_whole_families_and_pairs_from_train() -> None:
     assert D.holdout_split(train, 0, seed=0) == (list(train), [])
 
 
-def test_a_holdout_that_leaves_one_class_is_refused() -> None:
-    items = [
+def test_a_holdout_that_leaves_one_class_is_refused_and_a_small_split_keeps_its_items() -> None:
+    harm = [
         LabelledItem(id=f"h{i}", prompt=f"harm {i}", label="unsafe", kind="harmful", family=f"f{i}")
-        for i in range(3)
-    ] + [LabelledItem(id="b0", prompt="hello", label="safe", kind="borderline", family="g0")]
+        for i in range(15)
+    ]
+    only_benign = LabelledItem(id="b0", prompt="hello", label="safe", kind="borderline", family="g0")
     with pytest.raises(InputError, match="holdout_items"):
-        D.holdout_split(items, 3, seed=0)
+        D.holdout_split([*harm, only_benign], 3, seed=0)  # the one benign family would be held out
+    small = harm[:3] + [only_benign]
+    assert D.holdout_split(small, 360, seed=0) == (small, [])  # at most a fifth: 4 // 5 = 0 items
