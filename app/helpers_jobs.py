@@ -49,6 +49,33 @@ def frontier_points_from_metrics(
     ]
 
 
+def frontier_holdout_rows(frontier: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per point, the held-out train slice's readout (``core.align.sweep.holdout_point``): AUROC and the
+    share (%) of each kind refused at greedy decoding. [] when no point has one."""
+    rows = []
+    for p in frontier.get("points") or []:
+        ho = p.get("holdout") if isinstance(p, dict) else None
+        if not isinstance(ho, dict):
+            continue
+        auroc = ho.get("auroc")
+        rows.append(
+            {
+                frontier.get("setting", "value"): p.get("value"),
+                "AUROC": round(auroc, 3) if isinstance(auroc, int | float) else None,
+                **{
+                    f"{label} refused (%)": round(100 * v, 1) if isinstance(v, int | float) else None
+                    for key, label in (
+                        ("harmful", "Harmful"),
+                        ("benign_counterpart", "Benign counterpart"),
+                        ("borderline", "Borderline"),
+                    )
+                    for v in [ho.get(key)]
+                },
+            }
+        )
+    return rows
+
+
 def sweep_frontier(events: Iterable[Any], config: dict[str, Any]) -> dict[str, Any]:
     """``{method, setting, points, source}`` of an ``align.sweep`` job: from its ``frontier`` artefact file
     when it exists and reads (``source="file"``), else from the metrics so far (``source="metrics"``)."""

@@ -15,7 +15,7 @@ import streamlit as st
 from app import state
 from app.align_charts import frontier_figure
 from app.charts import line_figure
-from app.helpers_jobs import SWEEP_TYPE, frontier_caption, sweep_frontier
+from app.helpers_jobs import SWEEP_TYPE, frontier_caption, frontier_holdout_rows, sweep_frontier
 from core.explore.palette import STATUS_BADGES
 from core.jobs import ConfigError, backend_for, get_backend, job_types
 from core.jobs.backend import job_table
@@ -264,6 +264,14 @@ def _frontier(rec: JobRecord, events: list[Any]) -> None:
         return
     st.plotly_chart(frontier_figure(frontier["points"], frontier["setting"]), key=f"frontier-{rec.id}")
     st.caption(frontier_caption(frontier, len(rec.config.get("values") or [])))
+    held = frontier_holdout_rows(frontier)
+    if held:
+        st.markdown("**Each point on held-out train prompts (choose here, not on the validation split)**")
+        st.dataframe(pd.DataFrame(held), hide_index=True, width="stretch", key=f"frontier-holdout-{rec.id}")
+        st.caption(
+            "The verdict read off train prompts whose whole families were kept out of training, at greedy "
+            "decoding, without generating (AUROC: harmful vs benign)."
+        )
 
 
 def _key_metric(type_name: str) -> str | None:

@@ -89,6 +89,12 @@ def frontier_points() -> list[dict[str, Any]]:
             "harmful_refusal_before": 0.4,
             "over_refusal_before": 0.02,
             "wall_s": 100.0 * (i + 1),
+            "holdout": {
+                "auroc": 0.95 + 0.01 * i,
+                "harmful": h - 0.02,
+                "benign_counterpart": o / 2,
+                "borderline": o,
+            },
         }
         for i, (v, h, o) in enumerate(rows)
     ]

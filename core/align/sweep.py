@@ -119,9 +119,24 @@ class _PointContext:
         return getattr(self._ctx, name)
 
 
-def frontier_point(value: Any, summary: dict[str, Any]) -> dict[str, Any]:
-    """One point of the frontier from a run's summary (rates and Wilson intervals after training)."""
+def holdout_point(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's verdict on its held-out train slice at greedy decoding (``holdout_readout``, offset 0):
+    ``{auroc, harmful, benign_counterpart, borderline}`` -- the side of the frontier to choose on."""
+    ho = summary.get("holdout_readout")
+    at0 = (ho.get("refused") or {}).get("0") if isinstance(ho, dict) else None
+    if not isinstance(at0, dict):
+        return None
     return {
+        "auroc": ho.get("auroc"),
+        **{k: at0.get(k) for k in ("harmful", "benign_counterpart", "borderline")},
+    }
+
+
+def frontier_point(value: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    """One point of the frontier from a run's summary (rates and Wilson intervals after training on the
+    validation split, and the held-out train slice's readout when the run had one)."""
+    return {
+        "holdout": holdout_point(summary),
         "value": value,
         "harmful_refusal": summary.get("harmful_refusal_after"),
         "harmful_refusal_ci95": summary.get("harmful_refusal_after_ci95"),
@@ -160,6 +175,7 @@ def run_sweep(cfg: SweepConfig, ctx: JobContext) -> dict[str, Any]:
                 for k, v in {
                     "frontier/harmful_refusal": pt["harmful_refusal"],
                     "frontier/over_refusal": pt["over_refusal"],
+                    **{f"frontier/holdout_{k}": v for k, v in (pt["holdout"] or {}).items()},
                 }.items()
                 if v is not None
             },

@@ -177,6 +177,9 @@ def test_sweep_job_shows_its_frontier_from_the_artefact(jobs_home, run_page, tmp
     assert tuned["text"] == ["sft_epochs=0.5", "sft_epochs=1.0", "sft_epochs=2.0"]
     assert tuned["error_x"]["array"] and spec["data"][0]["name"] == "base model (before training)"
     assert any(c.value.startswith("3 of 3 points") and "frontier.json" in c.value for c in at.caption)
+    (held,) = [d.value for d in at.dataframe if "AUROC" in d.value.columns]
+    assert list(held["sft_epochs"]) == [0.5, 1.0, 2.0] and list(held["AUROC"]) == [0.95, 0.96, 0.97]
+    assert list(held["Harmful refused (%)"]) == [60.0, 83.0, 91.0]
 
 
 def test_sweep_job_frontier_from_metrics_while_unfinished(jobs_home, run_page, tmp_path):

@@ -128,6 +128,17 @@ def test_frontier_point_reads_a_summary() -> None:
         "harmful_refusal_before": 0.2,
         "over_refusal_before": 0.05,
         "wall_s": 12.5,
+        "holdout": None,
+    }
+    summary["holdout_readout"] = {
+        "auroc": 0.97,
+        "refused": {"0": {"harmful": 0.9, "benign_counterpart": 0.04, "borderline": 0.08}, "1": {}},
+    }
+    assert frontier_point(2.0, summary)["holdout"] == {
+        "auroc": 0.97,
+        "harmful": 0.9,
+        "benign_counterpart": 0.04,
+        "borderline": 0.08,
     }
     empty = frontier_point("x", {})
     assert empty["value"] == "x" and all(v is None for k, v in empty.items() if k != "value")
