@@ -308,13 +308,15 @@ _GRPO_GPU = {
     "benign_answer_chars": 1200,
 }
 
-# warm start: one full pass over every train prompt plus one verdict-only pass (each example cut after its
-# verdict word, interleaved; on the held-out train monitor batch 83 % -> 100 % harmful refusal at 0 %
-# over-refusal); short benign targets keep CPU steps cheap. GRPO: 2 steps at a learning rate that refines
+# warm start: half a full pass (the format and the benign answers) plus two verdict-only passes (each
+# example cut after its verdict word, interleaved, at half a full step's cost). Chosen on the held-out train
+# families (docs/alignment.md, twelfth session): against one full + one verdict pass, verdict AUROC 0.974 ->
+# 0.982, refused harmful 86.7 -> 89.2 %, counterparts 4.2 -> 1.7 %, borderline 9.0 -> 7.4 %, and 703 -> 631 s
+# of training. Short benign targets keep CPU steps cheap. GRPO: 2 steps at a learning rate that refines
 # without undoing the verdict (6 steps at 2e-4 pushed every prompt to "refuse")
 _GRPO_DEMO = {
-    "warm_start_epochs": 1.0,
-    "verdict_epochs": 1.0,
+    "warm_start_epochs": 0.5,
+    "verdict_epochs": 2.0,
     "warm_start_batch": 16,
     "warm_start_lr": 1e-3,
     "benign_answer_tokens": 16,
