@@ -55,7 +55,8 @@ def _make(method: str) -> None:
     @friendly_errors
     def cmd(
         preset: Annotated[
-            str | None, typer.Option(help="demo-cpu (2 CPU cores, ~45 min idle) or full-gpu.")
+            str | None,
+            typer.Option(help="demo-cpu (2 idle CPU cores, ~25 min from an empty home) or full-gpu."),
         ] = None,
         config: Annotated[
             Path | None,
