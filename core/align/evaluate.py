@@ -20,15 +20,7 @@ import numpy as np
 
 from core.align.latent import _decoder_layers
 from core.capture.models import ModelSpec
-from core.capture.shared_prefix import (
-    MIN_SHARED_PREFIX,
-    cache_argument,
-    common_prefix_length,
-    expanded_cache,
-    prefix_cache,
-    repeatable,
-    shared_prefix_batch,
-)
+from core.capture.shared_prefix import plan_shared_prefix
 from core.evals.awareness import states_knew
 from core.evals.report import save_audit
 from core.evals.result import AuditResult
@@ -172,32 +164,17 @@ def prompt_states(
             layer.register_forward_hook(lambda _m, _i, o: cap.append(o[0] if isinstance(o, tuple) else o))
         )
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
-    cache_arg = cache_argument(decoder)  # None: this architecture keeps the plain left-padded batch
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    n_shared = common_prefix_length(rows) if cache_arg is not None else 0
-    n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            shared = prefix_cache(decoder, rows[0][:n_shared], device) if n_shared else None
-            shared = shared if shared is not None and repeatable(shared) else None
-            n_shared = n_shared if shared is not None else 0
+            plan = plan_shared_prefix(decoder, rows, device)  # n = 0: the plain left-padded batch
             for s in range(0, len(order), batch_size):
                 idx = order[s : s + batch_size]
-                enc = shared_prefix_batch([rows[i] for i in idx], n_shared, pad_id, device)
-                mask = enc["attention_mask"]
-                pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, n_shared:]  # as the plain left-padded batch
-                extra = {str(cache_arg): expanded_cache(shared, len(idx))} if shared is not None else {}
                 cap.clear()
-                decoder(
-                    input_ids=enc["input_ids"][:, n_shared:],
-                    attention_mask=mask,
-                    position_ids=pos,
-                    use_cache=shared is not None,
-                    **extra,
-                )
+                decoder(**plan.inputs([rows[i] for i in idx], pad_id, device))
                 # [B, L + 1, d]: the last column is every row's last prompt token (left padding)
                 block = torch.stack([h[:, -1, :].float().cpu() for h in cap[: len(layers) + 1]], dim=1)
                 for j, i in enumerate(idx):

@@ -58,15 +58,7 @@ def verdict_scores(
     left-padded batch). Only the last position reaches the LM head."""
     import torch
 
-    from core.capture.shared_prefix import (
-        MIN_SHARED_PREFIX,
-        cache_argument,
-        common_prefix_length,
-        expanded_cache,
-        prefix_cache,
-        repeatable,
-        shared_prefix_batch,
-    )
+    from core.capture.shared_prefix import plan_shared_prefix
 
     u = first_diff_token(tokenizer, lead, unsafe_word)
     s = first_diff_token(tokenizer, lead, safe_word)
@@ -79,31 +71,17 @@ def verdict_scores(
     device = next(model.parameters()).device
     decoder = model.get_decoder() if hasattr(model, "get_decoder") else model
     head = model.get_output_embeddings()
-    cache_arg = cache_argument(decoder)
-    n_shared = common_prefix_length(rows) if cache_arg is not None and rows else 0
-    n_shared = min(n_shared, min((len(r) for r in rows), default=0) - 1)  # every row keeps a token
-    n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
     out = np.zeros(len(rows), dtype=np.float64)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            shared = prefix_cache(decoder, rows[0][:n_shared], device) if n_shared else None
-            shared = shared if shared is not None and repeatable(shared) else None
-            n_shared = n_shared if shared is not None else 0
+            plan = plan_shared_prefix(decoder, rows, device)
             for b0 in range(0, len(order), batch_size):
                 idx = order[b0 : b0 + batch_size]
-                enc = shared_prefix_batch([rows[i] for i in idx], n_shared, pad, device)
-                mask = enc["attention_mask"]
-                pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, n_shared:]  # as the plain left-padded batch
-                extra = {str(cache_arg): expanded_cache(shared, len(idx))} if shared is not None else {}
-                hidden = decoder(
-                    input_ids=enc["input_ids"][:, n_shared:],
-                    attention_mask=mask,
-                    position_ids=pos,
-                    use_cache=shared is not None,
-                    **extra,
-                ).last_hidden_state[:, -1]  # [B, d], after the final norm
+                hidden = decoder(**plan.inputs([rows[i] for i in idx], pad, device)).last_hidden_state[
+                    :, -1
+                ]  # [B, d], after the final norm
                 logits = head(hidden)
                 diff = (logits[:, u] - logits[:, s]).float().cpu().numpy()
                 for r, i in enumerate(idx):

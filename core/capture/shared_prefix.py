@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 MIN_SHARED_PREFIX = 8  # fewer shared tokens than this: not worth the extra forward and cache copies
@@ -86,3 +87,46 @@ def shared_prefix_batch(
         "input_ids": torch.tensor(ids, device=device),
         "attention_mask": torch.tensor(mask, device=device),
     }
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrefixPlan:
+    """How a set of prompt-only rows is batched: ``n`` shared tokens run once (their batch-1 ``cache``
+    passed under the forward's ``arg``), or ``n = 0``: plain left-padded batches."""
+
+    n: int = 0
+    cache: Any = None
+    arg: str | None = None
+
+    def inputs(self, rows: Sequence[Sequence[int]], pad_id: int, device: Any) -> dict[str, Any]:
+        """Keyword arguments of one decoder forward over ``rows``: the own tokens ``[B, T - n]``, the full
+        mask ``[B, T]``, position ids from the mask (as in the plain left-padded batch) and a fresh copy of
+        the shared cache."""
+        enc = shared_prefix_batch(rows, self.n, pad_id, device)
+        mask = enc["attention_mask"]
+        kw: dict[str, Any] = {
+            "input_ids": enc["input_ids"][:, self.n :],
+            "attention_mask": mask,
+            "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)[:, self.n :],
+            "use_cache": self.cache is not None,
+        }
+        if self.cache is not None:
+            kw[str(self.arg)] = expanded_cache(self.cache, len(rows))
+        return kw
+
+
+def plan_shared_prefix(decoder: Any, rows: Sequence[Sequence[int]], device: Any) -> PrefixPlan:
+    """The shared prefix of ``rows`` when it is exact to share it: the forward takes a cache argument and
+    position ids (``cache_argument``), the rows share >= ``MIN_SHARED_PREFIX`` tokens (every row keeps at
+    least its last token of its own), and the cache can be copied into a batch (``repeatable``). Runs the
+    prefix once (no grad; forward hooks see it)."""
+    arg = cache_argument(decoder)
+    if arg is None or not rows:
+        return PrefixPlan()
+    n = min(common_prefix_length(rows), min(len(r) for r in rows) - 1)
+    if n < MIN_SHARED_PREFIX:
+        return PrefixPlan()
+    cache = prefix_cache(decoder, rows[0][:n], device)
+    if cache is None or not repeatable(cache):
+        return PrefixPlan()
+    return PrefixPlan(n=n, cache=cache, arg=arg)

@@ -48,3 +48,25 @@ def test_a_cache_that_cannot_be_copied_falls_back_to_the_plain_batch(tiny_model,
         assert_close_rel(traj.hidden, reference_states(tiny_model, traj.token_ids))
     for a, b in zip(batch, prompt_only, strict=True):  # causal: the prompt's states do not see the answer
         np.testing.assert_allclose(a.hidden[:, : a.n_prompt_tokens], b.hidden, atol=1e-4)
+
+
+def test_plan_keeps_a_token_of_each_row_and_falls_back_to_plain_batches(tiny_model_dir) -> None:
+    """``plan_shared_prefix``: every row keeps its last token of its own (a row that is all prefix still has
+    a last position to read); rows sharing fewer than MIN_SHARED_PREFIX tokens get the plain batch."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from core.capture.shared_prefix import MIN_SHARED_PREFIX, plan_shared_prefix
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    dec = model.get_decoder()
+    base = list(range(5, 5 + MIN_SHARED_PREFIX + 3))
+    plan = plan_shared_prefix(dec, [base, base + [40, 41]], "cpu")
+    assert plan.n == len(base) - 1 and plan.cache is not None
+    kw = plan.inputs([base, base + [40, 41]], 0, "cpu")
+    assert kw["input_ids"].shape == (2, 3) and kw["attention_mask"].shape == (2, len(base) + 2)
+    # row 0: two pads (masked; they repeat the position before them), then its own last token
+    assert kw["position_ids"][0].tolist() == [len(base) - 2, len(base) - 2, len(base) - 1]
+    assert kw["position_ids"][1].tolist() == [len(base) - 1, len(base), len(base) + 1]
+    assert plan_shared_prefix(dec, [[1, 2, 3], [1, 2, 4]], "cpu").n == 0
+    assert plan_shared_prefix(dec, [], "cpu").n == 0
