@@ -261,9 +261,9 @@ def run_verdict_sft(
     when set; ``harmful[i]`` says which pairs are harmful). Returns the PeftModel, None when cancelled.
 
     Progress: ``<phase>/loss`` etc. per step, the held-out monitor batch answered at a third, two thirds and
-    the end -- or, with ``readout_lead`` and a held-out slice (``holdout_items``), only at the end, while at
-    all three checkpoints the verdict is read off that slice without generating (``core.align.readout``):
-    ``<phase>/holdout/*`` metrics, a log line, and ``data/holdout_readout.json``.
+    the end; at the same checkpoints, with ``readout_lead`` and a held-out slice (``holdout_items``), the
+    verdict read off that slice without generating (``core.align.readout``): ``<phase>/holdout/*`` metrics,
+    a log line, and ``data/holdout_readout.json``.
     A cancelled verdict SFT restarts from its beginning on resume (it is minutes long; no mid-phase
     checkpoint)."""
     from peft import get_peft_model
@@ -299,9 +299,7 @@ def run_verdict_sft(
         if at_check and st.holdout and readout_lead is not None:
             holdout_readout(st, model, phase, step, total, readout_lead, template)
             checks.add(step)
-        # with the readout watching the decision, the monitor batch is answered once, at the end (~20 s each)
-        answer_now = at_check and (step == total or not (st.holdout and readout_lead is not None))
-        if st.monitor and answer_now:
+        if st.monitor and at_check:  # ~20 s each; the Story page's training curves are these points
             checks.add(step)
             outs = [
                 o[0] for o in T.generate(model, st.tokenizer, chats, max_new_tokens=cfg.eval_max_new_tokens)
