@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from core.capture.shared_prefix import plan_shared_prefix
+
 Message = dict[str, str]
 
 # the offsets the readout reports; a per-class weight k corresponds to about log(k)
@@ -57,8 +59,6 @@ def verdict_scores(
     it has alone (``core.capture.shared_prefix``; architectures without a cache argument keep the plain
     left-padded batch). Only the last position reaches the LM head."""
     import torch
-
-    from core.capture.shared_prefix import plan_shared_prefix
 
     u = first_diff_token(tokenizer, lead, unsafe_word)
     s = first_diff_token(tokenizer, lead, safe_word)
