@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from app.helpers_audit import KIND_LABELS
 from core.jobs.records import ARTEFACT, METRIC
 
 SWEEP_TYPE = "align.sweep"
@@ -64,11 +65,7 @@ def frontier_holdout_rows(frontier: dict[str, Any]) -> list[dict[str, Any]]:
                 "AUROC": round(auroc, 3) if isinstance(auroc, int | float) else None,
                 **{
                     f"{label} refused (%)": round(100 * v, 1) if isinstance(v, int | float) else None
-                    for key, label in (
-                        ("harmful", "Harmful"),
-                        ("benign_counterpart", "Benign counterpart"),
-                        ("borderline", "Borderline"),
-                    )
+                    for key, label in KIND_LABELS.items()
                     for v in [ho.get(key)]
                 },
             }

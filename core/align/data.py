@@ -172,9 +172,13 @@ def holdout_split(
     if n_holdout <= 0:
         return list(train), []
     rng = random.Random(seed)
+
+    def family_of(it: LabelledItem) -> str:
+        return it.family or it.pair_id or it.id
+
     fams: dict[str, list[LabelledItem]] = {}
     for it in train:
-        fams.setdefault(it.family or it.pair_id or it.id, []).append(it)
+        fams.setdefault(family_of(it), []).append(it)
     # a harmful item and its counterpart must land on the same side even if a corpus gave them two families
     by_pair: dict[str, set[str]] = {}
     for key, members in fams.items():
@@ -207,8 +211,8 @@ def holdout_split(
                         if linked not in held:
                             held.add(linked)
                             taken += len(fams[linked])
-    out = [it for it in train if (it.family or it.pair_id or it.id) not in held]
-    slice_ = [it for it in train if (it.family or it.pair_id or it.id) in held]
+    out = [it for it in train if family_of(it) not in held]
+    slice_ = [it for it in train if family_of(it) in held]
     if slice_ and (not any(it.harmful for it in out) or all(it.harmful for it in out)):
         raise InputError(
             f"holdout_items={n_holdout} would leave only one class of train prompts to train on; lower it "

@@ -31,7 +31,7 @@ from core.align.evaluate import (
     representation_diff,
 )
 from core.align.prefix_sft import PrefixSFTSettings, train_prefix_sft
-from core.align.readout import chosen_offset, readout_summary, verdict_scores
+from core.align.readout import ReadoutLead, chosen_offset, readout_line, readout_summary, verdict_scores
 from core.align.rewards import refusal_verifier
 from core.capture.models import model_fingerprint
 from core.config import reasonscope_home
@@ -285,8 +285,7 @@ def run_verdict_sft(
     weights = None
     if cfg.benign_verdict_weight is not None and harmful is not None:
         weights = [None if h else float(cfg.benign_verdict_weight) for h in harmful]
-    template = cfg.template  # the one the pairs were built with (Rational's is "plain")
-    chats = [T.chat_for(it, template) for it in st.monitor]
+    chats = [T.chat_for(it, cfg.template) for it in st.monitor]
     checks: set[int] = set()
     ctx.set_phase(f"{phase}{PREFIX_PHASE}")  # the frozen lower layers are computed once first
 
@@ -297,8 +296,7 @@ def run_verdict_sft(
         ctx.emit_progress(step, total)
         at_check = step in {max(1, total // 3), max(1, 2 * total // 3), total} - checks
         if at_check and st.holdout and readout_lead is not None:
-            holdout_readout(st, model, phase, step, total, readout_lead, template)
-            checks.add(step)
+            holdout_readout(st, model, phase, step, total, readout_lead, cfg.template)
         if st.monitor and at_check:  # ~20 s each; the Story page's training curves are these points
             checks.add(step)
             outs = [
@@ -346,15 +344,6 @@ def run_verdict_sft(
     return model
 
 
-@dataclass(frozen=True, kw_only=True)
-class ReadoutLead:
-    """Where a method's targets put the verdict: ``lead`` then ``unsafe`` or ``safe`` (core.align.readout)."""
-
-    lead: str
-    unsafe: str = " harmful"
-    safe: str = " safe"
-
-
 def holdout_readout(
     st: RunState, model: Any, phase: str, step: int, total: int, lead: ReadoutLead, template: str
 ) -> dict[str, Any]:
@@ -367,9 +356,8 @@ def holdout_readout(
     )
     res = readout_summary(scores, [it.harmful for it in st.holdout], [it.kind for it in st.holdout])
     at0 = res["refused"]["0"]
-    chosen = chosen_offset(res)
     entry = {"phase": phase, "step": step, "of": total, "seconds": round(time.time() - t, 1), **res}
-    entry["offset_within_bars"] = chosen
+    entry["offset_within_bars"] = chosen_offset(res)
     st.readouts.append(entry)
     T.write_json(st.path("data", "holdout_readout.json"), st.readouts)
     st.ctx.emit_metric(
@@ -377,18 +365,7 @@ def holdout_readout(
         **{f"{phase}/holdout/refused_{k}": v for k, v in at0.items()},
         **({f"{phase}/holdout/auroc": res["auroc"]} if res["auroc"] is not None else {}),
     )
-    st.ctx.log(
-        f"{phase} step {step}/{total}: verdict on {len(st.holdout)} held-out train prompts (whole families), "
-        f"AUROC {res['auroc'] if res['auroc'] is None else round(res['auroc'], 3)}; refused "
-        + ", ".join(f"{k} {100 * v:.1f} %" for k, v in at0.items())
-        + (
-            f"; counterparts <= 5 % and borderline <= 10 % from offset {chosen:g} "
-            f"(harmful {100 * res['refused'][f'{chosen:g}'].get('harmful', 0.0):.1f} % there)"
-            if chosen is not None
-            else "; no reported offset keeps counterparts <= 5 % and borderline <= 10 %"
-        )
-        + f" ({entry['seconds']} s)"
-    )
+    st.ctx.log(f"{phase} step {step}/{total}: {readout_line(entry)}")
     model.train()
     return entry
 
