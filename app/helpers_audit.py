@@ -94,7 +94,7 @@ def category_table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ---- an alignment run's report.json (states knew, per-kind refusal, stress split) --------------------------
-ALIGN_REPORT = "report.json"  # written next to the audit by core.align.pipeline
+ALIGN_REPORT = "report.json"  # written next to the audit by core.align.finish
 FEW = MIN_N  # below this many items a rate is shown, but marked "too few" (one threshold with the CLI)
 KIND_LABELS = {"harmful": "Harmful", "benign_counterpart": "Benign counterpart", "borderline": "Borderline"}
 KNEW_GROUPS = (

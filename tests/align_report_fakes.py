@@ -1,4 +1,4 @@
-"""A hand-made alignment ``report.json`` (the shape core.align.pipeline writes next to its audit) and sweep
+"""A hand-made alignment ``report.json`` (the shape core.align.finish writes next to its audit) and sweep
 frontier points, for the Audit / Jobs page tests. Built with the core functions that produce the real ones."""
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from core.align.configs import AlphaAlignConfig
+from core.align.finish import finish
 from core.align.grpo import run_grpo
 from core.align.helpful import HelpfulnessReward
-from core.align.pipeline import finish, prepare, warm_start
+from core.align.pipeline import prepare
 from core.align.rewards import SafetyReward
+from core.align.warmstart import warm_start
 from core.jobs.context import JobContext
 
 

@@ -19,9 +19,11 @@ import numpy as np
 
 from core.align import training as T
 from core.align.configs import CraftConfig
+from core.align.finish import finish
 from core.align.grpo import run_grpo
 from core.align.latent import CraftReward, pooled_policy_states
-from core.align.pipeline import RunState, finish, prepare, warm_start
+from core.align.pipeline import RunState, prepare
+from core.align.warmstart import warm_start
 from core.capture.models import model_fingerprint
 from core.errors import InputError
 from core.evals.judges import REFUSAL, KeywordRefusalJudge
@@ -114,19 +116,25 @@ def latent_report(
     chats = [T.chat_for(it, st.cfg.template) for it in items]
     harmful = np.array([it.harmful for it in items], dtype=bool)
     out: dict[str, Any] = {"n_items": len(items), "n_harmful": int(harmful.sum()), "layer": int(head.layer)}
-    for subject, when in (("base", "before"), ("tuned", "after")):
+    # one forward of prompt + answer per item and subject (~2.5 min on 2 CPU cores for 643 items): a phase of
+    # its own, so the Jobs page does not sit on the previous phase's last line meanwhile
+    st.ctx.set_phase("audit: CRAFT latent report (base and tuned answers)", 2 * len(items))
+    for k, (subject, when) in enumerate((("base", "before"), ("tuned", "after"))):
         texts = [answers[subject][it.prompt] for it in items]
         ids = [
             st.tokenizer(a, add_special_tokens=False)["input_ids"] or [st.tokenizer.eos_token_id]
             for a in texts
         ]
-        if subject == "base":
-            with model.disable_adapter():
-                h = pooled_policy_states(
-                    model, st.tokenizer, chats, ids, layer=int(head.layer), pool=st.cfg.pool
-                )
-        else:
-            h = pooled_policy_states(model, st.tokenizer, chats, ids, layer=int(head.layer), pool=st.cfg.pool)
+
+        def tick(done: int, _total: int, k: int = k) -> None:
+            st.ctx.emit_progress(k * len(items) + done, 2 * len(items))
+
+        # base: the adapter switched off; tuned: the adapter folded into the weights for the pass (the
+        # same states as the unmerged forward, without LoRA's extra matmuls)
+        with model.disable_adapter() if subject == "base" else T.merged_lora(model):
+            h = pooled_policy_states(
+                model, st.tokenizer, chats, ids, layer=int(head.layer), pool=st.cfg.pool, progress=tick
+            )
         cos = head.prototype_cosines(head.embed(h))
         p_head = np.asarray(head.p_safe(h))
         refused = np.array([judge(it.prompt, a).label == REFUSAL for it, a in zip(items, texts, strict=True)])

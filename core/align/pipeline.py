@@ -1,5 +1,7 @@
-"""The steps every alignment job shares: load data and policy, generate benign self-answers, the supervised
-warm start, and the end of a run (adapter, before/after audit, representation diff, summary).
+"""The steps every alignment job shares: load data and policy (``RunState``), the supervised fine-tuning
+loops (TRL's ``SFTTrainer`` and the verdict SFT over a cached frozen prefix) with the verdict read off the
+held-out train families. The warm start lives in ``core.align.warmstart``, the end of a run (adapter, audit,
+summary) in ``core.align.finish``.
 
 Resume: each step leaves its result in the run folder (``core.align.training`` documents the layout) and is
 skipped when that result exists; trainer phases restart from their last checkpoint.
@@ -7,11 +9,7 @@ skipped when that result exists; trainer phases restart from their last checkpoi
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import random
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,24 +19,10 @@ from typing import TYPE_CHECKING, Any
 from core.align import data as D
 from core.align import training as T
 from core.align.configs import AlignBase
-from core.align.evaluate import (
-    audit_base_vs_tuned,
-    audit_numbers,
-    kind_rates,
-    knew_and_acted,
-    load_base_cache,
-    prompt_states,
-    representation_diff,
-)
 from core.align.prefix_sft import PrefixSFTSettings, train_prefix_sft
 from core.align.readout import ReadoutLead, chosen_offset, readout_line, readout_summary, verdict_scores
-from core.align.rewards import refusal_verifier
 from core.capture.models import model_fingerprint
-from core.config import reasonscope_home
-from core.errors import AuditFailed, InputError
-from core.evals.awareness import states_knew_lines
-from core.evals.runner import AuditCancelled
-from core.fsio import atomic_write_bytes
+from core.errors import InputError
 from core.jobs.callbacks import progress_callback
 from core.jobs.context import JobContext
 from core.jobs.view import PREFIX_PHASE
@@ -121,48 +105,6 @@ def prepare(cfg: AlignBase, ctx: JobContext, method: str) -> RunState:
         rows=rows,
         base_fingerprint=model_fingerprint(policy, cfg.model),
     )
-
-
-def benign_answers(st: RunState, items: list[LabelledItem]) -> dict[str, str]:
-    """The base model's own greedy answers (plain template) to benign items, {item id: answer}: cached in
-    data/ for resume, and shared across runs through ``benign_answers_cache`` (a sweep or a second method on
-    the same model generates none)."""
-    path = st.path("data", "benign_answers.json")
-    cached: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
-    shared_path = benign_answers_cache(st)
-    shared = load_base_cache(shared_path)  # {prompt: answer}; a broken file only costs regeneration
-    for it in items:
-        if not it.harmful and it.id not in cached and it.prompt in shared:
-            cached[it.id] = shared[it.prompt]
-    todo = [it for it in items if not it.harmful and it.id not in cached]
-    if todo:
-        t = time.time()
-        st.ctx.log(
-            f"generating the model's own answers to {len(todo)} benign train prompts (warm-start targets)"
-        )
-        chats = [T.chat_for(it, "plain") for it in todo]
-        bs = st.cfg.eval_batch_size
-        chunk = bs * 4  # generate sorts each chunk by length; progress and cancel between chunks
-        st.ctx.set_phase("data", len(todo))
-        for s in range(0, len(todo), chunk):
-            if st.ctx.should_stop():
-                break
-            outs = T.generate(
-                st.policy,
-                st.tokenizer,
-                chats[s : s + chunk],
-                max_new_tokens=st.cfg.benign_answer_tokens,
-                batch_size=bs,
-            )
-            for it, o in zip(todo[s : s + chunk], outs, strict=True):
-                cached[it.id] = shared[it.prompt] = D.tidy_answer(o[0])
-            T.write_json(path, cached)
-            st.ctx.emit_progress(min(s + chunk, len(todo)), len(todo))
-        atomic_write_bytes(shared_path, json.dumps(shared).encode(), what="save the benign self-answers")
-        st.lap("benign_answers_s", t)
-    else:
-        T.write_json(path, cached)
-    return cached
 
 
 def sft_dataset(pairs: list[tuple[list[dict[str, str]], str]]) -> Any:
@@ -370,393 +312,15 @@ def holdout_readout(
     return entry
 
 
-WARM_START_VERSION = (
-    4  # bump when the warm-start targets or training change: old shared adapters stop matching
-)
-
-
-def warm_start_key(st: RunState) -> str:
-    """Hash of everything a warm start depends on; equal keys -> the same adapter (up to float reduction
-    order)."""
-    cfg = st.cfg
-    fields = [
-        "template",
-        "seed",
-        "max_train_items",
-        "monitor_items",
-        "lora_r",
-        "lora_alpha",
-        "lora_dropout",
-        "lora_targets",
-        "warm_start_steps",
-        "warm_start_epochs",
-        "lora_first_layer",
-        "verdict_tokens",
-        "verdict_weight",
-        "verdict_epochs",
-        "benign_verdict_weight",
-        "holdout_items",
-        "warm_start_lr",
-        "warm_start_batch",
-        "benign_answer_tokens",
-        "benign_answer_chars",
-    ]
-    spec = {
-        "version": WARM_START_VERSION,
-        "model": model_fingerprint(st.policy, cfg.model),
-        "data": hashlib.sha256(json.dumps(st.rows, sort_keys=True, default=str).encode()).hexdigest(),
-        **{f: getattr(cfg, f) for f in fields},
-    }
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
-
-
 # bump when generation (T.generate, chat templates) changes what the base would say; 2: generate sorts prompts
 # by length, so batches (and left padding) differ
 BASE_ANSWERS_VERSION = 2
-
-
-def base_answers_cache(st: RunState) -> Path:
-    """``REASONSCOPE_HOME/base_answers/<key>.json``: the base model's greedy audit answers, keyed by
-    everything they depend on -- the model's weights, the rendered template, the token budget and the batch
-    size (left padding can flip a greedy tie) -- so every run after the first on the same model audits
-    only the tuned side."""
-    cfg = st.cfg
-    spec = {
-        "version": BASE_ANSWERS_VERSION,
-        "model": st.base_fingerprint or model_fingerprint(st.policy, cfg.model),
-        "chat": T.chat_for("PROMPT", cfg.template),
-        "threads": torch_threads(),  # float reduction order: greedy ties can flip across thread counts
-        "max_new_tokens": cfg.eval_max_new_tokens,
-        "batch_size": cfg.eval_batch_size,
-        "device": str(st.device),
-    }
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    return reasonscope_home() / "base_answers" / f"{key}.json"
-
-
-def benign_answers_cache(st: RunState) -> Path:
-    """``REASONSCOPE_HOME/benign_answers/<key>.json``: the base model's greedy answers to benign train
-    prompts under the plain template ({prompt: answer}, the warm-start targets), keyed like
-    ``base_answers_cache`` by what they depend on."""
-    cfg = st.cfg
-    spec = {
-        "version": BASE_ANSWERS_VERSION,
-        "model": st.base_fingerprint or model_fingerprint(st.policy, cfg.model),
-        "chat": T.chat_for("PROMPT", "plain"),
-        "threads": torch_threads(),
-        "max_new_tokens": cfg.benign_answer_tokens,
-        "batch_size": cfg.eval_batch_size,
-        "device": str(st.device),
-    }
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    return reasonscope_home() / "benign_answers" / f"{key}.json"
 
 
 def torch_threads() -> int:
     import torch
 
     return int(torch.get_num_threads())
-
-
-def shared_warm_start_dir(key: str) -> Path:
-    """``REASONSCOPE_HOME/warmstarts/<key>`` (``REASONSCOPE_WARMSTARTS`` overrides the folder)."""
-    env = os.environ.get("REASONSCOPE_WARMSTARTS")
-    return (Path(env).expanduser() if env else reasonscope_home() / "warmstarts") / key
-
-
-def _share(adapter: Path, key: str, st: RunState) -> None:
-    """Copy a finished warm-start adapter into the shared cache (atomic rename; a failure only logs)."""
-    dest = shared_warm_start_dir(key)
-    if dest.is_dir():
-        return
-    try:
-        tmp = dest.with_name(f".{key}.{st.ctx.job_id}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(adapter, tmp)
-        source = {"job": st.ctx.job_id, "method": st.method, "holdout_readout": st.readouts}
-        (tmp / "source.json").write_text(json.dumps(source))
-        tmp.rename(dest)
-    except OSError as exc:
-        st.ctx.log(f"warm start: could not share the adapter ({exc}); later runs will train their own")
-
-
-def warm_start(st: RunState) -> Any:
-    """The supervised warm start (AlphaAlign-format targets on the train split) -> PeftModel, or None if
-    cancelled.
-
-    Skipped when ``warmstart/adapter`` exists (resume) or, with ``share_warm_start``, when an earlier run
-    finished a warm start with identical inputs; restarts from a warm-start checkpoint when given."""
-    from peft import PeftModel
-
-    cfg = st.cfg
-    adapter = st.ctx.run_dir / "warmstart" / "adapter"
-    if (adapter / "adapter_config.json").is_file():
-        st.ctx.log("warm start: reusing the finished warm-start adapter")
-        return PeftModel.from_pretrained(st.policy, str(adapter), is_trainable=True)
-    key = warm_start_key(st) if cfg.share_warm_start else None
-    shared = shared_warm_start_dir(key) if key else None
-    if shared is not None and (shared / "adapter_config.json").is_file():
-        src = json.loads((shared / "source.json").read_text()) if (shared / "source.json").is_file() else {}
-        shutil.copytree(shared, adapter, dirs_exist_ok=True)
-        st.ctx.log(
-            f"warm start: reusing the identical warm start of run {src.get('job', '?')} ({shared}); set "
-            "share_warm_start=false to train a fresh one"
-        )
-        if src.get("holdout_readout"):  # the readout of that warm start is this run's too
-            st.readouts = list(src["holdout_readout"])
-            T.write_json(st.path("data", "holdout_readout.json"), st.readouts)
-        st.ctx.emit_artefact("warmstart-adapter", adapter, checkpoint=True)
-        return PeftModel.from_pretrained(st.policy, str(adapter), is_trainable=True)
-    answers = benign_answers(st, st.train)
-    if st.ctx.should_stop():
-        return None
-    rng = random.Random(cfg.seed)
-    tidy = {k: D.tidy_answer(v, cfg.benign_answer_chars) for k, v in answers.items()}
-    # the base model refuses some benign prompts itself: those answers would teach over-refusal -> dropped
-    refusing = {k for k, v in tidy.items() if refusal_verifier(v) >= 0.5}
-    empty = sum(1 for it in st.train if not it.harmful and not tidy.get(it.id, "").strip())
-    if empty:
-        st.ctx.log(
-            f"warm start: {empty} benign answers were empty; they use the neutral opener "
-            f"{D.EMPTY_ANSWER_FALLBACK!r}"
-        )
-    if refusing:
-        st.ctx.log(f"warm start: dropped {len(refusing)} benign items whose own answer was a refusal")
-    kept = D.paired_order([it for it in st.train if it.id not in refusing], cfg.seed)
-    pairs = [(T.chat_for(it, cfg.template), D.alphaalign_target(it, tidy.get(it.id), rng)) for it in kept]
-    T.write_json(st.path("data", "warmstart_targets.json"), [{"messages": c, "target": t} for c, t in pairs])
-    resume = st.ctx.resume_from if T.checkpoint_phase(st.ctx.resume_from) == "warmstart" else None
-    if cfg.lora_first_layer is not None:
-        epochs = cfg.warm_start_epochs or cfg.warm_start_steps * cfg.warm_start_batch / max(1, len(pairs))
-        model = run_verdict_sft(
-            st,
-            st.policy,
-            pairs,
-            phase="warmstart",
-            epochs=epochs,
-            lr=cfg.warm_start_lr,
-            batch=cfg.warm_start_batch,
-            verdict_offset=D.alphaalign_verdict_offset,
-            harmful=[it.harmful for it in kept],
-            readout_lead=ReadoutLead(lead="<safety_reasoning>" + D.VERDICT_LEAD.rstrip()),
-        )
-    else:
-        model = run_sft(
-            st,
-            st.policy,
-            pairs,
-            phase="warmstart",
-            steps=cfg.warm_start_steps,
-            lr=cfg.warm_start_lr,
-            batch=cfg.warm_start_batch,
-            resume=resume,
-            ordered=True,
-        )
-    if model is None:
-        return None
-    T.save_adapter(model, adapter)
-    st.ctx.emit_artefact("warmstart-adapter", adapter, checkpoint=True)
-    if key:
-        _share(adapter, key, st)
-    return model
-
-
-def finish(
-    st: RunState, model: Any, extra: dict[str, Any] | Callable[..., dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """Save the adapter, audit base vs tuned on the validation split (``core.evals``), diff representations,
-    summarise. ``extra`` adds method-specific results: a dict, or ``extra(model, answers) -> dict`` called
-    after the audit with ``answers[subject][prompt]`` (CRAFT's latent shift)."""
-    cfg, ctx = st.cfg, st.ctx
-    adapter = T.save_adapter(model, ctx.run_dir / "adapter")
-    ctx.emit_artefact("adapter", adapter)
-    more: dict[str, Any] = {} if callable(extra) else dict(extra or {})
-    summary: dict[str, Any] = {
-        "method": st.method,
-        "adapter": str(adapter.resolve()),
-        "subject": {"model": cfg.model, "adapter": str(adapter.resolve()), "template": cfg.template},
-    }
-    # a plain-template subject asks for no tags: format compliance is not measurable there
-    suites = [s for s in cfg.audit_suites if not (s == "format" and cfg.template == "plain")]
-    if cfg.audit and st.validation:
-        ctx.log(
-            f"audit: base vs tuned on the validation split ({', '.join(suites)}), template {cfg.template!r}"
-        )
-
-        def gen(prompts: list[str]) -> list[str]:
-            chats = [T.chat_for(p, cfg.template) for p in prompts]
-            return [
-                o[0]
-                for o in T.generate(
-                    model,
-                    st.tokenizer,
-                    chats,
-                    max_new_tokens=cfg.eval_max_new_tokens,
-                    batch_size=cfg.eval_batch_size,
-                )
-            ]
-
-        t = time.time()
-        ctx.set_phase("audit")
-        try:
-            result, answers = audit_base_vs_tuned(
-                model,
-                gen,
-                dataset=cfg.dataset,
-                template=cfg.template,
-                model_name=cfg.model,
-                adapter=adapter,
-                suites=suites,
-                max_new_tokens=cfg.eval_max_new_tokens,
-                limit=cfg.audit_max_items,
-                seed=cfg.seed,
-                should_stop=ctx.should_stop,
-                out_dir=ctx.run_dir / "audit",
-                progress=ctx.emit_progress,
-                max_empty_share=cfg.audit_max_empty_share,
-                base_cache=base_answers_cache(st),
-            )
-        except AuditCancelled:
-            ctx.log("audit cancelled; the adapter is saved, resume the job to run the audit")
-            return summary
-        except AuditFailed as exc:  # e.g. the tuned model answers mostly with empty responses
-            ctx.log(f"{exc} (the adapter is saved at {adapter})")
-            raise
-        st.lap("audit_s", t)
-        numbers = audit_numbers(result)
-        chats = [T.chat_for(it, cfg.template) for it in st.validation]
-        n = len(chats)
-        ctx.set_phase(
-            "audit: representation diff", 2 * n
-        )  # base, then tuned states of every validation prompt
-        with model.disable_adapter():
-            base_states = prompt_states(model, st.tokenizer, chats, progress=ctx.emit_progress)
-        with T.merged_lora(model):  # the tuned weights folded in: plain-model speed
-            tuned_states = prompt_states(
-                model, st.tokenizer, chats, progress=lambda done, _total: ctx.emit_progress(n + done, 2 * n)
-            )
-        diff = representation_diff(base_states, tuned_states, [it.harmful for it in st.validation])
-        T.write_json(ctx.run_dir / "audit" / "representation_diff.json", diff)
-        knew = _knew_and_acted(st, model, base_states, result.records)
-        by_kind = kind_rates(result.records)
-        stress = _stress_audit(st, model, gen, adapter, suites)
-        if callable(extra):
-            more = extra(model, answers)
-        report = {
-            "template": cfg.template,
-            **numbers,
-            "most_changed_layer": diff["most_changed_layer"],
-            "by_kind": by_kind,
-            "states_knew": knew,
-            "stress_minimal_pairs": stress,
-            "holdout_readout": st.readouts[-1] if st.readouts else None,
-            **more,
-        }
-        T.write_json(ctx.run_dir / "audit" / "report.json", report)
-        ctx.emit_artefact("audit", ctx.run_dir / "audit")
-        r = numbers["rates"]
-        flat = {}
-        for suite, key in (
-            ("refusal", "harmful_refusal"),
-            ("over_refusal", "over_refusal"),
-            ("format", "format_rate"),
-            ("reasoning_leak", "reasoning_leak"),
-        ):
-            for subj, when in (("base", "before"), ("tuned", "after")):
-                if f"{subj}/{suite}" in r:
-                    flat[f"{key}_{when}"] = round(r[f"{subj}/{suite}"]["rate"], 4)
-                    flat[f"{key}_{when}_ci95"] = [round(x, 4) for x in r[f"{subj}/{suite}"]["ci95"]]
-            if suite in numbers["comparisons"]:
-                flat[f"p_{key}"] = numbers["comparisons"][suite]["p_mcnemar"]
-        for kind, subj in by_kind.items():
-            for s, when in (("base", "before"), ("tuned", "after")):
-                if s in subj:
-                    flat[f"refusal_{kind}_{when}"] = round(subj[s]["rate"], 4)
-                    flat[f"refusal_{kind}_{when}_ci95"] = [
-                        round(subj[s]["low"], 4),
-                        round(subj[s]["high"], 4),
-                    ]
-        summary.update(flat)
-        if knew:
-            summary["states_knew"] = knew
-            for line in states_knew_lines(knew):
-                ctx.log(f"states knew: {line}")
-        if stress:
-            summary["stress_minimal_pairs"] = stress
-        ctx.emit_metric(
-            int(getattr(cfg, "max_steps", 0)),
-            **{f"audit/{k}": v for k, v in flat.items() if not k.endswith("ci95") and not k.startswith("p_")},
-        )
-        for rec in [
-            x for x in result.records if x.subject == "tuned" and x.suite in ("refusal", "over_refusal")
-        ][::15][:4]:
-            ctx.emit_sample(f"[validation, {rec.kind}] {rec.prompt}", rec.response)
-    elif cfg.audit:
-        ctx.log("audit skipped: the dataset has no validation split")
-    summary.update(more)
-    if st.readouts:  # the verdict on the held-out train slice at the end of the verdict SFT
-        summary["holdout_readout"] = st.readouts[-1]
-    summary["timings_s"] = {
-        **st.timings,
-        "total_s": round(time.time() - st.t0, 1),
-        "total_cpu_s": round(time.process_time() - st.cpu0, 1),
-    }
-    T.write_json(ctx.run_dir / "summary.json", summary)
-    return summary
-
-
-STATES_KNEW_TRAIN_ITEMS = 400  # class-balanced train prompts the awareness probe is fitted on (~15 s on CPU)
-
-
-def _knew_and_acted(st: RunState, model: Any, base_val_states: Any, records: Any) -> dict[str, Any] | None:
-    """The "states knew -- does the model act?" table (``evaluate.knew_and_acted``); None when impossible."""
-    train = D.balanced_subset(st.train, STATES_KNEW_TRAIN_ITEMS, st.cfg.seed)
-    if sum(it.harmful for it in train) < 5 or sum(not it.harmful for it in train) < 5:
-        return None
-    chats = [T.chat_for(it, st.cfg.template) for it in train]
-    st.ctx.set_phase("audit: states knew (probe train states)", len(chats))
-    with model.disable_adapter():
-        train_states = prompt_states(model, st.tokenizer, chats, progress=st.ctx.emit_progress)
-    n = train_states.shape[1] - 1
-    layers = sorted({max(1, round(n * f)) for f in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)})
-    return knew_and_acted(
-        train_states=train_states,
-        train_harmful=[it.harmful for it in train],
-        val_states=base_val_states,
-        val_items=st.validation,
-        records=records,
-        layers=layers,
-        seed=st.cfg.seed,
-    )
-
-
-def _stress_audit(
-    st: RunState, model: Any, gen: Any, adapter: Path, suites: list[str]
-) -> dict[str, Any] | None:
-    """Base vs tuned on the minimal-pair stress set (``minimal-pairs`` validation), reported on its own."""
-    cfg = st.cfg
-    if not getattr(cfg, "stress_audit", False) or cfg.dataset not in (None, "", "sample", "corpus"):
-        return None
-    t = time.time()
-    st.ctx.log("audit: the minimal-pair stress split (reported on its own, no bar)")
-    result, _ = audit_base_vs_tuned(
-        model,
-        gen,
-        dataset="minimal-pairs",
-        template=cfg.template,
-        model_name=cfg.model,
-        adapter=adapter,
-        suites=[s for s in suites if s in ("refusal", "over_refusal")],
-        max_new_tokens=cfg.eval_max_new_tokens,
-        limit=None,
-        seed=cfg.seed,
-        should_stop=st.ctx.should_stop,
-        out_dir=st.ctx.run_dir / "audit" / "stress_minimal_pairs",
-        max_empty_share=cfg.audit_max_empty_share,
-        base_cache=base_answers_cache(st),
-    )
-    st.lap("stress_audit_s", t)
-    return {"by_kind": kind_rates(result.records), **audit_numbers(result)}
 
 
 def require_trainable(model: Any) -> None:

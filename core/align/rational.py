@@ -34,7 +34,8 @@ from typing import Any
 from core.align import data as D
 from core.align import training as T
 from core.align.configs import RationalConfig
-from core.align.pipeline import RunState, finish, prepare, run_sft, run_verdict_sft
+from core.align.finish import finish
+from core.align.pipeline import RunState, prepare, run_sft, run_verdict_sft
 from core.align.readout import ReadoutLead
 from core.align.rewards import _REFUSAL_LC, _norm, keyword_refusal
 from core.errors import ReasonScopeError

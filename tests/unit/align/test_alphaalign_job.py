@@ -200,7 +200,8 @@ def test_held_out_families_get_a_verdict_readout_in_the_log_and_the_report(
     import json
 
     from core.align.alphaalign import run_alphaalign
-    from core.align.pipeline import prepare, warm_start_key
+    from core.align.pipeline import prepare
+    from core.align.warmstart import warm_start_key
 
     data = write_dataset(tmp_path / "d.jsonl")
     sink = ListSink()

@@ -50,6 +50,13 @@ def test_three_step_craft_run(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert grpo[0]["step"] == 0 and grpo[-1]["step"] == grpo[-1]["total"] == 3
     assert all(p["eta_s"] >= 0 for p in grpo[2:])  # measured on GRPO's own steps
     latent = out["latent"]
+    # the latent report is a phase of its own (a forward per answer and subject), counted to its end
+    rep = [
+        p
+        for p in sink.of("progress")
+        if p.get("phase") == "audit: CRAFT latent report (base and tuned answers)"
+    ]
+    assert rep[0]["step"] == 0 and rep[-1]["step"] == rep[-1]["total"] == 2 * latent["n_items"]
     for when in ("before", "after"):
         assert -1.0 <= latent[when]["cos_safe_harmful"] <= 1.0
         assert latent[when]["latent_reasoning_leak"] != 2.0  # a rate (NaN when no harmful item)
