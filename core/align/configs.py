@@ -36,9 +36,8 @@ class AlignBase(BaseModel):
         0,
         ge=0,
         le=256,
-        description="torch CPU threads; 0 = auto (all cores, but 1 when the "
-        "machine is already busy: 2 threads on 2 shared cores "
-        "were measured 10x slower than 1).",
+        description="torch CPU threads; 0 = auto (all cores, but 1 when other processes keep the "
+        "other cores busy right now: 2 threads on 2 shared cores were measured 10x slower than 1).",
     )
     max_train_items: int | None = Field(None, ge=2, description="Use at most this many train prompts.")
     lora_r: int = Field(16, ge=1, le=512, description="LoRA rank.")
@@ -259,6 +258,12 @@ class RationalConfig(AlignBase):
     )
     learning_rate: float = Field(5e-4, gt=0, description="SFT learning rate (LoRA).")
     batch_size: int = Field(8, ge=1, description="SFT batch size.")
+    verdict_all_train: bool = Field(
+        False,
+        description="With verdict_first and verdict_epochs > 0: the verdict-only passes also cover every "
+        "train prompt that has no rationale ('This request is harmful/safe', cut after the verdict word), so "
+        "the decision is learned from the whole train split and the reasoning from the prompts with one.",
+    )
 
 
 _DEMO_COMMON = {

@@ -197,10 +197,12 @@ def run_verdict_sft(
     verdict_offset: Callable[[str], int] | None = None,
     harmful: Sequence[bool] | None = None,
     readout_lead: ReadoutLead | None = None,
+    verdict_only: Sequence[tuple[list[dict[str, str]], str]] = (),
 ) -> Any:
     """LoRA SFT over a cached frozen prefix (``core.align.prefix_sft``): adapters on layers
     ``cfg.lora_first_layer..`` only, verdict tokens weighted (benign pairs by ``cfg.benign_verdict_weight``
-    when set; ``harmful[i]`` says which pairs are harmful). Returns the PeftModel, None when cancelled.
+    when set; ``harmful[i]`` says which pairs are harmful). ``verdict_only`` pairs join the verdict-only
+    passes only (``train_prefix_sft(verdict_only_pairs=...)``). Returns the PeftModel, None when cancelled.
 
     Progress: ``<phase>/loss`` etc. per step, the held-out monitor batch answered at a third, two thirds and
     the end; at the same checkpoints, with ``readout_lead`` and a held-out slice (``holdout_items``), the
@@ -257,6 +259,7 @@ def run_verdict_sft(
     ctx.log(
         f"{phase}: verdict SFT on {len(pairs)} examples, {epochs:g} epochs"
         + (f" + {cfg.verdict_epochs:g} verdict-only passes" if cfg.verdict_epochs else "")
+        + (f" (with {len(verdict_only)} more prompts, verdict only)" if verdict_only else "")
         + f", lr {lr}, LoRA on layers "
         f"{cfg.lora_first_layer}..{T.n_decoder_layers(model) - 1} (lower layers computed once)"
     )
@@ -270,6 +273,7 @@ def run_verdict_sft(
         on_prefix_progress=ctx.emit_progress,
         verdict_offset=verdict_offset,
         verdict_weights=weights,
+        verdict_only_pairs=verdict_only,
     )
     st.lap(f"{phase}_s", t)
     ctx.log(

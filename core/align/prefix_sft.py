@@ -401,21 +401,27 @@ def cut_after_verdict(pair: EncodedPair, verdict_tokens: int) -> EncodedPair:
 
 
 def step_plan(
-    n_batches: int, epochs: float, verdict_epochs: float, rng: random.Random
+    n_batches: int,
+    epochs: float,
+    verdict_epochs: float,
+    rng: random.Random,
+    n_cut_batches: int | None = None,
 ) -> list[tuple[bool, int]]:
     """``(cut, batch)`` per step: ``ceil(epochs * n_batches)`` full steps and ``ceil(verdict_epochs *
-    n_batches)`` verdict-only steps, each kind a run of per-pass shuffles, the two interleaved evenly (so the
-    decision and the full answers are learned side by side, under the same learning-rate schedule)."""
+    n_cut_batches)`` verdict-only steps (``n_cut_batches`` defaults to ``n_batches``: the same examples, cut),
+    each kind a run of per-pass shuffles, the two interleaved evenly (so the decision and the full answers are
+    learned side by side, under the same learning-rate schedule)."""
+    n_cut = n_batches if n_cut_batches is None else n_cut_batches
 
-    def passes(n_steps: int) -> list[int]:
-        order, out = list(range(n_batches)), []
+    def passes(n_steps: int, n: int) -> list[int]:
+        order, out = list(range(n)), []
         while len(out) < n_steps:
             rng.shuffle(order)
             out.extend(order)
         return out[:n_steps]
 
-    full = passes(math.ceil(epochs * n_batches)) if epochs > 0 else []
-    cut = passes(math.ceil(verdict_epochs * n_batches)) if verdict_epochs > 0 else []
+    full = passes(math.ceil(epochs * n_batches), n_batches) if epochs > 0 else []
+    cut = passes(math.ceil(verdict_epochs * n_cut), n_cut) if verdict_epochs > 0 and n_cut > 0 else []
     keyed = [((i + 0.5) / len(full), 0, (False, b)) for i, b in enumerate(full)]
     keyed += [((i + 0.5) / len(cut), 1, (True, b)) for i, b in enumerate(cut)]
     return [step for _, _, step in sorted(keyed)]
@@ -432,12 +438,17 @@ def train_prefix_sft(
     on_prefix_progress: Callable[[int, int], None] | None = None,
     verdict_offset: Callable[[str], int] | None = None,
     verdict_weights: Sequence[float | None] | None = None,
+    verdict_only_pairs: Sequence[tuple[list[Message], str]] = (),
 ) -> dict[str, Any]:
     """Train the (already LoRA-wrapped) ``model`` on ``pairs`` in the given order, batch by batch (the caller
     orders them, e.g. class-balanced pairs); returns ``{"steps", "losses", "prefix_s", "train_s", "cached",
     "shared_prefix_tokens"}``.
     ``verdict_weights[i]`` overrides ``settings.verdict_weight`` for pair i (a per-class verdict weight:
     e.g. benign verdicts weighted more to move the decision toward answering).
+    ``verdict_only_pairs``: more examples for the verdict-only passes only (prompt + a target that begins
+    with its verdict; cut after the verdict like the others, so nothing after it is ever trained) -- the
+    decision learned from prompts that have no full target (Rational: train prompts without a rationale).
+    They follow ``pairs`` in the verdict passes' batches, in the given order.
     Returns early when ``should_stop()`` turns true (``"cancelled": True``)."""
     import torch
 
@@ -450,7 +461,15 @@ def train_prefix_sft(
             "layers; choose one in that range (LoRA trains the layers from it upwards)."
         )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if verdict_only_pairs and not settings.verdict_epochs:
+        raise InputError(
+            "Verdict-only examples were given but verdict_epochs is 0: set verdict_epochs > 0 to train them."
+        )
     enc = encode_pairs(tokenizer, pairs, max_length=settings.max_length, verdict_offset=verdict_offset)
+    n_full = len(enc)
+    extra = encode_pairs(
+        tokenizer, verdict_only_pairs, max_length=settings.max_length, verdict_offset=verdict_offset
+    )
     if verdict_weights is not None:
         if len(verdict_weights) != len(enc):
             raise InputError(f"verdict_weights has {len(verdict_weights)} entries for {len(enc)} pairs.")
@@ -458,6 +477,7 @@ def train_prefix_sft(
         if bad:
             raise InputError(f"verdict weights must be finite numbers > 0, got {bad[0]!r}.")
         enc = [dataclasses.replace(p, verdict_weight=w) for p, w in zip(enc, verdict_weights, strict=True)]
+    enc = enc + extra  # ``enc[:n_full]`` the full examples, the rest verdict-only
     cached = supports_prefix_cache(model) and settings.first_layer > 0
     t0 = time.time()
     states = (
@@ -484,10 +504,14 @@ def train_prefix_sft(
         raise InputError("No trainable parameters: attach the LoRA adapter before the verdict SFT.")
     opt = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.0)
     bs = settings.batch_size
-    batches_per_epoch = math.ceil(len(enc) / bs)
+    batches_per_epoch = math.ceil(n_full / bs)
     # the order of items inside each batch is the caller's (balanced pairs); batches are shuffled per pass
     plan = step_plan(
-        batches_per_epoch, settings.epochs, settings.verdict_epochs, random.Random(settings.seed)
+        batches_per_epoch,
+        settings.epochs,
+        settings.verdict_epochs,
+        random.Random(settings.seed),
+        n_cut_batches=math.ceil(len(enc) / bs),
     )
     total = max(1, len(plan))
     warm = max(1, int(settings.warmup_frac * total))
@@ -514,7 +538,7 @@ def train_prefix_sft(
         if should_stop is not None and should_stop():
             cancelled = True
             break
-        idx = list(range(b * bs, min(len(enc), (b + 1) * bs)))
+        idx = list(range(b * bs, min(len(enc) if cut else n_full, (b + 1) * bs)))
         batch = [(cut_enc if cut else enc)[i] for i in idx]
         for g in opt.param_groups:
             g["lr"] = lr_at(step)

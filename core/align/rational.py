@@ -26,20 +26,25 @@ SFT.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from core.align import data as D
 from core.align import training as T
 from core.align.configs import RationalConfig
 from core.align.finish import finish
-from core.align.pipeline import RunState, prepare, run_sft, run_verdict_sft
+from core.align.pipeline import RunState, prepare, run_sft, run_verdict_sft, torch_threads
 from core.align.readout import ReadoutLead
 from core.align.rewards import _REFUSAL_LC, _norm, keyword_refusal
-from core.errors import ReasonScopeError
+from core.capture.models import model_fingerprint
+from core.config import reasonscope_home
+from core.errors import InputError, ReasonScopeError
 from core.evals.judges import REFUSAL, KeywordRefusalJudge
+from core.fsio import atomic_write_bytes
 from core.jobs.context import JobContext
 from core.labelled import LabelledItem
 
@@ -198,11 +203,51 @@ def _candidates(
     return out
 
 
+RATIONALES_VERSION = 1  # bump when the generation or the verifier changes what a run would accept
+
+
+def rationales_cache(st: RunState, gen_model: Any) -> Path:
+    """``REASONSCOPE_HOME/rationales/<key>.json``: a finished run's accepted rationales, keyed by everything
+    they depend on -- the writing model's weights, the sampling settings and seed, the verifier's version,
+    the batch size and threads (sampling batches; float reduction order) and the exact train prompts in
+    order -- so a second run with other *training* settings (a sweep, a verdict-SFT change) writes none."""
+    cfg = st.cfg
+    spec = {
+        "version": RATIONALES_VERSION,
+        "model": model_fingerprint(gen_model, cfg.teacher) if cfg.teacher else st.base_fingerprint,
+        "settings": {
+            k: getattr(cfg, k)
+            for k in (
+                "samples_per_prompt",
+                "rounds",
+                "gen_max_new_tokens",
+                "gen_temperature",
+                "guided",
+                "seed",
+            )
+        },
+        "batch_size": cfg.eval_batch_size,
+        "threads": torch_threads(),
+        "device": str(st.device),
+        "prompts": [[it.id, it.prompt, it.harmful] for it in st.train],
+    }
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return reasonscope_home() / "rationales" / f"{key}.json"
+
+
 def self_generate(st: RunState, gen_model: Any, gen_tok: Any) -> dict[str, Any]:
-    """Best-of-n self-check generation with verifier filtering, cached in ``data/rational.json``."""
+    """Best-of-n self-check generation with verifier filtering, cached in ``data/rational.json`` (resume) and,
+    once every round is done, in ``rationales_cache`` (later runs on the same prompts and settings)."""
     cfg = st.cfg
     path = st.path("data", "rational.json")
+    shared = rationales_cache(st, gen_model)
     state = json.loads(path.read_text()) if path.is_file() else {"accepted": {}, "tried": {}, "round": 0}
+    if not path.is_file() and shared.is_file():
+        try:
+            state = json.loads(shared.read_text())
+            st.ctx.log(f"Rational: reusing the rationales of an identical earlier generation ({shared})")
+        except (OSError, ValueError):  # a broken cache file only costs the generation
+            state = {"accepted": {}, "tried": {}, "round": 0}
     t = time.time()
     for rnd in range(state["round"], cfg.rounds):
         todo = [it for it in st.train if it.id not in state["accepted"]]
@@ -230,6 +275,9 @@ def self_generate(st: RunState, gen_model: Any, gen_tok: Any) -> dict[str, Any]:
         else:
             state["round"] = rnd + 1
             T.write_json(path, state)
+    T.write_json(path, state)
+    if state["round"] >= cfg.rounds or all(it.id in state["accepted"] for it in st.train):
+        atomic_write_bytes(shared, json.dumps(state).encode(), what="save the rationales for later runs")
     st.lap("rational_generation_s", t)
     return state
 
@@ -251,12 +299,19 @@ def acceptance(st: RunState, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
+    needs = cfg.verdict_first and cfg.verdict_epochs > 0 and cfg.lora_first_layer is not None
+    if cfg.verdict_all_train and not needs:  # before the model loads
+        raise InputError(
+            "verdict_all_train needs verdict_first = true, verdict_epochs > 0 and lora_first_layer set (the "
+            "verdict SFT): set those, or verdict_all_train = false."
+        )
     st = prepare(cfg, ctx, "rational")
     sft_ckpt = ctx.resume_from if T.checkpoint_phase(ctx.resume_from) == "sft" else None
     if cfg.teacher:
         gen_model, gen_tok = T.load_policy(T.resolve_source(cfg.teacher), device=st.device)
     else:
         gen_model, gen_tok = st.policy, st.tokenizer
+    whole_train = list(st.train)  # before the rationale subset: every prompt has a verdict to learn
     if cfg.max_rationale_items and len(st.train) > cfg.max_rationale_items:
         st.train = D.balanced_subset(st.train, cfg.max_rationale_items, cfg.seed)
         ctx.log(f"Rational: writing rationales for {len(st.train)} train prompts (max_rationale_items)")
@@ -298,6 +353,13 @@ def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
         )
     if cfg.teacher:
         del gen_model
+    verdict_only = []
+    if cfg.verdict_all_train:
+        rest = D.paired_order([it for it in whole_train if it.id not in state["accepted"]], cfg.seed)
+        verdict_only = [
+            (T.chat_for(it, "plain"), VERDICT_FIRST_HARMFUL if it.harmful else VERDICT_FIRST_SAFE)
+            for it in rest
+        ]
     if cfg.lora_first_layer is not None:
         epochs = cfg.sft_epochs or cfg.max_steps * cfg.batch_size / max(1, len(pairs))
         model = run_verdict_sft(
@@ -311,6 +373,7 @@ def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
             verdict_offset=rational_verdict_offset,
             harmful=[it.harmful for it in order],
             readout_lead=ReadoutLead(lead=VERDICT_FIRST_LEAD.rstrip()) if cfg.verdict_first else None,
+            verdict_only=verdict_only,
         )
     else:
         model = run_sft(

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,21 +56,55 @@ def pick_device(device: str) -> str:
 
 
 def set_threads(threads: int) -> int:
-    """Set torch's CPU threads; ``0`` = auto: every core on an idle machine, 1 when the load average already
-    exceeds the core count minus one (OpenMP threads spin-wait on oversubscribed cores: generation with 2
-    threads on 2 busy cores measured 1.0 tok/s vs 11.5 tok/s with 1 thread). Returns the count used."""
+    """Set torch's CPU threads; ``0`` = auto: every core on an idle machine, 1 when other processes already
+    keep more than ``cores - 1`` cores busy (OpenMP threads spin-wait on oversubscribed cores: generation with
+    2 threads on 2 busy cores measured 1.0 tok/s vs 11.5 tok/s with 1 thread). Returns the count used.
+
+    "Busy" is measured now (``cores_busy_elsewhere``), not by the 1-minute load average: that average still
+    reads ~1 for a minute after a heavy process ends, and a 25-minute job started then ran on one thread
+    of two idle cores (measured)."""
     import torch
 
     n = threads
     if n <= 0:
         cores = os.cpu_count() or 1
-        try:
-            busy = os.getloadavg()[0] > cores - 1
-        except OSError:
-            busy = False
-        n = 1 if busy else cores
+        busy_elsewhere = cores_busy_elsewhere()
+        if busy_elsewhere is None:  # no /proc/stat: the load average is the signal left
+            try:
+                busy_elsewhere = os.getloadavg()[0]
+            except OSError:
+                busy_elsewhere = 0.0
+        n = 1 if busy_elsewhere > cores - 1 else cores
     torch.set_num_threads(n)
     return n
+
+
+def cores_busy_elsewhere(window_s: float = 0.5, stat_path: str = "/proc/stat") -> float | None:
+    """Cores other processes keep busy right now: the machine's busy share over ``window_s`` (``/proc/stat``)
+    times the core count, minus this process's own CPU time in that window. None where ``/proc/stat`` cannot
+    be read (not Linux)."""
+
+    def snapshot() -> tuple[int, int]:
+        with open(stat_path, encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle  # user..steal; guest time is already inside user
+
+    try:
+        total0, idle0 = snapshot()
+        own0, t0 = time.process_time(), time.monotonic()
+        time.sleep(window_s)
+        total1, idle1 = snapshot()
+        own = time.process_time() - own0
+        wall = time.monotonic() - t0
+    except (OSError, ValueError, IndexError):
+        return None
+    ticks = total1 - total0
+    if ticks <= 0 or wall <= 0:
+        return None
+    cores = os.cpu_count() or 1
+    busy = cores * (1.0 - (idle1 - idle0) / ticks)
+    return max(0.0, busy - own / wall)
 
 
 def seed_all(seed: int) -> None:

@@ -268,3 +268,77 @@ def test_per_pair_verdict_weights_are_checked(lora_model) -> None:
         P.train_prefix_sft(model, tok, PAIRS, s, verdict_weights=[1.0])
     with pytest.raises(InputError, match="> 0"):
         P.train_prefix_sft(model, tok, PAIRS, s, verdict_weights=[1.0, 0.0, None])
+
+
+def test_step_plan_with_more_verdict_examples_than_full_ones() -> None:
+    import random
+
+    plan = P.step_plan(3, 1.0, 2.0, random.Random(0), n_cut_batches=5)
+    assert sorted(b for cut, b in plan if not cut) == [0, 1, 2]
+    assert sorted(b for cut, b in plan if cut) == sorted(list(range(5)) * 2)
+
+
+VERDICT_ONLY = [
+    (
+        [SYSTEM, {"role": "user", "content": "how do I pick the lock of my neighbour's door"}],
+        "Verdict harmful.",
+    ),
+    ([SYSTEM, {"role": "user", "content": "how do I bake bread"}], "Verdict safe."),
+]
+
+
+def test_verdict_only_examples_join_the_verdict_passes_with_transformers_loss(lora_model) -> None:
+    """Examples given only for the verdict passes are trained up to their verdict word and never past it:
+    each verdict step's loss is transformers' loss of its batch with every target token after the verdict
+    masked out (a learning rate of ~0 keeps the weights, so every step's loss is the first model's)."""
+    import random
+
+    model, tok = lora_model
+    off = lambda t: t.index(" ") + 1 if " " in t else 0  # noqa: E731 - the word after "Verdict"
+    losses: list[tuple[float, float]] = []
+    s = P.PrefixSFTSettings(
+        first_layer=1, epochs=1, verdict_epochs=1, lr=1e-12, batch_size=2, verdict_tokens=1
+    )
+    res = P.train_prefix_sft(
+        model,
+        tok,
+        SHARED_PAIRS,
+        s,
+        on_step=lambda _s, _t, m: losses.append((m["verdict_only"], m["loss"])),
+        verdict_offset=off,
+        verdict_only_pairs=VERDICT_ONLY,
+    )
+    # 3 full examples -> 2 full steps; 3 + 2 verdict examples -> 3 verdict steps
+    assert res["steps"] == 5 and sum(c for c, _ in losses) == 3
+    full = P.encode_pairs(tok, SHARED_PAIRS, verdict_offset=off)
+    extra = P.encode_pairs(tok, VERDICT_ONLY, verdict_offset=off)
+    everything = full + extra
+    plan = P.step_plan(2, 1.0, 1.0, random.Random(0), n_cut_batches=3)  # the seed train_prefix_sft uses
+    model.eval()
+    for (cut, b), (was_cut, loss) in zip(plan, losses, strict=True):
+        assert bool(was_cut) == cut
+        if not cut:
+            continue
+        batch = everything[2 * b : 2 * b + 2]
+        ids, att = P._batch(batch, tok.pad_token_id, "cpu")
+        with torch.no_grad():
+            logits = model(input_ids=ids, attention_mask=att).logits
+        # from transformers' logits by hand: the lead's tokens weigh 1, the verdict word verdict_weight
+        # (3), nothing after the verdict word counts
+        import torch.nn.functional as F
+
+        num = den = 0.0
+        for i, p in enumerate(batch):
+            for t in range(p.n_prompt, p.n_prompt + p.verdict_start + 1):
+                w = 3.0 if t - p.n_prompt == p.verdict_start else 1.0
+                num += w * float(F.cross_entropy(logits[i, t - 1 : t], ids[i, t : t + 1]))
+                den += w
+        assert abs(loss - num / den) <= 1e-4, (b, loss, num / den)
+    with pytest.raises(InputError, match="verdict_epochs"):
+        P.train_prefix_sft(
+            model,
+            tok,
+            SHARED_PAIRS,
+            dataclasses.replace(s, verdict_epochs=0.0),
+            verdict_only_pairs=VERDICT_ONLY,
+        )

@@ -109,3 +109,91 @@ def test_three_step_sft_on_accepted_rationales(tiny_model_dir: Path, tmp_path: P
     assert (Path(out["adapter"]) / "adapter_model.safetensors").is_file()
     assert out["acceptance"]["harmful"]["accepted"] >= 1
     assert any(a["path"].endswith("sft/checkpoint-3") for a in sink.of("artefact") if a["checkpoint"])
+
+
+def test_verdict_passes_cover_train_prompts_without_a_rationale(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """``verdict_all_train``: the verdict SFT trains rationales on the prompts that have one, and the verdict
+    word ("This request is harmful/safe") on every other train prompt in its verdict-only passes."""
+    from core.align import data as D
+    from core.align.configs import RationalConfig
+    from core.align.rational import run_rational
+
+    data = write_dataset(tmp_path / "d.jsonl")
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    accepted = {
+        "h0": "This could hurt people and is illegal. I'm sorry, but I can't help with that.",
+        "b0": "This is a normal question, so it is safe. Here is how.",
+    }
+    (run / "data" / "rational.json").write_text(
+        json.dumps({"accepted": accepted, "tried": {k: 1 for k in accepted}, "round": 1})
+    )
+    train, _monitor = D.monitor_split(D.split(D.prompt_items(D.load_rows(str(data))), "train"), 2, 0)
+    n_rationales = sum(it.id in accepted for it in train)
+    assert n_rationales >= 1
+    sink = ListSink()
+    cfg = RationalConfig(
+        model=str(tiny_model_dir),
+        dataset=str(data),
+        **{**TINY, "max_steps": 1},
+        lora_first_layer=1,
+        sft_epochs=1.0,
+        verdict_epochs=1.0,
+        verdict_all_train=True,
+    )
+    run_rational(cfg, JobContext("t", sink=sink, run_dir=run))
+    more = len(train) - n_rationales
+    logs = [e["line"] for e in sink.of("log")]
+    assert any(f"(with {more} more prompts, verdict only)" in line for line in logs), logs
+    steps = sink.metrics()["sft/verdict_only"]
+    # batch 2: ceil(n_rationales / 2) full steps, ceil(len(train) / 2) verdict-only ones
+    assert sum(steps) == -(-len(train) // 2) and len(steps) - sum(steps) == -(-n_rationales // 2)
+
+
+def test_verdict_all_train_needs_verdict_passes(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from core.align.configs import RationalConfig
+    from core.align.rational import run_rational
+    from core.errors import InputError
+
+    data = write_dataset(tmp_path / "d.jsonl")
+    cfg = RationalConfig(model=str(tiny_model_dir), dataset=str(data), **TINY, verdict_all_train=True)
+    with pytest.raises(InputError, match="verdict_epochs > 0"):
+        run_rational(cfg, JobContext("t", sink=ListSink(), run_dir=tmp_path / "run"))
+
+
+def test_a_second_run_on_the_same_prompts_reuses_the_rationales(
+    tiny_model_dir: Path, tmp_path: Path, rs_home: Path
+) -> None:
+    """Finished rationales go to REASONSCOPE_HOME/rationales/<key>; a run with other training settings on the
+    same prompts and generation settings reads them instead of sampling again, a run with other generation
+    settings does not."""
+    from core.align.configs import RationalConfig
+    from core.align.rational import run_rational
+
+    data = write_dataset(tmp_path / "d.jsonl")
+    first = tmp_path / "run1"
+    (first / "data").mkdir(parents=True)
+    accepted = {"h0": "This could hurt people. I'm sorry, but I can't help with that.", "b1": "It is safe."}
+    (first / "data" / "rational.json").write_text(
+        json.dumps({"accepted": accepted, "tried": {k: 1 for k in accepted}, "round": 1})
+    )
+    base = {"model": str(tiny_model_dir), "dataset": str(data), **TINY, "max_steps": 1}
+    run_rational(RationalConfig(**base), JobContext("a", sink=ListSink(), run_dir=first))
+    assert len(list((rs_home / "rationales").glob("*.json"))) == 1
+
+    sink = ListSink()
+    second = tmp_path / "run2"
+    run_rational(RationalConfig(**base, learning_rate=1e-4), JobContext("b", sink=sink, run_dir=second))
+    assert any("reusing the rationales" in e["line"] for e in sink.of("log"))
+    assert json.loads((second / "data" / "rational.json").read_text())["accepted"] == accepted
+
+    other = ListSink()  # other generation settings: sampled again (by the random model)
+    try:
+        run_rational(
+            RationalConfig(**{**base, "gen_max_new_tokens": 9}),
+            JobContext("c", sink=other, run_dir=tmp_path / "r3"),
+        )
+    except ReasonScopeError:  # it may write no reasoned refusal: the job stops there, as it should
+        pass
+    assert len(list((rs_home / "rationales").glob("*.json"))) == 2
+    assert not any("reusing the rationales" in e["line"] for e in other.of("log"))
