@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.align.rewards import DEFAULT_R_A, DEFAULT_R_F
 from core.checks import SEED_MAX
@@ -264,6 +264,18 @@ class RationalConfig(AlignBase):
         "train prompt that has no rationale ('This request is harmful/safe', cut after the verdict word), so "
         "the decision is learned from the whole train split and the reasoning from the prompts with one.",
     )
+
+    @model_validator(mode="after")
+    def _verdict_all_train_needs_verdict_sft(self) -> RationalConfig:
+        # checked on submit (CLI, Jobs form), not after the job has started and loaded the model
+        if self.verdict_all_train and not (
+            self.verdict_first and self.verdict_epochs > 0 and self.lora_first_layer is not None
+        ):
+            raise ValueError(
+                "verdict_all_train needs verdict_first = true, verdict_epochs > 0 and lora_first_layer set "
+                "(the verdict SFT): set those, or verdict_all_train = false"
+            )
+        return self
 
 
 _DEMO_COMMON = {

@@ -42,7 +42,7 @@ from core.align.readout import ReadoutLead
 from core.align.rewards import _REFUSAL_LC, _norm, keyword_refusal
 from core.capture.models import model_fingerprint
 from core.config import reasonscope_home
-from core.errors import InputError, ReasonScopeError
+from core.errors import ReasonScopeError
 from core.evals.judges import REFUSAL, KeywordRefusalJudge
 from core.fsio import atomic_write_bytes
 from core.jobs.context import JobContext
@@ -299,12 +299,6 @@ def acceptance(st: RunState, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_rational(cfg: RationalConfig, ctx: JobContext) -> dict[str, Any]:
-    needs = cfg.verdict_first and cfg.verdict_epochs > 0 and cfg.lora_first_layer is not None
-    if cfg.verdict_all_train and not needs:  # before the model loads
-        raise InputError(
-            "verdict_all_train needs verdict_first = true, verdict_epochs > 0 and lora_first_layer set (the "
-            "verdict SFT): set those, or verdict_all_train = false."
-        )
     st = prepare(cfg, ctx, "rational")
     sft_ckpt = ctx.resume_from if T.checkpoint_phase(ctx.resume_from) == "sft" else None
     if cfg.teacher:

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from core.data.records import FIELDS, ROW_ERROR
 from core.errors import InputError, LimitError
 from core.fsio import atomic_write_bytes
+from core.jsonl import decode_text
 
 DEFAULT_MAX_MB = 50.0
 DEFAULT_MAX_DECODED_MB = 500.0
@@ -146,23 +147,6 @@ def _check_size(n_bytes: int, source: str, max_bytes: int | None) -> None:
             "limit. Split it into smaller files, or raise the limit (CLI --max-mb, or the "
             "REASONSCOPE_MAX_IMPORT_MB environment variable). Nothing was imported."
         )
-
-
-def _decode(data: bytes, source: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(
-            f"{source} is UTF-16 encoded. Re-save it as UTF-8 (in Excel: Save As → 'CSV UTF-8'; "
-            "in an editor: encoding UTF-8) and import again."
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(
-            f"{source} is not valid UTF-8: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
-            f"(line {line}) cannot be decoded. The file is probably Latin-1/Windows-1252; re-save "
-            "it as UTF-8 (Excel: Save As → 'CSV UTF-8') and import again."
-        ) from exc
 
 
 def _read_jsonl(text: str, source: str) -> RawTable:
@@ -292,7 +276,7 @@ def read_bytes(data: bytes, source: str, *, fmt: str | None = None, max_bytes: i
     _check_size(len(data), source, max_bytes)
     if fmt == "parquet":
         return _read_parquet(data, source)
-    text = _decode(data, source)
+    text = decode_text(data, source)
     if fmt == "jsonl":
         return _read_jsonl(text, source)
     return _read_csv(text, source, "," if fmt == "csv" else "\t")

@@ -79,6 +79,8 @@ def load_items(dataset: str = "sample") -> tuple[list[LabelledItem], str]:
         path = resolve_dataset_file(dataset)
         rows = load_jsonl(path)
         where = str(path)
+        if not rows:  # said here, not later as "no harmful items in split ..." of a suite
+            raise InputError(f"{path} has no items: it is empty (or only blank lines).")
     items = _to_items(rows, where)
     return items, content_hash(rows)
 

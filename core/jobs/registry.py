@@ -144,12 +144,15 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     """One human line per bad field: ``field.path: message (got value)``."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "(config)"
+        loc = ".".join(str(p) for p in err.get("loc", ()))
         msg = err.get("msg", "invalid")
         if err.get("type") == "extra_forbidden":
             msg = "unknown field (check the spelling; `reasonscope jobs types` lists the fields)"
         got = err.get("input")
-        shown = "" if err.get("type") in ("missing", "extra_forbidden") else f" (got {got!r})"
+        # a check across fields (a model validator) has no one field to show: its input is the whole config
+        shown = "" if err.get("type") in ("missing", "extra_forbidden") or not loc else f" (got {got!r})"
+        if not loc:
+            loc, msg = "(config)", msg.removeprefix("Value error, ")
         lines.append(f"{loc}: {msg}{shown}")
     return lines
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import configure_numba_cache, runs_dir
-from core.errors import ReasonScopeError
+from core.errors import InputError, ReasonScopeError
 from core.jobs.context import DbSink, JobContext, StdoutSink, export_job_env
 from core.jobs.local import LocalProcessBackend, proc_start_time
 from core.jobs.records import LOG, STATUS, JobStatus
@@ -59,7 +59,9 @@ def execute(
         cfg = jt.config_for(config=config)
         result = jt.run_fn(cfg, ctx)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a 'failed' status with its reason
-        ctx.log("".join(traceback.format_exception(exc)).rstrip())
+        # an input error's message is the whole story (what to change); anything else keeps its traceback
+        is_input = isinstance(exc, InputError)
+        ctx.log(f"ERROR: {exc}" if is_input else "".join(traceback.format_exception(exc)).rstrip())
         return JobStatus.FAILED, describe_exception(exc), None
     summary = result if isinstance(result, dict) else None
     if ctx.stop_observed:

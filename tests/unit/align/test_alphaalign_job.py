@@ -79,6 +79,10 @@ def test_dataset_without_both_classes_fails_cleanly(tiny_model_dir: Path, tmp_pa
     status, reason, _ = execute("align.alphaalign", "core.align.jobs", cfg, ctx)
     assert status == JobStatus.FAILED
     assert "need both harmful and benign items (found 4 harmful, 0 benign)" in reason
+    logs = [d["line"] for k, d in sink.events if k == "log"]
+    # an input error is logged as its message, without a traceback (that is for unexpected failures)
+    assert any(m.startswith("ERROR: ") and "need both harmful" in m for m in logs)
+    assert not any("Traceback" in m for m in logs)
 
 
 def test_presets_validate_and_bad_configs_name_the_field() -> None:

@@ -150,15 +150,20 @@ def test_verdict_passes_cover_train_prompts_without_a_rationale(tiny_model_dir: 
     assert sum(steps) == -(-len(train) // 2) and len(steps) - sum(steps) == -(-n_rationales // 2)
 
 
-def test_verdict_all_train_needs_verdict_passes(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from core.align.configs import RationalConfig
-    from core.align.rational import run_rational
-    from core.errors import InputError
+def test_verdict_all_train_without_verdict_passes_is_refused_on_submit() -> None:
+    """The cross-field check runs when the config is validated (CLI, Jobs form), before a job starts: one
+    line that names what to change, not the whole config echoed back."""
+    import core.align.jobs  # noqa: F401 - registers the job types
+    from core.jobs.registry import ConfigError, get_job_type
 
-    data = write_dataset(tmp_path / "d.jsonl")
-    cfg = RationalConfig(model=str(tiny_model_dir), dataset=str(data), **TINY, verdict_all_train=True)
-    with pytest.raises(InputError, match="verdict_epochs > 0"):
-        run_rational(cfg, JobContext("t", sink=ListSink(), run_dir=tmp_path / "run"))
+    jt = get_job_type("align.rational")
+    with pytest.raises(ConfigError, match="verdict_epochs > 0") as err:
+        jt.config_for(preset="demo-cpu", overrides={"verdict_all_train": True, "verdict_epochs": 0})
+    assert "(config): verdict_all_train needs" in str(err.value)
+    assert "got {" not in str(err.value) and "Value error" not in str(err.value)
+    assert set(err.value.fields) == {"(config)"}
+    ok = jt.config_for(preset="demo-cpu", overrides={"verdict_all_train": True, "verdict_epochs": 2})
+    assert ok.verdict_all_train
 
 
 def test_a_second_run_on_the_same_prompts_reuses_the_rationales(
