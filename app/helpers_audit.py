@@ -189,9 +189,15 @@ def holdout_caption(report: dict[str, Any]) -> str:
         if chosen is None
         else f"counterparts ≤ 5 % and borderline ≤ 10 % from offset {chosen:g}"
     )
+    step, of = _num(ho.get("step")), _num(ho.get("of"))
+    when = (
+        f"at step {step:g} of {of:g}, the checkpoint the run kept (the best balanced accuracy on this slice)"
+        if ho.get("kept") and step is not None and of is not None and step != of
+        else "at the end of the verdict SFT"
+    )
     return (
         f"The verdict read off held-out train prompts (whole families kept out of training: {size}) "
-        f"without generating, at the end of the verdict SFT: AUROC {auroc_text}; {where}. "
+        f"without generating, {when}: AUROC {auroc_text}; {where}. "
         "A positive offset is where weighting benign verdicts more would move the decision. "
         "This is the slice to choose settings on — never the validation split."
     )

@@ -94,6 +94,12 @@ class AlignBase(BaseModel):
         "verdict is read off them without generating at a third, two thirds and the end of the verdict "
         "SFT -- the slice settings are chosen on (never the validation split).",
     )
+    keep_best_checkpoint: bool = Field(
+        False,
+        description="With holdout_items: the verdict SFT ends with the adapter of its readout checkpoint (a "
+        "third, two thirds, the end) with the best balanced accuracy on the held-out train slice -- early "
+        "stopping on train families, never on validation.",
+    )
     audit: bool = Field(
         True, description="Before/after audit on the validation split and representation diff."
     )

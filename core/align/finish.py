@@ -27,6 +27,7 @@ from core.align.pipeline import (
     RunState,
     torch_threads,
 )
+from core.align.readout import adapter_readout
 from core.capture.models import model_fingerprint
 from core.config import reasonscope_home
 from core.errors import AuditFailed
@@ -141,7 +142,7 @@ def finish(
             "by_kind": by_kind,
             "states_knew": knew,
             "stress_minimal_pairs": stress,
-            "holdout_readout": st.readouts[-1] if st.readouts else None,
+            "holdout_readout": adapter_readout(st.readouts),
             **more,
         }
         T.write_json(ctx.run_dir / "audit" / "report.json", report)
@@ -186,8 +187,8 @@ def finish(
     elif cfg.audit:
         ctx.log("audit skipped: the dataset has no validation split")
     summary.update(more)
-    if st.readouts:  # the verdict on the held-out train slice at the end of the verdict SFT
-        summary["holdout_readout"] = st.readouts[-1]
+    if st.readouts:  # the verdict on the held-out train slice of the adapter the run kept
+        summary["holdout_readout"] = adapter_readout(st.readouts)
     summary["timings_s"] = {
         **st.timings,
         "total_s": round(time.time() - st.t0, 1),

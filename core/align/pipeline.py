@@ -20,7 +20,14 @@ from core.align import data as D
 from core.align import training as T
 from core.align.configs import AlignBase
 from core.align.prefix_sft import PrefixSFTSettings, train_prefix_sft
-from core.align.readout import ReadoutLead, chosen_offset, readout_line, readout_summary, verdict_scores
+from core.align.readout import (
+    ReadoutLead,
+    balanced_accuracy,
+    chosen_offset,
+    readout_line,
+    readout_summary,
+    verdict_scores,
+)
 from core.capture.models import model_fingerprint
 from core.errors import InputError
 from core.jobs.callbacks import progress_callback
@@ -231,6 +238,7 @@ def run_verdict_sft(
         weights = [None if h else float(cfg.benign_verdict_weight) for h in harmful]
     chats = [T.chat_for(it, cfg.template) for it in st.monitor]
     checks: set[int] = set()
+    best = BestCheckpoint(enabled=bool(cfg.keep_best_checkpoint and st.holdout and readout_lead is not None))
     ctx.set_phase(f"{phase}{PREFIX_PHASE}")  # the frozen lower layers are computed once first
 
     def on_step(step: int, total: int, m: dict[str, float]) -> None:
@@ -240,7 +248,8 @@ def run_verdict_sft(
         ctx.emit_progress(step, total)
         at_check = step in {max(1, total // 3), max(1, 2 * total // 3), total} - checks
         if at_check and st.holdout and readout_lead is not None:
-            holdout_readout(st, model, phase, step, total, readout_lead, cfg.template)
+            entry = holdout_readout(st, model, phase, step, total, readout_lead, cfg.template)
+            best.offer(model, entry)
         if st.monitor and at_check:  # ~20 s each; the Story page's training curves are these points
             checks.add(step)
             outs = [
@@ -287,7 +296,49 @@ def run_verdict_sft(
     )
     if res["cancelled"]:
         return None
+    kept = best.restore(model)
+    if kept is not None:
+        kept["kept"] = True
+        T.write_json(st.path("data", "holdout_readout.json"), st.readouts)
+        last = st.readouts[-1]
+        ctx.log(
+            f"{phase}: kept the adapter of step {kept['step']}/{kept['of']} (keep_best_checkpoint): balanced "
+            f"accuracy {100 * best.score:.1f} % on the held-out train slice"
+            + ("" if last is kept else f", against {100 * (balanced_accuracy(last) or 0.0):.1f} % at the end")
+        )
     return model
+
+
+@dataclass(kw_only=True)
+class BestCheckpoint:
+    """The trainable (LoRA) weights at the readout with the best balanced accuracy so far; ties go to the
+    later step. A copy of the adapter only: ~30 MB for the ``demo-cpu`` LoRA."""
+
+    enabled: bool
+    score: float = float("-inf")
+    entry: dict[str, Any] | None = None
+    weights: dict[str, Any] = field(default_factory=dict)
+
+    def offer(self, model: Any, entry: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        score = balanced_accuracy(entry)
+        if score is not None and score >= self.score:
+            self.score, self.entry = score, entry
+            self.weights = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    def restore(self, model: Any) -> dict[str, Any] | None:
+        """Load the best weights into ``model`` (nothing to do when the best is the current state's
+        readout); the kept readout entry, None when disabled or nothing was offered."""
+        import torch
+
+        if not self.enabled or self.entry is None:
+            return None
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in self.weights:
+                    p.copy_(self.weights[n])
+        return self.entry
 
 
 def holdout_readout(

@@ -69,6 +69,8 @@ def warm_start_key(st: RunState) -> str:
         "model": model_fingerprint(st.policy, cfg.model),
         "data": hashlib.sha256(json.dumps(st.rows, sort_keys=True, default=str).encode()).hexdigest(),
         **{f: getattr(cfg, f) for f in fields},
+        # only when on, so the keys (and shared warm starts) of runs without it stay as they were
+        **({"keep_best_checkpoint": True} if cfg.keep_best_checkpoint else {}),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
 

@@ -228,6 +228,9 @@ def test_holdout_readout_rows_sorted_by_offset_and_caption():
     assert "AUROC 0.974" in text and "from offset 0" in text and "120 harmful" in text
     report["holdout_readout"]["offset_within_bars"] = None
     assert "no reported offset" in holdout_caption(report)
+    assert "at the end of the verdict SFT" in holdout_caption(report)
+    report["holdout_readout"].update(kept=True, step=180, of=270)  # keep_best_checkpoint kept an earlier one
+    assert "at step 180 of 270, the checkpoint the run kept" in holdout_caption(report)
     assert holdout_rows({}) == [] and holdout_rows({"holdout_readout": {"refused": "x"}}) == []
     assert holdout_rows({"holdout_readout": {"refused": {"a": {}, "1": 3}}}) == []  # malformed: nothing shown
 
