@@ -312,7 +312,7 @@ def run_verdict_sft(
 @dataclass(kw_only=True)
 class BestCheckpoint:
     """The trainable (LoRA) weights at the readout with the best balanced accuracy so far; ties go to the
-    later step. A copy of the adapter only: ~30 MB for the ``demo-cpu`` LoRA."""
+    later step. A copy of the adapter only: 14 MB for the ``demo-cpu`` LoRA."""
 
     enabled: bool
     score: float = float("-inf")
@@ -328,8 +328,8 @@ class BestCheckpoint:
             self.weights = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
     def restore(self, model: Any) -> dict[str, Any] | None:
-        """Load the best weights into ``model`` (nothing to do when the best is the current state's
-        readout); the kept readout entry, None when disabled or nothing was offered."""
+        """Load the best weights into ``model`` (the same weights again when the best readout was the
+        last); the kept readout entry, None when disabled or no readout could be ranked."""
         import torch
 
         if not self.enabled or self.entry is None:
