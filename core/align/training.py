@@ -331,8 +331,12 @@ def generate(
     n_shared = n_shared if n_shared >= MIN_SHARED_PREFIX else 0
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     got: dict[int, list[str]] = {}
+    # sampling reseeds the global generator per batch (HF generate takes no generator): fork it, so what is
+    # trained after a sampled generation does not depend on whether the samples were generated or read back
+    # from a cache (a Rational run with fresh rationales trained differently from one reusing them)
+    rng_devices = [device.index or 0] if device.type == "cuda" else []
     try:
-        with merged_lora(model):  # the tuned weights folded in: LoRA's extra matmuls cost ~nothing
+        with merged_lora(model), torch.random.fork_rng(devices=rng_devices, enabled=do_sample):
             shared = prefix_cache(model, rows[order[0]][:n_shared], device) if n_shared else None
             if shared is not None and not repeatable(shared):  # plain left padding for this cache type
                 shared, n_shared = None, 0

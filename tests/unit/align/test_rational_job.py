@@ -202,3 +202,46 @@ def test_a_second_run_on_the_same_prompts_reuses_the_rationales(
         pass
     assert len(list((rs_home / "rationales").glob("*.json"))) == 2
     assert not any("reusing the rationales" in e["line"] for e in other.of("log"))
+
+
+def test_a_run_trains_the_same_with_fresh_or_cached_rationales(
+    tiny_model_dir: Path, tmp_path: Path, rs_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sampling reseeds torch's global generator per batch; ``training.generate`` forks it, so the SFT after
+    a generation starts from the same random state as the SFT of a run that read the rationales back from
+    the cache: the two adapters are equal (before the fork they differed, measured on the default model:
+    held-out readout 77.5 % vs 82.5 % harmful refused at the same step). Every candidate is accepted here:
+    the random tiny model writes no reasoned refusal of its own."""
+    import torch
+    from safetensors.torch import load_file
+
+    import core.align.rational as R
+    from core.align.configs import RationalConfig
+
+    monkeypatch.setattr(R, "accept", lambda it, text, answer=None: True)
+    data = write_dataset(tmp_path / "d.jsonl")
+    cfg = RationalConfig(
+        model=str(tiny_model_dir), dataset=str(data), **TINY, lora_first_layer=1, sft_epochs=1.0
+    )
+    fresh, cached = ListSink(), ListSink()
+    R.run_rational(cfg, JobContext("a", sink=fresh, run_dir=tmp_path / "fresh"))
+    R.run_rational(cfg, JobContext("b", sink=cached, run_dir=tmp_path / "cached"))
+    assert not any("reusing the rationales" in e["line"] for e in fresh.of("log"))
+    assert any("reusing the rationales" in e["line"] for e in cached.of("log"))
+    a = load_file(str(tmp_path / "fresh" / "adapter" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "cached" / "adapter" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sampled_generation_leaves_the_global_generator_as_it_was(tiny_model_dir: Path) -> None:
+    import torch
+
+    from core.align import training as T
+
+    model, tok = T.load_policy(str(tiny_model_dir))
+    chats = [[{"role": "user", "content": f"Say something about {w}."}] for w in ("tea", "rain", "maps")]
+    torch.manual_seed(3)
+    before = torch.get_rng_state()
+    one = T.generate(model, tok, chats, max_new_tokens=4, do_sample=True, n=2, seed=5, batch_size=2)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert T.generate(model, tok, chats, max_new_tokens=4, do_sample=True, n=2, seed=5, batch_size=2) == one
