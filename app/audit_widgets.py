@@ -523,7 +523,10 @@ def _kind_table(by_kind: dict[str, Any] | None, title: str, key: str) -> None:
     st.markdown(f"**{title}**")
     table = pd.DataFrame(rows)
     few = table["n"] < FEW
-    st.dataframe(_greyed(table), hide_index=True, width="stretch", key=key)
+    # a Styler shows floats at full precision ("89.100000"): one decimal, like the intervals beside them
+    pct = {c: "{:.1f}" for c in table.columns if c.endswith("%")}
+    styled = _greyed(table).format(pct, na_rep="—")
+    st.dataframe(styled, hide_index=True, width="stretch", key=key)
     note = "Before = the base model, after = base + the run's adapter; Wilson 95 % intervals."
     if few.any():
         note += f" *Grey rows: too few items (n < {FEW}) to read much into.*"
